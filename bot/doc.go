@@ -1,0 +1,10 @@
+// Package bot is the chat side of deploybot, independent of any platform: the
+// neutral message model (run summary, phase card, notice) built from a run,
+// the Bot that turns commands and clicks into engine calls and engine events
+// into message renders, and the Outbox that sends outgoing chat calls per
+// channel within rate limits.
+//
+// The platforms live in bot/slack, bot/discord and bot/console; each renders
+// the model its own way and implements Poster. This package must not import
+// them, nor Redis or bbolt.
+package bot

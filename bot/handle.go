@@ -1,0 +1,308 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"deploybot/commands"
+	"deploybot/deploy"
+)
+
+// Windows handles maintenance windows for the chat commands; the scheduler implements it.
+type Windows interface {
+	// Schedule books a window.
+	Schedule(ctx context.Context, req deploy.ScheduleRequest) (deploy.Window, error)
+	// Upcoming lists scheduled and recurring windows that have not ended.
+	Upcoming(ctx context.Context) ([]deploy.WindowView, error)
+	// Unschedule cancels a scheduled window.
+	Unschedule(ctx context.Context, id string, actor deploy.Actor) error
+}
+
+// Request is a typed /deploy command from a platform.
+type Request struct {
+	Platform  string
+	Channel   string
+	Actor     deploy.Actor
+	Text      string
+	RequestID string
+}
+
+// Click is a button press (or a modal submission carrying a reason).
+type Click struct {
+	Platform  string
+	Channel   string
+	Actor     deploy.Actor
+	ButtonID  string
+	Reason    string
+	RequestID string
+}
+
+// Reply is the answer to the person who typed or clicked. It is ephemeral
+// unless Public is set.
+type Reply struct {
+	Text   string
+	Public bool
+	// RunID is set when the command created or concerns a run.
+	RunID string
+}
+
+// NeedsReason reports whether a button's action asks the person for a
+// reason before it is sent (Skip, Rollback, starting outside a window).
+func NeedsReason(kind deploy.ActionKind) bool {
+	return kind == deploy.ActSkip || kind == deploy.ActRollback || kind == deploy.ActOverrideWindow
+}
+
+// Command runs a typed command. It is safe on the 3-second path: it makes a
+// few bounded store calls and queues every chat call.
+func (b *Bot) Command(ctx context.Context, req Request) Reply {
+	now := b.clock.Now()
+	cmd, err := commands.Parse(req.Text, now)
+	if err != nil {
+		return b.refuse(err)
+	}
+	return b.Execute(ctx, req, cmd)
+}
+
+// Execute runs an already parsed command (Discord builds it from options).
+func (b *Bot) Execute(ctx context.Context, req Request, cmd commands.Command) Reply {
+	log := b.log.With("platform", req.Platform, "user", req.Actor.ID, "command", string(cmd.Kind))
+	switch cmd.Kind {
+	case commands.KindHelp:
+		return Reply{Text: commands.Help()}
+	case commands.KindRunbook:
+		var buf bytes.Buffer
+		b.e.Runbook().Show(&buf)
+		return Reply{Text: buf.String()}
+	case commands.KindStart:
+		out, err := b.e.Start(ctx, deploy.StartRequest{Release: cmd.Version, Env: cmd.Env, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor, RequestID: req.RequestID})
+		if err != nil {
+			return b.refuse(err)
+		}
+		log.Info("run started", "run_id", out.Run.ID)
+		return Reply{Text: fmt.Sprintf("Started run %s: %s to %s. The summary and the first phase follow in this channel.", out.Run.ID, out.Run.Release, out.Run.Env), RunID: out.Run.ID}
+	case commands.KindStatus:
+		r, err := b.e.Resolve(ctx, cmd.Run, req.Channel)
+		if err != nil {
+			return b.refuse(err)
+		}
+		return Reply{Text: StatusText(r, b.clock.Now()), RunID: r.ID}
+	case commands.KindList:
+		return b.list(ctx)
+	case commands.KindApprove, commands.KindRollback, commands.KindAbort:
+		r, err := b.e.Resolve(ctx, cmd.Run, req.Channel)
+		if err != nil {
+			return b.refuse(err)
+		}
+		kind := map[commands.Kind]deploy.ActionKind{commands.KindApprove: deploy.ActApprove, commands.KindRollback: deploy.ActRollback, commands.KindAbort: deploy.ActAbort}[cmd.Kind]
+		a := deploy.Action{Kind: kind, RunID: r.ID, Actor: req.Actor, Reason: cmd.Reason, RequestID: req.RequestID}
+		if kind == deploy.ActApprove {
+			a.Phase = r.Phases[r.Phase].ID
+		}
+		if _, err := b.e.Do(ctx, a); err != nil {
+			return b.refuse(err)
+		}
+		return Reply{Text: fmt.Sprintf("Done: %s on run %s.", cmd.Kind, r.ID), RunID: r.ID}
+	case commands.KindPlan:
+		return b.plan(cmd)
+	case commands.KindLock:
+		if err := b.e.Freeze(ctx, cmd.Env, req.Actor, cmd.Reason); err != nil {
+			return b.refuse(err)
+		}
+		return Reply{Text: fmt.Sprintf("🧊 %s is frozen: no run starts there until /deploy unlock %s. Reason: %s", cmd.Env, cmd.Env, cmd.Reason), Public: true}
+	case commands.KindUnlock:
+		if err := b.e.Unfreeze(ctx, cmd.Env, req.Actor); err != nil {
+			return b.refuse(err)
+		}
+		return Reply{Text: fmt.Sprintf("%s is no longer frozen (lifted by %s).", cmd.Env, req.Actor.Mention()), Public: true}
+	case commands.KindSchedule, commands.KindWindows, commands.KindUnschedule:
+		return b.windowCommand(ctx, req, cmd)
+	}
+	return Reply{Text: "unknown command. " + commands.Help()}
+}
+
+func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Command) Reply {
+	if b.windows == nil {
+		return Reply{Text: "maintenance windows are not available in this deployment of deploybot"}
+	}
+	switch cmd.Kind {
+	case commands.KindSchedule:
+		w, err := b.windows.Schedule(ctx, deploy.ScheduleRequest{Release: cmd.Version, Start: cmd.Start, Zone: cmd.StartZone, Length: cmd.Duration, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor})
+		if err != nil {
+			return b.refuse(err)
+		}
+		return Reply{Public: true, Text: fmt.Sprintf("🗓️ Maintenance window %s booked for %s: %s (for %s). Reminders go to the notice channel.",
+			w.ID, w.Release, FormatWindowTime(w.Start, w.Zone), Human(w.Length))}
+	case commands.KindUnschedule:
+		if err := b.windows.Unschedule(ctx, cmd.Window, req.Actor); err != nil {
+			return b.refuse(err)
+		}
+		return Reply{Public: true, Text: fmt.Sprintf("Maintenance window %s cancelled by %s.", cmd.Window, req.Actor.Mention())}
+	default:
+		ws, err := b.windows.Upcoming(ctx)
+		if err != nil {
+			return b.refuse(err)
+		}
+		if len(ws) == 0 {
+			return Reply{Text: "No maintenance windows are scheduled. Book one with /deploy schedule VERSION START [for DURATION]."}
+		}
+		var lines []string
+		for _, w := range ws {
+			kind := "scheduled by " + w.By
+			id := w.ID
+			if w.Recurring {
+				kind, id = "recurring", "(runbook)"
+			}
+			rel := ""
+			if w.Release != "" {
+				rel = " " + w.Release
+			}
+			lines = append(lines, fmt.Sprintf("• %s%s: %s, %s (%s)", id, rel, FormatWindowTime(w.Start, w.Zone), Human(w.End.Sub(w.Start)), kind))
+		}
+		return Reply{Text: "Upcoming maintenance windows:\n" + strings.Join(lines, "\n")}
+	}
+}
+
+// FormatWindowTime renders a window's start in UTC and, when another zone
+// was given, in that zone too.
+func FormatWindowTime(t time.Time, zone string) string {
+	s := t.UTC().Format("Mon 2006-01-02 15:04 UTC")
+	if zone != "" && zone != "UTC" {
+		if loc, err := time.LoadLocation(zone); err == nil {
+			s += " / " + t.In(loc).Format("15:04 MST") + " (" + zone + ")"
+		}
+	}
+	return s
+}
+
+func (b *Bot) list(ctx context.Context) Reply {
+	live, err := b.e.Live(ctx)
+	if err != nil {
+		return b.refuse(err)
+	}
+	recent, err := b.e.Recent(ctx, 10)
+	if err != nil {
+		return b.refuse(err)
+	}
+	now := b.clock.Now()
+	var sb strings.Builder
+	if len(live) == 0 {
+		sb.WriteString("No active runs.\n")
+	} else {
+		sb.WriteString("Active runs:\n")
+		for _, r := range live {
+			settled, total := r.Progress()
+			fmt.Fprintf(&sb, "• %s — %s to %s by %s, %s, phase %q (%d/%d steps), started %s\n",
+				r.ID, r.Release, r.Env, r.Started.Mention(), statusText(r, now), r.PhaseDef(r.Phase).Title, settled, total, deploy.Ago(now, r.Created))
+		}
+	}
+	if len(recent) > 0 {
+		sb.WriteString("Recently finished:\n")
+		for _, r := range recent {
+			fmt.Fprintf(&sb, "• %s — %s to %s: %s, %s\n", r.ID, r.Release, r.Env, statusText(r, now), deploy.Ago(now, r.Ended))
+		}
+	}
+	return Reply{Text: strings.TrimSpace(sb.String())}
+}
+
+func (b *Bot) plan(cmd commands.Command) Reply {
+	if b.steps == nil {
+		return Reply{Text: "planning is not available"}
+	}
+	phases, err := deploy.Plan(b.e.Runbook(), b.steps, cmd.Version, cmd.Env)
+	if err != nil {
+		return b.refuse(err)
+	}
+	return Reply{Text: PlanText(phases, cmd.Version, cmd.Env)}
+}
+
+// PlanText renders a rehearsal for chat.
+func PlanText(phases []deploy.PlannedPhase, release, env string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Plan for %s to %s (nothing runs, no lock is taken):\n", release, env)
+	for _, p := range phases {
+		gate := ""
+		if p.Window {
+			gate += " · waits for a maintenance window"
+		}
+		if p.Approval {
+			gate += " · approval to leave"
+		}
+		fmt.Fprintf(&sb, "\n%s%s\n", p.Title, gate)
+		for i, s := range p.Steps {
+			if s.Adapter == "" {
+				fmt.Fprintf(&sb, "  %d. %s — manual\n", i+1, s.Title)
+				continue
+			}
+			fmt.Fprintf(&sb, "  %d. %s — %s: %s\n", i+1, s.Title, s.Adapter, s.Plan)
+		}
+	}
+	return sb.String()
+}
+
+// StatusText renders /deploy status: the phase, each step's state, who did what.
+func StatusText(r *deploy.Run, now time.Time) string {
+	var sb strings.Builder
+	settled, total := r.Progress()
+	fmt.Fprintf(&sb, "Run %s: %s to %s, started by %s %s — %s (%d/%d steps)\n", r.ID, r.Release, r.Env, r.Started.Mention(), deploy.Ago(now, r.Created), statusText(r, now), settled, total)
+	for i := range r.Phases {
+		c := BuildCard(r, i, now)
+		marker := "  "
+		if i == r.Phase && r.Status.Live() {
+			marker = "▶ "
+		}
+		fmt.Fprintf(&sb, "%s%s — %s\n", marker, c.Title, c.Gate)
+		if i != r.Phase && c.State != "stopped" {
+			continue
+		}
+		for _, s := range c.Steps {
+			who := ""
+			if s.Who != "" {
+				who = fmt.Sprintf(" (%s %s)", s.Who, s.When)
+			}
+			detail := ""
+			if s.Detail != "" {
+				detail = ": " + s.Detail
+			}
+			fmt.Fprintf(&sb, "    %s %s%s%s\n", s.Icon(), s.Title, who, detail)
+		}
+	}
+	return strings.TrimRight(sb.String(), "\n")
+}
+
+// Click applies a button press. An empty reply means it took effect (the
+// message update shows it); a refusal ("already done by …") is for the clicker only.
+func (b *Bot) Click(ctx context.Context, c Click) Reply {
+	a, err := ParseButtonID(c.ButtonID)
+	if err != nil {
+		return Reply{Text: "that button is not one of mine"}
+	}
+	a.Actor, a.Reason, a.RequestID = c.Actor, c.Reason, c.RequestID
+	if _, err := b.e.Do(ctx, a); err != nil {
+		return b.refuse(err)
+	}
+	return Reply{RunID: a.RunID}
+}
+
+// refuse turns an error into an ephemeral reply; errors that are not meant
+// for people become "internal error (ref …)" with the detail in the log.
+func (b *Bot) refuse(err error) Reply {
+	var de *deploy.Error
+	var ce *commands.Error
+	switch {
+	case errors.As(err, &de):
+		return Reply{Text: de.Msg}
+	case errors.As(err, &ce):
+		return Reply{Text: ce.Error()}
+	}
+	var ref [4]byte
+	_, _ = rand.Read(ref[:])
+	id := hex.EncodeToString(ref[:])
+	b.log.Error("request failed", "ref", id, "err", err)
+	return Reply{Text: fmt.Sprintf("internal error (ref %s); nothing was changed", id)}
+}

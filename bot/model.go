@@ -1,0 +1,460 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"deploybot/deploy"
+	"deploybot/runbook"
+)
+
+// Style is a button's emphasis.
+type Style string
+
+// The button styles.
+const (
+	StyleDefault Style = ""
+	StylePrimary Style = "primary"
+	StyleDanger  Style = "danger"
+)
+
+// Confirm is a confirmation a platform shows before a button takes effect.
+type Confirm struct {
+	Title, Text, OK, Cancel string
+}
+
+// Button is an action a person can take on a message.
+type Button struct {
+	Label string
+	// Action is the engine action the button performs.
+	Action deploy.ActionKind
+	RunID  string
+	Phase  string
+	Step   string
+	Style  Style
+	// Confirm, when set, is asked before the action is sent.
+	Confirm *Confirm
+	// NeedsReason: the platform asks for a reason (a modal) before sending the action.
+	NeedsReason bool
+}
+
+// ID encodes the button as "action:run:phase:step" (at most 93 characters with
+// the runbook's id limits), the action_id / custom_id the fronts send back.
+func (b Button) ID() string {
+	return strings.Join([]string{string(b.Action), b.RunID, b.Phase, b.Step}, ":")
+}
+
+// ParseButtonID decodes a Button.ID into an engine action (without actor and reason).
+func ParseButtonID(id string) (deploy.Action, error) {
+	parts := strings.Split(id, ":")
+	if len(parts) != 4 || parts[0] == "" || parts[1] == "" {
+		return deploy.Action{}, fmt.Errorf("bot: malformed button id %q", id)
+	}
+	kind := deploy.ActionKind(parts[0])
+	switch kind {
+	case deploy.ActDone, deploy.ActSkip, deploy.ActRetry, deploy.ActApprove, deploy.ActRollback, deploy.ActAbort, deploy.ActOverrideWindow:
+	default:
+		return deploy.Action{}, fmt.Errorf("bot: unknown button action %q", parts[0])
+	}
+	return deploy.Action{Kind: kind, RunID: parts[1], Phase: parts[2], Step: parts[3]}, nil
+}
+
+// StepLine is one step on a phase card.
+type StepLine struct {
+	ID        string
+	Title     string
+	State     deploy.StepState
+	Automated bool
+	Adapter   string
+	// Who and When say who last changed the step ("@ana", "2 min ago").
+	Who  string
+	When string
+	// Detail is the step's one-line result, live progress or skip reason.
+	Detail  string
+	Attempt int
+	Buttons []Button
+}
+
+// Icon returns the state's emoji (shared by the renderers).
+func (s StepLine) Icon() string { return StateIcon(s.State) }
+
+// StateIcon returns the emoji for a step state.
+func StateIcon(s deploy.StepState) string {
+	switch s {
+	case deploy.StepDone:
+		return "✅"
+	case deploy.StepSkipped:
+		return "⏭️"
+	case deploy.StepRunning:
+		return "⏳"
+	case deploy.StepFailed:
+		return "❌"
+	case deploy.StepInterrupted:
+		return "⚠️"
+	default:
+		return "⬜"
+	}
+}
+
+// PhaseCard is one phase's interactive message.
+type PhaseCard struct {
+	RunID   string
+	PhaseID string
+	Group   string
+	Title   string
+	// Index and Total number the phase among the runbook's phases (1-based);
+	// Index is 0 on the rollback phase.
+	Index, Total int
+	Release      string
+	Env          string
+	Production   bool
+	Rollback     bool
+	// State is "current", "approved", "passed", "waiting for a maintenance window", "stopped".
+	State string
+	// Gate explains what the phase waits for ("Waiting for approval", "Approved by @bob 2 min ago").
+	Gate    string
+	Steps   []StepLine
+	Buttons []Button
+}
+
+// Summary is a run's summary message, kept up to date.
+type Summary struct {
+	RunID, Release, Env string
+	StartedBy           string
+	Status              deploy.Status
+	StatusText          string
+	PhaseTitle          string
+	Settled, Total      int
+	Started             time.Time
+	// Lines are short status lines (one per phase: "✅ Code & Repository — approved by @bob").
+	Lines []string
+}
+
+// NoticeKind names a notice.
+type NoticeKind string
+
+// The notice kinds.
+const (
+	NoticeAnnouncement NoticeKind = "announcement"
+	NoticeCompletion   NoticeKind = "completion"
+	NoticeRollback     NoticeKind = "rollback"
+	NoticeRolledBack   NoticeKind = "rolled_back"
+	NoticeAborted      NoticeKind = "aborted"
+	NoticeReminder     NoticeKind = "reminder"
+	NoticeWindowOpen   NoticeKind = "window_open"
+	NoticeWindowClose  NoticeKind = "window_closing"
+	NoticeText         NoticeKind = "text"
+)
+
+// Notice is a message posted without being asked: announcement, completion,
+// rollback, reminders.
+type Notice struct {
+	Kind  NoticeKind
+	RunID string
+	Title string
+	// Fields are label/value pairs ("Version", "v1.4").
+	Fields []Field
+	// Lines are further lines of text.
+	Lines   []string
+	Buttons []Button
+}
+
+// Field is a label and a value.
+type Field struct{ Label, Value string }
+
+// Text returns a plain-text rendering (notification fallback, console, logs).
+func (n Notice) Text() string {
+	var b strings.Builder
+	b.WriteString(n.Title)
+	for _, f := range n.Fields {
+		fmt.Fprintf(&b, "\n%s: %s", f.Label, f.Value)
+	}
+	for _, l := range n.Lines {
+		b.WriteString("\n" + l)
+	}
+	return b.String()
+}
+
+// BuildSummary renders a run's summary.
+func BuildSummary(r *deploy.Run, now time.Time) Summary {
+	settled, total := r.Progress()
+	s := Summary{
+		RunID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(), Status: r.Status,
+		StatusText: statusText(r, now), Settled: settled, Total: total, Started: r.Created,
+	}
+	if r.Status.Live() {
+		s.PhaseTitle = r.PhaseDef(r.Phase).Title
+	}
+	for i := range r.Phases {
+		p := &r.Phases[i]
+		def := r.PhaseDef(i)
+		var line string
+		switch {
+		case p.Approval != nil && p.Approval.By.ID == deploy.System.ID:
+			line = fmt.Sprintf("✅ %s — passed", def.Title)
+		case p.Approval != nil:
+			line = fmt.Sprintf("✅ %s — approved by %s", def.Title, p.Approval.By.Mention())
+		case i == r.Phase && r.Status.Live():
+			line = fmt.Sprintf("▶️ %s — in progress", def.Title)
+		case !p.Ended.IsZero() || (!p.Started.IsZero() && !r.Status.Live()):
+			line = fmt.Sprintf("⏹️ %s — stopped", def.Title)
+		default:
+			line = fmt.Sprintf("⬜ %s", def.Title)
+		}
+		s.Lines = append(s.Lines, line)
+	}
+	return s
+}
+
+func statusText(r *deploy.Run, now time.Time) string {
+	switch r.Status {
+	case deploy.StatusActive:
+		return "in progress"
+	case deploy.StatusRollingBack:
+		return fmt.Sprintf("rolling back (by %s: %s)", r.Rollback.By.Mention(), r.Rollback.Reason)
+	case deploy.StatusCompleted:
+		return fmt.Sprintf("completed in %s", Human(r.Ended.Sub(r.Created)))
+	case deploy.StatusRolledBack:
+		return fmt.Sprintf("rolled back (by %s: %s)", r.Rollback.By.Mention(), r.Rollback.Reason)
+	case deploy.StatusAborted:
+		return fmt.Sprintf("aborted by %s: %s", r.AbortedBy.Mention(), r.AbortReason)
+	}
+	return string(r.Status)
+}
+
+// Human renders a duration for people ("1h 05m", "12m", "40s").
+func Human(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	default:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+}
+
+// BuildCard renders phase i of a run as a card, with the buttons that apply now.
+func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
+	p := &r.Phases[i]
+	def := r.PhaseDef(i)
+	c := PhaseCard{
+		RunID: r.ID, PhaseID: p.ID, Group: def.Group, Title: def.Title, Total: len(r.Runbook.Phases),
+		Release: r.Release, Env: r.Env, Production: def.Production, Rollback: p.ID == deploy.RollbackPhaseID,
+	}
+	if !c.Rollback {
+		c.Index = i + 1
+	}
+	current := i == r.Phase && r.Status.Live()
+	waiting := current && def.WindowRequired() && p.WindowOverride == nil && windowBlocked(p, def)
+	for j := range p.Steps {
+		s := &p.Steps[j]
+		sd := &def.Steps[j]
+		line := StepLine{ID: s.ID, Title: sd.Title, State: s.State, Automated: sd.Automated(), Adapter: sd.Run, Attempt: s.Attempt}
+		if s.By != nil && (s.State != deploy.StepPending) {
+			line.Who = s.By.Mention()
+			line.When = deploy.Ago(now, s.At)
+		}
+		switch {
+		case s.State == deploy.StepSkipped:
+			line.Detail = "skipped: " + s.Reason
+		case s.State == deploy.StepRunning && s.Progress != "":
+			line.Detail = s.Progress
+		case s.State == deploy.StepRunning:
+			line.Detail = "running for " + Human(now.Sub(s.Started))
+		case s.Result != "":
+			line.Detail = s.Result
+		case waiting && s.State == deploy.StepPending:
+			line.Detail = "waiting for a maintenance window"
+		}
+		if current && r.Status == deploy.StatusActive || current && c.Rollback {
+			line.Buttons = stepButtons(r, p, s, sd)
+		}
+		c.Steps = append(c.Steps, line)
+	}
+	c.State, c.Gate = gate(r, i, now, waiting)
+	if current {
+		c.Buttons = phaseButtons(r, i, def, waiting)
+	}
+	return c
+}
+
+// windowBlocked reports whether a window-gated phase has not started any step yet.
+func windowBlocked(p *deploy.PhaseRun, def *runbook.Phase) bool {
+	for j, s := range p.Steps {
+		if def.Steps[j].Automated() && s.State != deploy.StepPending {
+			return false
+		}
+	}
+	return true
+}
+
+func stepButtons(r *deploy.Run, p *deploy.PhaseRun, s *deploy.StepRun, sd *runbook.Step) []Button {
+	b := func(label string, act deploy.ActionKind, style Style) Button {
+		return Button{Label: label, Action: act, RunID: r.ID, Phase: p.ID, Step: s.ID, Style: style}
+	}
+	skip := b("Skip", deploy.ActSkip, StyleDefault)
+	skip.NeedsReason = true
+	switch {
+	case s.State == deploy.StepPending && !sd.Automated():
+		return []Button{b("Done", deploy.ActDone, StylePrimary), skip}
+	case s.State == deploy.StepRunning && sd.Run == "watch":
+		end := b("End watch", deploy.ActDone, StyleDefault)
+		end.Confirm = &Confirm{Title: "End the watch early?", Text: fmt.Sprintf("%q will be marked done now, as passed.", sd.Title), OK: "End watch", Cancel: "Keep watching"}
+		return []Button{end}
+	case s.State == deploy.StepFailed || s.State == deploy.StepInterrupted:
+		return []Button{b("Retry", deploy.ActRetry, StylePrimary), skip}
+	}
+	return nil
+}
+
+func phaseButtons(r *deploy.Run, i int, def *runbook.Phase, waiting bool) []Button {
+	p := &r.Phases[i]
+	var out []Button
+	if r.Status != deploy.StatusActive {
+		return nil
+	}
+	if waiting {
+		out = append(out, Button{Label: "Start outside window", Action: deploy.ActOverrideWindow, RunID: r.ID, Phase: p.ID, NeedsReason: true,
+			Confirm: &Confirm{Title: "Start outside a window?", Text: "The phase will start now, outside any maintenance window. Your reason goes in the audit log.", OK: "Start now", Cancel: "Wait"}})
+	}
+	allSettled := true
+	for _, s := range p.Steps {
+		if !s.State.Settled() {
+			allSettled = false
+		}
+	}
+	if allSettled && def.NeedsApproval() && p.Approval == nil {
+		ap := Button{Label: "Approve", Action: deploy.ActApprove, RunID: r.ID, Phase: p.ID, Style: StylePrimary}
+		if def.Production {
+			ap.Confirm = &Confirm{Title: "Approve production phase?", Text: fmt.Sprintf("Approve %q of %s on %s?", def.Title, r.Release, r.Env), OK: "Approve", Cancel: "Cancel"}
+		}
+		out = append(out, ap)
+	}
+	out = append(out, Button{Label: "Rollback", Action: deploy.ActRollback, RunID: r.ID, Phase: p.ID, Style: StyleDanger, NeedsReason: true,
+		Confirm: &Confirm{Title: "Roll back?", Text: fmt.Sprintf("This starts the rollback procedure for %s on %s.", r.Release, r.Env), OK: "Roll back", Cancel: "Cancel"}})
+	return out
+}
+
+func gate(r *deploy.Run, i int, now time.Time, waiting bool) (state, text string) {
+	p := &r.Phases[i]
+	def := r.PhaseDef(i)
+	switch {
+	case p.Approval != nil && p.Approval.By.ID == deploy.System.ID:
+		return "passed", "Passed (no approval needed)"
+	case p.Approval != nil:
+		return "approved", fmt.Sprintf("Approved by %s %s", p.Approval.By.Mention(), deploy.Ago(now, p.Approval.At))
+	case i != r.Phase || !r.Status.Live():
+		return "stopped", "Stopped: run " + statusText(r, now)
+	case waiting:
+		return "waiting for a maintenance window", "Waiting for a maintenance window to open (/deploy windows)"
+	}
+	open := 0
+	for _, s := range p.Steps {
+		if !s.State.Settled() {
+			open++
+		}
+	}
+	switch {
+	case open > 0:
+		return "current", fmt.Sprintf("%d of %d steps open", open, len(p.Steps))
+	case def.NeedsApproval():
+		who := "an approver"
+		if r.Runbook.DistinctApprover {
+			who = "an approver other than " + r.Started.Mention()
+		}
+		return "current", "Waiting for approval by " + who
+	}
+	return "current", "Finishing"
+}
+
+// Announcement is the notice posted when a run starts.
+func Announcement(r *deploy.Run) Notice {
+	return Notice{Kind: NoticeAnnouncement, RunID: r.ID,
+		Title: fmt.Sprintf("🚀 Deployment of %s to %s started", r.Release, r.Env),
+		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Started by", r.Started.Mention()}, {"Run", r.ID},
+			{"Runbook", fmt.Sprintf("%s (%d phases, %d steps)", r.Runbook.Name, len(r.Runbook.Phases), r.Runbook.StepCount())}}}
+}
+
+// Completion is the notice posted when the last phase is approved.
+func Completion(r *deploy.Run) Notice {
+	n := Notice{Kind: NoticeCompletion, RunID: r.ID,
+		Title:  fmt.Sprintf("✅ %s is deployed to %s", r.Release, r.Env),
+		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
+	var approvers []string
+	seen := map[string]bool{}
+	for i := range r.Phases {
+		p := &r.Phases[i]
+		def := r.PhaseDef(i)
+		d := "—"
+		if !p.Started.IsZero() && !p.Ended.IsZero() {
+			d = Human(p.Ended.Sub(p.Started))
+		}
+		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s", def.Title, d))
+		if p.Approval != nil && p.Approval.By.ID != deploy.System.ID && !seen[p.Approval.By.ID] {
+			seen[p.Approval.By.ID] = true
+			approvers = append(approvers, p.Approval.By.Mention())
+		}
+	}
+	if len(approvers) > 0 {
+		n.Fields = append(n.Fields, Field{"Approvers", strings.Join(approvers, ", ")})
+	}
+	skipped := SkippedSteps(r)
+	if len(skipped) == 0 {
+		n.Lines = append(n.Lines, "Skipped steps: none")
+	} else {
+		n.Lines = append(n.Lines, "Skipped steps:")
+		n.Lines = append(n.Lines, skipped...)
+	}
+	return n
+}
+
+// SkippedSteps lists the run's skipped steps with who skipped them and why.
+func SkippedSteps(r *deploy.Run) []string {
+	var out []string
+	for i := range r.Phases {
+		for j, s := range r.Phases[i].Steps {
+			if s.State == deploy.StepSkipped {
+				who := ""
+				if s.By != nil {
+					who = " by " + s.By.Mention()
+				}
+				out = append(out, fmt.Sprintf("• %s%s: %s", r.StepDef(i, j).Title, who, s.Reason))
+			}
+		}
+	}
+	return out
+}
+
+// RollbackNotice is the notice posted when a rollback starts.
+func RollbackNotice(r *deploy.Run) Notice {
+	rb := r.Rollback
+	from := rb.FromPhase
+	if i := r.FindPhase(rb.FromPhase); i >= 0 {
+		from = r.PhaseDef(i).Title
+	}
+	return Notice{Kind: NoticeRollback, RunID: r.ID,
+		Title:  fmt.Sprintf("🚨 Rolling back %s on %s", r.Release, r.Env),
+		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", rb.By.Mention()}, {"Reason", rb.Reason}, {"From phase", from}},
+		Lines:  []string{fmt.Sprintf("The rollback procedure (%d steps) is posted in the run's thread.", len(r.Runbook.Rollback.Steps))}}
+}
+
+// RolledBackNotice is the final notice of a rollback.
+func RolledBackNotice(r *deploy.Run) Notice {
+	n := Notice{Kind: NoticeRolledBack, RunID: r.ID,
+		Title:  fmt.Sprintf("↩️ %s on %s is rolled back", r.Release, r.Env),
+		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Reason", r.Rollback.Reason}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
+	if sk := SkippedSteps(r); len(sk) > 0 {
+		n.Lines = append([]string{"Skipped steps:"}, sk...)
+	}
+	return n
+}
+
+// AbortNotice is the notice posted when a run is aborted.
+func AbortNotice(r *deploy.Run) Notice {
+	return Notice{Kind: NoticeAborted, RunID: r.ID,
+		Title:  fmt.Sprintf("⏹️ Deployment of %s to %s aborted", r.Release, r.Env),
+		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
+}

@@ -1,0 +1,220 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"deploybot/internal/clock"
+)
+
+// RateLimitError is returned by a platform call that was rate limited; the
+// outbox waits After and tries again.
+type RateLimitError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.After, e.Err)
+}
+
+// Unwrap returns the platform's error.
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// PermanentError marks a platform error that retrying cannot fix (a deleted
+// channel, a missing permission); the outbox logs it and moves on.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the platform's error.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// OutboxConfig configures an Outbox.
+type OutboxConfig struct {
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Interval is the least time between two calls on one queue (Slack allows
+	// about one post per second per channel). Zero means no pacing.
+	Interval time.Duration
+	// MaxBackoff caps the wait between retries of a failing call (default 1 minute).
+	MaxBackoff time.Duration
+	// MaxAttempts bounds retries of calls that fail with errors other than rate
+	// limits (default 12); rate-limited calls are retried until they pass.
+	MaxAttempts int
+}
+
+// Outbox sends outgoing chat calls through one FIFO queue per channel. It
+// honours rate limits (waits Retry-After and tries again), retries transient
+// failures with backoff, and coalesces queued calls with the same key into
+// the latest one, so a burst of edits of one message becomes one call that
+// renders the latest state. Nothing is dropped except on a PermanentError.
+type Outbox struct {
+	cfg OutboxConfig
+	log *slog.Logger
+
+	mu     sync.Mutex // mu protects queues, busy and closed
+	queues map[string]*queue
+	busy   int
+	idle   *sync.Cond
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type queue struct {
+	ops []*op
+}
+
+type op struct {
+	key string
+	do  func(ctx context.Context) error
+}
+
+// NewOutbox returns an outbox; Close stops it.
+func NewOutbox(cfg OutboxConfig) *Outbox {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 12
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, ctx: ctx, cancel: cancel}
+	o.idle = sync.NewCond(&o.mu)
+	return o
+}
+
+// Enqueue adds a call to the queue named q. When a call with the same non-empty
+// key is still waiting in that queue, it is replaced by this one in place.
+func (o *Outbox) Enqueue(q, key string, do func(ctx context.Context) error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ctx.Err() != nil {
+		return
+	}
+	qu, running := o.queues[q]
+	if !running {
+		qu = &queue{}
+		o.queues[q] = qu
+	}
+	if key != "" {
+		for _, p := range qu.ops {
+			if p.key == key {
+				p.do = do
+				return
+			}
+		}
+	}
+	qu.ops = append(qu.ops, &op{key: key, do: do})
+	if !running {
+		o.busy++
+		o.wg.Add(1)
+		go o.drain(q, qu)
+	}
+}
+
+func (o *Outbox) drain(name string, qu *queue) {
+	defer o.wg.Done()
+	first := true
+	for {
+		o.mu.Lock()
+		if len(qu.ops) == 0 || o.ctx.Err() != nil {
+			delete(o.queues, name)
+			o.busy--
+			o.idle.Broadcast()
+			o.mu.Unlock()
+			return
+		}
+		p := qu.ops[0]
+		qu.ops = qu.ops[1:]
+		o.mu.Unlock()
+		if !first && o.cfg.Interval > 0 {
+			o.sleep(o.cfg.Interval)
+		}
+		first = false
+		o.run(name, p)
+	}
+}
+
+func (o *Outbox) sleep(d time.Duration) {
+	select {
+	case <-o.ctx.Done():
+	case <-o.cfg.Clock.After(d):
+	}
+}
+
+// run calls p until it passes, is rate limited no more, or fails for good.
+func (o *Outbox) run(q string, p *op) {
+	backoff := time.Second
+	for attempt := 1; o.ctx.Err() == nil; attempt++ {
+		err := p.do(o.ctx)
+		if err == nil {
+			return
+		}
+		var rl *RateLimitError
+		var pe *PermanentError
+		switch {
+		case errors.As(err, &rl):
+			wait := rl.After
+			if wait <= 0 {
+				wait = time.Second
+			}
+			o.log.Warn("rate limited; waiting", "queue", q, "key", p.key, "retry_after", wait)
+			o.sleep(wait)
+			continue
+		case errors.As(err, &pe):
+			o.log.Error("chat call failed for good", "queue", q, "key", p.key, "err", err)
+			return
+		case attempt >= o.cfg.MaxAttempts:
+			o.log.Error("chat call failed; giving up", "queue", q, "key", p.key, "attempts", attempt, "err", err)
+			return
+		}
+		o.log.Warn("chat call failed; retrying", "queue", q, "key", p.key, "attempt", attempt, "backoff", backoff, "err", err)
+		o.sleep(backoff)
+		backoff = min(backoff*2, o.cfg.MaxBackoff)
+	}
+}
+
+// Flush waits until every queue is empty or ctx ends.
+func (o *Outbox) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		o.mu.Lock()
+		for o.busy > 0 && ctx.Err() == nil && o.ctx.Err() == nil {
+			o.idle.Wait()
+		}
+		o.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		o.mu.Lock()
+		o.idle.Broadcast()
+		o.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close stops the outbox after the calls in progress; waiting calls are
+// abandoned (the next render from the stored run heals them).
+func (o *Outbox) Close() {
+	o.mu.Lock()
+	o.cancel()
+	o.idle.Broadcast()
+	o.mu.Unlock()
+	o.wg.Wait()
+}

@@ -1,0 +1,523 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"deploybot/internal/clock"
+	"deploybot/runbook"
+)
+
+// WindowGate tells the engine whether a maintenance window is open for an
+// environment; phases with `window: required` wait for one.
+type WindowGate interface {
+	IsOpen(ctx context.Context, env string, now time.Time) (bool, error)
+}
+
+// Config holds what an Engine needs. Store and Runbook are required.
+type Config struct {
+	Store   Store
+	Runbook *runbook.Runbook
+	Clock   clock.Clock   // default clock.Real
+	Logger  *slog.Logger  // default slog.Default()
+	Sink    Sink          // receives every transition's events; may be nil
+	Windows WindowGate    // nil: windows are always open
+	Metrics *Metrics      // nil: no metrics
+	NewID   func() string // run ids; default "r" + 5 random characters
+	// StoreTimeout bounds each store call made for a person (default 1.5s),
+	// so a stalled store gives a clear "try again" inside chat deadlines.
+	StoreTimeout time.Duration
+}
+
+// Engine applies transitions to runs. Every transition is one compare-and-set
+// on the store together with its audit entries; a transition computed from a
+// stale read is recomputed, so a double click is answered "already done by …".
+type Engine struct {
+	store        Store
+	rb           *runbook.Runbook
+	clock        clock.Clock
+	log          *slog.Logger
+	sink         Sink
+	windows      WindowGate
+	metrics      *Metrics
+	newID        func() string
+	storeTimeout time.Duration
+}
+
+// NewEngine returns an engine for cfg.
+func NewEngine(cfg Config) *Engine {
+	e := &Engine{
+		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink,
+		windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
+	}
+	if e.clock == nil {
+		e.clock = clock.Real{}
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	e.log = e.log.With("component", "engine")
+	if e.newID == nil {
+		e.newID = func() string { return "r" + randomID(5) }
+	}
+	if e.storeTimeout <= 0 {
+		e.storeTimeout = 1500 * time.Millisecond
+	}
+	return e
+}
+
+// Runbook returns the runbook new runs start with.
+func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
+
+// Store returns the engine's store.
+func (e *Engine) Store() Store { return e.store }
+
+// Clock returns the engine's clock.
+func (e *Engine) Clock() clock.Clock { return e.clock }
+
+// SetSink sets the sink that receives transitions (wiring happens after construction).
+func (e *Engine) SetSink(s Sink) { e.sink = s }
+
+// idAlphabet avoids characters that are easy to confuse (0/o, 1/l/i).
+const idAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}
+
+// validRelease is the allow-list for versions; commands checks it too, the
+// engine re-checks because it is the last stop before adapters.
+var validRelease = regexp.MustCompile(`^[A-Za-z0-9._+/-]{1,64}$`)
+var validEnv = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// StartRequest asks for a new run.
+type StartRequest struct {
+	Release  string
+	Env      string
+	Channel  string
+	Platform string
+	Actor    Actor
+	// RequestID identifies the request (platform request or interaction id); a
+	// replay of the same id is recognised.
+	RequestID string
+}
+
+// Outcome is what a transition produced: the run as stored and the events caused.
+type Outcome struct {
+	Run    *Run
+	Events []Event
+}
+
+// Start creates a run of the engine's runbook and takes the environment's lock
+// in the same atomic step.
+func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
+	if !validRelease.MatchString(req.Release) || strings.HasPrefix(req.Release, "-") {
+		return Outcome{}, userErr(ErrInvalid, "invalid version %q: use letters, digits and . - _ + / only (at most 64)", req.Release)
+	}
+	if req.Env == "" {
+		req.Env = "production"
+	}
+	if !validEnv.MatchString(req.Env) {
+		return Outcome{}, userErr(ErrInvalid, "invalid environment %q", req.Env)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	now := e.clock.Now().UTC()
+	for range 5 {
+		run := &Run{
+			ID: e.newID(), Release: req.Release, Env: req.Env, Channel: req.Channel, Platform: req.Platform,
+			Started: req.Actor, Status: StatusActive, Created: now, Updated: now, Runbook: *e.rb, Rev: 1,
+		}
+		for _, p := range e.rb.Phases {
+			pr := PhaseRun{ID: p.ID}
+			for _, s := range p.Steps {
+				pr.Steps = append(pr.Steps, StepRun{ID: s.ID, State: StepPending})
+			}
+			run.Phases = append(run.Phases, pr)
+		}
+		t := &txn{e: e, run: run, now: now, actor: req.Actor}
+		t.audit("start", "", "", "", "", fmt.Sprintf("%s to %s", req.Release, req.Env))
+		t.emit(Event{Kind: EventRunStarted})
+		if err := t.advance(ctx); err != nil {
+			return Outcome{}, err
+		}
+		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: t.schedule}
+		err := e.apply(ctx, c)
+		switch {
+		case errors.Is(err, ErrConflict):
+			continue // id collision: draw another
+		case errors.Is(err, ErrAlreadyApplied):
+			return Outcome{}, userErr(ErrAlreadyDone, "this start request was already handled")
+		case err != nil:
+			return Outcome{}, e.startRefusal(ctx, req.Env, err)
+		}
+		e.metrics.transition("start", "ok")
+		e.log.Info("run started", "run_id", run.ID, "release", run.Release, "env", run.Env, "user", req.Actor.ID, "platform", req.Actor.Platform)
+		e.publish(ctx, run, t.events)
+		return Outcome{Run: run, Events: t.events}, nil
+	}
+	return Outcome{}, userErr(ErrBusy, "could not allocate a run id; try again")
+}
+
+func (e *Engine) startRefusal(ctx context.Context, env string, err error) error {
+	var le *LockedError
+	if errors.As(err, &le) {
+		msg := fmt.Sprintf("%s already has a deployment in progress: run %s", env, le.RunID)
+		if holder, gerr := e.store.Run(ctx, le.RunID); gerr == nil {
+			msg = fmt.Sprintf("%s already has a deployment in progress: run %s (%s by %s, started %s). See /deploy status %s",
+				env, holder.ID, holder.Release, holder.Started.Mention(), Ago(e.clock.Now(), holder.Created), holder.ID)
+		}
+		e.metrics.transition("start", "locked")
+		return &Error{Kind: ErrEnvLocked, Msg: msg}
+	}
+	var fe *FrozenError
+	if errors.As(err, &fe) {
+		e.metrics.transition("start", "frozen")
+		f := fe.Freeze
+		return &Error{Kind: ErrFrozen, Msg: fmt.Sprintf("%s is frozen by %s %s: %s. An approver can lift it with /deploy unlock %s",
+			env, f.By.Mention(), Ago(e.clock.Now(), f.At), f.Reason, env)}
+	}
+	return e.storeErr("start", err)
+}
+
+func writeID(requestID string) string {
+	if requestID != "" {
+		return "req:" + requestID
+	}
+	return "w:" + randomID(16)
+}
+
+func (e *Engine) apply(ctx context.Context, c Change) error {
+	start := time.Now()
+	err := e.store.Apply(ctx, c)
+	e.metrics.storeLatency("apply", time.Since(start))
+	return err
+}
+
+func (e *Engine) publish(ctx context.Context, run *Run, events []Event) {
+	if e.sink != nil && len(events) > 0 {
+		e.sink.Publish(context.WithoutCancel(ctx), run, events)
+	}
+}
+
+// storeErr turns a store failure into a person-facing error, logging the detail with a reference.
+func (e *Engine) storeErr(op string, err error) error {
+	var ue *Error
+	if errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(err, ErrNotFound) {
+		return &Error{Kind: ErrNotFound, Msg: "no such run"}
+	}
+	ref := randomID(6)
+	e.log.Error("store call failed", "op", op, "ref", ref, "err", err)
+	e.metrics.transition(op, "error")
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
+		return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("the state store is not answering right now; nothing was changed. Try again in a moment (ref %s)", ref)}
+	}
+	return &Error{Kind: err, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
+}
+
+// ActionKind names a person's action on a run.
+type ActionKind string
+
+// The actions.
+const (
+	ActDone     ActionKind = "done"
+	ActSkip     ActionKind = "skip"
+	ActRetry    ActionKind = "retry"
+	ActApprove  ActionKind = "approve"
+	ActRollback ActionKind = "rollback"
+	ActAbort    ActionKind = "abort"
+	// ActOverrideWindow lets a window-gated phase run outside a window (approvers, with a reason).
+	ActOverrideWindow ActionKind = "override_window"
+)
+
+// Action is a person's action on a run, decoded by a front from a click or command.
+type Action struct {
+	Kind  ActionKind
+	RunID string
+	// Phase is the phase the button belonged to; empty means the current phase.
+	// A button from a phase that is no longer current is stale.
+	Phase  string
+	Step   string
+	Actor  Actor
+	Reason string
+	// RequestID identifies the request for replay detection (optional).
+	RequestID string
+}
+
+// Do applies a person's action.
+func (e *Engine) Do(ctx context.Context, a Action) (Outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	out, err := e.mutate(ctx, a.RunID, writeID(a.RequestID), a.Actor, func(t *txn) error { return t.act(ctx, a) })
+	e.metrics.transition(string(a.Kind), outcomeLabel(err))
+	if err == nil {
+		e.log.Info("action applied", "run_id", a.RunID, "action", a.Kind, "phase", a.Phase, "step", a.Step, "user", a.Actor.ID, "platform", a.Actor.Platform)
+	}
+	return out, err
+}
+
+func outcomeLabel(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrAlreadyDone):
+		return "already_done"
+	case errors.Is(err, ErrNotAllowed):
+		return "not_allowed"
+	case errors.Is(err, ErrInvalid):
+		return "invalid"
+	default:
+		return "error"
+	}
+}
+
+// errNoChange tells mutate that the transition had nothing to write.
+var errNoChange = errors.New("no change")
+
+// mutate reads the run, applies fn to a copy, and stores it with a
+// compare-and-set; on a conflict it reads again and re-applies fn.
+func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn func(t *txn) error) (Outcome, error) {
+	for range 8 {
+		start := time.Now()
+		cur, err := e.store.Run(ctx, runID)
+		e.metrics.storeLatency("get", time.Since(start))
+		if err != nil {
+			return Outcome{}, e.storeErr("get", err)
+		}
+		next := cur.Clone()
+		now := e.clock.Now().UTC()
+		t := &txn{e: e, run: next, now: now, actor: actor}
+		if err := fn(t); err != nil {
+			if errors.Is(err, errNoChange) {
+				return Outcome{Run: cur}, nil
+			}
+			return Outcome{}, err
+		}
+		if len(t.entries) == 0 && len(t.events) == 0 && !t.dirty {
+			return Outcome{Run: cur}, nil
+		}
+		next.Rev = cur.Rev + 1
+		next.Updated = now
+		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: t.schedule, Cancel: t.cancel,
+			UnlockEnv: !next.Status.Live()}
+		for i := range c.Audit {
+			c.Audit[i].Rev = next.Rev
+		}
+		err = e.apply(ctx, c)
+		switch {
+		case errors.Is(err, ErrConflict):
+			continue
+		case errors.Is(err, ErrAlreadyApplied):
+			// A replay of a change that reached the store: it is applied; the
+			// events were published by the first attempt.
+			return Outcome{Run: next}, nil
+		case err != nil:
+			return Outcome{}, e.storeErr("apply", err)
+		}
+		if !next.Status.Live() && cur.Status.Live() {
+			e.metrics.runEnded(next.Status)
+		}
+		e.publish(ctx, next, t.events)
+		return Outcome{Run: next, Events: t.events}, nil
+	}
+	return Outcome{}, userErr(ErrBusy, "the run is changing quickly right now; try again")
+}
+
+// StepReport is an executor's report about one attempt of an automated step.
+type StepReport struct {
+	RunID   string
+	Phase   string
+	Step    string
+	Attempt int
+	// Interrupted: the process running the step died; the step waits for a person.
+	Interrupted bool
+	// Progress only: a live progress line, not a result.
+	Progress string
+	OK       bool
+	Summary  string
+	Output   string
+}
+
+// Report records an automated step's result, progress or interruption. A
+// report for an attempt that is no longer running is ignored (ErrAlreadyDone).
+func (e *Engine) Report(ctx context.Context, r StepReport) (Outcome, error) {
+	return e.mutate(ctx, r.RunID, "", System, func(t *txn) error { return t.report(ctx, r) })
+}
+
+// Advance re-evaluates a run: starts automated steps that became due (for
+// example because a maintenance window opened) and passes phases that need no
+// approval. It writes nothing when nothing changed.
+func (e *Engine) Advance(ctx context.Context, runID string) (Outcome, error) {
+	return e.mutate(ctx, runID, "", System, func(t *txn) error {
+		if !t.run.Status.Live() {
+			return errNoChange
+		}
+		return t.advance(ctx)
+	})
+}
+
+// Get returns a run by id.
+func (e *Engine) Get(ctx context.Context, id string) (*Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	r, err := e.store.Run(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, userErr(ErrNotFound, "no run %q. /deploy list shows the runs", id)
+	}
+	if err != nil {
+		return nil, e.storeErr("get", err)
+	}
+	return r, nil
+}
+
+// Resolve finds the run a command means: the given id, or the only live run
+// in the channel when id is empty.
+func (e *Engine) Resolve(ctx context.Context, id, channel string) (*Run, error) {
+	if id != "" {
+		return e.Get(ctx, id)
+	}
+	live, err := e.Live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var here []*Run
+	for _, r := range live {
+		if r.Channel == channel {
+			here = append(here, r)
+		}
+	}
+	switch len(here) {
+	case 1:
+		return here[0], nil
+	case 0:
+		return nil, userErr(ErrNotFound, "no deployment is running in this channel. /deploy list shows the runs")
+	default:
+		ids := make([]string, len(here))
+		for i, r := range here {
+			ids[i] = r.ID
+		}
+		return nil, userErr(ErrInvalid, "several runs are active here (%s): name one, e.g. /deploy status %s", strings.Join(ids, ", "), ids[0])
+	}
+}
+
+// Live returns the live runs.
+func (e *Engine) Live(ctx context.Context) ([]*Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	rs, err := e.store.Runs(ctx, RunFilter{Live: true})
+	if err != nil {
+		return nil, e.storeErr("list", err)
+	}
+	return rs, nil
+}
+
+// Recent returns up to n finished runs, newest first.
+func (e *Engine) Recent(ctx context.Context, n int) ([]*Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	rs, err := e.store.Runs(ctx, RunFilter{Limit: n})
+	if err != nil {
+		return nil, e.storeErr("list", err)
+	}
+	return rs, nil
+}
+
+// Audit returns a run's audit log.
+func (e *Engine) Audit(ctx context.Context, id string) ([]AuditEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	a, err := e.store.Audit(ctx, id)
+	if err != nil {
+		return nil, e.storeErr("audit", err)
+	}
+	return a, nil
+}
+
+// IsApprover reports whether the actor is on the runbook's approver list
+// (an empty list admits everybody).
+func IsApprover(rb *runbook.Runbook, a Actor) bool {
+	if len(rb.Approvers) == 0 {
+		return true
+	}
+	for _, ap := range rb.Approvers {
+		if ap == a.ID || slices.Contains(a.Groups, ap) || slices.Contains(a.Groups, strings.TrimPrefix(ap, "@")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Freeze freezes an environment: no run starts there until Unfreeze. Approvers only.
+func (e *Engine) Freeze(ctx context.Context, env string, actor Actor, reason string) error {
+	if !IsApprover(e.rb, actor) {
+		return userErr(ErrNotAllowed, "only approvers can freeze an environment")
+	}
+	if !validEnv.MatchString(env) {
+		return userErr(ErrInvalid, "invalid environment %q", env)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return userErr(ErrInvalid, "say why: /deploy lock %s REASON", env)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	if err := e.store.SetFreeze(ctx, Freeze{Env: env, By: actor, Reason: reason, At: e.clock.Now().UTC()}); err != nil {
+		return e.storeErr("freeze", err)
+	}
+	e.log.Info("environment frozen", "env", env, "user", actor.ID, "platform", actor.Platform)
+	return nil
+}
+
+// Unfreeze lifts a freeze. Approvers only.
+func (e *Engine) Unfreeze(ctx context.Context, env string, actor Actor) error {
+	if !IsApprover(e.rb, actor) {
+		return userErr(ErrNotAllowed, "only approvers can lift a freeze")
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	err := e.store.DeleteFreeze(ctx, env)
+	if errors.Is(err, ErrNotFound) {
+		return userErr(ErrInvalid, "%s is not frozen", env)
+	}
+	if err != nil {
+		return e.storeErr("unfreeze", err)
+	}
+	e.log.Info("environment unfrozen", "env", env, "user", actor.ID, "platform", actor.Platform)
+	return nil
+}
+
+// StepItem is the payload of a "step" due item.
+type StepItem struct {
+	RunID   string `json:"run_id"`
+	Phase   string `json:"phase"`
+	Step    string `json:"step"`
+	Attempt int    `json:"attempt"`
+}
+
+// DueKindStep is the due-queue kind of automated step executions.
+const DueKindStep = "step"
+
+// ItemID returns the due-queue id of the step execution.
+func (s StepItem) ItemID() string {
+	return fmt.Sprintf("step:%s:%s:%s:%d", s.RunID, s.Phase, s.Step, s.Attempt)
+}
+
+func (s StepItem) due(at time.Time) DueItem {
+	b, _ := json.Marshal(s)
+	return DueItem{ID: s.ItemID(), Kind: DueKindStep, Due: at, Payload: string(b)}
+}

@@ -1,0 +1,381 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"deploybot/adapters"
+	"deploybot/runbook"
+)
+
+// StepParser turns a runbook step's adapter name and parameters into a
+// runnable step; *adapters.Registry implements it.
+type StepParser interface {
+	Parse(name string, with map[string]any) (adapters.Step, error)
+}
+
+// ExecutorConfig configures an Executor. Engine and Steps are required.
+type ExecutorConfig struct {
+	Engine *Engine
+	Steps  StepParser
+	// Workers bounds how many steps run at once in this process (default 8).
+	Workers int
+	// Lease is how long a claim lasts without renewal (default 30s); a step
+	// whose worker stops renewing is shown as interrupted after it runs out.
+	Lease time.Duration
+	// Renew is how often a running step's lease is renewed and its run
+	// checked for cancellation (default Lease/6).
+	Renew time.Duration
+	// Poll is how often the due queue is polled when nothing nudges (default 1s).
+	Poll time.Duration
+	// ReconcileEvery is how often running steps without a queue item are
+	// looked for (default 30s).
+	ReconcileEvery time.Duration
+	// ProgressEvery bounds how often live progress reaches the run (default 3s).
+	ProgressEvery time.Duration
+	Logger        *slog.Logger
+}
+
+// Executor runs automated steps: it claims due step executions from the
+// store's queue with a lease, renews the lease while the adapter runs, and
+// reports the result through the engine. A step whose previous claim expired
+// (its process died) is reported interrupted, never re-run.
+type Executor struct {
+	cfg   ExecutorConfig
+	e     *Engine
+	log   *slog.Logger
+	nudge chan struct{}
+	slots chan struct{}
+	wg    sync.WaitGroup
+}
+
+// NewExecutor returns an executor for cfg.
+func NewExecutor(cfg ExecutorConfig) *Executor {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Renew <= 0 {
+		cfg.Renew = cfg.Lease / 6
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = 30 * time.Second
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 3 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Executor{
+		cfg: cfg, e: cfg.Engine, log: log.With("component", "executor"),
+		nudge: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
+	}
+}
+
+// Publish implements Sink: a transition that started a step wakes the executor
+// so the step runs without waiting for the next poll.
+func (x *Executor) Publish(_ context.Context, run *Run, events []Event) {
+	for _, ev := range events {
+		if ev.Kind == EventStepChanged || ev.Kind == EventPhaseStarted {
+			x.Nudge()
+			return
+		}
+	}
+}
+
+// Nudge makes the executor poll the queue now.
+func (x *Executor) Nudge() {
+	select {
+	case x.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls the queue until ctx ends, then reports the steps it was running
+// as interrupted and waits for its workers.
+func (x *Executor) Run(ctx context.Context) error {
+	clk := x.e.clock
+	if err := x.Reconcile(ctx); err != nil {
+		x.log.Warn("reconcile failed", "err", err)
+	}
+	nextReconcile := clk.Now().Add(x.cfg.ReconcileEvery)
+	for {
+		x.Poll(ctx)
+		if !clk.Now().Before(nextReconcile) {
+			if err := x.Reconcile(ctx); err != nil {
+				x.log.Warn("reconcile failed", "err", err)
+			}
+			nextReconcile = clk.Now().Add(x.cfg.ReconcileEvery)
+		}
+		select {
+		case <-ctx.Done():
+			x.wg.Wait()
+			return nil
+		case <-x.nudge:
+		case <-clk.After(x.cfg.Poll):
+		}
+	}
+}
+
+// Wait waits for the steps started by Poll to finish.
+func (x *Executor) Wait() { x.wg.Wait() }
+
+// Poll claims the due step executions that fit in the free worker slots and
+// starts them. It returns how many it claimed.
+func (x *Executor) Poll(ctx context.Context) int {
+	free := cap(x.slots) - len(x.slots)
+	if free == 0 || ctx.Err() != nil {
+		return 0
+	}
+	now := x.e.clock.Now()
+	items, err := x.e.store.Claim(ctx, DueKindStep, now, x.cfg.Lease, free)
+	if err != nil {
+		x.log.Warn("claim failed", "err", err)
+		return 0
+	}
+	for _, it := range items {
+		x.slots <- struct{}{}
+		x.wg.Add(1)
+		go func() {
+			defer x.wg.Done()
+			defer func() { <-x.slots }()
+			x.work(ctx, it)
+		}()
+	}
+	return len(items)
+}
+
+func (x *Executor) work(ctx context.Context, it DueItem) {
+	var si StepItem
+	if err := json.Unmarshal([]byte(it.Payload), &si); err != nil {
+		x.log.Error("bad step item", "id", it.ID, "err", err)
+		_ = x.e.store.Ack(context.WithoutCancel(ctx), it.ID)
+		return
+	}
+	log := x.log.With("run_id", si.RunID, "phase", si.Phase, "step", si.Step, "attempt", si.Attempt)
+	bg := context.WithoutCancel(ctx)
+	if it.Claims > 1 {
+		// A previous claim ran out: its process died while the step ran. Never re-run it.
+		log.Warn("step lease expired: marking interrupted")
+		x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Interrupted: true})
+		_ = x.e.store.Ack(bg, it.ID)
+		return
+	}
+	run, err := x.e.store.Run(ctx, si.RunID)
+	if err != nil {
+		log.Warn("step run not readable", "err", err)
+		return // the lease runs out; the next claim marks it interrupted
+	}
+	pi, sj := run.FindPhase(si.Phase), -1
+	if pi >= 0 {
+		for j, s := range run.Phases[pi].Steps {
+			if s.ID == si.Step {
+				sj = j
+			}
+		}
+	}
+	if sj < 0 || run.Phases[pi].Steps[sj].State != StepRunning || run.Phases[pi].Steps[sj].Attempt != si.Attempt {
+		_ = x.e.store.Ack(bg, it.ID) // cancelled or already settled
+		return
+	}
+	def := run.StepDef(pi, sj)
+	step, err := x.cfg.Steps.Parse(def.Run, def.With)
+	if err != nil {
+		x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Summary: "invalid parameters: " + err.Error()})
+		_ = x.e.store.Ack(bg, it.ID)
+		return
+	}
+	vars := adapters.Vars{Version: run.Release, Env: run.Env, RunID: run.ID, Phase: si.Phase, Step: si.Step, Channel: run.Channel, Started: run.Created}
+	if run.Rollback != nil {
+		vars.Reason = run.Rollback.Reason
+	}
+
+	stepCtx, cancel := context.WithTimeout(ctx, def.StepTimeout())
+	defer cancel()
+	var gone sync.Once
+	stopped := make(chan struct{}) // closed when the step was cancelled from outside
+	stop := func() { gone.Do(func() { close(stopped); cancel() }) }
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		x.renew(stepCtx, it.ID, si, stop)
+	}()
+
+	progress := x.progress(bg, si)
+	log.Info("step started", "adapter", def.Run)
+	start := time.Now()
+	res := step.Run(stepCtx, vars, progress)
+	elapsed := time.Since(start)
+	cancel()
+	<-renewDone
+	select {
+	case <-stopped:
+		log.Info("step cancelled")
+		_ = x.e.store.Ack(bg, it.ID)
+		return
+	default:
+	}
+	if ctx.Err() != nil {
+		// Shutting down: say so honestly instead of guessing a result.
+		x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Interrupted: true})
+		_ = x.e.store.Ack(bg, it.ID)
+		return
+	}
+	if errors.Is(stepCtx.Err(), context.DeadlineExceeded) && !res.OK && elapsed >= def.StepTimeout()-time.Second {
+		res.Summary = fmt.Sprintf("timed out after %s", runbook.Duration(def.StepTimeout()))
+	}
+	x.e.metrics.StepFinished(def.Run, res.OK, elapsed)
+	log.Info("step finished", "ok", res.OK, "summary", res.Summary)
+	x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, OK: res.OK, Summary: res.Summary, Output: res.Output})
+	_ = x.e.store.Ack(bg, it.ID)
+}
+
+// renew extends the lease until ctx ends, and calls stop when the step's
+// queue item disappeared or the run no longer has this attempt running
+// (rollback, abort, a person ended a watch).
+func (x *Executor) renew(ctx context.Context, id string, si StepItem, stop func()) {
+	clk := x.e.clock
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-clk.After(x.cfg.Renew):
+		}
+		err := x.e.store.Extend(ctx, id, clk.Now().Add(x.cfg.Lease))
+		if errors.Is(err, ErrNotFound) {
+			stop()
+			return
+		}
+		run, err := x.e.store.Run(ctx, si.RunID)
+		if err != nil {
+			continue
+		}
+		if pi := run.FindPhase(si.Phase); pi >= 0 {
+			for _, s := range run.Phases[pi].Steps {
+				if s.ID == si.Step && (s.State != StepRunning || s.Attempt != si.Attempt) {
+					stop()
+					return
+				}
+			}
+		}
+	}
+}
+
+// progress returns a callback that forwards live progress at most every ProgressEvery.
+func (x *Executor) progress(ctx context.Context, si StepItem) adapters.Progress {
+	var mu sync.Mutex
+	var last time.Time
+	return func(line string) {
+		mu.Lock()
+		now := x.e.clock.Now()
+		if !last.IsZero() && now.Sub(last) < x.cfg.ProgressEvery {
+			mu.Unlock()
+			return
+		}
+		last = now
+		mu.Unlock()
+		if line == "" {
+			line = "running"
+		}
+		_, _ = x.e.Report(ctx, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Progress: line})
+	}
+}
+
+func (x *Executor) report(ctx context.Context, log *slog.Logger, r StepReport) {
+	if _, err := x.e.Report(ctx, r); err != nil && !errors.Is(err, ErrAlreadyDone) {
+		log.Error("recording step result failed", "err", err)
+	}
+}
+
+// Reconcile finds steps shown as running whose queue item is gone (a lost
+// lease entry) and marks them interrupted, so nothing stays stuck.
+func (x *Executor) Reconcile(ctx context.Context) error {
+	live, err := x.e.store.Runs(ctx, RunFilter{Live: true})
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	pending, err := x.e.store.Pending(ctx, DueKindStep)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	have := make(map[string]bool, len(pending))
+	for _, it := range pending {
+		have[it.ID] = true
+	}
+	for _, r := range live {
+		for _, p := range r.Phases {
+			for _, s := range p.Steps {
+				if s.State != StepRunning {
+					continue
+				}
+				si := StepItem{RunID: r.ID, Phase: p.ID, Step: s.ID, Attempt: s.Attempt}
+				if have[si.ItemID()] {
+					continue
+				}
+				x.log.Warn("running step has no queue item: marking interrupted", "run_id", r.ID, "phase", p.ID, "step", s.ID)
+				x.report(ctx, x.log, StepReport{RunID: r.ID, Phase: p.ID, Step: s.ID, Attempt: s.Attempt, Interrupted: true})
+			}
+		}
+	}
+	return nil
+}
+
+// PlannedStep is one step of a rehearsal.
+type PlannedStep struct {
+	Title   string
+	Adapter string // "" for a manual step
+	Plan    string // what the adapter would do
+}
+
+// PlannedPhase is one phase of a rehearsal.
+type PlannedPhase struct {
+	ID, Group, Title string
+	Approval         bool
+	Window           bool
+	Steps            []PlannedStep
+}
+
+// Plan rehearses a run of rb for release and env: for each automated step
+// what it would do, with nothing executed and no lock taken.
+func Plan(rb *runbook.Runbook, steps StepParser, release, env string) ([]PlannedPhase, error) {
+	if !validRelease.MatchString(release) || len(release) > 0 && release[0] == '-' {
+		return nil, userErr(ErrInvalid, "invalid version %q", release)
+	}
+	vars := adapters.Vars{Version: release, Env: env, RunID: "(new run)", Reason: "(the rollback reason)"}
+	plan := func(ph runbook.Phase, approval bool) PlannedPhase {
+		pp := PlannedPhase{ID: ph.ID, Group: ph.Group, Title: ph.Title, Approval: approval, Window: ph.WindowRequired()}
+		for _, s := range ph.Steps {
+			ps := PlannedStep{Title: s.Title, Adapter: s.Run}
+			if s.Automated() {
+				v := vars
+				v.Phase, v.Step = ph.ID, s.ID
+				st, err := steps.Parse(s.Run, s.With)
+				if err != nil {
+					ps.Plan = "invalid parameters: " + err.Error()
+				} else {
+					ps.Plan = st.Plan(v)
+				}
+			}
+			pp.Steps = append(pp.Steps, ps)
+		}
+		return pp
+	}
+	var out []PlannedPhase
+	for _, ph := range rb.Phases {
+		out = append(out, plan(ph, ph.NeedsApproval()))
+	}
+	out = append(out, plan(runbook.Phase{ID: RollbackPhaseID, Group: "Rollback", Title: "Rollback Procedure (if needed)", Steps: rb.Rollback.Steps}, false))
+	return out, nil
+}

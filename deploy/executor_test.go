@@ -1,0 +1,222 @@
+package deploy_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"deploybot/adapters"
+	"deploybot/adapters/shell"
+	"deploybot/deploy"
+)
+
+const shellRunbook = `
+name: exec
+phases:
+  - id: one
+    title: One
+    steps:
+      - id: run
+        title: Run the command
+        run: shell
+        timeout: %TIMEOUT%
+        with: {command: %CMD%}
+rollback:
+  steps:
+    - id: revert
+      title: Revert
+`
+
+func newExecutor(t *testing.T, cmd, timeout string) (*harness, *deploy.Executor) {
+	t.Helper()
+	src := strings.ReplaceAll(strings.ReplaceAll(shellRunbook, "%CMD%", cmd), "%TIMEOUT%", timeout)
+	h := newHarness(t, src)
+	reg, err := adapters.NewRegistry(shell.New(shell.Config{Grace: 200 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := deploy.NewExecutor(deploy.ExecutorConfig{Engine: h.e, Steps: reg, Lease: 30 * time.Second, Renew: 5 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	return h, x
+}
+
+// waitUntil polls cond until it holds or ten seconds pass.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestExecutorRunsAStepWithTheRunsVariables(t *testing.T) {
+	h, x := newExecutor(t, `["sh", "-c", "echo deploying \"$1\" to $DEPLOY_ENV", "sh", "{{ .Version }}"]`, "1m")
+	out, err := h.e.Start(context.Background(), deploy.StartRequest{Release: "v1.4+build/7", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := x.Poll(context.Background()); n != 1 {
+		t.Fatalf("claimed %d items, want 1", n)
+	}
+	x.Wait()
+	r := h.get(t, out.Run.ID)
+	s := r.Phases[0].Steps[0]
+	if s.State != deploy.StepDone || s.Result != "exit 0" || !strings.Contains(s.Output, "deploying v1.4+build/7 to production") {
+		t.Fatalf("step = %+v", s)
+	}
+	if n := x.Poll(context.Background()); n != 0 {
+		t.Fatalf("the finished step was claimed again (%d)", n)
+	}
+}
+
+func TestExecutorKeepsInjectionInOneArgument(t *testing.T) {
+	dir := t.TempDir()
+	pwned := filepath.Join(dir, "pwned")
+	h, x := newExecutor(t, `["printf", "%s", "{{ .Version }}"]`, "1m")
+	// The engine refuses such versions outright; the executor must keep even
+	// an allowed version with shell-looking characters as one argument.
+	out, err := h.e.Start(context.Background(), deploy.StartRequest{Release: "v1.4;touch", Env: "production", Actor: ana, Platform: "slack"})
+	if err == nil {
+		t.Fatalf("a version with ';' was accepted: %s", out.Run.ID)
+	}
+	out, err = h.e.Start(context.Background(), deploy.StartRequest{Release: "v1.4/../..+x", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Poll(context.Background())
+	x.Wait()
+	s := h.get(t, out.Run.ID).Phases[0].Steps[0]
+	if s.Output != "v1.4/../..+x" {
+		t.Fatalf("output = %q, want the version verbatim", s.Output)
+	}
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatal("a file was created")
+	}
+}
+
+func TestExecutorFailureAndTimeout(t *testing.T) {
+	h, x := newExecutor(t, `["sleep", "30"]`, "1s")
+	out, err := h.e.Start(context.Background(), deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Poll(context.Background())
+	x.Wait()
+	s := h.get(t, out.Run.ID).Phases[0].Steps[0]
+	if s.State != deploy.StepFailed || s.Result != "timed out after 1s" {
+		t.Fatalf("step = %+v", s)
+	}
+}
+
+func TestExpiredLeaseMarksTheStepInterruptedWithoutRerunning(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	h, x := newExecutor(t, `["touch", "`+marker+`"]`, "1m")
+	ctx := context.Background()
+	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process claims the step and dies before reporting.
+	claimed, err := h.store.Claim(ctx, deploy.DueKindStep, h.clk.Now(), 30*time.Second, 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if n := x.Poll(ctx); n != 0 {
+		t.Fatalf("a leased step was claimed again before its lease ran out")
+	}
+	h.clk.Advance(31 * time.Second)
+	if n := x.Poll(ctx); n != 1 {
+		t.Fatalf("the expired lease was not reclaimed (%d)", n)
+	}
+	x.Wait()
+	s := h.get(t, out.Run.ID).Phases[0].Steps[0]
+	if s.State != deploy.StepInterrupted || !strings.Contains(s.Result, "interrupted") {
+		t.Fatalf("step = %+v", s)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the interrupted step was re-run")
+	}
+	pending, _ := h.store.Pending(ctx, deploy.DueKindStep)
+	if len(pending) != 0 {
+		t.Fatalf("queue items left: %+v", pending)
+	}
+	// Retry is a person's decision, and runs it.
+	h.must(t, deploy.Action{Kind: deploy.ActRetry, RunID: out.Run.ID, Phase: "one", Step: "run", Actor: bob})
+	x.Poll(ctx)
+	x.Wait()
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("the retried step did not run")
+	}
+}
+
+func TestReconcileFindsRunningStepsWithoutAQueueItem(t *testing.T) {
+	h, x := newExecutor(t, `["true"]`, "1m")
+	ctx := context.Background()
+	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := h.store.Pending(ctx, deploy.DueKindStep)
+	if len(pending) != 1 {
+		t.Fatalf("pending = %v", pending)
+	}
+	if err := h.store.Ack(ctx, pending[0].ID); err != nil { // the lease entry vanished
+		t.Fatal(err)
+	}
+	if err := x.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.get(t, out.Run.ID).Phases[0].Steps[0]; s.State != deploy.StepInterrupted {
+		t.Fatalf("step = %s, want interrupted", s.State)
+	}
+}
+
+func TestRollbackCancelsTheRunningProcess(t *testing.T) {
+	h, x := newExecutor(t, `["sleep", "60"]`, "10m")
+	ctx := context.Background()
+	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Poll(ctx)
+	waitUntil(t, "the lease renewal timer", func() bool { return h.clk.Waiters() > 0 })
+	h.must(t, deploy.Action{Kind: deploy.ActRollback, RunID: out.Run.ID, Actor: bob, Reason: "bad canary"})
+	h.clk.Advance(5 * time.Second)
+	done := make(chan struct{})
+	go func() { x.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step's process was not stopped by the rollback")
+	}
+	s := h.get(t, out.Run.ID).Phases[0].Steps[0]
+	if s.State != deploy.StepFailed || s.Result != "cancelled: rollback" {
+		t.Fatalf("step = %+v", s)
+	}
+}
+
+func TestPlanDescribesWithoutRunning(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	h, _ := newExecutor(t, `["touch", "`+marker+`", "{{ .Version }}"]`, "1m")
+	reg, _ := adapters.NewRegistry(shell.New(shell.Config{}))
+	plan, err := deploy.Plan(h.e.Runbook(), reg, "v2.0", "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 2 || plan[0].Steps[0].Adapter != "shell" || !strings.Contains(plan[0].Steps[0].Plan, "v2.0") {
+		t.Fatalf("plan = %+v", plan)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("planning ran the command")
+	}
+	if live, _ := h.e.Live(context.Background()); len(live) != 0 {
+		t.Fatal("planning created a run")
+	}
+}

@@ -1,0 +1,235 @@
+package deploy
+
+import (
+	"time"
+
+	"deploybot/runbook"
+)
+
+// Status is where a run stands as a whole.
+type Status string
+
+// The run statuses. Active and RollingBack runs hold their environment's lock.
+const (
+	StatusActive      Status = "active"
+	StatusRollingBack Status = "rolling_back"
+	StatusCompleted   Status = "completed"
+	StatusRolledBack  Status = "rolled_back"
+	StatusAborted     Status = "aborted"
+)
+
+// Live reports whether the run still holds its environment (active or rolling back).
+func (s Status) Live() bool { return s == StatusActive || s == StatusRollingBack }
+
+// StepState is the state of one step.
+type StepState string
+
+// The step states.
+const (
+	StepPending     StepState = "pending"
+	StepRunning     StepState = "running"
+	StepDone        StepState = "done"
+	StepSkipped     StepState = "skipped"
+	StepFailed      StepState = "failed"
+	StepInterrupted StepState = "interrupted"
+)
+
+// Settled reports whether the step no longer blocks the steps below it (done or skipped).
+func (s StepState) Settled() bool { return s == StepDone || s == StepSkipped }
+
+// Actor is a person (or the bot itself) acting on a run.
+type Actor struct {
+	// ID is the platform's user ID ("U012ABCDEF"), or "deploybot" for the bot.
+	ID string `json:"id"`
+	// Name is the display name used in messages ("ana").
+	Name string `json:"name,omitempty"`
+	// Platform is "slack", "discord", "console" or "system".
+	Platform string `json:"platform"`
+	// Groups are the user-group handles or role IDs the front resolved for the
+	// person; the engine matches them against the runbook's approvers.
+	Groups []string `json:"groups,omitempty"`
+}
+
+// System is the actor of transitions the bot makes itself.
+var System = Actor{ID: "deploybot", Name: "deploybot", Platform: "system"}
+
+// Mention returns how the actor is named in messages ("@ana").
+func (a Actor) Mention() string {
+	if a.Name != "" {
+		return "@" + a.Name
+	}
+	return "@" + a.ID
+}
+
+// Run is one deployment of a version to an environment: the stored document
+// that is the single source of truth for its messages.
+type Run struct {
+	// ID is short and human-friendly ("r7k2qd").
+	ID string `json:"id"`
+	// Release is the version being deployed (a tag or commit).
+	Release string `json:"release"`
+	// Env is the target environment ("production").
+	Env string `json:"env"`
+	// Channel is the chat channel the run was started in.
+	Channel  string    `json:"channel"`
+	Platform string    `json:"platform"`
+	Started  Actor     `json:"started_by"`
+	Status   Status    `json:"status"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Ended    time.Time `json:"ended,omitzero"`
+	// Runbook is a snapshot of the runbook as it was at start, so editing the
+	// file never changes a running run.
+	Runbook runbook.Runbook `json:"runbook"`
+	// Phase is the index of the current phase in Phases.
+	Phase int `json:"phase"`
+	// Phases holds one entry per runbook phase, then the rollback phase once
+	// a rollback started.
+	Phases []PhaseRun `json:"phases"`
+	// Rollback is set once a rollback started.
+	Rollback *RollbackInfo `json:"rollback,omitempty"`
+	// AbortReason and AbortedBy are set when the run was aborted.
+	AbortReason string `json:"abort_reason,omitempty"`
+	AbortedBy   *Actor `json:"aborted_by,omitempty"`
+	// Rev is the compare-and-set version: every stored change increments it.
+	Rev int64 `json:"rev"`
+}
+
+// RollbackPhaseID is the id of the phase appended to a run when it rolls back.
+const RollbackPhaseID = "rollback"
+
+// RollbackInfo says who started the rollback, why and from which phase.
+type RollbackInfo struct {
+	By        Actor     `json:"by"`
+	Reason    string    `json:"reason"`
+	FromPhase string    `json:"from_phase"`
+	At        time.Time `json:"at"`
+}
+
+// PhaseRun is the state of one phase of a run.
+type PhaseRun struct {
+	ID      string    `json:"id"`
+	Started time.Time `json:"started,omitzero"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// Approval is set once the phase was approved (or passed without approval).
+	Approval *Approval `json:"approval,omitempty"`
+	// WindowOverride is set when an approver let the phase run outside a window.
+	WindowOverride *Approval `json:"window_override,omitempty"`
+	Steps          []StepRun `json:"steps"`
+}
+
+// Approval records who judged a gate, when, and with what note.
+type Approval struct {
+	By     Actor     `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// StepRun is the state of one step of a run.
+type StepRun struct {
+	ID    string    `json:"id"`
+	State StepState `json:"state"`
+	// Attempt counts the automated executions started; a result for another attempt is stale.
+	Attempt int `json:"attempt,omitempty"`
+	// By and At say who last changed the step and when.
+	By *Actor    `json:"by,omitempty"`
+	At time.Time `json:"at,omitzero"`
+	// Reason is the reason given for a skip.
+	Reason string `json:"reason,omitempty"`
+	// Result is a one-line result of an automated step ("exit 0", "HTTP 200").
+	Result string `json:"result,omitempty"`
+	// Output is the bounded tail of an automated step's output.
+	Output string `json:"output,omitempty"`
+	// Started is when the current attempt started.
+	Started time.Time `json:"started,omitzero"`
+	// Progress is the latest live progress line of a running step.
+	Progress string `json:"progress,omitempty"`
+}
+
+// Current returns the current phase's state, or nil when the run has none.
+func (r *Run) Current() *PhaseRun {
+	if r.Phase < 0 || r.Phase >= len(r.Phases) {
+		return nil
+	}
+	return &r.Phases[r.Phase]
+}
+
+// PhaseDef returns the runbook definition of the phase at index i; for the
+// rollback phase it returns a phase built from the rollback procedure.
+func (r *Run) PhaseDef(i int) *runbook.Phase {
+	if i < len(r.Runbook.Phases) {
+		return &r.Runbook.Phases[i]
+	}
+	no := false
+	return &runbook.Phase{ID: RollbackPhaseID, Title: "Rollback Procedure", Group: "Rollback", Approval: &no, Steps: r.Runbook.Rollback.Steps}
+}
+
+// FindPhase returns the index of the phase with the given id, or -1.
+func (r *Run) FindPhase(id string) int {
+	for i := range r.Phases {
+		if r.Phases[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// StepDef returns the runbook definition of step j of phase i.
+func (r *Run) StepDef(i, j int) *runbook.Step { return &r.PhaseDef(i).Steps[j] }
+
+// ProductionStarted reports whether a production phase has started, after which
+// the run may no longer be aborted (only rolled back).
+func (r *Run) ProductionStarted() bool {
+	for i := range r.Phases {
+		if i < len(r.Runbook.Phases) && r.Runbook.Phases[i].Production && !r.Phases[i].Started.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// Progress returns the settled and total step counts of the runbook's phases.
+func (r *Run) Progress() (settled, total int) {
+	for i := range r.Phases {
+		if r.Phases[i].ID == RollbackPhaseID {
+			continue
+		}
+		for _, s := range r.Phases[i].Steps {
+			total++
+			if s.State.Settled() {
+				settled++
+			}
+		}
+	}
+	return settled, total
+}
+
+// Clone returns a deep copy of the run's mutable state (the runbook snapshot is shared).
+func (r *Run) Clone() *Run {
+	c := *r
+	c.Phases = make([]PhaseRun, len(r.Phases))
+	for i, p := range r.Phases {
+		p.Steps = append([]StepRun(nil), p.Steps...)
+		c.Phases[i] = p
+	}
+	if r.Rollback != nil {
+		rb := *r.Rollback
+		c.Rollback = &rb
+	}
+	return &c
+}
+
+// AuditEntry is one line of a run's audit log: who did what, when, from which
+// platform, and the state before and after.
+type AuditEntry struct {
+	RunID  string    `json:"run_id"`
+	At     time.Time `json:"at"`
+	Actor  Actor     `json:"actor"`
+	Action string    `json:"action"`
+	Phase  string    `json:"phase,omitempty"`
+	Step   string    `json:"step,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Before string    `json:"before,omitempty"`
+	After  string    `json:"after,omitempty"`
+	Rev    int64     `json:"rev"`
+}

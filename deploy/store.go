@@ -1,0 +1,203 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store errors that callers branch on.
+var (
+	// ErrNotFound: no such run, window, freeze or queue item.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the run changed since it was read (its Rev moved on).
+	ErrConflict = errors.New("conflict: the run changed meanwhile")
+	// ErrEnvLocked: another live run holds the environment. Returned wrapped in *LockedError.
+	ErrEnvLocked = errors.New("environment is locked by another run")
+	// ErrFrozen: the environment is frozen. Returned wrapped in *FrozenError.
+	ErrFrozen = errors.New("environment is frozen")
+	// ErrAlreadyApplied: a change with the same WriteID was applied before
+	// (a client-side retry of a command that did reach the store).
+	ErrAlreadyApplied = errors.New("change already applied")
+	// ErrUnavailable: the store cannot be reached.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// LockedError is returned by Apply when Change.LockEnv is set and another live run holds the environment.
+type LockedError struct {
+	Env   string
+	RunID string // the run holding the lock
+}
+
+func (e *LockedError) Error() string { return "environment " + e.Env + " is locked by run " + e.RunID }
+
+// Unwrap returns ErrEnvLocked.
+func (e *LockedError) Unwrap() error { return ErrEnvLocked }
+
+// FrozenError is returned by Apply when Change.LockEnv is set and the environment is frozen.
+type FrozenError struct{ Freeze Freeze }
+
+func (e *FrozenError) Error() string {
+	return "environment " + e.Freeze.Env + " is frozen: " + e.Freeze.Reason
+}
+
+// Unwrap returns ErrFrozen.
+func (e *FrozenError) Unwrap() error { return ErrFrozen }
+
+// Change is one atomic transition of a run: the new document, its audit
+// entries, and the lock and queue operations that go with it. A store applies
+// all of it or nothing.
+type Change struct {
+	// Run is the new document. Its Rev must be PrevRev+1.
+	Run *Run
+	// PrevRev is the Rev the change was computed from; 0 creates the run (and
+	// fails with ErrConflict if the id exists).
+	PrevRev int64
+	// WriteID identifies this change; replaying the same WriteID returns
+	// ErrAlreadyApplied instead of applying twice. Remembered for a day.
+	WriteID string
+	// Audit entries are appended to the run's audit log.
+	Audit []AuditEntry
+	// LockEnv takes the lock of Run.Env for Run.ID. It fails with *LockedError
+	// when another run holds it and with *FrozenError when the environment is frozen.
+	LockEnv bool
+	// UnlockEnv releases the lock of Run.Env if Run.ID holds it.
+	UnlockEnv bool
+	// Schedule adds (or replaces, by ID) items in the due queue.
+	Schedule []DueItem
+	// Cancel removes items from the due queue by ID (missing ones are ignored).
+	Cancel []string
+}
+
+// DueItem is an entry of the due queue: something to do at or after a time,
+// claimed by one worker at a time with a lease.
+type DueItem struct {
+	// ID is unique; scheduling an existing ID replaces it (and clears its lease).
+	ID string `json:"id"`
+	// Kind tells the consumer what it is ("step", "reminder", ...).
+	Kind string `json:"kind"`
+	// Due is when the item becomes claimable.
+	Due time.Time `json:"due"`
+	// Payload is the consumer's data (usually JSON).
+	Payload string `json:"payload,omitempty"`
+	// Claims counts how many times the item was claimed: more than one means a
+	// previous holder's lease expired without an Ack.
+	Claims int `json:"claims,omitempty"`
+	// LeaseUntil is set on claimed items.
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+}
+
+// Freeze is an operator's freeze of an environment: no run starts there until it is lifted.
+type Freeze struct {
+	Env    string    `json:"env"`
+	By     Actor     `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Window is a scheduled maintenance window.
+type Window struct {
+	ID      string        `json:"id"`
+	Release string        `json:"release"`
+	Env     string        `json:"env,omitempty"`
+	Start   time.Time     `json:"start"`
+	Length  time.Duration `json:"length"`
+	// Zone is the IANA zone the window was given in (for reminders).
+	Zone     string    `json:"zone,omitempty"`
+	Channel  string    `json:"channel,omitempty"`
+	Platform string    `json:"platform,omitempty"`
+	By       Actor     `json:"by"`
+	Created  time.Time `json:"created"`
+}
+
+// End returns when the window closes.
+func (w *Window) End() time.Time { return w.Start.Add(w.Length) }
+
+// ScheduleRequest asks for a maintenance window.
+type ScheduleRequest struct {
+	Release  string
+	Start    time.Time
+	Zone     string
+	Length   time.Duration
+	Channel  string
+	Platform string
+	Actor    Actor
+}
+
+// WindowView is one window as /deploy windows lists it.
+type WindowView struct {
+	ID        string
+	Release   string
+	Start     time.Time
+	End       time.Time
+	Zone      string
+	Recurring bool
+	By        string
+}
+
+// RunFilter selects runs for Runs.
+type RunFilter struct {
+	// Live selects only active and rolling-back runs; otherwise finished runs
+	// are returned, newest first, at most Limit of them.
+	Live  bool
+	Limit int
+}
+
+// Store keeps runs, their audit logs, environment locks and freezes, windows,
+// message references, and the due queue. Every method is safe for concurrent
+// use by several processes sharing the store (Redis) or by one process (bbolt).
+type Store interface {
+	// Apply applies a Change atomically: it fails with ErrConflict when the
+	// stored Rev is not PrevRev, and otherwise writes everything in the change.
+	Apply(ctx context.Context, c Change) error
+	// Run returns a run by id, or ErrNotFound.
+	Run(ctx context.Context, id string) (*Run, error)
+	// Runs returns live runs, or the most recent finished ones.
+	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	// Audit returns a run's audit log, oldest first.
+	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
+	// EnvHolder returns the id of the live run holding env, or "" when free.
+	EnvHolder(ctx context.Context, env string) (string, error)
+
+	// SetFreeze freezes an environment (replacing an existing freeze).
+	SetFreeze(ctx context.Context, f Freeze) error
+	// GetFreeze returns the freeze of env, or ErrNotFound.
+	GetFreeze(ctx context.Context, env string) (*Freeze, error)
+	// DeleteFreeze lifts a freeze; ErrNotFound when there was none.
+	DeleteFreeze(ctx context.Context, env string) error
+
+	// PutWindow stores a window (replacing one with the same ID).
+	PutWindow(ctx context.Context, w Window) error
+	// Windows returns the windows that end after t, by start time.
+	Windows(ctx context.Context, after time.Time) ([]Window, error)
+	// DeleteWindow removes a window; ErrNotFound when there was none.
+	DeleteWindow(ctx context.Context, id string) error
+
+	// SetMessage stores a reference to a chat message of a run (slot names
+	// such as "slack:summary" or "slack:phase:code"; ref is platform-specific).
+	SetMessage(ctx context.Context, runID, slot, ref string) error
+	// Messages returns all message references of a run by slot.
+	Messages(ctx context.Context, runID string) (map[string]string, error)
+
+	// Schedule adds or replaces items in the due queue outside a run change.
+	Schedule(ctx context.Context, items ...DueItem) error
+	// Claim leases up to max items of the given kind whose Due is at or before
+	// now and that are unleased or whose lease expired before now; it sets
+	// their LeaseUntil to now+lease and increments Claims.
+	Claim(ctx context.Context, kind string, now time.Time, lease time.Duration, max int) ([]DueItem, error)
+	// Extend renews the lease of a claimed item; ErrNotFound when it is gone.
+	Extend(ctx context.Context, id string, until time.Time) error
+	// Ack removes an item from the due queue.
+	Ack(ctx context.Context, id string) error
+	// Pending returns all queued items of a kind, claimed or not.
+	Pending(ctx context.Context, kind string) ([]DueItem, error)
+
+	// ClaimOnce records key for ttl and reports whether this call was the first
+	// to do so: the once-only claim for reminders, idempotency keys and posts.
+	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}

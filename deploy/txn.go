@@ -1,0 +1,452 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"deploybot/runbook"
+)
+
+// txn is one transition being computed on a copy of a run.
+type txn struct {
+	e        *Engine
+	run      *Run
+	now      time.Time
+	actor    Actor
+	entries  []AuditEntry
+	events   []Event
+	schedule []DueItem
+	cancel   []string
+	dirty    bool // the document changed without an audit entry or event (progress)
+}
+
+func (t *txn) audit(action, phase, step, reason, before, after string) {
+	t.entries = append(t.entries, AuditEntry{
+		RunID: t.run.ID, At: t.now, Actor: t.actor, Action: action, Phase: phase, Step: step,
+		Reason: reason, Before: before, After: after, Rev: t.run.Rev,
+	})
+}
+
+func (t *txn) emit(ev Event) {
+	ev.RunID = t.run.ID
+	if ev.Actor.ID == "" {
+		ev.Actor = t.actor
+	}
+	t.events = append(t.events, ev)
+}
+
+// locate finds a step by phase and step id; phase "" means the current phase.
+func (t *txn) locate(phase, step string) (int, int, error) {
+	pi := t.run.Phase
+	if phase != "" {
+		pi = t.run.FindPhase(phase)
+		if pi < 0 {
+			return 0, 0, userErr(ErrInvalid, "no phase %q in run %s", phase, t.run.ID)
+		}
+	}
+	if step == "" {
+		return pi, -1, nil
+	}
+	for j := range t.run.Phases[pi].Steps {
+		if t.run.Phases[pi].Steps[j].ID == step {
+			return pi, j, nil
+		}
+	}
+	return 0, 0, userErr(ErrInvalid, "no step %q in phase %q", step, t.run.Phases[pi].ID)
+}
+
+func (t *txn) stepTitle(pi, sj int) string { return t.run.StepDef(pi, sj).Title }
+
+// settledBy describes who settled a step and when ("done by @ana 2 min ago").
+func (t *txn) settledBy(s *StepRun) string {
+	who := "deploybot"
+	if s.By != nil {
+		who = s.By.Mention()
+	}
+	return fmt.Sprintf("already %s by %s %s", s.State, who, Ago(t.now, s.At))
+}
+
+func (t *txn) act(ctx context.Context, a Action) error {
+	r := t.run
+	switch a.Kind {
+	case ActRollback:
+		return t.rollback(ctx, a.Reason)
+	case ActAbort:
+		return t.abort(a.Reason)
+	}
+	if !r.Status.Live() {
+		return userErr(ErrAlreadyDone, "run %s is already %s", r.ID, statusWord(r))
+	}
+	pi, sj, err := t.locate(a.Phase, a.Step)
+	if err != nil {
+		return err
+	}
+	if pi != r.Phase {
+		if pi < r.Phase {
+			return t.stalePhase(pi)
+		}
+		return userErr(ErrInvalid, "phase %q has not started yet; finish %q first", r.Phases[pi].ID, r.PhaseDef(r.Phase).Title)
+	}
+	switch a.Kind {
+	case ActDone:
+		return t.done(pi, sj)
+	case ActSkip:
+		return t.skip(pi, sj, a.Reason)
+	case ActRetry:
+		return t.retry(ctx, pi, sj)
+	case ActApprove:
+		return t.approve(ctx, pi, a.Reason)
+	case ActOverrideWindow:
+		return t.overrideWindow(ctx, pi, a.Reason)
+	}
+	return userErr(ErrInvalid, "unknown action %q", a.Kind)
+}
+
+func statusWord(r *Run) string { return strings.ReplaceAll(string(r.Status), "_", " ") }
+
+// stalePhase answers a click on a phase that is no longer current.
+func (t *txn) stalePhase(pi int) error {
+	p := &t.run.Phases[pi]
+	if p.Approval != nil {
+		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", t.run.PhaseDef(pi).Title, p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
+	}
+	return userErr(ErrAlreadyDone, "%q is no longer the current phase", t.run.PhaseDef(pi).Title)
+}
+
+func (t *txn) needStep(sj int) error {
+	if sj < 0 {
+		return userErr(ErrInvalid, "which step? the button names one")
+	}
+	return nil
+}
+
+func (t *txn) done(pi, sj int) error {
+	if err := t.needStep(sj); err != nil {
+		return err
+	}
+	s := &t.run.Phases[pi].Steps[sj]
+	def := t.run.StepDef(pi, sj)
+	switch {
+	case s.State.Settled():
+		return userErr(ErrAlreadyDone, "%q is %s", def.Title, t.settledBy(s))
+	case def.Automated() && !(def.Run == "watch" && s.State == StepRunning):
+		return userErr(ErrInvalid, "%q is automated: it runs by itself (Retry or Skip it if it failed)", def.Title)
+	}
+	before := string(s.State)
+	if s.State == StepRunning { // a watch ended early as passed
+		t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: t.run.Phases[pi].ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
+		s.Result = "ended early by " + t.actor.Mention()
+	}
+	s.State, s.By, s.At = StepDone, &t.actor, t.now
+	t.audit("done", t.run.Phases[pi].ID, s.ID, "", before, string(StepDone))
+	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID})
+	return t.advance(context.Background())
+}
+
+func (t *txn) skip(pi, sj int, reason string) error {
+	if err := t.needStep(sj); err != nil {
+		return err
+	}
+	s := &t.run.Phases[pi].Steps[sj]
+	def := t.run.StepDef(pi, sj)
+	if s.State.Settled() {
+		return userErr(ErrAlreadyDone, "%q is %s", def.Title, t.settledBy(s))
+	}
+	if strings.TrimSpace(reason) == "" {
+		return userErr(ErrInvalid, "skipping %q needs a reason", def.Title)
+	}
+	if s.State == StepRunning {
+		if def.Run != "watch" {
+			return userErr(ErrInvalid, "%q is running; wait for it, or roll back", def.Title)
+		}
+		t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: t.run.Phases[pi].ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
+	}
+	before := string(s.State)
+	s.State, s.By, s.At, s.Reason = StepSkipped, &t.actor, t.now, reason
+	t.audit("skip", t.run.Phases[pi].ID, s.ID, reason, before, string(StepSkipped))
+	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID, Reason: reason})
+	return t.advance(context.Background())
+}
+
+func (t *txn) retry(ctx context.Context, pi, sj int) error {
+	if err := t.needStep(sj); err != nil {
+		return err
+	}
+	s := &t.run.Phases[pi].Steps[sj]
+	def := t.run.StepDef(pi, sj)
+	switch {
+	case !def.Automated():
+		return userErr(ErrInvalid, "%q is a manual step: tick it with Done", def.Title)
+	case s.State.Settled():
+		return userErr(ErrAlreadyDone, "%q is %s", def.Title, t.settledBy(s))
+	case s.State == StepRunning || s.State == StepPending:
+		return userErr(ErrAlreadyDone, "%q was already retried: it is %s (attempt %d)", def.Title, s.State, s.Attempt)
+	}
+	before := string(s.State)
+	s.State, s.By, s.At, s.Result, s.Output = StepPending, &t.actor, t.now, "", ""
+	t.audit("retry", t.run.Phases[pi].ID, s.ID, "", before, string(StepPending))
+	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID})
+	return t.advance(ctx)
+}
+
+func (t *txn) approve(ctx context.Context, pi int, note string) error {
+	r := t.run
+	p := &r.Phases[pi]
+	def := r.PhaseDef(pi)
+	if r.Status != StatusActive {
+		return userErr(ErrInvalid, "run %s is %s: there is nothing to approve", r.ID, statusWord(r))
+	}
+	if p.Approval != nil {
+		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", def.Title, p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
+	}
+	if !IsApprover(&r.Runbook, t.actor) {
+		return userErr(ErrNotAllowed, "you are not on this runbook's approver list (%s)", strings.Join(r.Runbook.Approvers, ", "))
+	}
+	if r.Runbook.DistinctApprover && t.actor.ID == r.Started.ID && t.actor.Platform == r.Started.Platform {
+		return userErr(ErrNotAllowed, "you started this run, so someone else must approve %q (two-person rule)", def.Title)
+	}
+	open := 0
+	for _, s := range p.Steps {
+		if !s.State.Settled() {
+			open++
+		}
+	}
+	if open > 0 {
+		return userErr(ErrInvalid, "%q still has %d open step(s): tick or skip them before approving", def.Title, open)
+	}
+	p.Approval = &Approval{By: t.actor, At: t.now, Reason: note}
+	t.audit("approve", p.ID, "", note, "", "approved")
+	t.emit(Event{Kind: EventPhaseApproved, Phase: p.ID})
+	t.leavePhase(ctx)
+	return t.advance(ctx)
+}
+
+func (t *txn) overrideWindow(ctx context.Context, pi int, reason string) error {
+	r := t.run
+	p := &r.Phases[pi]
+	def := r.PhaseDef(pi)
+	if !def.WindowRequired() {
+		return userErr(ErrInvalid, "%q does not wait for a maintenance window", def.Title)
+	}
+	if p.WindowOverride != nil {
+		return userErr(ErrAlreadyDone, "the window was already overridden by %s %s", p.WindowOverride.By.Mention(), Ago(t.now, p.WindowOverride.At))
+	}
+	if !IsApprover(&r.Runbook, t.actor) {
+		return userErr(ErrNotAllowed, "only approvers can start %q outside a maintenance window", def.Title)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return userErr(ErrInvalid, "overriding the maintenance window needs a reason")
+	}
+	p.WindowOverride = &Approval{By: t.actor, At: t.now, Reason: reason}
+	t.audit("override_window", p.ID, "", reason, "", "")
+	t.emit(Event{Kind: EventWindowOverridden, Phase: p.ID, Reason: reason})
+	return t.advance(ctx)
+}
+
+// leavePhase ends the current phase and moves to the next, completing the
+// run after the last phase and ending a rollback after its phase.
+func (t *txn) leavePhase(ctx context.Context) {
+	r := t.run
+	p := r.Current()
+	p.Ended = t.now
+	if p.ID == RollbackPhaseID {
+		r.Status, r.Ended = StatusRolledBack, t.now
+		t.audit("rolled_back", p.ID, "", "", string(StatusRollingBack), string(StatusRolledBack))
+		t.emit(Event{Kind: EventRunRolledBack, Actor: System})
+		return
+	}
+	if r.Phase+1 >= len(r.Runbook.Phases) {
+		r.Status, r.Ended = StatusCompleted, t.now
+		t.audit("complete", "", "", "", string(StatusActive), string(StatusCompleted))
+		t.emit(Event{Kind: EventRunCompleted})
+		return
+	}
+	r.Phase++
+}
+
+// gateOpen reports whether the current phase may run its steps now.
+func (t *txn) gateOpen(ctx context.Context) (bool, error) {
+	p := t.run.Current()
+	def := t.run.PhaseDef(t.run.Phase)
+	if !def.WindowRequired() || p.WindowOverride != nil || t.e.windows == nil {
+		return true, nil
+	}
+	open, err := t.e.windows.IsOpen(ctx, t.run.Env, t.now)
+	if err != nil {
+		return false, fmt.Errorf("window gate: %w", err)
+	}
+	return open, nil
+}
+
+// advance moves the run forward as far as it goes by itself: starts the
+// current phase, starts the automated step that became due, and passes
+// phases that need no approval.
+func (t *txn) advance(ctx context.Context) error {
+	r := t.run
+	for r.Status.Live() {
+		p := r.Current()
+		if p == nil {
+			return nil
+		}
+		def := r.PhaseDef(r.Phase)
+		if p.Started.IsZero() {
+			p.Started = t.now
+			t.emit(Event{Kind: EventPhaseStarted, Phase: p.ID, Actor: System})
+		}
+		open, err := t.gateOpen(ctx)
+		if err != nil {
+			return err
+		}
+		if open {
+			t.startDue(def, p)
+		}
+		for _, s := range p.Steps {
+			if !s.State.Settled() {
+				return nil
+			}
+		}
+		if def.NeedsApproval() {
+			return nil
+		}
+		p.Approval = &Approval{By: System, At: t.now, Reason: "no approval required"}
+		t.emit(Event{Kind: EventPhaseApproved, Phase: p.ID, Actor: System})
+		t.leavePhase(ctx)
+	}
+	return nil
+}
+
+// startDue starts the first automated step whose steps above are all settled.
+func (t *txn) startDue(def *runbook.Phase, p *PhaseRun) {
+	for j := range p.Steps {
+		s := &p.Steps[j]
+		if s.State.Settled() {
+			continue
+		}
+		if s.State == StepPending && def.Steps[j].Automated() {
+			s.State, s.Attempt, s.Started, s.At = StepRunning, s.Attempt+1, t.now, t.now
+			s.Result, s.Output, s.Progress = "", "", ""
+			item := StepItem{RunID: t.run.ID, Phase: p.ID, Step: s.ID, Attempt: s.Attempt}
+			t.schedule = append(t.schedule, item.due(t.now))
+			t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Step: s.ID, Actor: System})
+		}
+		return
+	}
+}
+
+func (t *txn) report(ctx context.Context, rep StepReport) error {
+	r := t.run
+	pi, sj, err := t.locate(rep.Phase, rep.Step)
+	if err != nil {
+		return err
+	}
+	s := &r.Phases[pi].Steps[sj]
+	if s.State != StepRunning || s.Attempt != rep.Attempt {
+		return userErr(ErrAlreadyDone, "stale report for %s/%s attempt %d (step is %s, attempt %d)", rep.Phase, rep.Step, rep.Attempt, s.State, s.Attempt)
+	}
+	def := r.StepDef(pi, sj)
+	if rep.Progress != "" && !rep.Interrupted && rep.Summary == "" && !rep.OK {
+		if s.Progress == rep.Progress {
+			return errNoChange
+		}
+		s.Progress = rep.Progress
+		t.dirty = true
+		t.emit(Event{Kind: EventStepChanged, Phase: rep.Phase, Step: rep.Step})
+		return nil
+	}
+	s.At, s.Progress = t.now, ""
+	s.By = systemActor()
+	switch {
+	case rep.Interrupted:
+		s.State, s.Result = StepInterrupted, "interrupted: the bot stopped while this step ran; it will not re-run unless someone clicks Retry"
+		t.audit("interrupted", rep.Phase, rep.Step, "", string(StepRunning), string(StepInterrupted))
+	case rep.OK:
+		s.State, s.Result, s.Output = StepDone, rep.Summary, rep.Output
+		t.audit("step_result", rep.Phase, rep.Step, "", string(StepRunning), string(StepDone))
+	default:
+		s.State, s.Result, s.Output = StepFailed, rep.Summary, rep.Output
+		t.audit("step_result", rep.Phase, rep.Step, rep.Summary, string(StepRunning), string(StepFailed))
+	}
+	t.emit(Event{Kind: EventStepChanged, Phase: rep.Phase, Step: rep.Step})
+	if s.State == StepFailed && def.OnFailure == runbook.OnFailureRollback && r.Status == StatusActive {
+		return t.rollback(ctx, fmt.Sprintf("step %q failed: %s", def.Title, rep.Summary))
+	}
+	if pi != r.Phase {
+		return nil
+	}
+	return t.advance(ctx)
+}
+
+// stopRunning marks the current phase's running steps as failed (cancelled)
+// and drops their queue items, so their workers stop.
+func (t *txn) stopRunning(why string) {
+	p := t.run.Current()
+	if p == nil {
+		return
+	}
+	for j := range p.Steps {
+		s := &p.Steps[j]
+		if s.State != StepRunning {
+			continue
+		}
+		t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: p.ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
+		s.State, s.Result, s.At, s.By = StepFailed, "cancelled: "+why, t.now, systemActor()
+		t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Step: s.ID, Actor: System})
+	}
+}
+
+func (t *txn) rollback(ctx context.Context, reason string) error {
+	r := t.run
+	switch r.Status {
+	case StatusRollingBack:
+		return userErr(ErrAlreadyDone, "run %s is already rolling back (started by %s %s: %s)", r.ID, r.Rollback.By.Mention(), Ago(t.now, r.Rollback.At), r.Rollback.Reason)
+	case StatusActive:
+	default:
+		return userErr(ErrAlreadyDone, "run %s is already %s", r.ID, statusWord(r))
+	}
+	if strings.TrimSpace(reason) == "" {
+		return userErr(ErrInvalid, "a rollback needs a reason: /deploy rollback %s REASON", r.ID)
+	}
+	from := r.Current().ID
+	t.stopRunning("rollback")
+	r.Current().Ended = t.now
+	r.Rollback = &RollbackInfo{By: t.actor, Reason: reason, FromPhase: from, At: t.now}
+	r.Status = StatusRollingBack
+	pr := PhaseRun{ID: RollbackPhaseID}
+	for _, s := range r.Runbook.Rollback.Steps {
+		pr.Steps = append(pr.Steps, StepRun{ID: s.ID, State: StepPending})
+	}
+	r.Phases = append(r.Phases, pr)
+	r.Phase = len(r.Phases) - 1
+	t.audit("rollback", from, "", reason, string(StatusActive), string(StatusRollingBack))
+	t.emit(Event{Kind: EventRollbackStarted, Phase: from, Reason: reason})
+	return t.advance(ctx)
+}
+
+func (t *txn) abort(reason string) error {
+	r := t.run
+	if r.Status != StatusActive {
+		if r.Status == StatusRollingBack {
+			return userErr(ErrInvalid, "run %s is rolling back; it cannot be aborted", r.ID)
+		}
+		return userErr(ErrAlreadyDone, "run %s is already %s", r.ID, statusWord(r))
+	}
+	if r.ProductionStarted() {
+		return userErr(ErrNotAllowed, "a production phase of run %s has started, so it can no longer be aborted: use /deploy rollback %s REASON", r.ID, r.ID)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return userErr(ErrInvalid, "an abort needs a reason: /deploy abort %s REASON", r.ID)
+	}
+	t.stopRunning("abort")
+	r.Current().Ended = t.now
+	r.Status, r.Ended, r.AbortReason, r.AbortedBy = StatusAborted, t.now, reason, &t.actor
+	t.audit("abort", r.Current().ID, "", reason, string(StatusActive), string(StatusAborted))
+	t.emit(Event{Kind: EventRunAborted, Reason: reason})
+	return nil
+}
+
+func systemActor() *Actor {
+	a := System
+	return &a
+}

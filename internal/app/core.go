@@ -1,0 +1,87 @@
+// Package app wires deploybot together: the store, the engine, the executor,
+// the bot and its platforms. main calls it; end-to-end tests build the same
+// wiring with a test store, fake platforms and an injected clock.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"deploybot/bot"
+	"deploybot/deploy"
+	"deploybot/internal/clock"
+	"deploybot/runbook"
+)
+
+// CoreConfig is what the platform-independent core needs.
+type CoreConfig struct {
+	Store   deploy.Store
+	Runbook *runbook.Runbook
+	// Steps parses automated steps (the adapter registry).
+	Steps         deploy.StepParser
+	Clock         clock.Clock
+	Logger        *slog.Logger
+	NoticeChannel string
+	Windows       deploy.WindowGate
+	Metrics       *deploy.Metrics
+	// Executor settings; zero values take the executor's defaults.
+	Lease, Poll time.Duration
+	// OutboxInterval paces calls per channel (zero: no pacing).
+	OutboxInterval time.Duration
+}
+
+// Core is the engine, the executor and the bot, wired so that every
+// transition reaches both the bot (messages) and the executor (due steps).
+type Core struct {
+	Engine   *deploy.Engine
+	Executor *deploy.Executor
+	Bot      *bot.Bot
+	Outbox   *bot.Outbox
+
+	mu    sync.Mutex // mu protects sinks
+	sinks []deploy.Sink
+}
+
+// NewCore builds the core. Platforms are added with Core.Bot.AddPoster.
+func NewCore(cfg CoreConfig) *Core {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Core{}
+	c.Engine = deploy.NewEngine(deploy.Config{
+		Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger,
+		Windows: cfg.Windows, Metrics: cfg.Metrics, Sink: deploy.SinkFunc(c.publish),
+	})
+	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: cfg.Steps, Lease: cfg.Lease, Poll: cfg.Poll, Logger: cfg.Logger})
+	c.Outbox = bot.NewOutbox(bot.OutboxConfig{Clock: cfg.Clock, Logger: cfg.Logger, Interval: cfg.OutboxInterval})
+	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, NoticeChannel: cfg.NoticeChannel, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
+	c.sinks = []deploy.Sink{c.Bot, c.Executor}
+	return c
+}
+
+// Subscribe adds a sink that sees every transition (the console's live feed).
+func (c *Core) Subscribe(s deploy.Sink) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sinks = append(c.sinks, s)
+}
+
+func (c *Core) publish(ctx context.Context, run *deploy.Run, events []deploy.Event) {
+	c.mu.Lock()
+	sinks := append([]deploy.Sink(nil), c.sinks...)
+	c.mu.Unlock()
+	for _, s := range sinks {
+		s.Publish(ctx, run, events)
+	}
+}
+
+// Run runs the executor until ctx ends.
+func (c *Core) Run(ctx context.Context) error { return c.Executor.Run(ctx) }
+
+// Close stops the outbox.
+func (c *Core) Close() { c.Outbox.Close() }
