@@ -1,0 +1,118 @@
+package commands
+
+import (
+	"strings"
+	"time"
+)
+
+// Kind names a /deploy subcommand. Its value is the subcommand as typed
+// ("start"), which is also the Discord subcommand name.
+type Kind string
+
+// The subcommands, in the order of the product's command table.
+const (
+	KindStart      Kind = "start"
+	KindStatus     Kind = "status"
+	KindList       Kind = "list"
+	KindApprove    Kind = "approve"
+	KindRollback   Kind = "rollback"
+	KindAbort      Kind = "abort"
+	KindSchedule   Kind = "schedule"
+	KindWindows    Kind = "windows"
+	KindUnschedule Kind = "unschedule"
+	KindPlan       Kind = "plan"
+	KindLock       Kind = "lock"
+	KindUnlock     Kind = "unlock"
+	KindRunbook    Kind = "runbook"
+	KindHelp       Kind = "help"
+)
+
+// DefaultEnv is the environment of start and plan when none is given.
+const DefaultEnv = "production"
+
+// DefaultWindowLength is the length of a scheduled window when none is given.
+const DefaultWindowLength = 2 * time.Hour
+
+// MaxWindowLength is the longest window that can be scheduled.
+const MaxWindowLength = 24 * time.Hour
+
+// MinWindowLength is the shortest window that can be scheduled.
+const MinWindowLength = time.Minute
+
+// MaxReasonLength is the longest reason accepted, in characters (runes).
+const MaxReasonLength = 500
+
+// Command is one validated /deploy command. Only the fields its Kind uses are
+// set; the others are zero.
+type Command struct {
+	Kind Kind
+	// Version is the tag or commit of start, plan and schedule (case preserved).
+	Version string
+	// Env is the environment of start and plan (default DefaultEnv), lock and unlock.
+	Env string
+	// Run is the run id of status, approve, rollback and abort; empty means
+	// "the one active run in this channel".
+	Run string
+	// Reason is the free text of rollback, abort and lock (trimmed, at most
+	// MaxReasonLength characters).
+	Reason string
+	// Window is the window id of unschedule.
+	Window string
+	// Start is when a scheduled window opens, in the location it was given in.
+	Start time.Time
+	// StartZone is the IANA zone name START was given in ("Europe/Berlin",
+	// "UTC" also when no zone was written), or "" when START was RFC 3339.
+	StartZone string
+	// Duration is the length of a scheduled window (default DefaultWindowLength).
+	Duration time.Duration
+}
+
+// String returns the command's canonical text form, as it would be typed after
+// /deploy ("start v1.4 to production"), for logs and the audit trail. Parsing
+// it again gives the same command, except for a run-less rollback or abort
+// whose reason starts with a word shaped like a run id (only FromOptions
+// builds those).
+func (c Command) String() string {
+	parts := []string{string(c.Kind)}
+	add := func(s ...string) { parts = append(parts, s...) }
+	switch c.Kind {
+	case KindStart, KindPlan:
+		add(c.Version, "to", c.Env)
+	case KindStatus, KindApprove:
+		if c.Run != "" {
+			add(c.Run)
+		}
+	case KindRollback, KindAbort:
+		if c.Run != "" {
+			add(c.Run)
+		}
+		add(c.Reason)
+	case KindSchedule:
+		add(c.Version, formatStart(c.Start, c.StartZone), "for", formatDuration(c.Duration))
+	case KindUnschedule:
+		add(c.Window)
+	case KindLock:
+		add(c.Env, c.Reason)
+	case KindUnlock:
+		add(c.Env)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Error is a refused command. Its text is safe to show to the person who typed
+// it (ephemerally): what is wrong and the usage line of the command concerned.
+type Error struct {
+	// Msg says what is wrong ("invalid version \"v1.4;\": …").
+	Msg string
+	// Usage is the usage line of the command concerned ("/deploy start VERSION
+	// [to ENV]"), or "" when no command was recognised.
+	Usage string
+}
+
+// Error returns Msg, followed by "\nUsage: " and Usage when there is one.
+func (e *Error) Error() string {
+	if e.Usage == "" {
+		return e.Msg
+	}
+	return e.Msg + "\nUsage: " + e.Usage
+}

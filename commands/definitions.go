@@ -1,0 +1,151 @@
+package commands
+
+import "strings"
+
+// The argument names, shared by the text grammar (in upper case in usage lines)
+// and Discord (as option names).
+const (
+	ArgVersion  = "version"
+	ArgEnv      = "env"
+	ArgRun      = "run"
+	ArgReason   = "reason"
+	ArgStart    = "start"
+	ArgDuration = "duration"
+	ArgWindow   = "window"
+)
+
+// Definition describes one /deploy subcommand: how it is typed, what it does
+// and its arguments. The help text and the Discord command are built from it.
+type Definition struct {
+	Kind Kind
+	// Usage is the command as typed, with placeholders ("/deploy start VERSION [to ENV]").
+	Usage string
+	// Summary says what it does, in at most 100 characters (Discord's limit).
+	Summary string
+	// Args are the arguments, required ones first (Discord refuses a required
+	// option after an optional one); the order they are typed in is Usage's.
+	Args []Arg
+}
+
+// Arg is one argument of a Definition.
+type Arg struct {
+	// Name is one of ArgVersion, ArgEnv, ArgRun, ArgReason, ArgStart,
+	// ArgDuration and ArgWindow; it is the Discord option name.
+	Name string
+	// Required is true when the command is refused without it.
+	Required bool
+	// Description says what to give, in at most 100 characters (Discord's limit).
+	Description string
+	// Default is the value used when an optional argument is left out, or "".
+	Default string
+	// MaxLength is the longest accepted value in characters (Discord's max_length).
+	MaxLength int
+}
+
+// Placeholder returns the argument as it appears in usage lines ("VERSION").
+func (a Arg) Placeholder() string { return strings.ToUpper(a.Name) }
+
+// Definitions returns the definitions of every /deploy subcommand, in the order
+// of the product's command table. Each call returns a fresh slice.
+func Definitions() []Definition {
+	version := Arg{Name: ArgVersion, Required: true, MaxLength: maxVersionLength,
+		Description: "tag or commit: letters, digits and . - _ + / (at most 64), e.g. v1.4.2"}
+	env := Arg{Name: ArgEnv, Default: DefaultEnv, MaxLength: maxEnvLength,
+		Description: "environment (default production), e.g. staging"}
+	run := Arg{Name: ArgRun, MaxLength: runIDLength,
+		Description: "run id, e.g. r7k2qd; may be left out when exactly one run is active here"}
+	reason := func(what string) Arg {
+		return Arg{Name: ArgReason, Required: true, MaxLength: MaxReasonLength,
+			Description: what + " (free text, at most 500 characters)"}
+	}
+	return []Definition{
+		{Kind: KindStart, Usage: "/deploy start VERSION [to ENV]",
+			Summary: "starts a run of the runbook for VERSION (default ENV production)",
+			Args:    []Arg{version, env}},
+		{Kind: KindStatus, Usage: "/deploy status [RUN]",
+			Summary: "where the run stands: phase, each step's state, who did what",
+			Args:    []Arg{run}},
+		{Kind: KindList, Usage: "/deploy list",
+			Summary: "active runs and the last ten finished ones"},
+		{Kind: KindApprove, Usage: "/deploy approve [RUN]",
+			Summary: "the same as the current phase's Approve button",
+			Args:    []Arg{run}},
+		{Kind: KindRollback, Usage: "/deploy rollback [RUN] REASON…",
+			Summary: "starts the rollback procedure",
+			Args:    []Arg{reason("why roll back"), run}},
+		{Kind: KindAbort, Usage: "/deploy abort [RUN] REASON…",
+			Summary: "stops the run without rollback (only before the first production step)",
+			Args:    []Arg{reason("why abort"), run}},
+		{Kind: KindSchedule, Usage: "/deploy schedule VERSION START [for DURATION]",
+			Summary: "schedules a maintenance window for VERSION",
+			Args: []Arg{
+				version,
+				{Name: ArgStart, Required: true, MaxLength: maxStartLength,
+					Description: "RFC 3339 or YYYY-MM-DD HH:MM [ZONE], e.g. 2026-12-01 22:00 Europe/Berlin"},
+				{Name: ArgDuration, Default: "2h", MaxLength: maxDurationLength,
+					Description: "how long, e.g. 2h, 90m or 1h30m (default 2h, at most 24h)"},
+			}},
+		{Kind: KindWindows, Usage: "/deploy windows",
+			Summary: "upcoming windows, scheduled and recurring"},
+		{Kind: KindUnschedule, Usage: "/deploy unschedule WINDOW",
+			Summary: "cancels a scheduled window",
+			Args: []Arg{{Name: ArgWindow, Required: true, MaxLength: maxWindowRefLength,
+				Description: "window id as shown by /deploy windows, e.g. w4k9zt"}}},
+		{Kind: KindPlan, Usage: "/deploy plan VERSION [to ENV]",
+			Summary: "rehearses the run without running anything: what each automated step would do",
+			Args:    []Arg{version, env}},
+		{Kind: KindLock, Usage: "/deploy lock ENV REASON…",
+			Summary: "freezes ENV: no run starts there until /deploy unlock ENV",
+			Args: []Arg{
+				{Name: ArgEnv, Required: true, MaxLength: maxEnvLength, Description: "environment to freeze, e.g. production"},
+				reason("why it is frozen, shown to whoever tries to start there"),
+			}},
+		{Kind: KindUnlock, Usage: "/deploy unlock ENV",
+			Summary: "lifts a freeze",
+			Args:    []Arg{{Name: ArgEnv, Required: true, MaxLength: maxEnvLength, Description: "environment to unfreeze, e.g. production"}}},
+		{Kind: KindRunbook, Usage: "/deploy runbook",
+			Summary: "the runbook's phases and steps"},
+		{Kind: KindHelp, Usage: "/deploy help",
+			Summary: "this list"},
+	}
+}
+
+// definition returns the Definition of k.
+func definition(k Kind) (Definition, bool) {
+	for _, d := range Definitions() {
+		if d.Kind == k {
+			return d, true
+		}
+	}
+	return Definition{}, false
+}
+
+// kindNames returns the subcommand names in table order, comma-separated.
+func kindNames() string {
+	defs := Definitions()
+	names := make([]string, len(defs))
+	for i, d := range defs {
+		names[i] = string(d.Kind)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Help returns the help text: one line per command ("• `/deploy start VERSION
+// [to ENV]` — starts a run …"), then notes on the arguments. It uses only
+// backticks and bullets, so it reads the same in Slack, Discord and the console.
+func Help() string {
+	var b strings.Builder
+	for _, d := range Definitions() {
+		b.WriteString("• `" + d.Usage + "` — " + d.Summary + "\n")
+	}
+	b.WriteString("\n")
+	b.WriteString("RUN may be left out when exactly one run is active in the channel. " +
+		"Run ids look like `r7k2qd`: a REASON whose first word has that shape (r and 5 letters or digits, " +
+		"e.g. \"revert\") needs the RUN written before it: `/deploy rollback r7k2qd revert the config`.\n")
+	b.WriteString("VERSION: letters, digits and `. - _ + /` only, at most 64, starting with a letter or digit. " +
+		"ENV: lowercase letters, digits, `-` and `_`.\n")
+	b.WriteString("START: RFC 3339 (`2026-12-01T22:00:00+01:00`) or `YYYY-MM-DD HH:MM [ZONE]` " +
+		"with an IANA zone such as `Europe/Berlin` (default UTC). " +
+		"DURATION: `2h`, `90m`, `1h30m` (default 2h, at most 24h).\n")
+	return b.String()
+}
