@@ -293,6 +293,9 @@ var errNoChange = errors.New("no change")
 // mutate reads the run, applies fn to a copy, and stores it with a
 // compare-and-set; on a conflict it reads again and re-applies fn.
 func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn func(t *txn) error) (Outcome, error) {
+	if wid == "" {
+		wid = writeID("")
+	}
 	for range 8 {
 		start := time.Now()
 		cur, err := e.store.Run(ctx, runID)

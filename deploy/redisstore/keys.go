@@ -1,0 +1,54 @@
+package redisstore
+
+// keys names every Redis key of a store. All keys start with the store's
+// prefix p; nothing else in the package builds a key name. The Lua scripts
+// (scripts.go) receive the *Prefix values below as ARGV where they must derive
+// the key of an item or run they only learn inside the script; the suffixes
+// used there are the constants below, so the layout is defined once.
+//
+// Layout (p is the prefix):
+//
+//	p run:<id>             hash   doc (run JSON), rev, status, env
+//	p audit:<id>           list   audit entry JSON, oldest first (append-only)
+//	p msgs:<id>            hash   slot -> message ref
+//	p runs:live            zset   run id, score = Created (unix ms)
+//	p runs:done            zset   run id, score = Ended, else Updated (unix ms)
+//	p lock:<env>           string id of the run holding env
+//	p freeze:<env>         string freeze JSON
+//	p write:<writeID>      string "1", expires after the write-id TTL
+//	p once:<key>           string "1", expires after the ClaimOnce TTL
+//	p windows              hash   window id -> window JSON
+//	p windows:end          zset   window id, score = End() (unix ms)
+//	p dueitem:<id>         hash   kind, doc (id/kind/due/payload JSON), claims, lease (unix ms, 0 = none)
+//	p due:<kind>:ready     zset   unleased item ids, score = Due (unix ms)
+//	p due:<kind>:leased    zset   leased item ids, score = lease expiry (unix ms)
+//
+// In Redis Cluster every key of a store must hash to one slot: give the
+// prefix a hash tag, such as "{deploybot}:".
+type keys struct{ p string }
+
+// Suffixes of the per-kind due queues; the Lua scripts append them to
+// dueQueuePrefix()+kind.
+const (
+	readySuffix  = ":ready"
+	leasedSuffix = ":leased"
+)
+
+func (k keys) runPrefix() string         { return k.p + "run:" }
+func (k keys) run(id string) string      { return k.runPrefix() + id }
+func (k keys) audit(id string) string    { return k.p + "audit:" + id }
+func (k keys) msgs(id string) string     { return k.p + "msgs:" + id }
+func (k keys) liveRuns() string          { return k.p + "runs:live" }
+func (k keys) doneRuns() string          { return k.p + "runs:done" }
+func (k keys) envLock(env string) string { return k.p + "lock:" + env }
+func (k keys) freeze(env string) string  { return k.p + "freeze:" + env }
+func (k keys) writeID(id string) string  { return k.p + "write:" + id }
+func (k keys) once(key string) string    { return k.p + "once:" + key }
+func (k keys) windows() string           { return k.p + "windows" }
+func (k keys) windowEnds() string        { return k.p + "windows:end" }
+
+func (k keys) dueItemPrefix() string        { return k.p + "dueitem:" }
+func (k keys) dueItem(id string) string     { return k.dueItemPrefix() + id }
+func (k keys) dueQueuePrefix() string       { return k.p + "due:" }
+func (k keys) dueReady(kind string) string  { return k.dueQueuePrefix() + kind + readySuffix }
+func (k keys) dueLeased(kind string) string { return k.dueQueuePrefix() + kind + leasedSuffix }

@@ -1,0 +1,234 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every Lua script of the store. Each runs atomically on the server in one
+// round trip (EVALSHA, falling back to EVAL once after a script flush).
+//
+// The due-queue scripts learn an item's kind only from its hash, so they
+// derive the item and queue keys from prefixes passed in ARGV (the
+// dueItemPrefix, dueQueuePrefix and runPrefix of keys.go) and the suffixes
+// readySuffix and leasedSuffix, spliced in below. In Redis Cluster this is
+// correct only when the prefix carries a hash tag (see keys).
+
+// luaDue defines the due-queue helpers shared by the scripts that add or
+// remove items:
+//
+//	due_remove(itemp, qp, id)                     removes item id from its queue; 1 if it existed
+//	due_put(itemp, qp, id, kind, due, doc, claims) replaces item id with an unleased one due at due (unix ms)
+const luaDue = `
+local function due_remove(itemp, qp, id)
+  local ik = itemp .. id
+  local kind = redis.call('HGET', ik, 'kind')
+  if not kind then return 0 end
+  redis.call('ZREM', qp .. kind .. '` + readySuffix + `', id)
+  redis.call('ZREM', qp .. kind .. '` + leasedSuffix + `', id)
+  redis.call('DEL', ik)
+  return 1
+end
+local function due_put(itemp, qp, id, kind, due, doc, claims)
+  due_remove(itemp, qp, id)
+  redis.call('HSET', itemp .. id, 'kind', kind, 'doc', doc, 'claims', claims, 'lease', '0')
+  redis.call('ZADD', qp .. kind .. '` + readySuffix + `', due, id)
+end
+`
+
+// luaApply applies one deploy.Change.
+//
+//	KEYS[1]  run:<id>         KEYS[2] audit:<id>    KEYS[3] write:<writeID>
+//	KEYS[4]  runs:live        KEYS[5] runs:done     KEYS[6] lock:<env>
+//	KEYS[7]  freeze:<env>
+//	ARGV[1]  PrevRev (0 = the run must not exist)
+//	ARGV[2]  new Rev          ARGV[3] run JSON      ARGV[4] status
+//	ARGV[5]  "1" if the status is live, else "0"
+//	ARGV[6]  env              ARGV[7] run id
+//	ARGV[8]  live score (Created, unix ms)
+//	ARGV[9]  finished score (Ended, else Updated, unix ms)
+//	ARGV[10] "1" to lock env  ARGV[11] "1" to unlock env
+//	ARGV[12] write id ("" = none)  ARGV[13] write-id TTL (ms)
+//	ARGV[14] runPrefix        ARGV[15] dueItemPrefix  ARGV[16] dueQueuePrefix
+//	ARGV[17] number of audit entries (A), ARGV[18] of scheduled items (S), ARGV[19] of cancelled ids (C)
+//	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids.
+//
+// Returns {"ok"}, {"already"} (write id seen), {"conflict"} (rev moved on or
+// run exists), {"frozen", freeze JSON} or {"locked", holder id}. Nothing is
+// written unless it returns {"ok"}.
+const luaApply = luaDue + `
+if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return {'already'} end
+local cur = redis.call('HGET', KEYS[1], 'rev')
+if ARGV[1] == '0' then
+  if cur then return {'conflict'} end
+elseif cur ~= ARGV[1] then
+  return {'conflict'}
+end
+local id = ARGV[7]
+if ARGV[10] == '1' then
+  local fz = redis.call('GET', KEYS[7])
+  if fz then return {'frozen', fz} end
+  local holder = redis.call('GET', KEYS[6])
+  if holder and holder ~= id and redis.call('HGET', ARGV[14] .. holder, 'live') == '1' then
+    return {'locked', holder}
+  end
+end
+redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'rev', ARGV[2], 'status', ARGV[4], 'env', ARGV[6], 'live', ARGV[5])
+local na, ns, nc = tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19])
+local i = 20
+for _ = 1, na do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
+  i = i + 1
+end
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[8], id)
+  redis.call('ZREM', KEYS[5], id)
+else
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('ZADD', KEYS[5], ARGV[9], id)
+end
+if ARGV[10] == '1' then redis.call('SET', KEYS[6], id) end
+if ARGV[11] == '1' and redis.call('GET', KEYS[6]) == id then redis.call('DEL', KEYS[6]) end
+for _ = 1, ns do
+  due_put(ARGV[15], ARGV[16], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
+  i = i + 5
+end
+for _ = 1, nc do
+  due_remove(ARGV[15], ARGV[16], ARGV[i])
+  i = i + 1
+end
+if ARGV[12] ~= '' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[13]) end
+return {'ok'}
+`
+
+// luaEnvHolder returns the id of the live run holding an environment, or "".
+//
+//	KEYS[1] lock:<env>
+//	ARGV[1] runPrefix
+const luaEnvHolder = `
+local holder = redis.call('GET', KEYS[1])
+if holder and redis.call('HGET', ARGV[1] .. holder, 'live') == '1' then return holder end
+return ''
+`
+
+// luaRuns returns the run JSONs listed in a runs index, in one snapshot.
+//
+//	KEYS[1] runs:live or runs:done
+//	ARGV[1] runPrefix
+//	ARGV[2] last index to return (-1 = all)
+//	ARGV[3] "1" for highest score first, else lowest first
+const luaRuns = `
+local ids
+if ARGV[3] == '1' then
+  ids = redis.call('ZREVRANGE', KEYS[1], 0, ARGV[2])
+else
+  ids = redis.call('ZRANGE', KEYS[1], 0, ARGV[2])
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local doc = redis.call('HGET', ARGV[1] .. id, 'doc')
+  if doc then out[#out+1] = doc end
+end
+return out
+`
+
+// luaSchedule adds or replaces due items (unleased).
+//
+//	ARGV[1] dueItemPrefix  ARGV[2] dueQueuePrefix
+//	then (id, kind, due ms, item JSON, claims) per item.
+const luaSchedule = luaDue + `
+for i = 3, #ARGV, 5 do
+  due_put(ARGV[1], ARGV[2], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
+end
+return 1
+`
+
+// luaClaim leases up to max items of one kind: first those whose lease
+// expired before now (oldest expiry first), then unleased ones due at or
+// before now (earliest first). Each moves to the leased set with the new
+// expiry, and its claims count is incremented.
+//
+//	KEYS[1] due:<kind>:ready  KEYS[2] due:<kind>:leased
+//	ARGV[1] now (unix ms)     ARGV[2] lease expiry (unix ms)
+//	ARGV[3] max               ARGV[4] dueItemPrefix
+//
+// Returns a list of {item JSON, claims, lease expiry ms}. Ids whose item
+// hash vanished are dropped from the sets.
+const luaClaim = `
+local max = tonumber(ARGV[3])
+local out = {}
+local function claim(from, id)
+  redis.call('ZREM', from, id)
+  local ik = ARGV[4] .. id
+  local doc = redis.call('HGET', ik, 'doc')
+  if not doc then return end
+  local claims = redis.call('HINCRBY', ik, 'claims', 1)
+  redis.call('HSET', ik, 'lease', ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[2], id)
+  out[#out+1] = {doc, tostring(claims), ARGV[2]}
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1], 'LIMIT', 0, max)
+for _, id in ipairs(expired) do claim(KEYS[2], id) end
+if #out < max then
+  local ready = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, max - #out)
+  for _, id in ipairs(ready) do claim(KEYS[1], id) end
+end
+return out
+`
+
+// luaExtend sets the lease expiry of an item (leasing it if it was not).
+//
+//	ARGV[1] id  ARGV[2] new expiry (unix ms)  ARGV[3] dueItemPrefix  ARGV[4] dueQueuePrefix
+//
+// Returns 1, or 0 when the item does not exist.
+const luaExtend = `
+local ik = ARGV[3] .. ARGV[1]
+local kind = redis.call('HGET', ik, 'kind')
+if not kind then return 0 end
+redis.call('ZREM', ARGV[4] .. kind .. '` + readySuffix + `', ARGV[1])
+redis.call('ZADD', ARGV[4] .. kind .. '` + leasedSuffix + `', ARGV[2], ARGV[1])
+redis.call('HSET', ik, 'lease', ARGV[2])
+return 1
+`
+
+// luaAck removes a due item.
+//
+//	ARGV[1] id  ARGV[2] dueItemPrefix  ARGV[3] dueQueuePrefix
+//
+// Returns 1, or 0 when the item did not exist.
+const luaAck = luaDue + `
+return due_remove(ARGV[2], ARGV[3], ARGV[1])
+`
+
+// luaPending returns every item of a kind, unleased ones (by due time) first.
+//
+//	KEYS[1] due:<kind>:ready  KEYS[2] due:<kind>:leased
+//	ARGV[1] dueItemPrefix
+//
+// Returns a list of {item JSON, claims, lease expiry ms}.
+const luaPending = `
+local out = {}
+for _, z in ipairs({KEYS[1], KEYS[2]}) do
+  for _, id in ipairs(redis.call('ZRANGE', z, 0, -1)) do
+    local v = redis.call('HMGET', ARGV[1] .. id, 'doc', 'claims', 'lease')
+    if v[1] then out[#out+1] = v end
+  end
+end
+return out
+`
+
+// scripts holds the compiled scripts of one Store (kept per store, not in
+// package variables, so no state is shared between stores).
+type scripts struct {
+	apply, envHolder, runs, schedule, claim, extend, ack, pending *redis.Script
+}
+
+func newScripts() *scripts {
+	return &scripts{
+		apply:     redis.NewScript(luaApply),
+		envHolder: redis.NewScript(luaEnvHolder),
+		runs:      redis.NewScript(luaRuns),
+		schedule:  redis.NewScript(luaSchedule),
+		claim:     redis.NewScript(luaClaim),
+		extend:    redis.NewScript(luaExtend),
+		ack:       redis.NewScript(luaAck),
+		pending:   redis.NewScript(luaPending),
+	}
+}

@@ -1,0 +1,544 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"deploybot/deploy"
+)
+
+var _ deploy.Store = (*Store)(nil)
+
+// DefaultWriteIDTTL is how long Apply remembers a Change's WriteID.
+const DefaultWriteIDTTL = 24 * time.Hour
+
+// DefaultRunsLimit is how many finished runs Runs returns when the filter sets no limit.
+const DefaultRunsLimit = 10
+
+// Store is a deploy.Store on Redis. Every run transition is one Lua script,
+// so several bot processes can share one Redis. It is safe for concurrent use.
+type Store struct {
+	c        redis.UniversalClient
+	k        keys
+	sc       *scripts
+	writeTTL time.Duration
+	owned    bool        // Close closes c (the store created it)
+	closed   atomic.Bool // Close ran (it closes c once)
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithWriteIDTTL sets how long a Change's WriteID is remembered (default DefaultWriteIDTTL).
+func WithWriteIDTTL(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.writeTTL = d
+		}
+	}
+}
+
+// New returns a store keeping its keys under prefix in the given client's
+// Redis. The caller keeps ownership of client: Close does not close it.
+//
+// go-redis retries a command after a timeout or EOF even when Redis already
+// ran it; Apply stays correct under such a replay only when the Change has a
+// WriteID (the replay then fails with deploy.ErrAlreadyApplied).
+func New(client redis.UniversalClient, prefix string, opts ...Option) *Store {
+	s := &Store{c: client, k: keys{p: prefix}, sc: newScripts(), writeTTL: DefaultWriteIDTTL}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Open connects to the Redis at url (redis:// or rediss://, as parsed by
+// redis.ParseURL) and returns a store under prefix that owns the connection:
+// Close closes it. It does not contact Redis; use Ping for that.
+func Open(url, prefix string, opts ...Option) (*Store, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore open: %w", err)
+	}
+	s := New(redis.NewClient(o), prefix, opts...)
+	s.owned = true
+	return s, nil
+}
+
+// wrap prefixes err with the operation and marks failures to reach Redis
+// (network errors, timeouts, a closed client, a server that is loading or
+// without a master) as deploy.ErrUnavailable.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if unavailable(err) {
+		return fmt.Errorf("redisstore %s: %w: %w", op, deploy.ErrUnavailable, err)
+	}
+	return fmt.Errorf("redisstore %s: %w", op, err)
+}
+
+func unavailable(err error) bool {
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+		return false // Redis answered: the command itself failed
+	}
+	return true
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Apply implements deploy.Store: one Lua script checks the write id, the
+// revision, the freeze and the lock, then writes everything in the change.
+func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
+	if err := checkChange(c); err != nil {
+		return fmt.Errorf("redisstore apply: %w", err)
+	}
+	r := c.Run
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("redisstore apply %s: %w", r.ID, err)
+	}
+	finished := r.Ended
+	if finished.IsZero() {
+		finished = r.Updated
+	}
+	keys := []string{
+		s.k.run(r.ID), s.k.audit(r.ID), s.k.writeID(c.WriteID),
+		s.k.liveRuns(), s.k.doneRuns(), s.k.envLock(r.Env), s.k.freeze(r.Env),
+	}
+	args := make([]any, 0, 19+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
+	args = append(args,
+		c.PrevRev, r.Rev, doc, string(r.Status), boolArg(r.Status.Live()), r.Env, r.ID,
+		ms(r.Created), ms(finished), boolArg(c.LockEnv), boolArg(c.UnlockEnv),
+		c.WriteID, s.writeTTL.Milliseconds(),
+		s.k.runPrefix(), s.k.dueItemPrefix(), s.k.dueQueuePrefix(),
+		len(c.Audit), len(c.Schedule), len(c.Cancel),
+	)
+	for _, a := range c.Audit {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("redisstore apply %s: audit: %w", r.ID, err)
+		}
+		args = append(args, b)
+	}
+	if args, err = appendItems(args, c.Schedule); err != nil {
+		return fmt.Errorf("redisstore apply %s: %w", r.ID, err)
+	}
+	for _, id := range c.Cancel {
+		args = append(args, id)
+	}
+	res, err := s.sc.apply.Run(ctx, s.c, keys, args...).StringSlice()
+	if err != nil {
+		return wrap("apply "+r.ID, err)
+	}
+	if len(res) == 0 {
+		return fmt.Errorf("redisstore apply %s: empty script reply", r.ID)
+	}
+	switch res[0] {
+	case "ok":
+		return nil
+	case "already":
+		return fmt.Errorf("redisstore apply %s: write %s: %w", r.ID, c.WriteID, deploy.ErrAlreadyApplied)
+	case "conflict":
+		return fmt.Errorf("redisstore apply %s at rev %d: %w", r.ID, c.PrevRev, deploy.ErrConflict)
+	case "frozen":
+		var f deploy.Freeze
+		if len(res) < 2 || json.Unmarshal([]byte(res[1]), &f) != nil {
+			f = deploy.Freeze{Env: r.Env}
+		}
+		return &deploy.FrozenError{Freeze: f}
+	case "locked":
+		holder := ""
+		if len(res) > 1 {
+			holder = res[1]
+		}
+		return &deploy.LockedError{Env: r.Env, RunID: holder}
+	default:
+		return fmt.Errorf("redisstore apply %s: unexpected script reply %q", r.ID, res[0])
+	}
+}
+
+// checkChange rejects changes no store could apply.
+func checkChange(c deploy.Change) error {
+	if c.Run == nil {
+		return errors.New("change without a run")
+	}
+	if c.Run.ID == "" {
+		return errors.New("run without an id")
+	}
+	if c.PrevRev < 0 || c.Run.Rev != c.PrevRev+1 {
+		return fmt.Errorf("run %s: rev %d does not follow prev rev %d", c.Run.ID, c.Run.Rev, c.PrevRev)
+	}
+	return checkItems(c.Schedule)
+}
+
+func checkItems(items []deploy.DueItem) error {
+	for _, it := range items {
+		if it.ID == "" || it.Kind == "" {
+			return fmt.Errorf("due item %q of kind %q: id and kind are required", it.ID, it.Kind)
+		}
+	}
+	return nil
+}
+
+// appendItems appends (id, kind, due ms, item JSON, claims) per item; the
+// stored JSON leaves out the lease, which lives in its own hash field.
+func appendItems(args []any, items []deploy.DueItem) ([]any, error) {
+	for _, it := range items {
+		claims := it.Claims
+		it.Claims, it.LeaseUntil = 0, time.Time{}
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, fmt.Errorf("due item %s: %w", it.ID, err)
+		}
+		args = append(args, it.ID, it.Kind, ms(it.Due), b, claims)
+	}
+	return args, nil
+}
+
+// Run implements deploy.Store.
+func (s *Store) Run(ctx context.Context, id string) (*deploy.Run, error) {
+	doc, err := s.c.HGet(ctx, s.k.run(id), "doc").Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore run %s: %w", id, deploy.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("run "+id, err)
+	}
+	var r deploy.Run
+	if err := json.Unmarshal(doc, &r); err != nil {
+		return nil, fmt.Errorf("redisstore run %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// Runs implements deploy.Store: live runs by creation time, or finished runs
+// newest first (at most f.Limit, default DefaultRunsLimit).
+func (s *Store) Runs(ctx context.Context, f deploy.RunFilter) ([]*deploy.Run, error) {
+	key, last, newest := s.k.liveRuns(), -1, "0"
+	if !f.Live {
+		limit := f.Limit
+		if limit <= 0 {
+			limit = DefaultRunsLimit
+		}
+		key, last, newest = s.k.doneRuns(), limit-1, "1"
+	}
+	docs, err := s.sc.runs.Run(ctx, s.c, []string{key}, s.k.runPrefix(), last, newest).StringSlice()
+	if err != nil {
+		return nil, wrap("runs", err)
+	}
+	runs := make([]*deploy.Run, 0, len(docs))
+	for _, d := range docs {
+		var r deploy.Run
+		if err := json.Unmarshal([]byte(d), &r); err != nil {
+			return nil, fmt.Errorf("redisstore runs: %w", err)
+		}
+		runs = append(runs, &r)
+	}
+	return runs, nil
+}
+
+// Audit implements deploy.Store; a run without entries has an empty log.
+func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, error) {
+	vals, err := s.c.LRange(ctx, s.k.audit(runID), 0, -1).Result()
+	if err != nil {
+		return nil, wrap("audit "+runID, err)
+	}
+	out := make([]deploy.AuditEntry, len(vals))
+	for i, v := range vals {
+		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
+			return nil, fmt.Errorf("redisstore audit %s: %w", runID, err)
+		}
+	}
+	return out, nil
+}
+
+// EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.
+func (s *Store) EnvHolder(ctx context.Context, env string) (string, error) {
+	id, err := s.sc.envHolder.Run(ctx, s.c, []string{s.k.envLock(env)}, s.k.runPrefix()).Text()
+	if err != nil {
+		return "", wrap("env holder "+env, err)
+	}
+	return id, nil
+}
+
+// SetFreeze implements deploy.Store.
+func (s *Store) SetFreeze(ctx context.Context, f deploy.Freeze) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("redisstore set freeze %s: %w", f.Env, err)
+	}
+	return wrap("set freeze "+f.Env, s.c.Set(ctx, s.k.freeze(f.Env), b, 0).Err())
+}
+
+// GetFreeze implements deploy.Store.
+func (s *Store) GetFreeze(ctx context.Context, env string) (*deploy.Freeze, error) {
+	b, err := s.c.Get(ctx, s.k.freeze(env)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore get freeze %s: %w", env, deploy.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("get freeze "+env, err)
+	}
+	var f deploy.Freeze
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("redisstore get freeze %s: %w", env, err)
+	}
+	return &f, nil
+}
+
+// DeleteFreeze implements deploy.Store.
+func (s *Store) DeleteFreeze(ctx context.Context, env string) error {
+	n, err := s.c.Del(ctx, s.k.freeze(env)).Result()
+	if err != nil {
+		return wrap("delete freeze "+env, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore delete freeze %s: %w", env, deploy.ErrNotFound)
+	}
+	return nil
+}
+
+// PutWindow implements deploy.Store.
+func (s *Store) PutWindow(ctx context.Context, w deploy.Window) error {
+	if w.ID == "" {
+		return errors.New("redisstore put window: window without an id")
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("redisstore put window %s: %w", w.ID, err)
+	}
+	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.k.windows(), w.ID, b)
+		p.ZAdd(ctx, s.k.windowEnds(), redis.Z{Score: float64(ms(w.End())), Member: w.ID})
+		return nil
+	})
+	return wrap("put window "+w.ID, err)
+}
+
+// Windows implements deploy.Store.
+func (s *Store) Windows(ctx context.Context, after time.Time) ([]deploy.Window, error) {
+	ids, err := s.c.ZRangeByScore(ctx, s.k.windowEnds(), &redis.ZRangeBy{Min: strconv.FormatInt(ms(after), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, wrap("windows", err)
+	}
+	if len(ids) == 0 {
+		return []deploy.Window{}, nil
+	}
+	vals, err := s.c.HMGet(ctx, s.k.windows(), ids...).Result()
+	if err != nil {
+		return nil, wrap("windows", err)
+	}
+	out := make([]deploy.Window, 0, len(vals))
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue // deleted meanwhile
+		}
+		var w deploy.Window
+		if err := json.Unmarshal([]byte(str), &w); err != nil {
+			return nil, fmt.Errorf("redisstore windows: %w", err)
+		}
+		if w.End().After(after) {
+			out = append(out, w)
+		}
+	}
+	sortWindows(out)
+	return out, nil
+}
+
+func sortWindows(ws []deploy.Window) {
+	slices.SortFunc(ws, func(a, b deploy.Window) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// DeleteWindow implements deploy.Store.
+func (s *Store) DeleteWindow(ctx context.Context, id string) error {
+	var del *redis.IntCmd
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		del = p.HDel(ctx, s.k.windows(), id)
+		p.ZRem(ctx, s.k.windowEnds(), id)
+		return nil
+	})
+	if err != nil {
+		return wrap("delete window "+id, err)
+	}
+	if del.Val() == 0 {
+		return fmt.Errorf("redisstore delete window %s: %w", id, deploy.ErrNotFound)
+	}
+	return nil
+}
+
+// SetMessage implements deploy.Store.
+func (s *Store) SetMessage(ctx context.Context, runID, slot, ref string) error {
+	return wrap("set message "+runID, s.c.HSet(ctx, s.k.msgs(runID), slot, ref).Err())
+}
+
+// Messages implements deploy.Store; a run without messages has an empty map.
+func (s *Store) Messages(ctx context.Context, runID string) (map[string]string, error) {
+	m, err := s.c.HGetAll(ctx, s.k.msgs(runID)).Result()
+	if err != nil {
+		return nil, wrap("messages "+runID, err)
+	}
+	return m, nil
+}
+
+// Schedule implements deploy.Store.
+func (s *Store) Schedule(ctx context.Context, items ...deploy.DueItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := checkItems(items); err != nil {
+		return fmt.Errorf("redisstore schedule: %w", err)
+	}
+	args, err := appendItems([]any{s.k.dueItemPrefix(), s.k.dueQueuePrefix()}, items)
+	if err != nil {
+		return fmt.Errorf("redisstore schedule: %w", err)
+	}
+	return wrap("schedule", s.sc.schedule.Run(ctx, s.c, nil, args...).Err())
+}
+
+// Claim implements deploy.Store. LeaseUntil is kept to the millisecond.
+func (s *Store) Claim(ctx context.Context, kind string, now time.Time, lease time.Duration, max int) ([]deploy.DueItem, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	res, err := s.sc.claim.Run(ctx, s.c, []string{s.k.dueReady(kind), s.k.dueLeased(kind)},
+		ms(now), ms(now.Add(lease)), max, s.k.dueItemPrefix()).Slice()
+	if err != nil {
+		return nil, wrap("claim "+kind, err)
+	}
+	items, err := decodeItems(res)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore claim %s: %w", kind, err)
+	}
+	return items, nil
+}
+
+// decodeItems turns the scripts' {item JSON, claims, lease ms} triples into items.
+func decodeItems(res []any) ([]deploy.DueItem, error) {
+	out := make([]deploy.DueItem, 0, len(res))
+	for _, r := range res {
+		triple, ok := r.([]any)
+		if !ok || len(triple) != 3 {
+			return nil, fmt.Errorf("unexpected script reply %v", r)
+		}
+		doc, _ := triple[0].(string)
+		claims, _ := triple[1].(string)
+		lease, _ := triple[2].(string)
+		var it deploy.DueItem
+		if err := json.Unmarshal([]byte(doc), &it); err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(claims)
+		if err != nil {
+			return nil, fmt.Errorf("item %s: claims %q: %w", it.ID, claims, err)
+		}
+		l, err := strconv.ParseInt(lease, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("item %s: lease %q: %w", it.ID, lease, err)
+		}
+		it.Claims, it.LeaseUntil = n, fromMS(l)
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// Extend implements deploy.Store. Extending an unleased item leases it.
+func (s *Store) Extend(ctx context.Context, id string, until time.Time) error {
+	n, err := s.sc.extend.Run(ctx, s.c, nil, id, ms(until), s.k.dueItemPrefix(), s.k.dueQueuePrefix()).Int()
+	if err != nil {
+		return wrap("extend "+id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore extend %s: %w", id, deploy.ErrNotFound)
+	}
+	return nil
+}
+
+// Ack implements deploy.Store; acking a missing item is not an error.
+func (s *Store) Ack(ctx context.Context, id string) error {
+	return wrap("ack "+id, s.sc.ack.Run(ctx, s.c, nil, id, s.k.dueItemPrefix(), s.k.dueQueuePrefix()).Err())
+}
+
+// Pending implements deploy.Store: items by due time, then ID.
+func (s *Store) Pending(ctx context.Context, kind string) ([]deploy.DueItem, error) {
+	res, err := s.sc.pending.Run(ctx, s.c, []string{s.k.dueReady(kind), s.k.dueLeased(kind)}, s.k.dueItemPrefix()).Slice()
+	if err != nil {
+		return nil, wrap("pending "+kind, err)
+	}
+	items, err := decodeItems(res)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore pending %s: %w", kind, err)
+	}
+	slices.SortFunc(items, func(a, b deploy.DueItem) int {
+		if c := a.Due.Compare(b.Due); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return items, nil
+}
+
+// ClaimOnce implements deploy.Store with SET NX PX (no expiry when ttl <= 0).
+func (s *Store) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if ttl < 0 {
+		ttl = 0
+	}
+	ok, err := s.c.SetNX(ctx, s.k.once(key), "1", ttl).Result()
+	if err != nil {
+		return false, wrap("claim once "+key, err)
+	}
+	return ok, nil
+}
+
+// Ping implements deploy.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	return wrap("ping", s.c.Ping(ctx).Err())
+}
+
+// Close implements deploy.Store: it closes the client when Open created it.
+// Closing twice is harmless.
+func (s *Store) Close() error {
+	if !s.owned || !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := s.c.Close(); err != nil {
+		return fmt.Errorf("redisstore close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+package redisstore
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"deploybot/deploy"
+	"deploybot/deploy/storetest"
+	"deploybot/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// newClient returns a client of the test Redis, closed when the test ends.
+func newClient(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: testkit.Redis(t).Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) deploy.Store {
+		return New(newClient(t), testkit.Redis(t).Prefix(t))
+	})
+}
+
+func TestRestart(t *testing.T) {
+	srv := testkit.Redis(t)
+	prefix := srv.Prefix(t)
+	open := func(t *testing.T) deploy.Store {
+		s, err := Open(srv.URL(), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	storetest.RunRestart(t, open, open)
+}
+
+// Stores with different prefixes on one Redis see nothing of each other.
+func TestPrefixesAreSeparate(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	a := New(c, testkit.Redis(t).Prefix(t))
+	b := New(c, testkit.Redis(t).Prefix(t))
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := a.Apply(ctx, storetest.Create(r, true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Run(ctx, "r1"); !errors.Is(err, deploy.ErrNotFound) {
+		t.Errorf("other prefix sees the run: %v", err)
+	}
+	if err := b.Apply(ctx, storetest.Create(r, true)); err != nil {
+		t.Errorf("other prefix is locked or conflicts: %v", err)
+	}
+}
+
+// The keys Apply writes expire as documented: write ids after the TTL, and
+// ClaimOnce keys after theirs; run data never expires.
+func TestTTLs(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	prefix := testkit.Redis(t).Prefix(t)
+	s := New(c, prefix, WithWriteIDTTL(time.Hour))
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	ch := storetest.Create(r, false)
+	if err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimOnce(ctx, "k", 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	k := keys{p: prefix}
+	tests := []struct {
+		name     string
+		key      string
+		min, max time.Duration // -1: no expiry
+	}{
+		{"write id", k.writeID(ch.WriteID), 59 * time.Minute, time.Hour},
+		{"once key", k.once("k"), 89 * time.Second, 90 * time.Second},
+		{"run", k.run("r1"), -1, -1},
+		{"audit", k.audit("r1"), -1, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ttl, err := c.PTTL(ctx, tt.key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.min < 0 {
+				if ttl != -1 {
+					t.Errorf("PTTL(%s) = %v, want no expiry", tt.key, ttl)
+				}
+				return
+			}
+			if ttl < tt.min || ttl > tt.max {
+				t.Errorf("PTTL(%s) = %v, want within [%v, %v]", tt.key, ttl, tt.min, tt.max)
+			}
+		})
+	}
+}
+
+// A store whose Redis cannot be reached answers with ErrUnavailable, and one
+// whose Open client was closed does too.
+func TestUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close() // nothing listens there now
+
+	down := New(redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1}), "x:")
+	closed, err := Open(testkit.Redis(t).URL(), testkit.Redis(t).Prefix(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping before Close: %v", err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	for name, s := range map[string]*Store{"nothing listening": down, "closed client": closed} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			calls := map[string]error{
+				"Ping":  s.Ping(ctx),
+				"Apply": s.Apply(ctx, storetest.Create(r, true)),
+			}
+			_, calls["Run"] = s.Run(ctx, "r1")
+			_, calls["Claim"] = s.Claim(ctx, "step", time.Now(), time.Minute, 1)
+			for call, err := range calls {
+				if !errors.Is(err, deploy.ErrUnavailable) {
+					t.Errorf("%s: %v, want ErrUnavailable", call, err)
+				}
+			}
+		})
+	}
+}
+
+// Errors Redis itself answers (a wrong type here) are not "unavailable".
+func TestServerErrorIsNotUnavailable(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	prefix := testkit.Redis(t).Prefix(t)
+	if err := c.Set(ctx, keys{p: prefix}.run("r1"), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(c, prefix).Run(ctx, "r1")
+	if err == nil || errors.Is(err, deploy.ErrUnavailable) || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Errorf("Run on a corrupted key: %v, want a WRONGTYPE error that is not ErrUnavailable", err)
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	ctx := b.Context()
+	s := New(newClient(b), testkit.Redis(b).Prefix(b))
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := s.Apply(ctx, storetest.Create(r, true)); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		next := storetest.Next(r, nil)
+		if err := s.Apply(ctx, storetest.Update(r, next, "step.done")); err != nil {
+			b.Fatal(err)
+		}
+		r = next
+	}
+}
+
+func BenchmarkClaim(b *testing.B) {
+	ctx := b.Context()
+	s := New(newClient(b), testkit.Redis(b).Prefix(b))
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Refill the queue outside the timer whenever a batch is used up.
+	const batch = 1000
+	left, n := 0, 0
+	for b.Loop() {
+		if left == 0 {
+			b.StopTimer()
+			items := make([]deploy.DueItem, batch)
+			for i := range items {
+				items[i] = deploy.DueItem{ID: fmt.Sprintf("i%d", n), Kind: "step", Due: now, Payload: `{"run":"r1"}`}
+				n++
+			}
+			if err := s.Schedule(ctx, items...); err != nil {
+				b.Fatal(err)
+			}
+			left = batch
+			b.StartTimer()
+		}
+		got, err := s.Claim(ctx, "step", now, time.Minute, 1)
+		if err != nil || len(got) != 1 {
+			b.Fatalf("Claim = %d items, %v", len(got), err)
+		}
+		left--
+	}
+}
+
+// The scripts derive due-queue and run keys from prefixes; they must land on
+// the keys keys.go names.
+func TestScriptsUseTheKeyLayout(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	prefix := testkit.Redis(t).Prefix(t)
+	k := keys{p: prefix}
+	s := New(c, prefix)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := storetest.SampleRun("r1", "production", now)
+	ch := storetest.Create(r, true)
+	ch.Schedule = []deploy.DueItem{{ID: "i1", Kind: "step", Due: now}}
+	if err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, got any, err error, want any) {
+		t.Helper()
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v (%v), want %v", what, got, err, want)
+		}
+	}
+	score, err := c.ZScore(ctx, k.dueReady("step"), "i1").Result()
+	check("ready score", score, err, float64(now.UnixMilli()))
+	kind, err := c.HGet(ctx, k.dueItem("i1"), "kind").Result()
+	check("item kind", kind, err, "step")
+	holder, err := c.Get(ctx, k.envLock("production")).Result()
+	check("lock", holder, err, "r1")
+	live, err := c.HGet(ctx, k.run("r1"), "live").Result()
+	check("run live flag", live, err, "1")
+	created, err := c.ZScore(ctx, k.liveRuns(), "r1").Result()
+	check("live score", created, err, float64(now.UnixMilli()))
+
+	if _, err := s.Claim(ctx, "step", now, time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	score, err = c.ZScore(ctx, k.dueLeased("step"), "i1").Result()
+	check("leased score", score, err, float64(now.Add(time.Minute).UnixMilli()))
+	n, err := c.Exists(ctx, k.dueReady("step")).Result()
+	check("ready set exists", n, err, 0)
+
+	if err := s.Ack(ctx, "i1"); err != nil {
+		t.Fatal(err)
+	}
+	n, err = c.Exists(ctx, k.dueItem("i1"), k.dueLeased("step")).Result()
+	check("item and leased set exist after Ack", n, err, 0)
+}

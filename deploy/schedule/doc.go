@@ -1,0 +1,33 @@
+// Package schedule owns maintenance windows over time: booking, listing and
+// cancelling scheduled windows (it implements bot.Windows), recurring windows
+// from the runbook's `windows:` (cron expression, duration, time zone), the
+// window gate the engine asks before a `window: required` phase runs (it
+// implements deploy.WindowGate), and the notices that go with windows:
+// reminders at the runbook's `reminders:` offsets, "window open", "window
+// closes in 15 minutes" and "window ended while a production phase is open".
+//
+// Everything it knows lives in the deploy.Store, never in goroutines or
+// timers: each Tick reads the windows, computes which notices are due at the
+// injected clock's time, and claims each notice occurrence once in the store
+// (deploy.Store.ClaimOnce, keyed on the occurrence: window and start time plus
+// the reminder offset) before posting it, so several processes sharing one
+// store send each notice exactly once, and a process that was down catches up
+// on start-up: a reminder whose window has not started yet is sent late, one
+// whose window has started is dropped, logged and counted.
+//
+// Environments: a scheduled window applies to the environment in its Env
+// field, and a window without one (what /deploy schedule books) to
+// DefaultEnv ("production"). A recurring window from the runbook has no
+// environment and applies to every environment the runbook deploys to.
+//
+// Cron: robfig/cron v3 parses the expressions and matches their fields; its
+// types never leave this package and its scheduler is not used. Occurrences
+// are computed on the wall clock of the window's zone: a time that falls in a
+// spring-forward gap fires at the first instant after the gap (robfig/cron
+// would skip it), and a time in the repeated hour of a fall-back fires once,
+// at its first instance.
+//
+// It imports deploy, runbook and internal/clock; it must not import bot, a
+// platform package or a store implementation (posting is behind the Notices
+// interface, which *bot.Bot implements in bot/notices_windows.go).
+package schedule
