@@ -1,0 +1,7 @@
+// Package shell is the `shell` adapter: it runs one command given as an argv
+// list, never through a shell unless the runbook author writes ["sh", "-c", …]
+// themselves, in its own process group so a timeout or cancellation ends the
+// whole tree (SIGTERM, then SIGKILL after a grace period).
+//
+// It must not import the engine (deploy), the chat side (bot) or other adapters.
+package shell

@@ -1,0 +1,397 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"deploybot/adapters"
+	"deploybot/internal/clock"
+)
+
+// Name is the value of `run:` that selects this adapter.
+const Name = "shell"
+
+// Defaults for Config.
+const (
+	DefaultGrace         = 5 * time.Second
+	DefaultProgressEvery = 2 * time.Second
+)
+
+// Config configures the shell adapter. The zero value is usable.
+type Config struct {
+	// Environ returns the bot's environment ("NAME=value" entries); nil means os.Environ.
+	// Commands inherit it minus the bot's own secrets (adapters.IsBotSecret).
+	Environ func() []string
+	// Redactor hides known secrets in output; the secret-looking values of
+	// Environ are hidden in any case.
+	Redactor *adapters.Redactor
+	// Grace is how long a cancelled command's process group has between
+	// SIGTERM and SIGKILL; 0 means DefaultGrace.
+	Grace time.Duration
+	// Clock paces progress lines; nil means the wall clock.
+	Clock clock.Clock
+	// ProgressEvery is how often the last output line is reported at most; 0 means DefaultProgressEvery.
+	ProgressEvery time.Duration
+	// OutputLimit is how many bytes of output are kept (the tail); 0 means adapters.DefaultOutputLimit.
+	OutputLimit int
+}
+
+// Adapter is the `shell` adapter.
+type Adapter struct {
+	cfg Config
+}
+
+var (
+	_ adapters.Adapter = (*Adapter)(nil)
+	_ adapters.Step    = (*step)(nil)
+)
+
+// New returns the shell adapter. It has no side effects.
+func New(cfg Config) *Adapter {
+	if cfg.Environ == nil {
+		cfg.Environ = os.Environ
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = DefaultProgressEvery
+	}
+	if cfg.OutputLimit <= 0 {
+		cfg.OutputLimit = adapters.DefaultOutputLimit
+	}
+	return &Adapter{cfg: cfg}
+}
+
+// Name returns "shell".
+func (a *Adapter) Name() string { return Name }
+
+// Params are the shell adapter's `with:` parameters.
+type Params struct {
+	// Command is the argv list; each element is a template rendering to exactly one argument.
+	Command []string `json:"command"`
+	// Env adds variables to the command's environment; values are templates.
+	Env map[string]string `json:"env"`
+	// Dir is the working directory (a template); empty means the bot's.
+	Dir string `json:"dir"`
+	// PassEnv names variables of the bot's environment to pass on even though
+	// they look like the bot's own secrets (GITHUB_TOKEN); their values are redacted from output.
+	PassEnv []string `json:"pass_env"`
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// reserved are the variables deploybot sets itself.
+var reserved = []string{"DEPLOY_VERSION", "DEPLOY_ENV", "DEPLOY_RUN_ID", "DEPLOY_PHASE", "DEPLOY_STEP", "DEPLOY_REASON"}
+
+func isReserved(name string) bool {
+	for _, r := range reserved {
+		if strings.EqualFold(r, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Parse decodes and validates the step's parameters.
+func (a *Adapter) Parse(with map[string]any) (adapters.Step, error) {
+	var p Params
+	if err := adapters.Decode(with, &p); err != nil {
+		return nil, fmt.Errorf("shell: %w", err)
+	}
+	if len(p.Command) == 0 {
+		return nil, errors.New(`shell: parameter "command" is required: an argv list such as ["./deploy.sh", "{{ .Version }}"]`)
+	}
+	if strings.TrimSpace(p.Command[0]) == "" {
+		return nil, errors.New(`shell: parameter "command": the program (first element) is empty`)
+	}
+	cmd, err := adapters.ParseTemplates("command", p.Command)
+	if err != nil {
+		return nil, fmt.Errorf("shell: %w", err)
+	}
+	for k := range p.Env {
+		if !envName.MatchString(k) {
+			return nil, fmt.Errorf("shell: parameter \"env\": %q is not a valid variable name", k)
+		}
+		if isReserved(k) {
+			return nil, fmt.Errorf("shell: parameter \"env\": %s is set by deploybot", k)
+		}
+	}
+	env, err := adapters.ParseTemplateMap("env", p.Env)
+	if err != nil {
+		return nil, fmt.Errorf("shell: %w", err)
+	}
+	var dir *adapters.Template
+	if p.Dir != "" {
+		if dir, err = adapters.ParseTemplate("dir", p.Dir); err != nil {
+			return nil, fmt.Errorf("shell: %w", err)
+		}
+	}
+	for _, n := range p.PassEnv {
+		if !envName.MatchString(n) {
+			return nil, fmt.Errorf("shell: parameter \"pass_env\": %q is not a valid variable name", n)
+		}
+	}
+	return &step{a: a, command: cmd, env: env, dir: dir, passEnv: p.PassEnv}, nil
+}
+
+type step struct {
+	a       *Adapter
+	command []*adapters.Template
+	env     adapters.TemplateMap
+	dir     *adapters.Template
+	passEnv []string
+}
+
+// Plan shows the exact command line, shell-quoted for display, the working
+// directory and the names of the variables set.
+func (s *step) Plan(v adapters.Vars) string {
+	argv, err := adapters.RenderTemplates(s.command, v)
+	if err != nil {
+		return "run a command (cannot render it: " + err.Error() + ")"
+	}
+	var b strings.Builder
+	b.WriteString("run `" + QuoteArgs(argv) + "`")
+	if s.dir != nil {
+		if d, err := s.dir.Render(v); err == nil {
+			b.WriteString(" in " + Quote(d))
+		}
+	}
+	names := append([]string(nil), reserved...)
+	names = append(names, s.env.Keys()...)
+	b.WriteString(" with " + strings.Join(names, ", ") + " set")
+	if len(s.passEnv) > 0 {
+		b.WriteString(" and " + strings.Join(s.passEnv, ", ") + " passed from the bot's environment")
+	}
+	b.WriteString(", in its own process group (SIGTERM then SIGKILL after " + adapters.FormatDuration(s.a.cfg.Grace) + " on timeout)")
+	return b.String()
+}
+
+// Run runs the command and waits for it, or for ctx to end.
+func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progress) adapters.Result {
+	budget := adapters.Budget(ctx)
+	argv, err := adapters.RenderTemplates(s.command, v)
+	if err != nil {
+		return adapters.Result{Summary: "cannot render command: " + err.Error()}
+	}
+	if argv[0] == "" {
+		return adapters.Result{Summary: "cannot run: the program name rendered empty"}
+	}
+	environ := s.a.cfg.Environ()
+	env, secrets, err := s.environment(environ, v)
+	if err != nil {
+		return adapters.Result{Summary: err.Error()}
+	}
+	red := s.a.cfg.Redactor.With(adapters.SecretValues(environ)...).With(secrets...)
+	dir := ""
+	if s.dir != nil {
+		if dir, err = s.dir.Render(v); err != nil {
+			return adapters.Result{Summary: "cannot render dir: " + err.Error()}
+		}
+	}
+	if ctx.Err() != nil {
+		return adapters.Stopped(ctx, budget, "")
+	}
+
+	buf := adapters.NewBuffer(s.a.cfg.OutputLimit)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Dir = dir
+	cmd.Stdout = buf
+	cmd.Stderr = buf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A process that left the group but keeps our pipes open (a daemon) must not hold Wait forever.
+	cmd.WaitDelay = s.a.cfg.Grace
+	if err := cmd.Start(); err != nil {
+		return adapters.Result{Summary: red.Redact("cannot start " + argv[0] + ": " + startError(err))}
+	}
+	pgid := cmd.Process.Pid
+
+	stop := make(chan struct{})
+	killerDone := make(chan struct{})
+	go func() {
+		defer close(killerDone)
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+		}
+		s.a.terminate(pgid)
+	}()
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		s.a.report(stop, buf, red, progress)
+	}()
+
+	waitErr := cmd.Wait()
+	stopped := ctx.Err() != nil
+	close(stop)
+	<-killerDone
+	<-progressDone
+
+	out := red.Redact(buf.String())
+	if stopped {
+		return adapters.Stopped(ctx, budget, out)
+	}
+	return exitResult(cmd.ProcessState, waitErr, red.Redact(buf.LastLine()), out)
+}
+
+// terminate sends SIGTERM to the process group, then SIGKILL once the grace
+// period is over unless the group is gone by then.
+func (a *Adapter) terminate(pgid int) {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(a.cfg.Grace)
+	poll := min(50*time.Millisecond, a.cfg.Grace)
+	for time.Now().Before(deadline) {
+		time.Sleep(poll)
+		if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+			return
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// report sends the last output line to progress at most every ProgressEvery, until stop closes.
+func (a *Adapter) report(stop <-chan struct{}, buf *adapters.Buffer, red *adapters.Redactor, progress adapters.Progress) {
+	if progress == nil {
+		return
+	}
+	last := ""
+	for {
+		select {
+		case <-stop:
+			return
+		case <-a.cfg.Clock.After(a.cfg.ProgressEvery):
+		}
+		line := adapters.Truncate(red.Redact(buf.LastLine()), 200)
+		if line != "" && line != last {
+			last = line
+			progress(line)
+		}
+	}
+}
+
+func exitResult(ps *os.ProcessState, waitErr error, lastLine, out string) adapters.Result {
+	if ps == nil {
+		return adapters.Result{Summary: "wait failed: " + waitErr.Error(), Output: out}
+	}
+	lastLine = adapters.Truncate(lastLine, 200)
+	code := ps.ExitCode()
+	if code == 0 {
+		return adapters.Result{OK: true, Summary: "exit 0", Output: out}
+	}
+	var sum string
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		sum = fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), ws.Signal())
+	} else {
+		sum = fmt.Sprintf("exit %d", code)
+	}
+	if lastLine != "" {
+		sum += ": " + lastLine
+	}
+	return adapters.Result{Summary: sum, Output: out}
+}
+
+func startError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return "not found in PATH"
+	}
+	return err.Error()
+}
+
+// environment builds the command's environment: the bot's minus its secrets
+// (except pass_env), the DEPLOY_* variables, then the step's env. It also
+// returns the values to redact.
+func (s *step) environment(environ []string, v adapters.Vars) ([]string, []string, error) {
+	conf, err := s.env.Render(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot render env: %w", err)
+	}
+	pass := map[string]bool{}
+	for _, n := range s.passEnv {
+		pass[n] = true
+	}
+	var secrets []string
+	var env []string
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if isReserved(name) {
+			continue
+		}
+		if _, set := conf[name]; set {
+			continue
+		}
+		if pass[name] {
+			secrets = append(secrets, value)
+			env = append(env, kv)
+			continue
+		}
+		if adapters.IsBotSecret(name) {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"DEPLOY_VERSION="+v.Version,
+		"DEPLOY_ENV="+v.Env,
+		"DEPLOY_RUN_ID="+v.RunID,
+		"DEPLOY_PHASE="+v.Phase,
+		"DEPLOY_STEP="+v.Step,
+		"DEPLOY_REASON="+v.Reason,
+	)
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+conf[k])
+		if adapters.IsSecretName(k) {
+			secrets = append(secrets, conf[k])
+		}
+	}
+	return env, secrets, nil
+}
+
+// Quote quotes s for display as one POSIX shell word.
+func Quote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_@%+=:,./-", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// QuoteArgs quotes each element of argv with Quote and joins them with spaces.
+func QuoteArgs(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = Quote(a)
+	}
+	return strings.Join(q, " ")
+}

@@ -1,0 +1,326 @@
+package shell_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"deploybot/adapters"
+	"deploybot/adapters/shell"
+	"deploybot/internal/clock"
+)
+
+var vars = adapters.Vars{Version: "v1.4", Env: "production", RunID: "r42", Phase: "deploy", Step: "migrate"}
+
+func parse(t *testing.T, a *shell.Adapter, with map[string]any) adapters.Step {
+	t.Helper()
+	s, err := a.Parse(with)
+	if err != nil {
+		t.Fatalf("Parse(%v): %v", with, err)
+	}
+	return s
+}
+
+func testEnviron() []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"KEEP_ME=kept",
+		"SLACK_BOT_TOKEN=xoxb-very-secret",
+		"GITHUB_TOKEN=ghp_secret_value",
+		"REDIS_URL=redis://:hunter22@localhost:6379",
+		"DEPLOY_VERSION=stale",
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron})
+	tests := []struct {
+		name    string
+		command []any
+		ok      bool
+		summary string
+	}{
+		{"success", []any{"true"}, true, "exit 0"},
+		{"failure with last line", []any{"sh", "-c", "echo first; echo 'boom: disk full' >&2; exit 3"}, false, "exit 3: boom: disk full"},
+		{"failure without output", []any{"false"}, false, "exit 1"},
+		{"killed by a signal", []any{"sh", "-c", "kill -KILL $$"}, false, "killed by signal 9 (killed)"},
+		{"program not found", []any{"./no-such-program-here"}, false, "cannot start ./no-such-program-here: no such file or directory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := parse(t, a, map[string]any{"command": tc.command}).Run(context.Background(), vars, nil)
+			if res.OK != tc.ok || res.Summary != tc.summary {
+				t.Fatalf("Run = ok %v %q, want ok %v %q (output %q)", res.OK, res.Summary, tc.ok, tc.summary, res.Output)
+			}
+		})
+	}
+}
+
+func TestRunEnvironment(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{
+		"command": []any{"env"},
+		"env":     map[string]any{"TARGET": "{{ .Env }}-cluster", "KEEP_ME": "overridden"},
+	})
+	res := s.Run(context.Background(), vars, nil)
+	if !res.OK {
+		t.Fatalf("Run = %+v", res)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(res.Output), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+	}
+	want := map[string]string{
+		"DEPLOY_VERSION": "v1.4",
+		"DEPLOY_ENV":     "production",
+		"DEPLOY_RUN_ID":  "r42",
+		"DEPLOY_PHASE":   "deploy",
+		"DEPLOY_STEP":    "migrate",
+		"TARGET":         "production-cluster",
+		"KEEP_ME":        "overridden",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	for _, k := range []string{"SLACK_BOT_TOKEN", "GITHUB_TOKEN", "REDIS_URL"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("the command inherited the bot's secret %s", k)
+		}
+	}
+}
+
+func TestPassEnvIsRedacted(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{
+		"command":  []any{"sh", "-c", `echo "token=$GITHUB_TOKEN"; echo "slack=${SLACK_BOT_TOKEN:-unset}"; echo "pw=$DB_PASSWORD"; exit 2`},
+		"env":      map[string]any{"DB_PASSWORD": "correct-horse"},
+		"pass_env": []any{"GITHUB_TOKEN"},
+	})
+	res := s.Run(context.Background(), vars, nil)
+	if res.Summary != "exit 2: pw=***" {
+		t.Errorf("Summary = %q", res.Summary)
+	}
+	want := "token=***\nslack=unset\npw=***\n"
+	if res.Output != want {
+		t.Errorf("Output = %q, want %q", res.Output, want)
+	}
+	for _, secret := range []string{"ghp_secret_value", "correct-horse", "xoxb-very-secret"} {
+		if strings.Contains(res.Output+res.Summary, secret) {
+			t.Errorf("secret %q visible", secret)
+		}
+	}
+}
+
+func TestVersionIsOneArgument(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), fmt.Sprintf("pwned-%d", time.Now().UnixNano()))
+	evil := "v1.4; touch " + marker + " $(touch " + marker + ") `touch " + marker + "`"
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"printf", "%s", "{{ .Version }}"}})
+	v := vars
+	v.Version = evil
+	res := s.Run(context.Background(), v, nil)
+	if !res.OK || res.Output != evil {
+		t.Fatalf("Run = ok %v output %q, want %q printed as one argument", res.OK, res.Output, evil)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the version was executed: %s exists (%v)", marker, err)
+	}
+	plan := s.Plan(v)
+	wantPlan := "run `printf %s '" + evil + "'`"
+	if !strings.HasPrefix(plan, wantPlan) {
+		t.Errorf("Plan = %q, want prefix %q", plan, wantPlan)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return !(i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X'))
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCancelKillsWholeProcessGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	a := shell.New(shell.Config{Environ: testEnviron, Grace: 300 * time.Millisecond})
+	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `trap "" TERM; sleep 60 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; wait`},
+		"env": map[string]any{"PID_FILE": pidFile}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan adapters.Result, 1)
+	go func() { done <- s.Run(ctx, vars, nil) }()
+
+	var pid int
+	waitFor(t, "the grandchild's pid", func() bool {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	})
+	if !alive(pid) {
+		t.Fatalf("grandchild %d not running before cancel", pid)
+	}
+	cancel()
+	var res adapters.Result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancellation")
+	}
+	if res.OK || res.Summary != "cancelled" {
+		t.Errorf("Run = ok %v %q, want cancelled", res.OK, res.Summary)
+	}
+	waitFor(t, fmt.Sprintf("grandchild %d to be gone", pid), func() bool { return !alive(pid) })
+}
+
+func TestTimeout(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron, Grace: 200 * time.Millisecond})
+	s := parse(t, a, map[string]any{"command": []any{"sleep", "60"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res := s.Run(ctx, vars, nil)
+	if res.OK || res.Summary != "timed out after 300ms" {
+		t.Errorf("Run = ok %v %q, want timed out after 300ms", res.OK, res.Summary)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %v after a 300ms timeout", d)
+	}
+}
+
+func TestOutputKeepsTail(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", "yes 0123456789abcdef | head -c 10485760; echo; echo the-end"}})
+	res := s.Run(context.Background(), vars, nil)
+	if !res.OK {
+		t.Fatalf("Run = %+v", res.Summary)
+	}
+	if len(res.Output) > adapters.DefaultOutputLimit+64 {
+		t.Errorf("kept %d bytes, want at most the last 64 KiB", len(res.Output))
+	}
+	if len(res.Output) < adapters.DefaultOutputLimit-64 {
+		t.Errorf("kept only %d bytes", len(res.Output))
+	}
+	if !strings.HasPrefix(res.Output, "[earlier output dropped]\n0123456789abcdef\n") || !strings.HasSuffix(res.Output, "\nthe-end\n") {
+		t.Errorf("Output = %q … %q", res.Output[:60], res.Output[len(res.Output)-30:])
+	}
+}
+
+func TestProgressReportsLastLine(t *testing.T) {
+	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	flag := filepath.Join(t.TempDir(), "go-on")
+	a := shell.New(shell.Config{Environ: testEnviron, Clock: fake})
+	s := parse(t, a, map[string]any{
+		"command": []any{"sh", "-c", `echo "migrating 3 of 7 tables"; while [ ! -e "$FLAG" ]; do sleep 0.01; done; echo done`},
+		"env":     map[string]any{"FLAG": flag},
+	})
+	lines := make(chan string, 100)
+	done := make(chan adapters.Result, 1)
+	go func() { done <- s.Run(context.Background(), vars, func(l string) { lines <- l }) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	var got string
+	for got == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress line")
+		}
+		if fake.Waiters() > 0 {
+			fake.Advance(shell.DefaultProgressEvery)
+		}
+		select {
+		case got = <-lines:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if got != "migrating 3 of 7 tables" {
+		t.Errorf("progress = %q", got)
+	}
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; !res.OK {
+		t.Fatalf("Run = %+v", res)
+	}
+}
+
+func TestDir(t *testing.T) {
+	dir := t.TempDir()
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"pwd"}, "dir": dir})
+	res := s.Run(context.Background(), vars, nil)
+	real, _ := filepath.EvalSymlinks(dir)
+	if strings.TrimSpace(res.Output) != real && strings.TrimSpace(res.Output) != dir {
+		t.Errorf("pwd = %q, want %q", res.Output, dir)
+	}
+	if !strings.Contains(s.Plan(vars), " in "+dir) {
+		t.Errorf("Plan = %q lacks the dir", s.Plan(vars))
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{
+		"command": []any{"./scripts/deploy.sh", "--env", "{{ .Env }}", "it's {{ .Version }}"},
+		"env":     map[string]any{"TARGET": "x"},
+	})
+	want := "run `./scripts/deploy.sh --env production 'it'\\''s v1.4'` with DEPLOY_VERSION, DEPLOY_ENV, DEPLOY_RUN_ID, DEPLOY_PHASE, DEPLOY_STEP, DEPLOY_REASON, TARGET set, in its own process group (SIGTERM then SIGKILL after 5s on timeout)"
+	if got := s.Plan(vars); got != want {
+		t.Errorf("Plan =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	a := shell.New(shell.Config{})
+	tests := []struct {
+		name string
+		with map[string]any
+		want string
+	}{
+		{"unknown field", map[string]any{"comand": []any{"true"}}, `shell: unknown parameter "comand" (known: command, dir, env, pass_env)`},
+		{"missing command", map[string]any{}, `shell: parameter "command" is required`},
+		{"empty program", map[string]any{"command": []any{" "}}, `shell: parameter "command": the program (first element) is empty`},
+		{"command not a list", map[string]any{"command": "./deploy.sh v1"}, `shell: parameter "command": want a list of strings, got a string`},
+		{"bad template", map[string]any{"command": []any{"echo", "{{ .Version"}}, `shell: parameter "command[1]": bad template`},
+		{"unknown variable", map[string]any{"command": []any{"echo", "{{ .Verison }}"}}, `shell: parameter "command[1]": bad template: unknown variable .Verison`},
+		{"unknown variable in untaken branch", map[string]any{"command": []any{"echo", `{{ if eq .Env "x" }}{{ .Nope }}{{ end }}`}}, `unknown variable .Nope`},
+		{"reserved env", map[string]any{"command": []any{"true"}, "env": map[string]any{"DEPLOY_VERSION": "x"}}, `shell: parameter "env": DEPLOY_VERSION is set by deploybot`},
+		{"bad env name", map[string]any{"command": []any{"true"}, "env": map[string]any{"A B": "x"}}, `shell: parameter "env": "A B" is not a valid variable name`},
+		{"env value not a string", map[string]any{"command": []any{"true"}, "env": map[string]any{"N": []any{1}}}, `shell: parameter "env": want a string, got a list`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := a.Parse(tc.with)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Parse error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,264 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"deploybot/deploy"
+	"deploybot/deploy/boltstore"
+	"deploybot/deploy/redisstore"
+	"deploybot/internal/clock"
+	"deploybot/internal/config"
+	"deploybot/internal/httpserver"
+	"deploybot/runbook"
+)
+
+// maxBody is the largest request body any endpoint accepts.
+const maxBody = 1 << 20
+
+func serveMain(ctx context.Context, env Env) int {
+	cfg, err := config.Load(env.Getenv)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot:", err)
+		return exitUsage
+	}
+	log := cfg.Logger(env.Stderr)
+	srv, err := Build(ctx, cfg, Options{Logger: log, Getenv: env.Getenv, Version: env.Version})
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(env.Stderr, "deploybot:", err)
+			return exitUsage
+		}
+		fmt.Fprintln(env.Stderr, "deploybot:", err)
+		return exitFailed
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "deploybot: DEPLOYBOT_ADDR: cannot listen on %s: %v\n", cfg.Addr, err)
+		return exitUsage
+	}
+	fmt.Fprintln(env.Stdout, srv.Describe(ln.Addr().String()))
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot:", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// ConfigError is a configuration problem found while building the app; its
+// text names the variable.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// Options are the parts of the wiring tests replace.
+type Options struct {
+	Logger  *slog.Logger
+	Getenv  func(string) string
+	Version string
+	Clock   clock.Clock
+	// HTTPClient is used for outgoing calls to chat platforms (tests point it at fakes).
+	HTTPClient *http.Client
+}
+
+// Server is a wired deploybot: the store, the core, the fronts and the HTTP handler.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   deploy.Store
+	storeAt string
+	core    *Core
+	mux     *http.ServeMux
+	runners []func(context.Context) error
+	closers []func()
+	serves  []string
+}
+
+// Handler returns the HTTP handler with every endpoint.
+func (s *Server) Handler() http.Handler {
+	return httpserver.Recover(s.log, httpserver.LimitBody(maxBody, s.mux))
+}
+
+// Core returns the wired core.
+func (s *Server) Core() *Core { return s.core }
+
+// Build wires deploybot for cfg. It opens the store and loads the runbook;
+// nothing runs until Serve.
+func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Clock == nil {
+		opt.Clock = clock.Real{}
+	}
+	if opt.Getenv == nil {
+		opt.Getenv = os.Getenv
+	}
+	s := &Server{cfg: cfg, log: opt.Logger, mux: http.NewServeMux()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	if err := s.openStore(ctx); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := deploy.NewMetrics(reg)
+
+	notifier := &lateNotifier{}
+	windows := &lateWindows{}
+	steps, err := Registry(RegistryConfig{Getenv: opt.Getenv, Notifier: notifier, Windows: windows, Clock: opt.Clock,
+		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()})
+	if err != nil {
+		return nil, err
+	}
+	rb, err := loadRunbook(cfg.RunbookPath, steps)
+	if err != nil {
+		var ps *runbook.Problems
+		if errors.As(err, &ps) {
+			return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: the runbook has problems:\n" + ps.Error()}
+		}
+		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
+	}
+
+	s.core = NewCore(CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
+		NoticeChannel: cfg.NoticeChannel, Windows: windows, Metrics: metrics})
+	s.closers = append(s.closers, s.core.Close)
+	notifier.set(s.core.Bot)
+	s.runners = append(s.runners, s.core.Run)
+
+	if err := s.wireSchedule(rb, opt, reg, windows); err != nil {
+		return nil, err
+	}
+	if err := s.wireFronts(ctx, opt); err != nil {
+		return nil, err
+	}
+
+	s.mux.Handle("GET /healthz", httpserver.Health())
+	s.mux.Handle("GET /readyz", httpserver.Ready(s.store.Ping))
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ok = true
+	return s, nil
+}
+
+func (s *Server) openStore(ctx context.Context) error {
+	if url := s.cfg.RedisURL.Reveal(); url != "" {
+		st, err := redisstore.Open(url, s.cfg.RedisPrefix)
+		if err != nil {
+			return &ConfigError{Msg: "REDIS_URL: " + err.Error()}
+		}
+		s.store, s.storeAt = st, "Redis "+s.cfg.RedisURLRedacted()+" (prefix "+s.cfg.RedisPrefix+")"
+		s.closers = append(s.closers, func() { st.Close() })
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if err := st.Ping(pctx); err != nil {
+			// Serve anyway: /readyz says not ready and people get a clear
+			// "try again" until Redis answers.
+			s.log.Warn("redis is not answering yet", "err", err)
+		}
+		return nil
+	}
+	path := filepath.Join(s.cfg.DataDir, "deploybot.db")
+	st, err := boltstore.Open(path)
+	if err != nil {
+		return &ConfigError{Msg: "DEPLOYBOT_DATA: " + err.Error()}
+	}
+	s.store, s.storeAt = st, "the embedded store "+path
+	s.closers = append(s.closers, func() { st.Close() })
+	return nil
+}
+
+// Describe returns the one line said at start: what is served where.
+func (s *Server) Describe(addr string) string {
+	what := "the console"
+	if len(s.serves) > 0 {
+		what = fmt.Sprint(s.serves)
+		what = what[1 : len(what)-1]
+	}
+	url := "http://" + addr + "/"
+	if s.cfg.ConsoleMode() {
+		return fmt.Sprintf("deploybot: serving the console on %s with %s", url, s.storeAt)
+	}
+	return fmt.Sprintf("deploybot: serving %s on %s (dashboard at %s) with %s", what, addr, url, s.storeAt)
+}
+
+// Serve runs the HTTP server and the background loops until ctx ends, then
+// shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(s.runners)+1)
+	for _, run := range s.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	srv := httpserver.New(ln.Addr().String(), s.Handler(), s.log)
+	err := httpserver.Serve(ctx, srv, ln)
+	cancel()
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+// Close releases the store and stops the outbox.
+func (s *Server) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// lateNotifier lets the notify adapter, built before the bot, post through it.
+type lateNotifier struct {
+	mu sync.Mutex // mu protects n
+	n  interface {
+		Notify(ctx context.Context, channel, text string) error
+	}
+}
+
+func (l *lateNotifier) set(n interface {
+	Notify(ctx context.Context, channel, text string) error
+}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n = n
+}
+
+// Notify posts through the bot once it is wired.
+func (l *lateNotifier) Notify(ctx context.Context, channel, text string) error {
+	l.mu.Lock()
+	n := l.n
+	l.mu.Unlock()
+	if n == nil {
+		return errors.New("notices are not wired yet")
+	}
+	return n.Notify(ctx, channel, text)
+}
