@@ -282,6 +282,9 @@ func (b *Bot) Click(ctx context.Context, c Click) Reply {
 	if err != nil {
 		return Reply{Text: "that button is not one of mine"}
 	}
+	if a.Kind == ActStartWindow {
+		return b.startWindow(ctx, c, a.RunID)
+	}
 	a.Actor, a.Reason, a.RequestID = c.Actor, c.Reason, c.RequestID
 	if _, err := b.e.Do(ctx, a); err != nil {
 		return b.refuse(err)

@@ -54,6 +54,7 @@ func ParseButtonID(id string) (deploy.Action, error) {
 	kind := deploy.ActionKind(parts[0])
 	switch kind {
 	case deploy.ActDone, deploy.ActSkip, deploy.ActRetry, deploy.ActApprove, deploy.ActRollback, deploy.ActAbort, deploy.ActOverrideWindow:
+	case ActStartWindow: // RunID holds the window id (window_notices.go)
 	default:
 		return deploy.Action{}, fmt.Errorf("bot: unknown button action %q", parts[0])
 	}

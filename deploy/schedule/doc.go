@@ -27,7 +27,7 @@
 // would skip it), and a time in the repeated hour of a fall-back fires once,
 // at its first instance.
 //
-// It imports deploy, runbook and internal/clock; it must not import bot, a
-// platform package or a store implementation (posting is behind the Notices
-// interface, which *bot.Bot implements in bot/notices_windows.go).
+// It imports deploy, runbook, internal/clock, robfig/cron and the Prometheus
+// client; it must not import bot, a platform package or a store implementation (posting is behind the Notices
+// interface, which *bot.Bot implements in bot/window_notices.go).
 package schedule

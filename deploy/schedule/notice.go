@@ -52,9 +52,11 @@ type RunRef struct {
 	ID, Release, Env string
 	// Phase is the title of the run's current phase.
 	Phase string
+	// Channel is the channel the run was started in.
+	Channel string
 }
 
-// Notices posts window notices. *bot.Bot implements it (bot/notices_windows.go).
+// Notices posts window notices. *bot.Bot implements it (bot/window_notices.go).
 // Implementations should queue and return quickly; a panic is recovered and
 // counted, and the notice is not retried.
 type Notices interface {

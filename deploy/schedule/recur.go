@@ -21,6 +21,8 @@ type recurrence struct {
 	zone  string // the zone name as written ("" means UTC)
 	dur   time.Duration
 	key   string // stable identity of the definition, for claim keys
+	// warned is set once a scan left occurrences out (guarded by Scheduler.mu).
+	warned bool
 }
 
 // parseRecurrence parses a runbook's recurring window. It turns a panic of the

@@ -19,6 +19,7 @@ import (
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
 	"deploybot/deploy/redisstore"
+	"deploybot/deploy/schedule"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
 	"deploybot/internal/httpserver"
@@ -82,6 +83,7 @@ type Server struct {
 	store   deploy.Store
 	storeAt string
 	core    *Core
+	sched   *schedule.Scheduler
 	mux     *http.ServeMux
 	runners []func(context.Context) error
 	closers []func()

@@ -1,0 +1,243 @@
+package schedule_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"deploybot/adapters/window"
+	"deploybot/bot"
+	"deploybot/deploy"
+	"deploybot/deploy/redisstore"
+	"deploybot/deploy/schedule"
+	"deploybot/internal/clock"
+	"deploybot/internal/testkit"
+	"deploybot/runbook"
+)
+
+// *bot.Bot posts the scheduler's notices; the scheduler answers the bot's
+// window commands and the window adapter's questions.
+var (
+	_ schedule.Notices = (*bot.Bot)(nil)
+	_ bot.Windows      = (*schedule.Scheduler)(nil)
+	_ window.Windows   = (*schedule.Scheduler)(nil)
+)
+
+var (
+	now = time.Date(2030, 6, 3, 9, 0, 0, 0, time.UTC)
+	ana = deploy.Actor{ID: "U0ANA", Name: "ana", Platform: "slack"}
+	bob = deploy.Actor{ID: "U0BOB", Name: "bob", Platform: "slack"}
+)
+
+func field(n bot.Notice, label string) string {
+	for _, f := range n.Fields {
+		if f.Label == label {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+func TestWindowNotice(t *testing.T) {
+	start := time.Date(2030, 6, 4, 20, 0, 0, 0, time.UTC)
+	scheduled := deploy.WindowView{ID: "wabc23", Release: "v1.4", Start: start, End: start.Add(2 * time.Hour), Zone: "Europe/Berlin", By: "@ana"}
+	recurring := deploy.WindowView{Start: start, End: start.Add(time.Hour), Zone: "America/Los_Angeles", Recurring: true, By: "runbook"}
+	tests := []struct {
+		name   string
+		n      schedule.Notice
+		kind   bot.NoticeKind
+		title  string
+		fields map[string]string
+		lines  []string
+		button bool
+	}{
+		{
+			name: "reminder of a scheduled window",
+			n:    schedule.Notice{Kind: schedule.KindReminder, Window: scheduled, Env: "production", Offset: time.Hour, Until: time.Hour},
+			kind: bot.NoticeReminder, title: "⏰ Maintenance window for v1.4 opens in 1h 00m",
+			fields: map[string]string{"Version": "v1.4", "Environment": "production", "Window": "wabc23", "Starts": "Tue 2030-06-04 20:00 UTC",
+				"Starts (Europe/Berlin)": "Tue 2030-06-04 22:00 CEST", "Opens in": "1h 00m", "Length": "2h 00m"},
+			button: true,
+		},
+		{
+			name: "late reminder says so",
+			n:    schedule.Notice{Kind: schedule.KindReminder, Window: scheduled, Env: "production", Offset: time.Hour, Until: 20 * time.Minute},
+			kind: bot.NoticeReminder, title: "⏰ Maintenance window for v1.4 opens in 20m",
+			fields: map[string]string{"Opens in": "20m"}, lines: []string{"This is the 1h reminder, sent late."}, button: true,
+		},
+		{
+			name: "reminder of a recurring window has no Start button",
+			n:    schedule.Notice{Kind: schedule.KindReminder, Window: recurring, Offset: 15 * time.Minute, Until: 15 * time.Minute},
+			kind: bot.NoticeReminder, title: "⏰ Maintenance window opens in 15m",
+			fields: map[string]string{"Environment": "all environments", "Window": "recurring (runbook)", "Starts (America/Los_Angeles)": "Tue 2030-06-04 13:00 PDT"},
+		},
+		{
+			name: "window open",
+			n:    schedule.Notice{Kind: schedule.KindOpen, Window: scheduled, Env: "production", Until: 2 * time.Hour},
+			kind: bot.NoticeWindowOpen, title: "🟢 Maintenance window for v1.4 is open",
+			fields: map[string]string{"Closes": "Tue 2030-06-04 22:00 UTC"}, lines: []string{"Start the deployment with the button or /deploy start v1.4."}, button: true,
+		},
+		{
+			name: "window closing during a run",
+			n: schedule.Notice{Kind: schedule.KindClosing, Window: scheduled, Env: "production", Until: 15 * time.Minute,
+				Runs: []schedule.RunRef{{ID: "r7k2q", Release: "v1.4", Env: "production", Phase: "Production Deployment"}}},
+			kind: bot.NoticeWindowClose, title: "⏳ Maintenance window for v1.4 closes in 15m",
+			lines: []string{"Runs still in progress:", `• r7k2q: v1.4 to production, phase "Production Deployment"`},
+		},
+		{
+			name: "window ended during a production phase",
+			n: schedule.Notice{Kind: schedule.KindEnded, Window: scheduled, Env: "production",
+				Runs: []schedule.RunRef{{ID: "r7k2q", Release: "v1.4", Env: "production", Phase: "Production Deployment"}}},
+			kind: bot.NoticeWindowClose, title: "⚠️ Maintenance window ended while a production phase is still open",
+			fields: map[string]string{"Ended": "Tue 2030-06-04 22:00 UTC"},
+			lines:  []string{`• r7k2q: v1.4 to production, phase "Production Deployment"`, "Finish the phase, or roll back with the Rollback button on its card."},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := bot.WindowNotice(tt.n)
+			if n.Kind != tt.kind || n.Title != tt.title {
+				t.Errorf("notice %s %q, want %s %q", n.Kind, n.Title, tt.kind, tt.title)
+			}
+			for label, want := range tt.fields {
+				if got := field(n, label); got != want {
+					t.Errorf("field %q = %q, want %q", label, got, want)
+				}
+			}
+			for _, l := range tt.lines {
+				if !strings.Contains(strings.Join(n.Lines, "\n"), l) {
+					t.Errorf("lines %q lack %q", n.Lines, l)
+				}
+			}
+			if !tt.button {
+				if len(n.Buttons) != 0 {
+					t.Errorf("buttons %+v, want none", n.Buttons)
+				}
+				return
+			}
+			if len(n.Buttons) != 1 || n.Buttons[0].Label != "Start" || n.Buttons[0].Confirm == nil {
+				t.Fatalf("buttons %+v, want a Start button with a confirmation", n.Buttons)
+			}
+			a, err := bot.ParseButtonID(n.Buttons[0].ID())
+			if err != nil || a.Kind != bot.ActStartWindow || a.RunID != "wabc23" {
+				t.Errorf("Start button decodes to %+v, %v", a, err)
+			}
+		})
+	}
+}
+
+// world is a scheduler, an engine and a bot over one real store.
+type world struct {
+	sched  *schedule.Scheduler
+	engine *deploy.Engine
+	bot    *bot.Bot
+	clk    *clock.Fake
+	poster *poster
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	srv := testkit.Redis(t)
+	store, err := redisstore.Open(srv.URL(), srv.Prefix(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
+	w := &world{clk: clock.NewFake(now), poster: &poster{}}
+	w.sched = schedule.New(schedule.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, NoticeChannel: "C-notices"})
+	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: w.sched})
+	w.bot = bot.New(bot.Config{Engine: w.engine, Posters: []bot.Poster{w.poster}, NoticeChannel: "C-notices", Windows: w.sched, Clock: w.clk, Logger: log})
+	t.Cleanup(w.bot.Outbox().Close)
+	w.sched.SetEngine(w.engine)
+	w.sched.SetNotices(w.bot)
+	return w
+}
+
+// poster records posted notices of a fake "slack".
+type poster struct {
+	mu    sync.Mutex // mu protects posts
+	posts []string   // "channel: title"
+}
+
+func (p *poster) Platform() string { return "slack" }
+
+func (p *poster) Post(_ context.Context, channel, _ string, m bot.Message) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.Notice != nil {
+		p.posts = append(p.posts, channel+": "+m.Notice.Title)
+	}
+	return "ts-1", nil
+}
+
+func (p *poster) Update(context.Context, string, bot.Message) error { return nil }
+
+func (p *poster) all() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.posts...)
+}
+
+// /deploy schedule through the bot, the reminder in the notice channel, and
+// its Start button starting a run of the window's version, once.
+func TestBookRemindAndStartFromChat(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: ana, Text: "schedule v1.4 2030-06-03 12:00 Europe/Berlin for 1h"})
+	if !reply.Public || !strings.Contains(reply.Text, "booked for v1.4") {
+		t.Fatalf("schedule reply %+v", reply)
+	}
+	ws, err := w.sched.Upcoming(ctx)
+	if err != nil || len(ws) != 1 {
+		t.Fatalf("upcoming = %v, %v", ws, err)
+	}
+	id := ws[0].ID
+	if got := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: bob, Text: "windows"}); !strings.Contains(got.Text, id+" v1.4") {
+		t.Errorf("/deploy windows = %q, want %s listed", got.Text, id)
+	}
+
+	w.clk.Set(ws[0].Start.Add(-time.Hour)) // 1h before: 09:00 UTC is 11:00 in Berlin
+	if err := w.sched.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.bot.Outbox().Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.poster.all(); len(got) != 1 || got[0] != "C-notices: ⏰ Maintenance window for v1.4 opens in 1h 00m" {
+		t.Fatalf("posted %q, want the 1h reminder in the notice channel", got)
+	}
+
+	start := bot.StartWindowButton(id, "v1.4", "production").ID()
+	r := w.bot.Click(ctx, bot.Click{Platform: "slack", Channel: "C-notices", Actor: bob, ButtonID: start, RequestID: "click-1"})
+	if r.Text != "" || r.RunID == "" {
+		t.Fatalf("Start click reply %+v, want the run started", r)
+	}
+	run, err := w.engine.Get(ctx, r.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Release != "v1.4" || run.Env != "production" || run.Channel != "C-team" || run.Started.ID != bob.ID {
+		t.Errorf("run %s: %s to %s in %s by %s; want v1.4 to production in C-team by bob", run.ID, run.Release, run.Env, run.Channel, run.Started.ID)
+	}
+	again := w.bot.Click(ctx, bot.Click{Platform: "slack", Channel: "C-notices", Actor: ana, ButtonID: start, RequestID: "click-2"})
+	if !strings.Contains(again.Text, "already has a deployment in progress") {
+		t.Errorf("second Start click: %q, want a refusal naming the run", again.Text)
+	}
+
+	if r := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: bob, Text: "unschedule " + id}); !strings.Contains(r.Text, "only @ana") {
+		t.Errorf("unschedule by bob: %q", r.Text)
+	}
+	if r := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: ana, Text: "unschedule " + id}); !strings.Contains(r.Text, "cancelled by @ana") {
+		t.Errorf("unschedule by ana: %q", r.Text)
+	}
+	gone := w.bot.Click(ctx, bot.Click{Platform: "slack", Channel: "C-notices", Actor: bob, ButtonID: start, RequestID: "click-3"})
+	if !strings.Contains(gone.Text, "cancelled or has ended") {
+		t.Errorf("Start click on a cancelled window: %q", gone.Text)
+	}
+}

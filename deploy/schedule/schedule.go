@@ -1,0 +1,549 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"deploybot/deploy"
+	"deploybot/internal/clock"
+	"deploybot/runbook"
+)
+
+const (
+	// DefaultTick is how often Run scans for due notices.
+	DefaultTick = 15 * time.Second
+	// DefaultEnv is the environment of a scheduled window that names none.
+	DefaultEnv = "production"
+	// ClosingLead is how long before a window ends the "window closes" notice
+	// is sent when runs are live in its environment.
+	ClosingLead = 15 * time.Minute
+	// Lookback is how long after a window ended the scheduler still looks at
+	// it: to send the "ended while a production phase is open" warning late,
+	// and to drop (and count) the notices of windows missed while down.
+	Lookback = 24 * time.Hour
+	// maxOccurrences bounds the occurrences of one recurring window a scan
+	// considers (a cron expression firing every minute would otherwise make
+	// tens of thousands).
+	maxOccurrences = 2000
+	// scanTimeout bounds one scan, so a stalled store does not hold the loop.
+	scanTimeout = time.Minute
+	// claimPrefix prefixes the scheduler's once-only claim keys in the store.
+	claimPrefix = "schedule:"
+)
+
+// Config configures a Scheduler. Store is required; the others have defaults
+// or may be set later (SetEngine, SetNotices) before Run.
+type Config struct {
+	Store deploy.Store
+	// Runbook gives the reminder offsets, the recurring windows and the
+	// approvers who may cancel any window. Nil means no recurring windows and
+	// the default reminders.
+	Runbook *runbook.Runbook
+	// Engine moves runs on when a window opens, and tells which runs are live
+	// (for the "closes in 15 minutes" and "ended" notices). Nil: neither.
+	Engine Engine
+	// Notices posts window notices. Nil: notices are claimed, logged and counted but not posted.
+	Notices Notices
+	Clock   clock.Clock  // default clock.Real
+	Logger  *slog.Logger // default slog.Default()
+	// Metrics registers the scheduler's counters; nil registers nothing.
+	Metrics prometheus.Registerer
+	// NoticeChannel receives the notices; empty means the channel a window
+	// was booked in (recurring windows then go to the bot's notice channel).
+	NoticeChannel string
+	// Tick is how often Run scans (default DefaultTick).
+	Tick time.Duration
+}
+
+// Scheduler books and lists maintenance windows, answers whether one is open,
+// and sends their reminders and notices exactly once across processes that
+// share a store. It implements bot.Windows, deploy.WindowGate and the window
+// adapter's Windows interface. Its methods are safe for concurrent use.
+type Scheduler struct {
+	store   deploy.Store
+	rb      *runbook.Runbook
+	clock   clock.Clock
+	log     *slog.Logger
+	m       *metrics
+	channel string
+	tick    time.Duration
+	offsets []time.Duration // reminder offsets, smallest first
+	recs    []*recurrence
+
+	wiring  sync.RWMutex // wiring protects engine and notices
+	engine  Engine
+	notices Notices
+
+	mu    sync.Mutex           // mu serialises scans and protects known
+	known map[string]time.Time // claim keys this process knows are taken, until when to remember them
+}
+
+var _ deploy.WindowGate = (*Scheduler)(nil)
+
+// New returns a scheduler for cfg. It makes no store calls. Recurring windows
+// that do not parse (the runbook's validation reports them) are logged and left out.
+func New(cfg Config) *Scheduler {
+	s := &Scheduler{
+		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, channel: cfg.NoticeChannel,
+		tick: cfg.Tick, engine: cfg.Engine, notices: cfg.Notices, known: map[string]time.Time{},
+	}
+	if s.rb == nil {
+		s.rb = &runbook.Runbook{}
+	}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("component", "scheduler")
+	if s.tick <= 0 {
+		s.tick = DefaultTick
+	}
+	s.m = newMetrics(cfg.Metrics)
+	for _, o := range s.rb.ReminderOffsets() {
+		if d := time.Duration(o); d > 0 && !slices.Contains(s.offsets, d) {
+			s.offsets = append(s.offsets, d)
+		}
+	}
+	slices.Sort(s.offsets)
+	for _, w := range s.rb.Windows {
+		r, err := parseRecurrence(w)
+		if err != nil {
+			s.log.Error("recurring window left out", "cron", w.Cron, "err", err)
+			continue
+		}
+		s.recs = append(s.recs, r)
+	}
+	return s
+}
+
+// SetEngine sets the engine (wiring: the engine is built with the scheduler as its gate).
+func (s *Scheduler) SetEngine(e Engine) {
+	s.wiring.Lock()
+	defer s.wiring.Unlock()
+	s.engine = e
+}
+
+// SetNotices sets where notices are posted (wiring: the bot is built after the scheduler).
+func (s *Scheduler) SetNotices(n Notices) {
+	s.wiring.Lock()
+	defer s.wiring.Unlock()
+	s.notices = n
+}
+
+func (s *Scheduler) wired() (Engine, Notices) {
+	s.wiring.RLock()
+	defer s.wiring.RUnlock()
+	return s.engine, s.notices
+}
+
+// Run scans for due notices every Tick until ctx ends, starting with one
+// scan at once (the catch-up after a restart). A failed or panicking scan is
+// logged and counted and does not stop the loop. It returns nil when ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.log.Info("scheduler running", "tick", s.tick.String(), "recurring_windows", len(s.recs))
+	for {
+		s.safeTick(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.clock.After(s.tick):
+		}
+	}
+}
+
+func (s *Scheduler) safeTick(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.m.panics.Inc()
+			s.log.Error("scan panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("scan failed", "err", err)
+	}
+}
+
+// occurrence is one occurrence of a window, scheduled or recurring.
+type occurrence struct {
+	key        string // identity for claim keys
+	id         string // scheduled windows only
+	release    string
+	env        string // "" for recurring windows: every environment
+	start, end time.Time
+	zone       string
+	recurring  bool
+	created    time.Time // scheduled windows: reminders due before this are not applicable
+	by         string
+	platform   string
+	channel    string
+}
+
+func (o *occurrence) applies(env string) bool { return o.env == "" || o.env == env }
+
+func (o *occurrence) openAt(t time.Time) bool { return !t.Before(o.start) && t.Before(o.end) }
+
+func (o *occurrence) view() deploy.WindowView {
+	return deploy.WindowView{ID: o.id, Release: o.release, Start: o.start, End: o.end, Zone: o.zone, Recurring: o.recurring, By: o.by}
+}
+
+func scheduledOccurrence(w deploy.Window) occurrence {
+	env := w.Env
+	if env == "" {
+		env = DefaultEnv
+	}
+	return occurrence{
+		key: "w:" + w.ID + ":" + fmt.Sprint(w.Start.Unix()), id: w.ID, release: w.Release, env: env,
+		start: w.Start.UTC(), end: w.End().UTC(), zone: w.Zone, created: w.Created, by: w.By.Mention(),
+		platform: w.Platform, channel: w.Channel,
+	}
+}
+
+func (r *recurrence) occurrence(start time.Time) occurrence {
+	zone := r.zone
+	if zone == "" {
+		zone = "UTC"
+	}
+	return occurrence{key: r.key + ":" + fmt.Sprint(start.Unix()), env: "", start: start.UTC(), end: start.Add(r.dur).UTC(),
+		zone: zone, recurring: true, by: "runbook"}
+}
+
+// occurrences returns the windows, scheduled and recurring, that end after
+// from and start at or before to, by start.
+func (s *Scheduler) occurrences(ctx context.Context, from, to time.Time) ([]occurrence, error) {
+	ws, err := s.store.Windows(ctx, from)
+	if err != nil {
+		return nil, fmt.Errorf("windows: %w", err)
+	}
+	var out []occurrence
+	for _, w := range ws {
+		o := scheduledOccurrence(w)
+		if o.end.After(from) && !o.start.After(to) {
+			out = append(out, o)
+		}
+	}
+	for _, r := range s.recs {
+		n := 0
+		for t := r.next(from.Add(-r.dur)); !t.IsZero() && !t.After(to); t = r.next(t) {
+			if n++; n > maxOccurrences {
+				if !r.warned {
+					r.warned = true
+					s.log.Warn("recurring window fires too often; later occurrences are left out of each scan", "cron", r.spec, "max", maxOccurrences)
+				}
+				break
+			}
+			out = append(out, r.occurrence(t))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b occurrence) int { return a.start.Compare(b.start) })
+	return out, nil
+}
+
+// Tick runs one scan at the clock's current time: it sends the reminders and
+// notices that are due and not yet claimed by any process, drops the ones
+// that are no longer useful, and moves on live runs that wait for a window
+// that is open. Errors of single items do not stop the scan; they are
+// returned together.
+func (s *Scheduler) Tick(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
+	defer cancel()
+	now := s.clock.Now().UTC()
+	horizon := ClosingLead
+	if len(s.offsets) > 0 {
+		horizon = max(horizon, s.offsets[len(s.offsets)-1])
+	}
+	occs, err := s.occurrences(ctx, now.Add(-Lookback), now.Add(horizon))
+	if err != nil {
+		s.m.errors.Inc()
+		return fmt.Errorf("schedule scan: %w", err)
+	}
+	engine, _ := s.wired()
+	var (
+		errs []error
+		live []*deploy.Run
+	)
+	if engine != nil {
+		live, err = engine.Live(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("live runs: %w", err))
+			live = nil
+		}
+	}
+	for i := range occs {
+		o := &occs[i]
+		err := errors.Join(s.remind(ctx, o, now), s.announceOpen(ctx, o, now),
+			s.warnClosing(ctx, o, occs, live, now), s.warnEnded(ctx, o, occs, live, now))
+		if err != nil {
+			// Most likely the store: stop here, the next scan picks up where this one stopped.
+			errs = append(errs, err)
+			break
+		}
+	}
+	if engine != nil && len(errs) == 0 {
+		errs = append(errs, s.advance(ctx, engine, occs, live, now))
+	}
+	s.forget(now)
+	if err := errors.Join(errs...); err != nil {
+		s.m.errors.Inc()
+		return fmt.Errorf("schedule scan: %w", err)
+	}
+	return nil
+}
+
+// claim takes the once-only claim on key, remembering taken keys so later
+// scans of this process skip them without a store call.
+func (s *Scheduler) claim(ctx context.Context, key string, o *occurrence, now time.Time) (bool, error) {
+	if _, ok := s.known[key]; ok {
+		return false, nil
+	}
+	// The claim must outlive every scan that can still see the occurrence.
+	ttl := max(o.end.Sub(now)+Lookback+24*time.Hour, 2*Lookback)
+	first, err := s.store.ClaimOnce(ctx, claimPrefix+key, ttl)
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", key, err)
+	}
+	s.known[key] = o.end.Add(Lookback + time.Hour)
+	return first, nil
+}
+
+// forget drops remembered claims of occurrences no scan will see again.
+func (s *Scheduler) forget(now time.Time) {
+	for k, until := range s.known {
+		if now.After(until) {
+			delete(s.known, k)
+		}
+	}
+}
+
+// remind sends the reminder of o that is due, once. When several offsets are
+// due at once (after downtime) only the latest, closest to the start, is
+// sent; the others are dropped as superseded. Once the window started, the
+// reminders never sent are dropped as stale.
+func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) error {
+	var due []time.Duration // smallest offset first
+	for _, off := range s.offsets {
+		at := o.start.Add(-off)
+		if at.After(now) {
+			continue
+		}
+		if !o.recurring && at.Before(o.created) {
+			continue // booked after the reminder's time: the booking reply told them
+		}
+		due = append(due, off)
+	}
+	started := !now.Before(o.start)
+	for i, off := range due {
+		key := fmt.Sprintf("remind:%s:%s", o.key, off)
+		first, err := s.claim(ctx, key, o, now)
+		if err != nil {
+			return err
+		}
+		if !first {
+			continue
+		}
+		log := s.log.With("window", o.label(), "offset", off.String(), "start", o.start)
+		switch {
+		case started:
+			s.m.dropped.WithLabelValues(string(KindReminder), "stale").Inc()
+			log.Info("reminder dropped: the window started before it could be sent")
+		case i > 0:
+			s.m.dropped.WithLabelValues(string(KindReminder), "superseded").Inc()
+			log.Info("reminder dropped: a later reminder of the window is sent instead", "sent_offset", due[0].String())
+		default:
+			n := Notice{Kind: KindReminder, Offset: off, Until: o.start.Sub(now)}
+			if s.send(ctx, o, n, now) {
+				if late := now.Sub(o.start.Add(-off)); late > s.tick {
+					log.Info("reminder sent late", "late", late.String())
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// announceOpen sends the "window open" notice once the window has started, or
+// drops it if the window ended before it could be sent.
+func (s *Scheduler) announceOpen(ctx context.Context, o *occurrence, now time.Time) error {
+	if now.Before(o.start) {
+		return nil
+	}
+	first, err := s.claim(ctx, "open:"+o.key, o, now)
+	if err != nil || !first {
+		return err
+	}
+	if !now.Before(o.end) {
+		s.m.dropped.WithLabelValues(string(KindOpen), "stale").Inc()
+		s.log.Info("window-open notice dropped: the window ended before it could be sent", "window", o.label(), "start", o.start)
+		return nil
+	}
+	s.send(ctx, o, Notice{Kind: KindOpen, Until: o.end.Sub(now)}, now)
+	return nil
+}
+
+// warnClosing sends "window closes in 15 minutes" once, when runs are live
+// in the window's environment and no other window takes over at its end.
+func (s *Scheduler) warnClosing(ctx context.Context, o *occurrence, occs []occurrence, live []*deploy.Run, now time.Time) error {
+	if o.end.Sub(o.start) <= ClosingLead || now.Before(o.end.Add(-ClosingLead)) || !now.Before(o.end) {
+		return nil
+	}
+	var runs []*deploy.Run
+	for _, r := range live {
+		if r.Status.Live() && o.applies(r.Env) && !coveredBy(occs, o, r.Env, o.end) {
+			runs = append(runs, r)
+		}
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	first, err := s.claim(ctx, "closing:"+o.key, o, now)
+	if err != nil || !first {
+		return err
+	}
+	s.send(ctx, o, Notice{Kind: KindClosing, Until: o.end.Sub(now), Runs: refs(runs), Platform: runs[0].Platform}, now)
+	return nil
+}
+
+// warnEnded warns, once per run, when the window ended while a production
+// phase that started before its end is still open and no other window is open.
+func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurrence, live []*deploy.Run, now time.Time) error {
+	if now.Before(o.end) || !now.Before(o.end.Add(Lookback)) {
+		return nil
+	}
+	for _, r := range live {
+		if r.Status != deploy.StatusActive || !o.applies(r.Env) || coveredBy(occs, nil, r.Env, now) {
+			continue
+		}
+		p := r.Current()
+		if p == nil || !r.PhaseDef(r.Phase).Production || p.Started.IsZero() || !p.Started.Before(o.end) || !p.Ended.IsZero() {
+			continue
+		}
+		first, err := s.claim(ctx, "ended:"+o.key+":"+r.ID, o, now)
+		if err != nil {
+			return err
+		}
+		if first {
+			s.send(ctx, o, Notice{Kind: KindEnded, Runs: refs([]*deploy.Run{r}), Platform: r.Platform}, now)
+		}
+	}
+	return nil
+}
+
+// advance moves on the live runs whose current phase waits for a window that
+// is open now. Engine.Advance writes nothing when nothing changes, and its
+// compare-and-set makes concurrent calls from several processes harmless.
+func (s *Scheduler) advance(ctx context.Context, engine Engine, occs []occurrence, live []*deploy.Run, now time.Time) error {
+	var errs []error
+	for _, r := range live {
+		if r.Status != deploy.StatusActive || !waitingForWindow(r) || !coveredBy(occs, nil, r.Env, now) {
+			continue
+		}
+		out, err := engine.Advance(ctx, r.ID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("advance %s: %w", r.ID, err))
+			continue
+		}
+		if len(out.Events) > 0 {
+			s.m.advance.Inc()
+			s.log.Info("maintenance window open: run moved on", "run_id", r.ID, "env", r.Env, "phase", r.Phases[r.Phase].ID)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitingForWindow reports whether the run's current phase waits for a
+// window: it requires one, was not overridden, and its next step to start is
+// an automated step that has not started.
+func waitingForWindow(r *deploy.Run) bool {
+	p := r.Current()
+	if p == nil || p.WindowOverride != nil || !r.PhaseDef(r.Phase).WindowRequired() {
+		return false
+	}
+	for j, st := range p.Steps {
+		if st.State.Settled() {
+			continue
+		}
+		return st.State == deploy.StepPending && r.StepDef(r.Phase, j).Automated()
+	}
+	return false
+}
+
+// coveredBy reports whether a window other than except is open for env at t.
+func coveredBy(occs []occurrence, except *occurrence, env string, t time.Time) bool {
+	for i := range occs {
+		o := &occs[i]
+		if except != nil && o.key == except.key {
+			continue
+		}
+		if o.applies(env) && o.openAt(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func refs(runs []*deploy.Run) []RunRef {
+	out := make([]RunRef, 0, len(runs))
+	for _, r := range runs {
+		ref := RunRef{ID: r.ID, Release: r.Release, Env: r.Env, Channel: r.Channel}
+		if r.Current() != nil {
+			ref.Phase = r.PhaseDef(r.Phase).Title
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+// send posts a notice about o, recovering a panic of the Notices
+// implementation. It reports whether the notice was handed over.
+func (s *Scheduler) send(ctx context.Context, o *occurrence, n Notice, now time.Time) (ok bool) {
+	n.Window, n.Env, n.At = o.view(), o.env, now
+	if n.Platform == "" {
+		n.Platform = o.platform
+	}
+	n.Channel = s.channel
+	if n.Channel == "" {
+		n.Channel = o.channel
+	}
+	if n.Channel == "" && len(n.Runs) > 0 {
+		n.Channel = n.Runs[0].Channel
+	}
+	log := s.log.With("window", o.label(), "kind", string(n.Kind))
+	_, notices := s.wired()
+	defer func() {
+		if p := recover(); p != nil {
+			ok = false
+			s.m.panics.Inc()
+			s.m.dropped.WithLabelValues(string(n.Kind), "failed").Inc()
+			log.Error("posting a window notice panicked; the notice is lost", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	if notices != nil {
+		if err := notices.PostWindowNotice(ctx, n); err != nil {
+			s.m.dropped.WithLabelValues(string(n.Kind), "failed").Inc()
+			log.Error("posting a window notice failed; the notice is lost", "err", err)
+			return false
+		}
+	}
+	s.m.sent.WithLabelValues(string(n.Kind)).Inc()
+	log.Info("window notice sent", "offset", n.Offset.String(), "start", o.start)
+	return true
+}
+
+// label names the occurrence in logs.
+func (o *occurrence) label() string {
+	if o.recurring {
+		return o.key
+	}
+	return o.id
+}

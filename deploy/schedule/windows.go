@@ -1,0 +1,292 @@
+package schedule
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"deploybot/deploy"
+)
+
+// Limits of a scheduled window (the commands package checks them too; the
+// scheduler re-checks because requests may come from elsewhere).
+const (
+	// DefaultLength is the length of a window booked without one.
+	DefaultLength = 2 * time.Hour
+	// MinLength and MaxLength bound a booked window's length.
+	MinLength = time.Minute
+	MaxLength = 24 * time.Hour
+)
+
+// ErrOverlap is the kind of the *deploy.Error returned when a booked window
+// would overlap another scheduled window of the same environment.
+var ErrOverlap = errors.New("overlapping maintenance window")
+
+// storeTimeout bounds the store calls made for a person on the chat path.
+const storeTimeout = 1500 * time.Millisecond
+
+// idAlphabet avoids characters that are easy to confuse (0/o, 1/l/i).
+const idAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
+
+var validRelease = regexp.MustCompile(`^[A-Za-z0-9._+/-]{1,64}$`)
+
+// newWindowID returns "w" and 5 random characters of idAlphabet.
+func newWindowID() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return "w" + string(b)
+}
+
+func refuse(kind error, format string, args ...any) error {
+	return &deploy.Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// storeErr turns a store failure on the chat path into a person-facing
+// error, logging the detail under a reference.
+func (s *Scheduler) storeErr(op string, err error) error {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	ref := fmt.Sprintf("%x", b)
+	s.log.Error("store call failed", "op", op, "ref", ref, "err", err)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, deploy.ErrUnavailable) {
+		return &deploy.Error{Kind: deploy.ErrUnavailable, Msg: fmt.Sprintf("the state store is not answering right now; nothing was changed. Try again in a moment (ref %s)", ref)}
+	}
+	return &deploy.Error{Kind: err, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
+}
+
+// Schedule books a maintenance window for req.Release in DefaultEnv. It
+// refuses (with a *deploy.Error whose text is for the person) a start that is
+// not in the future at the scheduler's clock, an unknown zone, an invalid
+// version or length, and a window overlapping another scheduled window of the
+// same environment (kind ErrOverlap). Recurring windows may overlap it.
+func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (deploy.Window, error) {
+	now := s.clock.Now().UTC()
+	if !validRelease.MatchString(req.Release) || strings.HasPrefix(req.Release, "-") {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "invalid version %q: use letters, digits and . - _ + / only (at most 64)", req.Release)
+	}
+	if req.Length == 0 {
+		req.Length = DefaultLength
+	}
+	if req.Length < MinLength || req.Length > MaxLength {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "a window lasts from %s to %s, not %s", MinLength, MaxLength, req.Length)
+	}
+	if req.Zone != "" {
+		if _, err := time.LoadLocation(req.Zone); err != nil {
+			return deploy.Window{}, refuse(deploy.ErrInvalid, "unknown time zone %q: use an IANA name such as Europe/Berlin", req.Zone)
+		}
+	}
+	start := req.Start.UTC()
+	if start.IsZero() || !start.After(now) {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "the start %s is not in the future (it is now %s)",
+			start.Format(time.RFC3339), now.Truncate(time.Second).Format(time.RFC3339))
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	existing, err := s.store.Windows(ctx, now)
+	if err != nil {
+		return deploy.Window{}, s.storeErr("schedule", err)
+	}
+	w := deploy.Window{
+		Release: req.Release, Start: start, Length: req.Length, Zone: req.Zone,
+		Channel: req.Channel, Platform: req.Platform, By: req.Actor, Created: now,
+	}
+	if o := overlapping(existing, w); o != nil {
+		return deploy.Window{}, overlapErr(o)
+	}
+	for {
+		w.ID = newWindowID()
+		if !slices.ContainsFunc(existing, func(x deploy.Window) bool { return x.ID == w.ID }) {
+			break
+		}
+	}
+	if err := s.store.PutWindow(ctx, w); err != nil {
+		return deploy.Window{}, s.storeErr("schedule", err)
+	}
+	// Two people booking overlapping windows at the same moment on two
+	// processes may both pass the check above. Read again: a booking that
+	// now sees another overlapping one withdraws itself. At most one of the
+	// two stays (none when both withdraw; both are told to try again), so
+	// overlapping windows are never both kept.
+	after, err := s.store.Windows(ctx, now)
+	if err != nil {
+		return deploy.Window{}, s.storeErr("schedule", errors.Join(err, s.store.DeleteWindow(context.WithoutCancel(ctx), w.ID)))
+	}
+	for _, x := range after {
+		if x.ID != w.ID && envOf(x) == envOf(w) && overlaps(x, w) {
+			if derr := s.store.DeleteWindow(ctx, w.ID); derr != nil && !errors.Is(derr, deploy.ErrNotFound) {
+				return deploy.Window{}, s.storeErr("schedule", derr)
+			}
+			return deploy.Window{}, refuse(ErrOverlap, "window %s (%s, booked by %s) was booked at the same moment and overlaps it; nothing was booked. Check /deploy windows and try again",
+				x.ID, x.Release, x.By.Mention())
+		}
+	}
+	s.log.Info("window scheduled", "window", w.ID, "release", w.Release, "start", w.Start, "length", w.Length.String(),
+		"user", req.Actor.ID, "platform", req.Actor.Platform)
+	return w, nil
+}
+
+func envOf(w deploy.Window) string {
+	if w.Env == "" {
+		return DefaultEnv
+	}
+	return w.Env
+}
+
+func overlaps(a, b deploy.Window) bool { return a.Start.Before(b.End()) && b.Start.Before(a.End()) }
+
+func overlapping(ws []deploy.Window, w deploy.Window) *deploy.Window {
+	for i := range ws {
+		if envOf(ws[i]) == envOf(w) && overlaps(ws[i], w) {
+			return &ws[i]
+		}
+	}
+	return nil
+}
+
+func overlapErr(o *deploy.Window) error {
+	return refuse(ErrOverlap, "that overlaps window %s (%s, %s to %s UTC, booked by %s): pick another time, or /deploy unschedule %s first",
+		o.ID, o.Release, o.Start.UTC().Format("Mon 2006-01-02 15:04"), o.End().UTC().Format("15:04"), o.By.Mention(), o.ID)
+}
+
+// Upcoming lists the scheduled windows that have not ended, and for each
+// recurring window the occurrence open now or else the next one, by start.
+func (s *Scheduler) Upcoming(ctx context.Context) ([]deploy.WindowView, error) {
+	now := s.clock.Now().UTC()
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	ws, err := s.store.Windows(ctx, now)
+	if err != nil {
+		return nil, s.storeErr("windows", err)
+	}
+	var out []deploy.WindowView
+	for _, w := range ws {
+		if o := scheduledOccurrence(w); o.end.After(now) {
+			out = append(out, o.view())
+		}
+	}
+	for _, r := range s.recs {
+		start, ok := r.openAt(now)
+		if !ok {
+			start = r.next(now)
+		}
+		if !start.IsZero() {
+			o := r.occurrence(start)
+			out = append(out, o.view())
+		}
+	}
+	slices.SortStableFunc(out, func(a, b deploy.WindowView) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// Unschedule cancels a scheduled window. The person who booked it and the
+// runbook's approvers may; others get ErrNotAllowed. Its pending reminders
+// are not sent.
+func (s *Scheduler) Unschedule(ctx context.Context, id string, actor deploy.Actor) error {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	ws, err := s.store.Windows(ctx, time.Time{})
+	if err != nil {
+		return s.storeErr("unschedule", err)
+	}
+	i := slices.IndexFunc(ws, func(w deploy.Window) bool { return w.ID == id })
+	if i < 0 {
+		return refuse(deploy.ErrNotFound, "no scheduled window %q. /deploy windows lists them (recurring windows come from the runbook and cannot be cancelled)", id)
+	}
+	w := ws[i]
+	mine := w.By.ID == actor.ID && w.By.Platform == actor.Platform
+	if !mine && !deploy.IsApprover(s.rb, actor) {
+		return refuse(deploy.ErrNotAllowed, "only %s (who booked it) or an approver can cancel window %s", w.By.Mention(), id)
+	}
+	err = s.store.DeleteWindow(ctx, id)
+	if errors.Is(err, deploy.ErrNotFound) {
+		return refuse(deploy.ErrNotFound, "window %s was already cancelled", id)
+	}
+	if err != nil {
+		return s.storeErr("unschedule", err)
+	}
+	s.log.Info("window unscheduled", "window", id, "release", w.Release, "user", actor.ID, "platform", actor.Platform)
+	return nil
+}
+
+// IsOpen implements deploy.WindowGate: whether a scheduled window of env or
+// a recurring window is open at now (start inclusive, end exclusive).
+func (s *Scheduler) IsOpen(ctx context.Context, env string, now time.Time) (bool, error) {
+	_, open, err := s.Open(ctx, env, now)
+	return open, err
+}
+
+// Open implements the window adapter's Windows: it describes the window open
+// for env at now (a recurring one first). When none is open it reports false
+// and describes the next window for env, or returns "" when there is none.
+func (s *Scheduler) Open(ctx context.Context, env string, now time.Time) (string, bool, error) {
+	var next *occurrence
+	consider := func(o occurrence) {
+		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
+			next = &o
+		}
+	}
+	for _, r := range s.recs {
+		if start, ok := r.openAt(now); ok {
+			return describe(r.occurrence(start)), true, nil
+		}
+		if start := r.next(now); !start.IsZero() {
+			consider(r.occurrence(start))
+		}
+	}
+	ws, err := s.store.Windows(ctx, now)
+	if err != nil {
+		return "", false, fmt.Errorf("window open: %w", err)
+	}
+	for _, w := range ws {
+		o := scheduledOccurrence(w)
+		if !o.applies(env) {
+			continue
+		}
+		if o.openAt(now) {
+			return describe(o), true, nil
+		}
+		consider(o)
+	}
+	if next == nil {
+		return "", false, nil
+	}
+	return "next: " + describe(*next), false, nil
+}
+
+// Scheduled implements the window adapter's Windows: it reports whether a
+// window for env is open at now (scheduled or recurring) or a scheduled
+// (booked) window for env starts after now, and describes it. Future
+// occurrences of recurring windows do not count as booked.
+func (s *Scheduler) Scheduled(ctx context.Context, env string, now time.Time) (string, bool, error) {
+	desc, open, err := s.Open(ctx, env, now)
+	if err != nil || open {
+		return desc, open, err
+	}
+	ws, err := s.store.Windows(ctx, now)
+	if err != nil {
+		return "", false, fmt.Errorf("window scheduled: %w", err)
+	}
+	for _, w := range ws {
+		if o := scheduledOccurrence(w); o.applies(env) && o.start.After(now) {
+			return describe(o), true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// describe names an occurrence for people and step results.
+func describe(o occurrence) string {
+	span := o.start.Format("Mon 2006-01-02 15:04") + "–" + o.end.Format("15:04") + " UTC"
+	if o.recurring {
+		return "recurring maintenance window " + span
+	}
+	return fmt.Sprintf("maintenance window %s for %s, %s", o.id, o.release, span)
+}
