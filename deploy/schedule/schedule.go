@@ -19,7 +19,7 @@ import (
 
 const (
 	// DefaultTick is how often Run scans for due notices.
-	DefaultTick = 15 * time.Second
+	DefaultTick = time.Second
 	// DefaultEnv is the environment of a scheduled window that names none.
 	DefaultEnv = "production"
 	// ClosingLead is how long before a window ends the "window closes" notice
