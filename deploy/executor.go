@@ -38,7 +38,12 @@ type ExecutorConfig struct {
 	ReconcileEvery time.Duration
 	// ProgressEvery bounds how often live progress reaches the run (default 3s).
 	ProgressEvery time.Duration
-	Logger        *slog.Logger
+	// Exclusive says this process is the store's only user (the embedded
+	// store): a step leased when the executor starts was leased by an earlier
+	// life of this process, so it is shown as interrupted at once instead of
+	// after its lease runs out.
+	Exclusive bool
+	Logger    *slog.Logger
 }
 
 // Executor runs automated steps: it claims due step executions from the
@@ -107,6 +112,9 @@ func (x *Executor) Nudge() {
 // as interrupted and waits for its workers.
 func (x *Executor) Run(ctx context.Context) error {
 	clk := x.e.clock
+	if x.cfg.Exclusive {
+		x.recoverLeases(ctx)
+	}
 	if err := x.Reconcile(ctx); err != nil {
 		x.log.Warn("reconcile failed", "err", err)
 	}
@@ -127,6 +135,36 @@ func (x *Executor) Run(ctx context.Context) error {
 		case <-clk.After(x.cfg.Poll):
 		}
 	}
+}
+
+// recoverLeases claims every step item as if all leases had run out: the
+// ones an earlier life of this process had claimed come back with Claims > 1
+// and are marked interrupted; never-claimed ones run as usual.
+func (x *Executor) recoverLeases(ctx context.Context) {
+	later := x.e.clock.Now().Add(x.cfg.Lease + time.Second)
+	items, err := x.e.store.Claim(ctx, DueKindStep, later, x.cfg.Lease, 1000)
+	if err != nil {
+		x.log.Warn("recovering leases failed", "err", err)
+		return
+	}
+	for _, it := range items {
+		if it.Claims > 1 {
+			x.wg.Add(1)
+			x.slots <- struct{}{}
+			go func() {
+				defer x.wg.Done()
+				defer func() { <-x.slots }()
+				x.work(ctx, it)
+			}()
+			continue
+		}
+		// Never claimed before: put it back as due now.
+		it.Claims, it.LeaseUntil = 0, time.Time{}
+		if err := x.e.store.Schedule(ctx, it); err != nil {
+			x.log.Warn("requeueing a step failed", "id", it.ID, "err", err)
+		}
+	}
+	x.wg.Wait()
 }
 
 // Wait waits for the steps started by Poll to finish.

@@ -220,3 +220,30 @@ func TestPlanDescribesWithoutRunning(t *testing.T) {
 		t.Fatal("planning created a run")
 	}
 }
+
+func TestExclusiveStoreRecoversAnEarlierLifesLeasesAtOnce(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	h, _ := newExecutor(t, `["touch", "`+marker+`"]`, "1m")
+	ctx := context.Background()
+	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The earlier life claimed the step and was killed.
+	if _, err := h.store.Claim(ctx, deploy.DueKindStep, h.clk.Now(), 30*time.Second, 10); err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := adapters.NewRegistry(shell.New(shell.Config{}))
+	x := deploy.NewExecutor(deploy.ExecutorConfig{Engine: h.e, Steps: reg, Exclusive: true, Logger: slog.New(slog.DiscardHandler)})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- x.Run(runCtx) }()
+	waitUntil(t, "the step to show interrupted", func() bool {
+		return h.get(t, out.Run.ID).Phases[0].Steps[0].State == deploy.StepInterrupted
+	})
+	cancel()
+	<-done
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the interrupted step was re-run")
+	}
+}

@@ -28,6 +28,8 @@ type CoreConfig struct {
 	Metrics       *deploy.Metrics
 	// Executor settings; zero values take the executor's defaults.
 	Lease, Poll time.Duration
+	// Exclusive: this process is the store's only user (the embedded store).
+	Exclusive bool
 	// OutboxInterval paces calls per channel (zero: no pacing).
 	OutboxInterval time.Duration
 }
@@ -57,7 +59,8 @@ func NewCore(cfg CoreConfig) *Core {
 		Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger,
 		Windows: cfg.Windows, Metrics: cfg.Metrics, Sink: deploy.SinkFunc(c.publish),
 	})
-	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: cfg.Steps, Lease: cfg.Lease, Poll: cfg.Poll, Logger: cfg.Logger})
+	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: cfg.Steps, Lease: cfg.Lease, Poll: cfg.Poll,
+		Exclusive: cfg.Exclusive, Logger: cfg.Logger})
 	c.Outbox = bot.NewOutbox(bot.OutboxConfig{Clock: cfg.Clock, Logger: cfg.Logger, Interval: cfg.OutboxInterval})
 	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, NoticeChannel: cfg.NoticeChannel, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
 	c.sinks = []deploy.Sink{c.Bot, c.Executor}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"deploybot/bot/console"
 	"deploybot/deploy/schedule"
 	"deploybot/runbook"
 )
@@ -24,6 +25,25 @@ func (s *Server) wireSchedule(rb *runbook.Runbook, opt Options, reg prometheus.R
 	return nil
 }
 
+// wireFronts adds the chat platforms that are configured and the console:
+// interactive when no platform is configured, a read-only dashboard otherwise.
 func (s *Server) wireFronts(ctx context.Context, opt Options) error {
+	cfg := s.cfg
+	c, err := console.New(console.Config{Bot: s.core.Bot, ReadOnly: !cfg.ConsoleMode(), Token: cfg.DashboardToken.Reveal(),
+		Windows: s.sched, Clock: opt.Clock, Logger: opt.Logger})
+	if err != nil {
+		return &ConfigError{Msg: "DEPLOYBOT_DASHBOARD_TOKEN: " + err.Error()}
+	}
+	if cfg.ConsoleMode() {
+		s.core.Bot.AddPoster(c)
+	}
+	s.core.Subscribe(c)
+	c.Routes(s.mux)
+	s.onShutdown = append(s.onShutdown, c.Close)
+	return s.wireChat(ctx, opt)
+}
+
+// wireChat adds Slack and Discord when they are configured.
+func (s *Server) wireChat(ctx context.Context, opt Options) error {
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"deploybot/bot/console"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
 	"deploybot/deploy/redisstore"
@@ -87,7 +88,9 @@ type Server struct {
 	mux     *http.ServeMux
 	runners []func(context.Context) error
 	closers []func()
-	serves  []string
+	// onShutdown runs when the HTTP server starts shutting down (ends live streams).
+	onShutdown []func()
+	serves     []string
 }
 
 // Handler returns the HTTP handler with every endpoint.
@@ -141,8 +144,12 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
 	}
 
+	notice := cfg.NoticeChannel
+	if cfg.ConsoleMode() && notice == "" {
+		notice = console.Channel
+	}
 	s.core = NewCore(CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
-		NoticeChannel: cfg.NoticeChannel, Windows: windows, Metrics: metrics})
+		NoticeChannel: notice, Windows: windows, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == ""})
 	s.closers = append(s.closers, s.core.Close)
 	notifier.set(s.core.Bot)
 	s.runners = append(s.runners, s.core.Run)
@@ -220,6 +227,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	srv := httpserver.New(ln.Addr().String(), s.Handler(), s.log)
+	for _, f := range s.onShutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	err := httpserver.Serve(ctx, srv, ln)
 	cancel()
 	wg.Wait()

@@ -1,0 +1,310 @@
+package console_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"deploybot/deploy"
+	"deploybot/internal/testkit/browser"
+)
+
+// live is how long a page may take to show a change pushed by the server.
+const live = 20 * time.Second
+
+// css is shorthand for a CSS selector.
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// openAs opens the console in page p and picks name.
+func openAs(t *testing.T, p *browser.Page, url, name string) {
+	t.Helper()
+	p.Do(t, "open the console as "+name,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(css("#name-input")),
+		chromedp.SetValue(css("#name-input"), name),
+		chromedp.Click(css("#name-form button")),
+		chromedp.WaitVisible(css("#me-name")),
+	)
+	p.WaitFor(t, "the live stream is connected", `document.getElementById("conn").dataset.state === "live"`, live)
+}
+
+// text returns the text of the first element matching sel, or "".
+func text(t *testing.T, p *browser.Page, sel string) string {
+	t.Helper()
+	return browser.Eval[string](t, p, `(function(){ const e = document.querySelector(`+jsString(sel)+`); return e ? e.textContent.replace(/\s+/g, " ").trim() : ""; })()`)
+}
+
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// TestRehearsalInTheBrowser walks a run as two people would: ana starts it
+// from the command box, ticks the manual step, watches the shell step below
+// it finish without a reload, is refused when she approves her own run, and
+// bob approves it from a second browser under his name.
+func TestRehearsalInTheBrowser(t *testing.T) {
+	f := newFixture(t, options{})
+	b := browser.Start(t)
+	ana := b.NewPage(t)
+	openAs(t, ana, f.URL, "ana")
+
+	ana.Do(t, "start a run from the command box",
+		chromedp.SetValue(css("#command-input"), "/deploy start v1.4"),
+		chromedp.Click(css("#command-form button[type=submit]")),
+		chromedp.WaitVisible(css(".summary h1")),
+		chromedp.WaitVisible(css(`li.step[data-step="notes"] button[data-label="Done"]`)),
+	)
+	if got := text(t, ana, ".summary h1"); got != "v1.4 → production" {
+		t.Errorf("summary heading = %q, want %q", got, "v1.4 → production")
+	}
+	if got := text(t, ana, "#replies .reply-text"); !strings.Contains(got, "Started run") {
+		t.Errorf("reply to the command = %q, want it to say the run started", got)
+	}
+	runID := browser.Eval[string](t, ana, `document.body.dataset.run`)
+	// A marker that a reload would wipe out.
+	browser.Eval[int](t, ana, `window.noReload = 1`)
+
+	t.Run("the automated step is pending until the manual step above it is done", func(t *testing.T) {
+		if got := text(t, ana, `li.step[data-step="build"] .state-label`); got != "" && got != "pending" {
+			t.Errorf("build step shows %q before notes is done", got)
+		}
+	})
+
+	ana.Do(t, "tick the manual step", chromedp.Click(css(`li.step[data-step="notes"] button[data-label="Done"]`)))
+	ana.WaitFor(t, "the manual step shows done", `!!document.querySelector('li.step[data-step="notes"].state-done')`, live)
+	ana.WaitFor(t, "the shell step finishes", `!!document.querySelector('li.step[data-step="build"].state-done')`, live)
+	if got := text(t, ana, `li.step[data-step="build"] .detail`); got != "exit 0" {
+		t.Errorf("shell step detail = %q, want %q", got, "exit 0")
+	}
+	if got := text(t, ana, `li.step[data-step="build"] .lastline`); got != "smoke test passed" {
+		t.Errorf("shell step output line = %q, want %q", got, "smoke test passed")
+	}
+	if got := text(t, ana, `li.step[data-step="notes"] .who`); !strings.HasPrefix(got, "@ana") {
+		t.Errorf("notes step says it was ticked by %q, want @ana", got)
+	}
+
+	ana.Do(t, "tick the last step", chromedp.Click(css(`li.step[data-step="changelog"] button[data-label="Done"]`)))
+	ana.Do(t, "wait for Approve", chromedp.WaitVisible(css(`#card-`+runID+`-verify .card-foot button[data-label="Approve"]`)))
+
+	t.Run("the starter is refused, only she sees why", func(t *testing.T) {
+		ana.Do(t, "approve her own run", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Approve"]`)))
+		ana.WaitFor(t, "the refusal shows", `!!document.querySelector("#replies .reply.refused")`, live)
+		if got := text(t, ana, "#replies .reply.refused .reply-text"); !strings.Contains(got, "two-person rule") {
+			t.Errorf("refusal = %q, want the two-person rule", got)
+		}
+	})
+
+	bob := b.NewPage(t)
+	openAs(t, bob, f.URL, "bob")
+	t.Run("a second person sees the run without the first one's refusal", func(t *testing.T) {
+		bob.Do(t, "see the run", chromedp.WaitVisible(css(`#card-`+runID+`-verify .card-foot button[data-label="Approve"]`)))
+		if n := browser.Eval[int](t, bob, `document.querySelectorAll("#replies .reply").length`); n != 0 {
+			t.Errorf("bob's page shows %d replies meant for ana", n)
+		}
+	})
+	bob.Do(t, "approve as bob", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Approve"]`)))
+
+	t.Run("the first person sees the approval and the next phase live", func(t *testing.T) {
+		ana.WaitFor(t, "the next phase's card appears", `!!document.getElementById("card-`+runID+`-release")`, live)
+		ana.WaitFor(t, "the gate says who approved", `document.querySelector("#card-`+runID+`-verify .gate").textContent.includes("Approved by @bob")`, live)
+		if browser.Eval[int](t, ana, `window.noReload || 0`) != 1 {
+			t.Error("the page was reloaded; updates should arrive live")
+		}
+		if n := browser.Eval[int](t, ana, `document.querySelectorAll("#card-`+runID+`-verify button").length`); n != 0 {
+			t.Errorf("the approved phase still has %d buttons", n)
+		}
+	})
+
+	r := f.waitRun(t, runID, "verify is approved", func(r *deploy.Run) bool { return r.Phases[0].Approval != nil })
+	if got := r.Phases[0].Approval.By; got.ID != "console:bob" || got.Name != "bob" || got.Platform != "console" {
+		t.Errorf("verify approved by %+v, want console:bob on the console", got)
+	}
+	if r.Started.ID != "console:ana" {
+		t.Errorf("run started by %+v, want console:ana", r.Started)
+	}
+	for name, p := range map[string]*browser.Page{"ana": ana, "bob": bob} {
+		for _, l := range p.Logs() {
+			if strings.HasPrefix(l, "exception:") || strings.HasPrefix(l, "error:") {
+				t.Errorf("%s's page logged %s", name, l)
+			}
+		}
+	}
+}
+
+// hostile is a runbook whose first step prints a script tag, and whose
+// titles and reasons may carry markup too.
+const hostile = `
+name: hostile
+phases:
+  - id: build
+    title: "Build <i>quickly</i>"
+    steps:
+      - id: print
+        title: Print something nasty
+        run: shell
+        with:
+          command: ["sh", "-c", "echo '<img src=x onerror=window.pwned=2>'; echo '<script>window.pwned=1</script>'"]
+      - id: manual
+        title: Look at it
+rollback:
+  steps:
+    - id: undo
+      title: Undo
+`
+
+// TestStepOutputIsText: markup in step output, titles and reasons shows as
+// text, on the first render and in live updates; none of it runs.
+func TestStepOutputIsText(t *testing.T) {
+	f := newFixture(t, options{runbook: hostile})
+	p := browser.Start(t).NewPage(t)
+	openAs(t, p, f.URL, "ana")
+	p.Do(t, "start a run",
+		chromedp.SetValue(css("#command-input"), "/deploy start v9"),
+		chromedp.Click(css("#command-form button[type=submit]")),
+	)
+	p.WaitFor(t, "the step finished live", `!!document.querySelector('li.step[data-step="print"].state-done')`, live)
+	checkText := func(t *testing.T, when string) {
+		t.Helper()
+		cases := []struct{ name, sel, want string }{
+			{"the output's last line", `li.step[data-step="print"] .lastline`, "<script>window.pwned=1</script>"},
+			{"the whole output", `li.step[data-step="print"] .output pre`, "<img src=x onerror=window.pwned=2> <script>window.pwned=1</script>"},
+			{"the phase title", `.card h2`, "Build <i>quickly</i>"},
+			{"the skip reason", `li.step[data-step="manual"] .detail`, `<b onclick="x()">because</b>`},
+		}
+		for _, c := range cases {
+			if got := text(t, p, c.sel); got != c.want {
+				t.Errorf("%s: %s shows %q, want the text %q", when, c.name, got, c.want)
+			}
+		}
+		if n := browser.Eval[int](t, p, `document.querySelectorAll("main script, main img, main i, main b[onclick]").length`); n != 0 {
+			t.Errorf("%s: %d elements were made from step output or titles", when, n)
+		}
+		if pwned := browser.Eval[string](t, p, `typeof window.pwned`); pwned != "undefined" {
+			t.Errorf("%s: window.pwned is %s: the output ran", when, pwned)
+		}
+	}
+	p.Do(t, "skip with a hostile reason", chromedp.Click(css(`li.step[data-step="manual"] button[data-label="Skip"]`)), chromedp.WaitVisible(css("#dialog-reason")))
+	p.Do(t, "give the reason", chromedp.SetValue(css("#dialog-reason"), `<b onclick="x()">because</b>`), chromedp.Click(css("#dialog-ok")))
+	p.WaitFor(t, "the skip shows live", `!!document.querySelector('li.step[data-step="manual"].state-skipped')`, live)
+	checkText(t, "live update")
+	p.Do(t, "reload", chromedp.Reload(), chromedp.WaitVisible(css(`li.step[data-step="print"]`)))
+	checkText(t, "first render")
+}
+
+// TestButtonsAskFirst: Skip asks for a reason, Rollback asks to confirm
+// (with a reason), and cancelling changes nothing.
+func TestButtonsAskFirst(t *testing.T) {
+	f := newFixture(t, options{})
+	p := browser.Start(t).NewPage(t)
+	openAs(t, p, f.URL, "ana")
+	p.Do(t, "start a run",
+		chromedp.SetValue(css("#command-input"), "/deploy start v1.5"),
+		chromedp.Click(css("#command-form button[type=submit]")),
+		chromedp.WaitVisible(css(`li.step[data-step="notes"] button[data-label="Skip"]`)),
+	)
+	runID := browser.Eval[string](t, p, `document.body.dataset.run`)
+
+	t.Run("cancelling a skip changes nothing", func(t *testing.T) {
+		p.Do(t, "click Skip", chromedp.Click(css(`li.step[data-step="notes"] button[data-label="Skip"]`)), chromedp.WaitVisible(css("#dialog-reason")))
+		if got := text(t, p, "#dialog-title"); got != "Skip “Release notes reviewed”?" {
+			t.Errorf("dialog title %q", got)
+		}
+		p.Do(t, "cancel", chromedp.Click(css("#dialog-cancel")), chromedp.WaitNotVisible(css("#dialog")))
+		r := f.waitRun(t, runID, "stored", func(*deploy.Run) bool { return true })
+		if s := r.Phases[0].Steps[0].State; s != deploy.StepPending {
+			t.Errorf("after cancel the step is %s", s)
+		}
+	})
+	t.Run("a skip needs a reason", func(t *testing.T) {
+		p.Do(t, "click Skip and OK without a reason", chromedp.Click(css(`li.step[data-step="notes"] button[data-label="Skip"]`)), chromedp.WaitVisible(css("#dialog-reason")), chromedp.Click(css("#dialog-ok")))
+		if !browser.Eval[bool](t, p, `document.getElementById("dialog").open`) {
+			t.Error("the dialog closed without a reason")
+		}
+		p.Do(t, "give a reason", chromedp.SetValue(css("#dialog-reason"), "notes are in the wiki"), chromedp.Click(css("#dialog-ok")))
+		p.WaitFor(t, "the step shows skipped with the reason", `(document.querySelector('li.step[data-step="notes"].state-skipped .detail')||{}).textContent === "notes are in the wiki"`, live)
+	})
+	t.Run("rollback asks to confirm", func(t *testing.T) {
+		p.Do(t, "click Rollback", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Rollback"]`)), chromedp.WaitVisible(css("#dialog-reason")))
+		if got := text(t, p, "#dialog-text"); got != "This starts the rollback procedure for v1.5 on production." {
+			t.Errorf("confirmation text %q", got)
+		}
+		if got := text(t, p, "#dialog-ok"); got != "Roll back" {
+			t.Errorf("confirm button %q, want %q", got, "Roll back")
+		}
+		p.Do(t, "confirm with a reason", chromedp.SetValue(css("#dialog-reason"), "smoke test flaked"), chromedp.Click(css("#dialog-ok")))
+		p.WaitFor(t, "the rollback procedure's card appears", `!!document.getElementById("card-`+runID+`-rollback")`, live)
+		p.WaitFor(t, "the rollback notice is in the feed", `!!document.querySelector("#feed .notice-rollback")`, live)
+		if got := text(t, p, ".summary .pill"); !strings.Contains(got, "rolling back (by @ana: smoke test flaked)") {
+			t.Errorf("summary status %q", got)
+		}
+	})
+}
+
+// failing has an automated step that fails.
+const failing = `
+name: failing
+phases:
+  - id: check
+    title: Check
+    steps:
+      - id: probe
+        title: Probe the service
+        run: shell
+        with:
+          command: ["sh", "-c", "echo connection refused >&2; exit 3"]
+rollback:
+  steps:
+    - id: undo
+      title: Undo
+`
+
+// TestRetryRunsTheStepAgain: a failed step shows why, with Retry; Retry
+// starts a second attempt.
+func TestRetryRunsTheStepAgain(t *testing.T) {
+	f := newFixture(t, options{runbook: failing})
+	p := browser.Start(t).NewPage(t)
+	openAs(t, p, f.URL, "ana")
+	p.Do(t, "start a run",
+		chromedp.SetValue(css("#command-input"), "/deploy start v2"),
+		chromedp.Click(css("#command-form button[type=submit]")),
+		chromedp.WaitVisible(css(`li.step[data-step="probe"].state-failed button[data-label="Retry"]`)),
+	)
+	if got := text(t, p, `li.step[data-step="probe"] .detail`); got != "exit 3: connection refused" {
+		t.Errorf("failed step detail %q", got)
+	}
+	p.Do(t, "retry", chromedp.Click(css(`li.step[data-step="probe"] button[data-label="Retry"]`)))
+	p.WaitFor(t, "the second attempt failed too", `(document.querySelector('li.step[data-step="probe"].state-failed .step-title')||{textContent:""}).textContent.includes("attempt 2")`, live)
+}
+
+// TestDashboardInTheBrowser: behind a token the browser gets the login form;
+// signed in it sees a chat run live, with no buttons and no command box.
+func TestDashboardInTheBrowser(t *testing.T) {
+	f := newFixture(t, options{readOnly: true, token: "tok-123"})
+	p := browser.Start(t).NewPage(t)
+	p.Do(t, "open the dashboard", chromedp.Navigate(f.URL), chromedp.WaitVisible(css("#token")))
+	p.Do(t, "sign in with a wrong token", chromedp.SetValue(css("#token"), "nope"), chromedp.Submit(css("form.login")), chromedp.WaitVisible(css("#login-problem")))
+	p.Do(t, "sign in", chromedp.SetValue(css("#token"), "tok-123"), chromedp.Submit(css("form.login")), chromedp.WaitVisible(css("#live-runs")))
+	p.WaitFor(t, "the live stream is connected", `document.getElementById("conn").dataset.state === "live"`, live)
+
+	run := f.start(t, "v7.0", "slack", "C0DEPLOY", slackUser)
+	p.WaitFor(t, "the chat run appears live and is shown", `!!document.getElementById("summary-`+run.ID+`")`, live)
+	if _, err := f.Core.Engine.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: run.ID, Phase: "verify", Step: "notes", Actor: slackUser}); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitFor(t, "the shell step's result arrives live", `!!document.querySelector('li.step[data-step="build"].state-done')`, live)
+	cases := []struct{ name, sel string }{
+		{"buttons", "button[data-button]"},
+		{"the command box", "#command-input"},
+		{"the name form", "#name-form"},
+	}
+	for _, c := range cases {
+		if n := browser.Eval[int](t, p, `document.querySelectorAll(`+jsString(c.sel)+`).length`); n != 0 {
+			t.Errorf("the dashboard shows %d of %s", n, c.name)
+		}
+	}
+	p.WaitFor(t, "the timeline shows the tick", `document.getElementById("timeline-`+run.ID+`").textContent.includes("Release notes reviewed")`, live)
+}

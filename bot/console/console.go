@@ -1,0 +1,248 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"deploybot/bot"
+	"deploybot/deploy"
+	"deploybot/internal/clock"
+)
+
+// PlatformName is the console's platform name (bot.Poster.Platform, deploy.Actor.Platform).
+const PlatformName = "console"
+
+// Channel is the one channel of the console: commands typed into the page
+// run in it, and the bot posts its summaries, cards and notices to it.
+const Channel = "console"
+
+// Config configures a Console.
+type Config struct {
+	// Bot takes the commands and clicks; required unless ReadOnly.
+	Bot *bot.Bot
+	// Engine reads runs and audit logs; nil means Bot.Engine().
+	Engine *deploy.Engine
+	// ReadOnly makes the page a dashboard: no command box, no buttons, POSTs
+	// refused with 403. Set it when a chat platform is configured.
+	ReadOnly bool
+	// Token, when set, is asked for on a login form before anything is shown
+	// (DEPLOYBOT_DASHBOARD_TOKEN); without it the console answers only
+	// requests from and addressed to localhost.
+	Token string
+	// Windows lists upcoming maintenance windows; may be nil.
+	Windows bot.Windows
+	// Clock tells the time; nil means the engine's clock.
+	Clock  clock.Clock
+	Logger *slog.Logger
+}
+
+// Console serves the web console and dashboard. It implements bot.Poster
+// (the bot posts the console's messages to it) and deploy.Sink (every
+// transition nudges the live run list). Its methods are safe for concurrent use.
+//
+// Wiring (see ExampleNew): in console mode add it to the bot with
+// Bot.AddPoster and to the core with Core.Subscribe; in dashboard mode
+// (ReadOnly) only Subscribe it. Register Close with the HTTP server's
+// RegisterOnShutdown so Shutdown does not wait for the live streams.
+type Console struct {
+	bot      *bot.Bot
+	engine   *deploy.Engine
+	readOnly bool
+	token    string
+	session  []byte // session is the cookie value that proves the token was given
+	windows  bot.Windows
+	clock    clock.Clock
+	log      *slog.Logger
+	tmpl     *template.Template
+	cop      *http.CrossOriginProtection
+
+	mem *memory
+	hub *hub
+
+	mu   sync.Mutex       // mu protects revs
+	revs map[string]int64 // the latest Rev published per run, so a late Publish never undoes a newer one
+}
+
+var (
+	_ bot.Poster  = (*Console)(nil)
+	_ deploy.Sink = (*Console)(nil)
+)
+
+// maxRevs bounds the per-run revision memory; past it the memory is cleared.
+const maxRevs = 4096
+
+// New returns a console for cfg. It starts nothing: serve it with Routes.
+func New(cfg Config) (*Console, error) {
+	if cfg.Engine == nil && cfg.Bot != nil {
+		cfg.Engine = cfg.Bot.Engine()
+	}
+	if cfg.Engine == nil {
+		return nil, errors.New("console: an engine is required")
+	}
+	if cfg.Bot == nil && !cfg.ReadOnly {
+		return nil, errors.New("console: a bot is required unless the console is read-only")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = cfg.Engine.Clock()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	tmpl, err := parseTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	epoch := make([]byte, 4)
+	_, _ = rand.Read(epoch)
+	c := &Console{
+		bot: cfg.Bot, engine: cfg.Engine, readOnly: cfg.ReadOnly, token: cfg.Token, windows: cfg.Windows,
+		clock: cfg.Clock, log: cfg.Logger.With("component", "console"), tmpl: tmpl,
+		cop: http.NewCrossOriginProtection(), mem: newMemory(maxMessagesPerChannel),
+		hub: newHub(hex.EncodeToString(epoch), hubSize), revs: map[string]int64{},
+	}
+	if c.token != "" {
+		c.session = sessionValue(c.token)
+	}
+	return c, nil
+}
+
+// Routes registers the console's handlers on mux: GET / and the paths under /console/.
+func (c *Console) Routes(mux *http.ServeMux) {
+	mux.Handle("GET /{$}", c.guard(http.HandlerFunc(c.handleIndex)))
+	mux.Handle("GET /console/runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
+	mux.Handle("GET /console/events", c.guard(http.HandlerFunc(c.handleEvents)))
+	mux.Handle("POST /console/command", c.guard(c.writable(http.HandlerFunc(c.handleCommand))))
+	mux.Handle("POST /console/click", c.guard(c.writable(http.HandlerFunc(c.handleClick))))
+	mux.Handle("POST /console/name", c.guard(c.writable(http.HandlerFunc(c.handleName))))
+	mux.Handle("GET /console/login", c.local(http.HandlerFunc(c.handleLoginForm)))
+	mux.Handle("POST /console/login", c.local(c.sameOrigin(http.HandlerFunc(c.handleLogin))))
+	mux.Handle("GET /console/static/{file}", http.HandlerFunc(c.handleStatic))
+}
+
+// Close ends the live streams (call it before the HTTP server's Shutdown,
+// which waits for them otherwise).
+func (c *Console) Close() { c.hub.close() }
+
+// Platform returns "console".
+func (c *Console) Platform() string { return PlatformName }
+
+// Post keeps m in memory under a new reference and sends it to the open pages.
+// The reference names the channel, so it stays usable after a restart.
+func (c *Console) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
+	if channel == "" {
+		channel = Channel
+	}
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	ref := channel + "/" + hex.EncodeToString(id)
+	msg := c.mem.put(ref, channel, replyTo, m, c.clock.Now())
+	c.broadcast(ctx, msg)
+	return ref, nil
+}
+
+// Update replaces the message ref with m. A reference this process never
+// posted (it was posted before a restart) is kept as a new message.
+func (c *Console) Update(ctx context.Context, ref string, m bot.Message) error {
+	channel := Channel
+	if i := strings.LastIndexByte(ref, '/'); i > 0 {
+		channel = ref[:i]
+	}
+	msg := c.mem.put(ref, channel, "", m, c.clock.Now())
+	c.broadcast(ctx, msg)
+	return nil
+}
+
+// Publish implements deploy.Sink: it sends the run's entry in the run list to
+// the open pages, and, for runs the bot does not post to the console (those
+// of a chat platform), the run's summary and changed phase cards too. It
+// does not block.
+func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Event) {
+	if !c.newer(run.ID, run.Rev) {
+		return
+	}
+	now := c.clock.Now()
+	item := newRunItem(run, now)
+	parent := "recent-runs"
+	if item.Live {
+		parent = "live-runs"
+	}
+	c.send(update{Op: "upsert", ID: "runitem-" + run.ID, Parent: parent, Prepend: true, Run: run.ID, Kind: "run", Live: item.Live}, "runitem", item)
+	if run.Platform == PlatformName {
+		return // the bot posts this run's messages to the console itself
+	}
+	s := c.summaryView(bot.BuildSummary(run, now))
+	c.send(update{Op: "upsert", ID: "summary-" + run.ID, Parent: "summary-slot-" + run.ID, Run: run.ID, Kind: "summary"}, "summary", s)
+	phases := map[string]bool{}
+	for _, ev := range events {
+		if ev.Phase != "" {
+			phases[ev.Phase] = true
+		}
+	}
+	if cur := run.Current(); cur != nil {
+		phases[cur.ID] = true
+	}
+	for i := range run.Phases {
+		if phases[run.Phases[i].ID] && shown(run, i) {
+			cv := c.cardView(bot.BuildCard(run, i, now), run)
+			c.send(update{Op: "upsert", ID: cv.DOMID, Parent: "cards-" + run.ID, Run: run.ID, Kind: "card"}, "card", cv)
+		}
+	}
+}
+
+// newer records rev as the latest of run and reports whether it is newer
+// than any seen before.
+func (c *Console) newer(run string, rev int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rev <= c.revs[run] {
+		return false
+	}
+	if len(c.revs) >= maxRevs {
+		clear(c.revs)
+	}
+	c.revs[run] = rev
+	return true
+}
+
+// broadcast renders a stored message and sends it to the open pages.
+func (c *Console) broadcast(ctx context.Context, msg message) {
+	m := msg.Msg
+	switch {
+	case m.Summary != nil:
+		s := c.summaryView(*m.Summary)
+		c.send(update{Op: "upsert", ID: "summary-" + s.RunID, Parent: "summary-slot-" + s.RunID, Run: s.RunID, Kind: "summary"}, "summary", s)
+	case m.Card != nil:
+		// The card model carries no step output; the stored run has it.
+		var run *deploy.Run
+		if r, err := c.engine.Get(ctx, m.Card.RunID); err == nil {
+			run = r
+		} else {
+			c.log.Debug("no step output for card", "run_id", m.Card.RunID, "err", err)
+		}
+		cv := c.cardView(*m.Card, run)
+		c.send(update{Op: "upsert", ID: cv.DOMID, Parent: "cards-" + cv.RunID, Run: cv.RunID, Kind: "card"}, "card", cv)
+	case m.Notice != nil:
+		n := c.noticeView(msg)
+		c.send(update{Op: "upsert", ID: n.DOMID, Parent: "feed", Prepend: true, Run: n.RunID, Kind: "notice"}, "notice", n)
+	}
+}
+
+// send renders the template block name with data into u.HTML and queues u
+// for every open page.
+func (c *Console) send(u update, name string, data any) {
+	var sb strings.Builder
+	if err := c.tmpl.ExecuteTemplate(&sb, name, data); err != nil {
+		c.log.Error("render failed", "template", name, "err", err)
+		return
+	}
+	u.HTML = sb.String()
+	c.hub.publish(u)
+}

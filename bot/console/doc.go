@@ -1,0 +1,17 @@
+// Package console is deploybot's web front: with no chat platform configured
+// it is a working bot in a browser (a command box taking the same /deploy
+// text, the run summary, phase cards with working buttons, and the notices,
+// live over server-sent events); with a chat platform configured the same page
+// is a read-only dashboard of runs, their timelines, audit logs and step
+// outputs.
+//
+// The console owns its HTTP handlers, its HTML templates, stylesheet and
+// script (embedded, no front-end build step), the in-memory copy of the
+// messages the bot posts to it (it implements bot.Poster), and the live feed
+// (it implements deploy.Sink). Everything that came from outside is escaped
+// by html/template; POSTs are checked for cross-origin requests; without a
+// token the console answers only on localhost.
+//
+// It builds on bot and deploy and must not import the other platforms
+// (bot/slack, bot/discord), the stores (Redis, bbolt) or the adapters.
+package console

@@ -1,0 +1,184 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// hubSize is how many recent updates the hub keeps for pages that reconnect
+// or that were rendered a moment before their stream opened.
+const hubSize = 1024
+
+// heartbeat is how often an idle stream sends a comment, so proxies keep it open.
+const heartbeat = 25 * time.Second
+
+// update is one change to the page: the element with ID is replaced by HTML,
+// or, when the page has no such element, HTML is inserted into the element
+// Parent (first when Prepend) if the page shows it.
+type update struct {
+	Op      string `json:"op"`
+	ID      string `json:"id"`
+	Parent  string `json:"parent,omitempty"`
+	Prepend bool   `json:"prepend,omitempty"`
+	// Run is the run the element belongs to; Kind is "run", "summary", "card" or "notice".
+	Run  string `json:"run,omitempty"`
+	Kind string `json:"kind"`
+	// Live is set on run-list entries of active runs.
+	Live bool   `json:"live,omitempty"`
+	HTML string `json:"html"`
+}
+
+// event is an update as numbered by the hub.
+type event struct {
+	seq  uint64
+	data []byte
+}
+
+// hub numbers updates, keeps the last ones in a ring and wakes the streams.
+type hub struct {
+	epoch string // epoch tells this process's numbering from an earlier one's
+	size  int
+
+	mu     sync.Mutex // mu protects seq, ring, wake and closed
+	seq    uint64
+	ring   []event // the last size events, oldest first
+	wake   chan struct{}
+	closed bool
+}
+
+func newHub(epoch string, size int) *hub {
+	return &hub{epoch: epoch, size: size, wake: make(chan struct{})}
+}
+
+// publish numbers u and wakes every stream. It never blocks on a stream.
+func (h *hub) publish(u update) {
+	data, err := json.Marshal(u)
+	if err != nil {
+		return // an update holds only strings and bools
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.seq++
+	h.ring = append(h.ring, event{seq: h.seq, data: data})
+	if len(h.ring) > h.size {
+		h.ring = append(h.ring[:0:0], h.ring[len(h.ring)-h.size:]...)
+	}
+	close(h.wake)
+	h.wake = make(chan struct{})
+}
+
+// cursor names the latest update, for a page rendered now to resume from.
+func (h *hub) cursor() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.epoch + "-" + strconv.FormatUint(h.seq, 10)
+}
+
+// parse reads a cursor; ok is false for a cursor of another process (or garbage).
+func (h *hub) parse(cur string) (seq uint64, ok bool) {
+	epoch, n, found := strings.Cut(cur, "-")
+	if !found || epoch != h.epoch {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(n, 10, 64)
+	return seq, err == nil
+}
+
+// since returns the events after seq, a channel closed by the next publish,
+// and whether seq fell out of the ring (the page must start over).
+func (h *hub) since(seq uint64) (evs []event, wake <-chan struct{}, gap, closed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if seq > h.seq {
+		return nil, h.wake, true, h.closed
+	}
+	if len(h.ring) > 0 && seq+1 < h.ring[0].seq {
+		return nil, h.wake, true, h.closed
+	}
+	for _, e := range h.ring {
+		if e.seq > seq {
+			evs = append(evs, e)
+		}
+	}
+	return evs, h.wake, false, h.closed
+}
+
+// close ends every stream.
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.wake)
+	}
+}
+
+// handleEvents streams updates as server-sent events from the cursor the
+// page was rendered at (or the browser's Last-Event-ID after a reconnect).
+// An unknown cursor gets a "reset" event: the page reloads.
+func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	// The server's WriteTimeout would cut the stream; this one lives until the page goes.
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
+		c.log.Debug("cannot clear write deadline", "err", err)
+	}
+	cur := r.Header.Get("Last-Event-ID")
+	if cur == "" {
+		cur = r.URL.Query().Get("since")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	seq, ok := c.hub.parse(cur)
+	if !ok {
+		fmt.Fprint(w, "event: reset\ndata: {}\n\n")
+		_ = rc.Flush()
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	for {
+		evs, wake, gap, closed := c.hub.since(seq)
+		if gap {
+			fmt.Fprint(w, "event: reset\ndata: {}\n\n")
+			_ = rc.Flush()
+			return
+		}
+		for _, e := range evs {
+			fmt.Fprintf(w, "id: %s-%d\nevent: update\ndata: %s\n\n", c.hub.epoch, e.seq, e.data)
+			seq = e.seq
+		}
+		if len(evs) > 0 {
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-wake:
+		case <-beat.C:
+			fmt.Fprint(w, ": ping\n\n")
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
