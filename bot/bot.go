@@ -145,6 +145,10 @@ func (b *Bot) Publish(_ context.Context, run *deploy.Run, events []deploy.Event)
 		case deploy.EventRunAborted:
 			b.notify(p, run.Channel, AbortNotice(run))
 			summary = true
+			// The event names no phase, but the current card must lose its buttons.
+			if c := run.Current(); c != nil {
+				cards[c.ID] = true
+			}
 		case deploy.EventPhaseApproved:
 			summary = true
 		}

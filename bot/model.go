@@ -72,9 +72,12 @@ type StepLine struct {
 	Who  string
 	When string
 	// Detail is the step's one-line result, live progress or skip reason.
-	Detail  string
-	Attempt int
-	Buttons []Button
+	Detail string
+	// LastLine is the last line of an automated step's output when Detail
+	// does not already say it ("smoke test passed").
+	LastLine string
+	Attempt  int
+	Buttons  []Button
 }
 
 // Icon returns the state's emoji (shared by the renderers).
@@ -270,6 +273,9 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 		case waiting && s.State == deploy.StepPending:
 			line.Detail = "waiting for a maintenance window"
 		}
+		if last := lastLine(s.Output); last != "" && !strings.Contains(line.Detail, last) && s.State != deploy.StepRunning {
+			line.LastLine = last
+		}
 		if current && r.Status == deploy.StatusActive || current && c.Rollback {
 			line.Buttons = stepButtons(r, p, s, sd)
 		}
@@ -458,4 +464,17 @@ func AbortNotice(r *deploy.Run) Notice {
 	return Notice{Kind: NoticeAborted, RunID: r.ID,
 		Title:  fmt.Sprintf("⏹️ Deployment of %s to %s aborted", r.Release, r.Env),
 		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
+}
+
+// lastLine returns the last non-empty line of output, at most 200 characters.
+func lastLine(out string) string {
+	out = strings.TrimRight(out, "\r\n\t ")
+	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+		out = out[i+1:]
+	}
+	out = strings.TrimSpace(out)
+	if len(out) > 200 {
+		out = out[:200] + "…"
+	}
+	return out
 }

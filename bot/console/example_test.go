@@ -6,7 +6,7 @@ import (
 
 	"deploybot/bot/console"
 	"deploybot/deploy/boltstore"
-	"deploybot/internal/app"
+	"deploybot/internal/botcore"
 	"deploybot/runbook"
 )
 
@@ -21,7 +21,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	core := app.NewCore(app.CoreConfig{Store: store, Runbook: rb, NoticeChannel: console.Channel})
+	core := botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: rb, NoticeChannel: console.Channel})
 	c, err := console.New(console.Config{Bot: core.Bot})
 	if err != nil {
 		log.Fatal(err)

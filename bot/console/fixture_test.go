@@ -19,7 +19,7 @@ import (
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
 	"deploybot/deploy/schedule"
-	"deploybot/internal/app"
+	"deploybot/internal/botcore"
 	"deploybot/internal/clock"
 	"deploybot/runbook"
 )
@@ -69,7 +69,7 @@ var t0 = time.Date(2030, time.March, 5, 21, 58, 0, 0, time.UTC)
 // an httptest server with the console's routes.
 type fixture struct {
 	URL     string
-	Core    *app.Core
+	Core    *botcore.Core
 	Console *console.Console
 	Clock   *clock.Fake
 	Store   deploy.Store
@@ -103,7 +103,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	logw := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	core := app.NewCore(app.CoreConfig{Store: st, Runbook: rb, Steps: reg, Clock: clk, Logger: log})
+	core := botcore.NewCore(botcore.CoreConfig{Store: st, Runbook: rb, Steps: reg, Clock: clk, Logger: log})
 	var windows bot.Windows
 	if o.windows {
 		s := schedule.New(schedule.Config{Store: st, Runbook: rb, Clock: clk, Logger: log})

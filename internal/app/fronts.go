@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"deploybot/bot/console"
+	"deploybot/bot/discord"
+	slackfront "deploybot/bot/slack"
 	"deploybot/deploy/schedule"
 	"deploybot/runbook"
 )
@@ -44,6 +46,40 @@ func (s *Server) wireFronts(ctx context.Context, opt Options) error {
 }
 
 // wireChat adds Slack and Discord when they are configured.
-func (s *Server) wireChat(ctx context.Context, opt Options) error {
+func (s *Server) wireChat(_ context.Context, opt Options) error {
+	cfg := s.cfg
+	if cfg.SlackBotToken.IsSet() {
+		front, err := slackfront.New(slackfront.Config{BotToken: cfg.SlackBotToken, SigningSecret: cfg.SlackSigningSecret,
+			AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, Bot: s.core.Bot, Clock: opt.Clock, Logger: opt.Logger,
+			HTTPClient: opt.HTTPClient})
+		if err != nil {
+			return &ConfigError{Msg: "SLACK_BOT_TOKEN: " + err.Error()}
+		}
+		s.core.Bot.AddPoster(front)
+		front.Routes(s.mux)
+		s.runners = append(s.runners, front.Run)
+		if cfg.SlackHTTP() {
+			s.serves = append(s.serves, "Slack (HTTP: /slack/commands, /slack/interactions)")
+		}
+		if cfg.SlackSocket() {
+			s.serves = append(s.serves, "Slack (Socket Mode)")
+		}
+	}
+	if cfg.Discord() {
+		front, err := discord.New(discord.Config{Token: cfg.DiscordBotToken.Reveal(), AppID: cfg.DiscordAppID, PublicKey: cfg.DiscordPublicKey,
+			APIURL: cfg.DiscordAPIURL, GuildID: cfg.DiscordGuildID, Bot: s.core.Bot, Clock: opt.Clock, Logger: opt.Logger,
+			HTTPClient: opt.HTTPClient})
+		if err != nil {
+			return &ConfigError{Msg: err.Error()}
+		}
+		s.core.Bot.AddPoster(front)
+		front.Routes(s.mux)
+		s.runners = append(s.runners, front.Run)
+		if cfg.DiscordHTTP() {
+			s.serves = append(s.serves, "Discord (HTTP: /discord/interactions)")
+		} else {
+			s.serves = append(s.serves, "Discord (Gateway)")
+		}
+	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"deploybot/deploy/boltstore"
 	"deploybot/deploy/redisstore"
 	"deploybot/deploy/schedule"
+	"deploybot/internal/botcore"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
 	"deploybot/internal/httpserver"
@@ -83,7 +85,7 @@ type Server struct {
 	log     *slog.Logger
 	store   deploy.Store
 	storeAt string
-	core    *Core
+	core    *botcore.Core
 	sched   *schedule.Scheduler
 	mux     *http.ServeMux
 	runners []func(context.Context) error
@@ -99,7 +101,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Core returns the wired core.
-func (s *Server) Core() *Core { return s.core }
+func (s *Server) Core() *botcore.Core { return s.core }
 
 // Build wires deploybot for cfg. It opens the store and loads the runbook;
 // nothing runs until Serve.
@@ -148,7 +150,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	if cfg.ConsoleMode() && notice == "" {
 		notice = console.Channel
 	}
-	s.core = NewCore(CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
+	s.core = botcore.NewCore(botcore.CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
 		NoticeChannel: notice, Windows: windows, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == ""})
 	s.closers = append(s.closers, s.core.Close)
 	notifier.set(s.core.Bot)
@@ -197,11 +199,7 @@ func (s *Server) openStore(ctx context.Context) error {
 
 // Describe returns the one line said at start: what is served where.
 func (s *Server) Describe(addr string) string {
-	what := "the console"
-	if len(s.serves) > 0 {
-		what = fmt.Sprint(s.serves)
-		what = what[1 : len(what)-1]
-	}
+	what := strings.Join(s.serves, " and ")
 	url := "http://" + addr + "/"
 	if s.cfg.ConsoleMode() {
 		return fmt.Sprintf("deploybot: serving the console on %s with %s", url, s.storeAt)

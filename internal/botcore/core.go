@@ -1,7 +1,10 @@
-// Package app wires deploybot together: the store, the engine, the executor,
-// the bot and its platforms. main calls it; end-to-end tests build the same
-// wiring with a test store, fake platforms and an injected clock.
-package app
+// Package botcore wires the platform-independent core of deploybot: the
+// engine, the executor, the bot and its outbox, with every transition
+// published to the bot (messages), the executor (due steps) and any other
+// subscriber (the console's live feed). internal/app builds it for main;
+// the fronts' end-to-end tests build the same core with a test store, fake
+// platforms and an injected clock.
+package botcore
 
 import (
 	"context"

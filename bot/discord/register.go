@@ -1,0 +1,101 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/bwmarrin/discordgo"
+
+	"deploybot/commands"
+)
+
+// CommandName is the name of the application command.
+const CommandName = "deploy"
+
+// commandDescription describes /deploy in Discord's command picker (at most 100 characters).
+const commandDescription = "Run deployments from the runbook: start, approve, roll back, schedule windows"
+
+// Command returns the /deploy application command: one subcommand per
+// commands.Definitions entry, each argument a string option named after it.
+func Command() *discordgo.ApplicationCommand {
+	cmd := &discordgo.ApplicationCommand{Name: CommandName, Type: discordgo.ChatApplicationCommand, Description: commandDescription}
+	for _, d := range commands.Definitions() {
+		sub := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommand, Name: string(d.Kind), Description: d.Summary}
+		for _, a := range d.Args {
+			sub.Options = append(sub.Options, &discordgo.ApplicationCommandOption{
+				Type: discordgo.ApplicationCommandOptionString, Name: a.Name, Description: a.Description,
+				Required: a.Required, MaxLength: a.MaxLength,
+			})
+		}
+		cmd.Options = append(cmd.Options, sub)
+	}
+	return cmd
+}
+
+// Register makes sure the /deploy command is registered as Command defines
+// it, globally or on the configured guild. It reads the registered commands
+// first and overwrites them (one bulk overwrite) only when they differ, so
+// restarts do not re-register. It reports whether it wrote.
+func (f *Front) Register(ctx context.Context) (changed bool, err error) {
+	want := Command()
+	have, err := f.s.ApplicationCommands(f.appID, f.guildID, discordgo.WithContext(ctx))
+	if err != nil {
+		return false, platformError("list application commands", err)
+	}
+	if len(have) == 1 && sameCommand(have[0], want) {
+		f.log.Debug("the /deploy command is up to date")
+		return false, nil
+	}
+	if _, err := f.s.ApplicationCommandBulkOverwrite(f.appID, f.guildID, []*discordgo.ApplicationCommand{want}, discordgo.WithContext(ctx)); err != nil {
+		return false, platformError("register application commands", err)
+	}
+	scope := "globally"
+	if f.guildID != "" {
+		scope = "on guild " + f.guildID
+	}
+	f.log.Info("registered the /deploy command", "scope", scope, "subcommands", len(want.Options))
+	return true, nil
+}
+
+// canonCommand is the part of a command that deploybot defines, in a form
+// that compares equal whatever Discord adds (ids, versions, defaults).
+type canonCommand struct {
+	Name        string        `json:"name"`
+	Type        int           `json:"type"`
+	Description string        `json:"description"`
+	Options     []canonOption `json:"options"`
+}
+
+type canonOption struct {
+	Type        int           `json:"type"`
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	Required    bool          `json:"required"`
+	MaxLength   int           `json:"max_length"`
+	Options     []canonOption `json:"options"`
+}
+
+func canon(c *discordgo.ApplicationCommand) canonCommand {
+	t := int(c.Type)
+	if t == 0 {
+		t = int(discordgo.ChatApplicationCommand)
+	}
+	return canonCommand{Name: c.Name, Type: t, Description: c.Description, Options: canonOptions(c.Options)}
+}
+
+func canonOptions(opts []*discordgo.ApplicationCommandOption) []canonOption {
+	out := []canonOption{}
+	for _, o := range opts {
+		out = append(out, canonOption{Type: int(o.Type), Name: o.Name, Description: o.Description, Required: o.Required,
+			MaxLength: o.MaxLength, Options: canonOptions(o.Options)})
+	}
+	return out
+}
+
+// sameCommand reports whether the registered command have is the command want.
+func sameCommand(have, want *discordgo.ApplicationCommand) bool {
+	a, _ := json.Marshal(canon(have))
+	b, _ := json.Marshal(canon(want))
+	return slices.Equal(a, b)
+}

@@ -1,0 +1,266 @@
+package discord
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"deploybot/bot"
+	"deploybot/deploy"
+)
+
+// Discord's limits that the renderer keeps (PLATFORMS.md).
+const (
+	maxContent     = 2000
+	maxTitle       = 256
+	maxDescription = 4096
+	maxFieldName   = 256
+	maxFieldValue  = 1024
+	maxFooter      = 2048
+	maxFields      = 25
+	maxEmbedTotal  = 6000
+	maxRows        = 5
+	maxRowButtons  = 5
+	maxCustomID    = 100
+	maxLabel       = 80
+	maxOptions     = 25
+	maxOptionText  = 100
+	maxPlaceholder = 150
+	maxModalTitle  = 45
+)
+
+// Embed colours.
+const (
+	colorBlurple = 0x5865F2
+	colorGreen   = 0x57F287
+	colorYellow  = 0xFEE75C
+	colorOrange  = 0xE67E22
+	colorRed     = 0xED4245
+	colorGrey    = 0x95A5A6
+)
+
+// rendered is a message as the bot sends it to Discord.
+type rendered struct {
+	Content    string                       `json:"content"`
+	Embeds     []*discordgo.MessageEmbed    `json:"embeds"`
+	Components []discordgo.MessageComponent `json:"components"`
+}
+
+// render renders a neutral message for Discord. It is a pure function of m.
+func render(m bot.Message) rendered {
+	var r rendered
+	switch {
+	case m.Summary != nil:
+		r = renderSummary(*m.Summary)
+	case m.Card != nil:
+		r = renderCard(*m.Card)
+	case m.Notice != nil:
+		r = renderNotice(*m.Notice)
+	default:
+		r = rendered{Content: "(empty message)"}
+	}
+	if r.Embeds == nil {
+		r.Embeds = []*discordgo.MessageEmbed{}
+	}
+	if r.Components == nil {
+		r.Components = []discordgo.MessageComponent{}
+	}
+	return r
+}
+
+// truncate shortens s to at most n characters, marking the cut with "…".
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	if n <= 1 {
+		return string([]rune(s)[:n])
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "—"
+	}
+	return s
+}
+
+func field(name, value string, inline bool) *discordgo.MessageEmbedField {
+	return &discordgo.MessageEmbedField{Name: truncate(orDash(name), maxFieldName), Value: truncate(orDash(value), maxFieldValue), Inline: inline}
+}
+
+func renderSummary(s bot.Summary) rendered {
+	e := &discordgo.MessageEmbed{
+		Title:       truncate(fmt.Sprintf("Deployment of %s to %s", s.Release, s.Env), maxTitle),
+		Description: truncate(strings.Join(s.Lines, "\n"), maxDescription),
+		Color:       statusColor(s.Status),
+		Footer:      &discordgo.MessageEmbedFooter{Text: "run " + s.RunID},
+	}
+	if !s.Started.IsZero() {
+		e.Timestamp = s.Started.UTC().Format(time.RFC3339)
+	}
+	e.Fields = append(e.Fields, field("Status", s.StatusText, true), field("Started by", s.StartedBy, true))
+	if s.PhaseTitle != "" {
+		e.Fields = append(e.Fields, field("Current phase", s.PhaseTitle, true))
+	}
+	e.Fields = append(e.Fields, field("Progress", fmt.Sprintf("%s %d/%d steps", progressBar(s.Settled, s.Total), s.Settled, s.Total), false))
+	return rendered{Embeds: []*discordgo.MessageEmbed{e}}
+}
+
+// progressBar draws settled/total in ten cells.
+func progressBar(settled, total int) string {
+	const cells = 10
+	n := 0
+	if total > 0 {
+		n = settled * cells / total
+	}
+	return strings.Repeat("▰", n) + strings.Repeat("▱", cells-n)
+}
+
+func statusColor(s deploy.Status) int {
+	switch s {
+	case deploy.StatusActive:
+		return colorBlurple
+	case deploy.StatusRollingBack:
+		return colorRed
+	case deploy.StatusCompleted:
+		return colorGreen
+	case deploy.StatusRolledBack:
+		return colorOrange
+	}
+	return colorGrey
+}
+
+func renderCard(c bot.PhaseCard) rendered {
+	title := fmt.Sprintf("Phase %d/%d · %s", c.Index, c.Total, c.Title)
+	if c.Rollback {
+		title = "↩️ " + c.Title
+	}
+	if c.Production {
+		title += " ⚠️ production"
+	}
+	author := fmt.Sprintf("%s to %s", c.Release, c.Env)
+	if c.Group != "" {
+		author = c.Group + " · " + author
+	}
+	e := &discordgo.MessageEmbed{
+		Author: &discordgo.MessageEmbedAuthor{Name: truncate(author, maxTitle)},
+		Title:  truncate(title, maxTitle),
+		Color:  cardColor(c),
+		Fields: []*discordgo.MessageEmbedField{field("Gate", c.Gate, false)},
+		Footer: &discordgo.MessageEmbedFooter{Text: fmt.Sprintf("run %s · phase %s · %s", c.RunID, c.PhaseID, c.State)},
+	}
+	budget := maxEmbedTotal - 200 - utf8.RuneCountInString(e.Title) - utf8.RuneCountInString(e.Author.Name) -
+		utf8.RuneCountInString(e.Fields[0].Value) - utf8.RuneCountInString(e.Footer.Text)
+	e.Description = stepList(c.Steps, min(maxDescription, budget))
+	return rendered{Embeds: []*discordgo.MessageEmbed{e}, Components: cardComponents(c)}
+}
+
+func cardColor(c bot.PhaseCard) int {
+	switch {
+	case c.Rollback && c.State == "current":
+		return colorRed
+	case c.State == "approved" || c.State == "passed":
+		return colorGreen
+	case c.State == "stopped":
+		return colorGrey
+	case c.State == "current":
+		return colorBlurple
+	}
+	return colorYellow
+}
+
+// stepLine renders step n (1-based) on one line: state icon, number, title,
+// who and when, and the short result, each shortened to the given lengths
+// (detail 0 leaves the result out).
+func stepLine(n int, s bot.StepLine, titleMax, detailMax int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s `%d` %s", s.Icon(), n, truncate(s.Title, titleMax))
+	if s.State == deploy.StepRunning || s.State == deploy.StepFailed || s.State == deploy.StepInterrupted {
+		b.WriteString(" — *" + string(s.State) + "*")
+	}
+	if s.Who != "" {
+		fmt.Fprintf(&b, " · %s %s", s.Who, s.When)
+	}
+	if s.Detail != "" && detailMax > 0 {
+		b.WriteString(" · " + truncate(strings.ReplaceAll(s.Detail, "\n", " "), detailMax))
+	}
+	if s.LastLine != "" && detailMax > 0 {
+		b.WriteString(" · `" + truncate(strings.ReplaceAll(s.LastLine, "`", "'"), detailMax) + "`")
+	}
+	return b.String()
+}
+
+// stepList renders the steps within budget characters, shortening titles
+// and results step by step, and as a last resort listing only the first
+// steps with a count of the others.
+func stepList(steps []bot.StepLine, budget int) string {
+	levels := []struct{ title, detail int }{{200, 200}, {120, 100}, {90, 50}, {70, 0}, {45, 0}}
+	for _, l := range levels {
+		lines := make([]string, len(steps))
+		total := 0
+		for i, s := range steps {
+			lines[i] = stepLine(i+1, s, l.title, l.detail)
+			total += utf8.RuneCountInString(lines[i]) + 1
+		}
+		if total <= budget {
+			return strings.Join(lines, "\n")
+		}
+	}
+	var b strings.Builder
+	used := 0
+	for i, s := range steps {
+		line := stepLine(i+1, s, 45, 0)
+		rest := fmt.Sprintf("… and %d more steps (/deploy status shows them all)", len(steps)-i)
+		if used+utf8.RuneCountInString(line)+1+utf8.RuneCountInString(rest) > budget {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(line + "\n")
+		used += utf8.RuneCountInString(line) + 1
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func renderNotice(n bot.Notice) rendered {
+	r := rendered{Content: truncate(n.Title, maxContent)}
+	if len(n.Fields) == 0 && len(n.Lines) == 0 {
+		return r
+	}
+	e := &discordgo.MessageEmbed{Color: noticeColor(n.Kind)}
+	for _, f := range n.Fields {
+		if len(e.Fields) == maxFields {
+			break
+		}
+		e.Fields = append(e.Fields, field(f.Label, f.Value, utf8.RuneCountInString(f.Value) <= 40))
+	}
+	e.Description = truncate(strings.Join(n.Lines, "\n"), maxDescription)
+	if n.RunID != "" {
+		e.Footer = &discordgo.MessageEmbedFooter{Text: "run " + n.RunID}
+	}
+	r.Embeds = []*discordgo.MessageEmbed{e}
+	r.Components = buttonRows(n.Buttons, maxRows)
+	return r
+}
+
+func noticeColor(k bot.NoticeKind) int {
+	switch k {
+	case bot.NoticeAnnouncement:
+		return colorBlurple
+	case bot.NoticeCompletion:
+		return colorGreen
+	case bot.NoticeRollback:
+		return colorRed
+	case bot.NoticeRolledBack:
+		return colorOrange
+	case bot.NoticeAborted:
+		return colorGrey
+	case bot.NoticeReminder, bot.NoticeWindowOpen, bot.NoticeWindowClose:
+		return colorYellow
+	}
+	return 0
+}

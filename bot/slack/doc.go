@@ -1,0 +1,12 @@
+// Package slackfront is deploybot's Slack front (directory bot/slack): it
+// receives slash commands and interactions over HTTP (signed requests on
+// /slack/commands and /slack/interactions) or Socket Mode, turns them into
+// bot.Request and bot.Click, answers within Slack's 3 seconds, opens the
+// reason dialog for Skip, Rollback and starting outside a window, and
+// implements bot.Poster: it renders the neutral message model as Block Kit
+// and posts and edits messages with slack-go.
+//
+// It owns the Slack wire formats and Block Kit limits. It must not import
+// the stores (Redis, bbolt), the adapters or other fronts; it talks to the
+// engine only through bot.Bot.
+package slackfront

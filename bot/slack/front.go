@@ -1,0 +1,228 @@
+package slackfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"deploybot/bot"
+	"deploybot/internal/clock"
+	"deploybot/internal/config"
+)
+
+// Platform is the platform name of the Slack front ("slack"), as actors,
+// runs and message slots carry it.
+const Platform = "slack"
+
+// Defaults of Config.
+const (
+	// DefaultWorkers is how many workers send the replies that follow an
+	// acknowledgement (ephemeral answers through response_url).
+	DefaultWorkers = 4
+	// DefaultAckBudget bounds everything done before a command or click is
+	// acknowledged, well inside Slack's 3 seconds.
+	DefaultAckBudget = 2500 * time.Millisecond
+	// DefaultGroupsTTL is how long the user groups' members are cached.
+	DefaultGroupsTTL = 5 * time.Minute
+	// DefaultCallTimeout bounds one Web API call made after the acknowledgement.
+	DefaultCallTimeout = 20 * time.Second
+)
+
+// Config configures a Front.
+type Config struct {
+	// BotToken is the bot token (xoxb-…): required.
+	BotToken config.Secret
+	// SigningSecret verifies requests over HTTP; required unless AppToken is set.
+	SigningSecret config.Secret
+	// AppToken is the app-level token (xapp-…) that turns on Socket Mode.
+	AppToken config.Secret
+	// APIURL is the Web API base URL (default Slack's own); a missing final "/" is added.
+	APIURL string
+	// Bot is the chat side that commands and clicks go to: required.
+	Bot    *bot.Bot
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// HTTPClient makes the Web API, response_url and Socket Mode calls.
+	HTTPClient *http.Client
+	// Workers bounds the replies sent after acknowledgements (default DefaultWorkers).
+	Workers int
+	// AckBudget bounds the work before an acknowledgement (default DefaultAckBudget).
+	AckBudget time.Duration
+	// GroupsTTL is how long user-group members are cached (default DefaultGroupsTTL).
+	GroupsTTL time.Duration
+}
+
+// Front is deploybot's Slack front: HTTP handlers, the Socket Mode loop,
+// and the bot.Poster that posts and edits messages.
+type Front struct {
+	cfg    Config
+	api    *slack.Client
+	bot    *bot.Bot
+	clock  clock.Clock
+	log    *slog.Logger
+	http   *http.Client
+	groups *groupCache
+	pool   *pool
+	envs   chan struct{} // bounds Socket Mode envelopes handled at once
+}
+
+var _ bot.Poster = (*Front)(nil)
+
+// New returns a Slack front for cfg. It starts nothing: Run runs Socket Mode
+// (when an app token is set) and Routes adds the HTTP handlers.
+func New(cfg Config) (*Front, error) {
+	if cfg.Bot == nil {
+		return nil, errors.New("slack front: no bot")
+	}
+	if !cfg.BotToken.IsSet() {
+		return nil, errors.New("slack front: SLACK_BOT_TOKEN is not set")
+	}
+	if !cfg.SigningSecret.IsSet() && !cfg.AppToken.IsSet() {
+		return nil, errors.New("slack front: set SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = config.DefaultSlackAPIURL
+	}
+	if !strings.HasSuffix(cfg.APIURL, "/") {
+		cfg.APIURL += "/"
+	}
+	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("slack front: SLACK_API_URL %q is not an http(s) URL", cfg.APIURL)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.AckBudget <= 0 {
+		cfg.AckBudget = DefaultAckBudget
+	}
+	if cfg.GroupsTTL <= 0 {
+		cfg.GroupsTTL = DefaultGroupsTTL
+	}
+	log := cfg.Logger.With("component", "slack", "platform", Platform)
+	opts := []slack.Option{slack.OptionAPIURL(cfg.APIURL), slack.OptionHTTPClient(cfg.HTTPClient)}
+	if cfg.AppToken.IsSet() {
+		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken.Reveal()))
+	}
+	api := slack.New(cfg.BotToken.Reveal(), opts...)
+	f := &Front{
+		cfg: cfg, api: api, bot: cfg.Bot, clock: cfg.Clock, log: log, http: cfg.HTTPClient,
+		groups: newGroupCache(api, cfg.Clock, cfg.GroupsTTL, log),
+		pool:   newPool(cfg.Workers, log),
+		envs:   make(chan struct{}, 64),
+	}
+	return f, nil
+}
+
+// Platform returns "slack".
+func (f *Front) Platform() string { return Platform }
+
+// Run serves Socket Mode until ctx ends when an app token is configured;
+// otherwise it waits for ctx (the HTTP handlers serve meanwhile). Either way
+// it closes the front when it returns. It returns an error only when Socket
+// Mode cannot go on (the app token is refused).
+func (f *Front) Run(ctx context.Context) error {
+	defer f.Close()
+	if !f.cfg.AppToken.IsSet() {
+		<-ctx.Done()
+		return nil
+	}
+	return f.runSocket(ctx)
+}
+
+// Close stops the reply workers after the replies already queued (waiting
+// a few seconds at most). Requests that arrive later are still answered,
+// but their follow-up replies are dropped.
+func (f *Front) Close() { f.pool.close() }
+
+// pool is the bounded worker pool for work after an acknowledgement.
+type pool struct {
+	log     *slog.Logger
+	workers int
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex // mu protects jobs, started and closed
+	jobs    chan func(context.Context)
+	started bool
+	closed  bool
+}
+
+// poolBacklog is how many jobs wait per worker before new ones are dropped.
+const poolBacklog = 64
+
+// poolGrace is how long close waits for queued jobs before cancelling them.
+const poolGrace = 5 * time.Second
+
+func newPool(workers int, log *slog.Logger) *pool {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &pool{log: log, workers: workers, ctx: ctx, cancel: cancel, jobs: make(chan func(context.Context), workers*poolBacklog)}
+}
+
+// submit queues job without blocking; it reports false (and logs) when the
+// pool is closed or its backlog is full.
+func (p *pool) submit(job func(context.Context)) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		p.log.Warn("reply dropped: front is closed")
+		return false
+	}
+	if !p.started {
+		p.started = true
+		for range p.workers {
+			p.wg.Go(func() {
+				for j := range p.jobs {
+					j(p.ctx)
+				}
+			})
+		}
+	}
+	select {
+	case p.jobs <- job:
+		return true
+	default:
+		p.log.Warn("reply dropped: too many replies waiting")
+		return false
+	}
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.jobs)
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(poolGrace):
+		p.cancel()
+		<-done
+	}
+	p.cancel()
+}

@@ -1,0 +1,139 @@
+package slackfront
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/slack-go/slack"
+)
+
+// MaxBody is the largest request body accepted; larger ones get 413.
+const MaxBody = 1 << 20
+
+// Paths of the Slack request URLs.
+const (
+	CommandsPath     = "/slack/commands"
+	InteractionsPath = "/slack/interactions"
+)
+
+// Routes adds POST /slack/commands and POST /slack/interactions to mux.
+func (f *Front) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+CommandsPath, f.serveCommand)
+	mux.HandleFunc("POST "+InteractionsPath, f.serveInteraction)
+}
+
+// readVerified reads the body (at most MaxBody), verifies its signature
+// before anything else, and parses the form. On failure it has answered
+// (413, 401 or 400) and returns false; nothing else was done.
+func (f *Front) readVerified(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	if r.ContentLength > MaxBody {
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
+		http.Error(w, "could not read the request", http.StatusBadRequest)
+		return nil, false
+	}
+	if err := Verify(f.cfg.SigningSecret.Reveal(), r.Header, body, f.clock.Now()); err != nil {
+		f.log.Warn("refused a request that is not verifiably from Slack", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
+		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "malformed form body", http.StatusBadRequest)
+		return nil, false
+	}
+	return form, true
+}
+
+// ackContext bounds the work before the acknowledgement. It does not end
+// when Slack hangs up, so a transition is never cut off halfway.
+func (f *Front) ackContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), f.cfg.AckBudget)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// flush sends the response now, so work queued after it follows the acknowledgement.
+func flush(w http.ResponseWriter) {
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+func slashFromForm(f url.Values) slack.SlashCommand {
+	return slack.SlashCommand{
+		TeamID: f.Get("team_id"), TeamDomain: f.Get("team_domain"), EnterpriseID: f.Get("enterprise_id"),
+		ChannelID: f.Get("channel_id"), ChannelName: f.Get("channel_name"), UserID: f.Get("user_id"), UserName: f.Get("user_name"),
+		Command: f.Get("command"), Text: f.Get("text"), ResponseURL: f.Get("response_url"), TriggerID: f.Get("trigger_id"),
+		APIAppID: f.Get("api_app_id"),
+	}
+}
+
+// recovered turns a panic in a handler into a logged error and a plain
+// answer, so a bug shows as "internal error" rather than a dropped request.
+func (f *Front) recovered(w http.ResponseWriter, what string) {
+	if v := recover(); v != nil {
+		f.log.Error("panic while handling a Slack request", "request", what, "panic", v)
+		writeJSON(w, CommandResponse{ResponseType: "ephemeral", Text: "internal error; nothing was changed"})
+	}
+}
+
+func (f *Front) serveCommand(w http.ResponseWriter, r *http.Request) {
+	defer f.recovered(w, "command")
+	form, ok := f.readVerified(w, r)
+	if !ok {
+		return
+	}
+	if form.Get("ssl_check") == "1" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	ctx, cancel := f.ackContext(r)
+	defer cancel()
+	writeJSON(w, f.command(ctx, slashFromForm(form)))
+}
+
+func (f *Front) serveInteraction(w http.ResponseWriter, r *http.Request) {
+	defer f.recovered(w, "interaction")
+	form, ok := f.readVerified(w, r)
+	if !ok {
+		return
+	}
+	if form.Get("ssl_check") == "1" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	var cb interaction
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+		f.log.Warn("unreadable interaction payload", "err", err)
+		http.Error(w, "malformed payload", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := f.ackContext(r)
+	defer cancel()
+	body, next := f.interaction(ctx, &cb)
+	if body != nil {
+		writeJSON(w, body)
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
+	if next != nil {
+		flush(w)
+		f.pool.submit(next)
+	}
+}

@@ -1,0 +1,248 @@
+package slackfront
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"deploybot/bot"
+	"deploybot/deploy"
+)
+
+// This file is the part of the front shared by HTTP and Socket Mode: a
+// verified command or interaction in, the answer to acknowledge with out,
+// plus the work to do after the acknowledgement.
+
+// CommandResponse is the answer to a slash command: the HTTP response body,
+// or the Socket Mode acknowledgement's payload.
+type CommandResponse struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+// viewErrors is the answer to a view submission that keeps the dialog open
+// and shows the problem under the reason field.
+type viewErrors struct {
+	ResponseAction string            `json:"response_action"`
+	Errors         map[string]string `json:"errors"`
+}
+
+// after is work done once the request is acknowledged, by the worker pool.
+type after func(ctx context.Context)
+
+// Time bounds inside the acknowledgement budget.
+const (
+	// groupsWait bounds waiting for the user groups on the ack path.
+	groupsWait = time.Second
+	// viewsOpenWait bounds views.open: the trigger_id lives 3 s from the click.
+	viewsOpenWait = 2 * time.Second
+)
+
+// unescape undoes the escaping Slack applies to slash-command text.
+var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// command runs a slash command. It never fails: errors are answered as text.
+func (f *Front) command(ctx context.Context, c slack.SlashCommand) CommandResponse {
+	actor := f.actor(ctx, c.UserID, c.UserName)
+	reply := f.bot.Command(ctx, bot.Request{
+		Platform: Platform, Channel: c.ChannelID, Actor: actor, Text: unescape.Replace(c.Text), RequestID: c.TriggerID,
+	})
+	typ := "ephemeral"
+	if reply.Public {
+		typ = "in_channel"
+	}
+	return CommandResponse{ResponseType: typ, Text: replyText(reply.Text)}
+}
+
+// interaction is the part of Slack's interaction payload the front reads.
+// Decoding only this is several times cheaper than slack-go's full
+// InteractionCallback, and it is what both HTTP and Socket Mode hand over.
+type interaction struct {
+	Type    string      `json:"type"`
+	User    payloadUser `json:"user"`
+	Channel struct {
+		ID string `json:"id"`
+	} `json:"channel"`
+	Container struct {
+		ChannelID string `json:"channel_id"`
+		MessageTS string `json:"message_ts"`
+	} `json:"container"`
+	TriggerID   string          `json:"trigger_id"`
+	ResponseURL string          `json:"response_url"`
+	Actions     []payloadAction `json:"actions"`
+	View        struct {
+		ID              string `json:"id"`
+		CallbackID      string `json:"callback_id"`
+		PrivateMetadata string `json:"private_metadata"`
+		State           struct {
+			Values map[string]map[string]struct {
+				Value string `json:"value"`
+			} `json:"values"`
+		} `json:"state"`
+	} `json:"view"`
+}
+
+type payloadUser struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+}
+
+type payloadAction struct {
+	Type           string `json:"type"`
+	ActionID       string `json:"action_id"`
+	Value          string `json:"value"`
+	SelectedOption struct {
+		Value string `json:"value"`
+	} `json:"selected_option"`
+}
+
+// fromCallback converts slack-go's decoded payload (Socket Mode) to an interaction.
+func fromCallback(cb *slack.InteractionCallback) *interaction {
+	in := &interaction{Type: string(cb.Type), TriggerID: cb.TriggerID, ResponseURL: cb.ResponseURL,
+		User: payloadUser{ID: cb.User.ID, Username: cb.User.Username, Name: cb.User.Name}}
+	in.Channel.ID = cb.Channel.ID
+	in.Container.ChannelID, in.Container.MessageTS = cb.Container.ChannelID, cb.Container.MessageTs
+	for _, a := range cb.ActionCallback.BlockActions {
+		pa := payloadAction{Type: string(a.Type), ActionID: a.ActionID, Value: a.Value}
+		pa.SelectedOption.Value = a.SelectedOption.Value
+		in.Actions = append(in.Actions, pa)
+	}
+	in.View.ID, in.View.CallbackID, in.View.PrivateMetadata = cb.View.ID, cb.View.CallbackID, cb.View.PrivateMetadata
+	if cb.View.State != nil {
+		in.View.State.Values = map[string]map[string]struct {
+			Value string `json:"value"`
+		}{}
+		for b, acts := range cb.View.State.Values {
+			m := map[string]struct {
+				Value string `json:"value"`
+			}{}
+			for id, a := range acts {
+				m[id] = struct {
+					Value string `json:"value"`
+				}{a.Value}
+			}
+			in.View.State.Values[b] = m
+		}
+	}
+	return in
+}
+
+// interaction handles an interaction payload. body is what to acknowledge
+// with (nil: an empty 200); next, when set, runs after the acknowledgement.
+func (f *Front) interaction(ctx context.Context, cb *interaction) (body any, next after) {
+	switch cb.Type {
+	case string(slack.InteractionTypeBlockActions):
+		return nil, f.blockAction(ctx, cb)
+	case string(slack.InteractionTypeViewSubmission):
+		if cb.View.CallbackID == reasonCallbackID {
+			return f.reasonSubmitted(ctx, cb), nil
+		}
+	}
+	return nil, nil // view_closed, shortcuts, other apps' views: nothing to do
+}
+
+// userName is the name a person is mentioned by.
+func userName(u payloadUser) string {
+	if u.Username != "" {
+		return u.Username
+	}
+	return u.Name
+}
+
+// clickedButton returns the button id of a block action: the action_id of a
+// button, the chosen option's value of a menu.
+func clickedButton(a payloadAction) string {
+	switch a.Type {
+	case slack.OptTypeStatic, "overflow":
+		return a.SelectedOption.Value
+	}
+	return a.ActionID
+}
+
+func (f *Front) blockAction(ctx context.Context, cb *interaction) after {
+	if len(cb.Actions) == 0 {
+		return nil
+	}
+	id := clickedButton(cb.Actions[0])
+	act, err := bot.ParseButtonID(id)
+	if err != nil {
+		f.log.Debug("ignoring an action that is not a deploybot button", "action_id", id)
+		return nil
+	}
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	user, responseURL := cb.User.ID, cb.ResponseURL
+	if bot.NeedsReason(act.Kind) {
+		vctx, cancel := context.WithTimeout(ctx, viewsOpenWait)
+		defer cancel()
+		if _, err := f.api.OpenViewContext(vctx, cb.TriggerID, reasonModal(act, id, channel)); err != nil {
+			f.log.Warn("could not open the reason dialog", "user", user, "action", act.Kind, "run_id", act.RunID, "err", err)
+			return func(ctx context.Context) {
+				f.respond(ctx, responseURL, channel, user, "I could not open the dialog that asks for a reason (Slack did not answer in time). Please click again.")
+			}
+		}
+		return nil
+	}
+	reply := f.bot.Click(ctx, bot.Click{
+		Platform: Platform, Channel: channel, Actor: f.actor(ctx, user, userName(cb.User)), ButtonID: id, RequestID: cb.TriggerID,
+	})
+	if reply.Text == "" {
+		return nil
+	}
+	return func(ctx context.Context) { f.respond(ctx, responseURL, channel, user, reply.Text) }
+}
+
+// reasonSubmitted applies the action of a reason dialog. A refusal keeps the
+// dialog open with the reason under the field; success closes it.
+func (f *Front) reasonSubmitted(ctx context.Context, cb *interaction) any {
+	meta, ok := decodeReasonMeta(cb.View.PrivateMetadata)
+	if !ok {
+		f.log.Warn("reason dialog with unreadable metadata", "user", cb.User.ID)
+		return nil
+	}
+	reason := strings.TrimSpace(cb.View.State.Values[reasonBlockID][reasonActionID].Value)
+	if reason == "" {
+		return viewErrors{ResponseAction: "errors", Errors: map[string]string{reasonBlockID: "Please say why."}}
+	}
+	reqID := cb.TriggerID
+	if reqID == "" {
+		reqID = cb.View.ID
+	}
+	reply := f.bot.Click(ctx, bot.Click{
+		Platform: Platform, Channel: meta.Channel, Actor: f.actor(ctx, cb.User.ID, userName(cb.User)),
+		ButtonID: meta.Button, Reason: reason, RequestID: reqID,
+	})
+	if reply.Text == "" {
+		return nil
+	}
+	return viewErrors{ResponseAction: "errors", Errors: map[string]string{reasonBlockID: clip(reply.Text, 300)}}
+}
+
+// actor is the person as the engine sees them, with the user groups the
+// runbook's approver list names.
+func (f *Front) actor(ctx context.Context, id, name string) deploy.Actor {
+	a := deploy.Actor{ID: id, Name: name, Platform: Platform}
+	handles := approverHandles(f.bot.Engine().Runbook().Approvers)
+	if len(handles) > 0 {
+		gctx, cancel := context.WithTimeout(ctx, groupsWait)
+		defer cancel()
+		a.Groups = f.groups.of(gctx, id, handles)
+	}
+	return a
+}
+
+// approverHandles returns the user-group handles (without "@") of an approver list.
+func approverHandles(approvers []string) []string {
+	var out []string
+	for _, a := range approvers {
+		if h, ok := strings.CutPrefix(a, "@"); ok && h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}

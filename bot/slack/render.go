@@ -1,0 +1,613 @@
+package slackfront
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"github.com/slack-go/slack"
+
+	"deploybot/bot"
+	"deploybot/deploy"
+)
+
+// Block Kit limits the renderer enforces (Slack validates them and refuses a
+// message that breaks one; slack-go checks almost none).
+const (
+	maxBlocks         = 50
+	maxActionElements = 25
+	maxSectionText    = 3000
+	maxFields         = 10
+	maxFieldText      = 2000
+	maxHeaderText     = 150
+	maxButtonText     = 75
+	maxID             = 255
+	maxConfirmTitle   = 100
+	maxConfirmText    = 300
+	maxConfirmButton  = 30
+	maxSelectOptions  = 100
+	maxOptionText     = 75
+	maxOptionValue    = 150
+	maxPlaceholder    = 150
+	// maxFallbackText bounds a message's text (the notification and
+	// screen-reader text); Slack advises at most 4000 characters.
+	maxFallbackText = 3000
+	// maxTitle and maxDetail bound one step's title and result on a card, so
+	// one long line cannot crowd out the others.
+	maxTitle  = 300
+	maxDetail = 500
+)
+
+// Rendered is a message as Slack receives it: the blocks and the fallback
+// text that notifications and screen readers use.
+type Rendered struct {
+	Text   string
+	Blocks []slack.Block
+}
+
+// JSON returns the rendering as {"text":…, "blocks":[…]} (golden files, debugging).
+func (r Rendered) JSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	err := enc.Encode(struct {
+		Text   string        `json:"text"`
+		Blocks []slack.Block `json:"blocks"`
+	}{r.Text, r.Blocks})
+	return bytes.TrimSpace(b.Bytes()), err
+}
+
+// Render renders one message of the neutral model.
+func Render(m bot.Message) Rendered {
+	switch {
+	case m.Summary != nil:
+		return RenderSummary(*m.Summary)
+	case m.Card != nil:
+		return RenderCard(*m.Card)
+	case m.Notice != nil:
+		return RenderNotice(*m.Notice)
+	}
+	return Rendered{Text: "deploybot"}
+}
+
+// length counts characters as Slack does (UTF-16 code units).
+func length(s string) int {
+	n := 0
+	for _, r := range s {
+		if k := utf16.RuneLen(r); k > 0 {
+			n += k
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// clip shortens s to at most max characters, ending in "…" when cut.
+func clip(s string, max int) string {
+	if length(s) <= max {
+		return s
+	}
+	n := 0
+	for i, r := range s {
+		k := max16(r)
+		if n+k > max-1 {
+			return s[:i] + "…"
+		}
+		n += k
+	}
+	return s
+}
+
+func max16(r rune) int {
+	if k := utf16.RuneLen(r); k > 0 {
+		return k
+	}
+	return 1
+}
+
+// escaper escapes the three characters Slack's mrkdwn gives meaning to, so
+// text from people ("<!channel>", "<https://evil|docs>") shows as typed.
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// esc escapes s for mrkdwn and clips it to max characters without cutting
+// an escape in half.
+func esc(s string, max int) string {
+	out := escaper.Replace(s)
+	if length(out) <= max {
+		return out
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		piece := escaper.Replace(string(r))
+		k := length(piece)
+		if n+k > max-1 {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.WriteString(piece)
+		n += k
+	}
+	return b.String()
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	if s == "" {
+		s = " "
+	}
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+func plain(s string, max int) *slack.TextBlockObject {
+	s = clip(strings.TrimSpace(s), max)
+	if s == "" {
+		s = "-"
+	}
+	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+}
+
+func section(text string) *slack.SectionBlock {
+	return slack.NewSectionBlock(mrkdwn(text), nil, nil)
+}
+
+// button renders a model button; its action_id is Button.ID, which the
+// interaction handler parses back.
+func button(b bot.Button, a11y string) *slack.ButtonBlockElement {
+	id := b.ID()
+	e := slack.NewButtonBlockElement(id, id, plain(b.Label, maxButtonText))
+	e.Style = slack.Style(b.Style)
+	if a11y != "" {
+		e.AccessibilityLabel = clip(a11y, maxButtonText)
+	}
+	e.Confirm = confirm(b.Confirm, b.Style)
+	return e
+}
+
+func confirm(c *bot.Confirm, style bot.Style) *slack.ConfirmationBlockObject {
+	if c == nil {
+		return nil
+	}
+	cf := slack.NewConfirmationBlockObject(plain(c.Title, maxConfirmTitle), plain(c.Text, maxConfirmText),
+		plain(c.OK, maxConfirmButton), plain(orDefault(c.Cancel, "Cancel"), maxConfirmButton))
+	if style != bot.StyleDefault {
+		cf.Style = slack.Style(style)
+	}
+	return cf
+}
+
+func orDefault(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
+
+// usable reports whether a button's id fits Slack's action_id limit.
+func usable(b bot.Button) bool { return len(b.ID()) <= maxID }
+
+// actionBlocks renders buttons as actions blocks of at most 25 elements.
+func actionBlocks(bs []bot.Button, a11y func(bot.Button) string) []slack.Block {
+	var els []slack.BlockElement
+	for _, b := range bs {
+		if !usable(b) {
+			continue
+		}
+		label := ""
+		if a11y != nil {
+			label = a11y(b)
+		}
+		els = append(els, button(b, label))
+	}
+	var out []slack.Block
+	for len(els) > 0 {
+		n := min(len(els), maxActionElements)
+		out = append(out, slack.NewActionBlock("", els[:n]...))
+		els = els[n:]
+	}
+	return out
+}
+
+// packLines joins lines into section texts of at most maxSectionText
+// characters each (a line longer than that is clipped).
+func packLines(lines []string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, l := range lines {
+		l = clipEscaped(l, maxSectionText)
+		if cur.Len() > 0 && length(cur.String())+1+length(l) > maxSectionText {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteString("\n")
+		}
+		cur.WriteString(l)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// clipEscaped clips already escaped mrkdwn text without cutting an entity.
+func clipEscaped(s string, max int) string {
+	if length(s) <= max {
+		return s
+	}
+	cut := clip(s, max)
+	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
+		cut = cut[:i] + "…"
+	}
+	return cut
+}
+
+// assignBlockIDs gives every block an id made of its kind, its position and
+// a hash of its content: stable for the same content (golden files), new
+// when the content changes, as Slack advises for updated messages.
+func assignBlockIDs(blocks []slack.Block) {
+	for i, b := range blocks {
+		raw, _ := json.Marshal(b)
+		h := fnv.New32a()
+		_, _ = h.Write(raw)
+		id := fmt.Sprintf("%s%d-%08x", string(b.BlockType())[:1], i, h.Sum32())
+		switch x := b.(type) {
+		case *slack.SectionBlock:
+			x.BlockID = id
+		case *slack.ActionBlock:
+			x.BlockID = id
+		case *slack.ContextBlock:
+			x.BlockID = id
+		case *slack.HeaderBlock:
+			x.BlockID = id
+		case *slack.DividerBlock:
+			x.BlockID = id
+		}
+	}
+}
+
+func fallback(s string) string {
+	s = clip(strings.TrimSpace(escaper.Replace(s)), maxFallbackText)
+	if s == "" {
+		return "deploybot"
+	}
+	return s
+}
+
+// ---- run summary ----
+
+func statusIcon(s deploy.Status) string {
+	switch s {
+	case deploy.StatusActive:
+		return "🟢"
+	case deploy.StatusRollingBack:
+		return "🟠"
+	case deploy.StatusCompleted:
+		return "✅"
+	case deploy.StatusRolledBack:
+		return "↩️"
+	case deploy.StatusAborted:
+		return "⏹️"
+	}
+	return "•"
+}
+
+// progressBar draws settled/total as ten cells.
+func progressBar(settled, total int) string {
+	if total <= 0 {
+		return ""
+	}
+	full := settled * 10 / total
+	return strings.Repeat("▓", full) + strings.Repeat("░", 10-full)
+}
+
+// slackDate renders t in each reader's own time zone, with a UTC fallback.
+func slackDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} at {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// RenderSummary renders a run's summary message.
+func RenderSummary(s bot.Summary) Rendered {
+	var blocks []slack.Block
+	blocks = append(blocks, slack.NewHeaderBlock(plain(fmt.Sprintf("🚀 %s → %s", s.Release, s.Env), maxHeaderText)))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s *%s*\n", statusIcon(s.Status), esc(s.StatusText, 1000))
+	fmt.Fprintf(&b, "*Run* `%s` · started by %s", esc(s.RunID, 100), esc(s.StartedBy, 200))
+	if d := slackDate(s.Started); d != "" {
+		b.WriteString(" · " + d)
+	}
+	if s.PhaseTitle != "" {
+		fmt.Fprintf(&b, "\n*Current phase:* %s", esc(s.PhaseTitle, maxTitle))
+	}
+	if s.Total > 0 {
+		fmt.Fprintf(&b, "\n*Progress:* %s %d/%d steps", progressBar(s.Settled, s.Total), s.Settled, s.Total)
+	}
+	blocks = append(blocks, section(b.String()))
+	var lines []string
+	for _, l := range s.Lines {
+		lines = append(lines, esc(l, maxTitle+100))
+	}
+	packed := packLines(lines)
+	room := maxBlocks - len(blocks) - 1
+	if len(packed) > room {
+		packed = packed[:room]
+		packed[room-1] = clipEscaped(packed[room-1], maxSectionText-40) + "\n… more phases: /deploy status"
+	}
+	for _, p := range packed {
+		blocks = append(blocks, section(p))
+	}
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Each phase has its own message in this thread, updated as it goes.")))
+	assignBlockIDs(blocks)
+	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.Release, s.Env, s.RunID, s.StatusText)
+	if s.Total > 0 {
+		text += fmt.Sprintf(", %d/%d steps", s.Settled, s.Total)
+	}
+	return Rendered{Text: fallback(text), Blocks: blocks}
+}
+
+// ---- phase card ----
+
+func stateWord(s deploy.StepState) string { return string(s) }
+
+// stepMeta is the line under a step's title: state, who, when, result.
+func stepMeta(l bot.StepLine) string {
+	parts := []string{stateWord(l.State)}
+	if l.Who != "" {
+		parts = append(parts, l.Who)
+	}
+	if l.When != "" {
+		parts = append(parts, l.When)
+	}
+	d := l.Detail
+	switch {
+	case strings.HasPrefix(d, "skipped: "):
+		d = "reason: " + strings.TrimPrefix(d, "skipped: ")
+	case l.State == deploy.StepRunning && strings.HasPrefix(d, "running "):
+		d = strings.TrimPrefix(d, "running ")
+	}
+	if d != "" {
+		parts = append(parts, d)
+	}
+	if l.LastLine != "" {
+		parts = append(parts, l.LastLine)
+	}
+	if l.Attempt > 1 {
+		parts = append(parts, fmt.Sprintf("attempt %d", l.Attempt))
+	}
+	for i, p := range parts {
+		limit := 200
+		if i == len(parts)-1 || p == d || p == l.LastLine {
+			limit = maxDetail
+		}
+		parts[i] = esc(p, limit)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func stepTitle(l bot.StepLine) string {
+	t := "*" + esc(l.Title, maxTitle) + "*"
+	if l.Automated && l.Adapter != "" {
+		t += "  `" + esc(l.Adapter, 40) + "`"
+	}
+	return l.Icon() + " " + t
+}
+
+// stepText is a step on its own: title, then state, who, when and result.
+func stepText(l bot.StepLine) string { return stepTitle(l) + "\n" + stepMeta(l) }
+
+// stepLine is a step in one line, for cards packed to fit Slack's limits.
+func stepLine(l bot.StepLine) string { return stepTitle(l) + " — " + stepMeta(l) }
+
+func stepA11y(title string) func(bot.Button) string {
+	return func(b bot.Button) string { return b.Label + ": " + title }
+}
+
+func gateIcon(state string) string {
+	switch state {
+	case "approved", "passed":
+		return "✅"
+	case "stopped":
+		return "⏹️"
+	case "waiting for a maintenance window":
+		return "⏸️"
+	}
+	return "🚦"
+}
+
+func cardHeader(c bot.PhaseCard) string {
+	if c.Rollback {
+		return "↩️ " + c.Title
+	}
+	if c.Index > 0 && c.Total > 0 {
+		return fmt.Sprintf("Phase %d/%d · %s", c.Index, c.Total, c.Title)
+	}
+	return c.Title
+}
+
+// RenderCard renders a phase card. A card with many steps is packed to fit
+// Block Kit's 50 blocks: first every step gets its own section (and its
+// buttons); if that is too many blocks, steps without buttons are packed
+// several to a section; if still too many, all steps are packed and each
+// kind of step button becomes one menu listing the steps it applies to.
+func RenderCard(c bot.PhaseCard) Rendered {
+	head := []slack.Block{slack.NewHeaderBlock(plain(cardHeader(c), maxHeaderText))}
+	var ctx []string
+	if c.Group != "" {
+		ctx = append(ctx, "*"+esc(c.Group, 200)+"*")
+	}
+	ctx = append(ctx, fmt.Sprintf("`%s` → *%s*", esc(c.Release, 100), esc(c.Env, 100)), fmt.Sprintf("run `%s`", esc(c.RunID, 100)))
+	if c.Production {
+		ctx = append(ctx, "🔴 production phase")
+	}
+	head = append(head, slack.NewContextBlock("", mrkdwn(strings.Join(ctx, " · "))))
+
+	tail := []slack.Block{section(gateIcon(c.State) + " " + esc(c.Gate, 1000))}
+	tail = append(tail, actionBlocks(c.Buttons, nil)...)
+
+	room := maxBlocks - len(head) - len(tail)
+	steps := fullSteps(c)
+	if len(steps) > room {
+		steps = packedSteps(c)
+	}
+	if len(steps) > room {
+		steps = menuSteps(c, room)
+	}
+	blocks := append(append(head, steps...), tail...)
+	assignBlockIDs(blocks)
+
+	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.Release, c.Env, c.Gate)
+	return Rendered{Text: fallback(text), Blocks: blocks}
+}
+
+func fullSteps(c bot.PhaseCard) []slack.Block {
+	var out []slack.Block
+	for _, l := range c.Steps {
+		out = append(out, section(stepText(l)))
+		out = append(out, actionBlocks(l.Buttons, stepA11y(l.Title))...)
+	}
+	return out
+}
+
+func packedSteps(c bot.PhaseCard) []slack.Block {
+	var out []slack.Block
+	var run []string
+	flush := func() {
+		for _, p := range packLines(run) {
+			out = append(out, section(p))
+		}
+		run = nil
+	}
+	for _, l := range c.Steps {
+		if len(l.Buttons) == 0 {
+			run = append(run, stepLine(l))
+			continue
+		}
+		flush()
+		out = append(out, section(stepText(l)))
+		out = append(out, actionBlocks(l.Buttons, stepA11y(l.Title))...)
+	}
+	flush()
+	return out
+}
+
+// menuSteps packs every step into sections and turns the step buttons into
+// one menu per label ("Done…", "Skip…"), whose options are the steps.
+func menuSteps(c bot.PhaseCard, room int) []slack.Block {
+	var lines []string
+	type menu struct {
+		label   string
+		confirm *bot.Confirm
+		style   bot.Style
+		opts    []*slack.OptionBlockObject
+	}
+	var menus []*menu
+	byLabel := map[string]*menu{}
+	for _, l := range c.Steps {
+		lines = append(lines, stepLine(l))
+		for _, b := range l.Buttons {
+			id := b.ID()
+			if len(id) > maxOptionValue {
+				continue
+			}
+			m := byLabel[b.Label]
+			if m == nil {
+				m = &menu{label: b.Label, confirm: b.Confirm, style: b.Style}
+				byLabel[b.Label] = m
+				menus = append(menus, m)
+			}
+			if len(m.opts) < maxSelectOptions {
+				m.opts = append(m.opts, slack.NewOptionBlockObject(id, plain(l.Icon()+" "+l.Title, maxOptionText), nil))
+			}
+		}
+	}
+	var els []slack.BlockElement
+	for i, m := range menus {
+		if i == maxActionElements {
+			break
+		}
+		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain(m.label+"…", maxPlaceholder),
+			clip(fmt.Sprintf("menu:%s:%s:%s", strings.ToLower(strings.ReplaceAll(m.label, " ", "_")), c.RunID, c.PhaseID), maxID), m.opts...)
+		if m.confirm != nil {
+			cf := *m.confirm
+			if len(m.opts) > 1 {
+				cf.Text = "The step you chose: " + cf.Text
+			}
+			sel.Confirm = confirm(&cf, m.style)
+		}
+		els = append(els, sel)
+	}
+	packed := packLines(lines)
+	keep := room
+	if len(els) > 0 {
+		keep--
+	}
+	if len(packed) > keep {
+		packed = packed[:keep]
+		packed[keep-1] = clipEscaped(packed[keep-1], maxSectionText-60) + "\n… more steps: /deploy status lists them all"
+	}
+	var out []slack.Block
+	for _, p := range packed {
+		out = append(out, section(p))
+	}
+	if len(els) > 0 {
+		out = append(out, slack.NewActionBlock("", els...))
+	}
+	return out
+}
+
+// ---- notices ----
+
+// RenderNotice renders a notice: its title, fields, lines and buttons.
+func RenderNotice(n bot.Notice) Rendered {
+	var blocks []slack.Block
+	title := esc(n.Title, maxSectionText-4)
+	if n.Kind != bot.NoticeText {
+		title = "*" + esc(n.Title, maxSectionText-4) + "*"
+	}
+	blocks = append(blocks, section(title))
+	var fields []*slack.TextBlockObject
+	flush := func() {
+		if len(fields) > 0 {
+			blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+			fields = nil
+		}
+	}
+	for _, f := range n.Fields {
+		if len(fields) == maxFields {
+			flush()
+		}
+		label := esc(f.Label, 200)
+		fields = append(fields, mrkdwn("*"+label+"*\n"+esc(f.Value, maxFieldText-length(label)-4)))
+	}
+	flush()
+	var lines []string
+	for _, l := range n.Lines {
+		lines = append(lines, esc(l, maxSectionText))
+	}
+	acts := actionBlocks(n.Buttons, nil)
+	room := maxBlocks - len(blocks) - len(acts)
+	packed := packLines(lines)
+	if len(packed) > room {
+		packed = packed[:max(room, 0)]
+		if room > 0 {
+			packed[room-1] = clipEscaped(packed[room-1], maxSectionText-10) + "\n…"
+		}
+	}
+	for _, p := range packed {
+		blocks = append(blocks, section(p))
+	}
+	blocks = append(blocks, acts...)
+	if len(blocks) > maxBlocks {
+		blocks = blocks[:maxBlocks]
+	}
+	assignBlockIDs(blocks)
+	return Rendered{Text: fallback(n.Text()), Blocks: blocks}
+}

@@ -1,0 +1,503 @@
+package slackfront
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"deploybot/bot"
+	"deploybot/deploy"
+	"deploybot/internal/testkit/slackfake"
+	"deploybot/runbook"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// t0 is the fixed "now" of the rendering fixtures.
+var t0 = time.Date(2030, time.March, 4, 10, 0, 0, 0, time.UTC)
+
+var (
+	ana = deploy.Actor{ID: "U0ANA", Name: "ana", Platform: "slack"}
+	bob = deploy.Actor{ID: "U0BOB", Name: "bob", Platform: "slack"}
+)
+
+const fixtureYAML = `
+name: payments-api
+distinct_approver: true
+phases:
+  - id: prepare
+    group: Pre-Deployment
+    title: Prepare the release
+    steps:
+      - id: review
+        title: Code review completed for all changes
+      - id: tests
+        title: All automated tests passing (unit, integration, e2e)
+        run: shell
+        with:
+          command: ["./scripts/check-ci.sh", "{{ .Version }}"]
+  - id: rollout
+    group: Deployment
+    title: Roll out to production
+    production: true
+    steps:
+      - id: deploy
+        title: Deploy the new version
+      - id: soak
+        title: Watch error rates for 30 minutes
+        run: watch
+        with:
+          for: 30m
+rollback:
+  steps:
+    - id: revert
+      title: Revert to the previous version
+    - id: notify
+      title: Tell the stakeholders
+`
+
+func fixtureRunbook(t testing.TB, yaml string) *runbook.Runbook {
+	t.Helper()
+	rb, err := runbook.Parse("fixture.yaml", []byte(yaml), nil)
+	if err != nil {
+		t.Fatalf("fixture runbook: %v", err)
+	}
+	return rb
+}
+
+// fixtureRun returns an active run of rb in its first phase, every step pending.
+func fixtureRun(rb *runbook.Runbook) *deploy.Run {
+	r := &deploy.Run{
+		ID: "r7k2q", Release: "v1.4", Env: "production", Channel: "C0DEPLOY", Platform: "slack", Started: ana,
+		Status: deploy.StatusActive, Created: t0.Add(-20 * time.Minute), Updated: t0, Runbook: *rb, Rev: 3,
+	}
+	for _, p := range rb.Phases {
+		pr := deploy.PhaseRun{ID: p.ID}
+		for _, s := range p.Steps {
+			pr.Steps = append(pr.Steps, deploy.StepRun{ID: s.ID, State: deploy.StepPending})
+		}
+		r.Phases = append(r.Phases, pr)
+	}
+	r.Phases[0].Started = t0.Add(-20 * time.Minute)
+	return r
+}
+
+func set(s *deploy.StepRun, state deploy.StepState, by deploy.Actor, ago time.Duration, result string) {
+	s.State, s.By, s.At, s.Result = state, &by, t0.Add(-ago), result
+}
+
+// golden compares got with testdata/<test name>.golden.json (rewritten with -update).
+func golden(t *testing.T, got []byte) {
+	t.Helper()
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no golden file (run go test -update): %v", err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(want), bytes.TrimSpace(got)) {
+		t.Errorf("rendering differs from %s (run go test -update if the change is intended)\ngot:\n%s", path, got)
+	}
+}
+
+// checkRendered asserts what Slack would: valid blocks and a fallback text.
+func checkRendered(t *testing.T, r Rendered) []byte {
+	t.Helper()
+	raw, err := json.Marshal(r.Blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slackfake.CheckBlocks(raw); err != nil {
+		t.Errorf("blocks break Block Kit's limits: %v", err)
+	}
+	if strings.TrimSpace(r.Text) == "" {
+		t.Error("no fallback text")
+	}
+	return raw
+}
+
+func TestRenderCard(t *testing.T) {
+	rb := fixtureRunbook(t, fixtureYAML)
+	windowRB := fixtureRunbook(t, strings.Replace(fixtureYAML, "    production: true\n", "    production: true\n    window: required\n", 1))
+	cases := []struct {
+		name string
+		rb   *runbook.Runbook
+		// edit puts the run in the state to render; it returns the phase index.
+		edit func(r *deploy.Run) int
+		// visible and labels are what a person must see on the card.
+		visible []string
+		labels  []string
+	}{
+		{"pending", rb, func(r *deploy.Run) int { return 0 },
+			[]string{"Phase 1/2 · Prepare the release", "⬜ Code review completed for all changes", "pending", "2 of 2 steps open"},
+			[]string{"Done", "Skip", "Rollback"}},
+		{"running", rb, func(r *deploy.Run) int {
+			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 2*time.Minute, "")
+			s := &r.Phases[0].Steps[1]
+			s.State, s.Attempt, s.Started = deploy.StepRunning, 1, t0.Add(-40*time.Second)
+			return 0
+		}, []string{"✅ Code review completed for all changes", "done · @ana · 2 min ago", "⏳ All automated tests passing", "running · for 40s"},
+			[]string{"Rollback"}},
+		{"failed with retry", rb, func(r *deploy.Run) int {
+			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 2*time.Minute, "")
+			set(&r.Phases[0].Steps[1], deploy.StepFailed, deploy.System, time.Minute, "exit 1: 3 tests failed")
+			r.Phases[0].Steps[1].Attempt = 2
+			return 0
+		}, []string{"❌ All automated tests passing", "failed · @deploybot · 1 min ago · exit 1: 3 tests failed · attempt 2"},
+			[]string{"Retry", "Skip", "Rollback"}},
+		{"interrupted", rb, func(r *deploy.Run) int {
+			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 2*time.Minute, "")
+			set(&r.Phases[0].Steps[1], deploy.StepInterrupted, deploy.System, time.Minute, "interrupted: the bot stopped while this step ran; it will not re-run unless someone clicks Retry")
+			return 0
+		}, []string{"⚠️ All automated tests passing", "interrupted"},
+			[]string{"Retry", "Skip", "Rollback"}},
+		{"all settled with approve", rb, func(r *deploy.Run) int {
+			set(&r.Phases[0].Steps[0], deploy.StepSkipped, ana, 3*time.Minute, "")
+			r.Phases[0].Steps[0].Reason = "reviewed in <#C1|pairing> & merged"
+			set(&r.Phases[0].Steps[1], deploy.StepDone, deploy.System, time.Minute, "exit 0")
+			return 0
+		}, []string{"skipped · @ana · 3 min ago · reason: reviewed in <#C1|pairing> & merged", "exit 0", "Waiting for approval by an approver other than @ana"},
+			[]string{"Approve", "Rollback"}},
+		{"approved", rb, func(r *deploy.Run) int {
+			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 9*time.Minute, "")
+			set(&r.Phases[0].Steps[1], deploy.StepDone, deploy.System, 8*time.Minute, "exit 0")
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-2 * time.Minute)}
+			r.Phases[0].Ended = t0.Add(-2 * time.Minute)
+			r.Phase = 1
+			r.Phases[1].Started = t0.Add(-2 * time.Minute)
+			return 0
+		}, []string{"Approved by @bob 2 min ago"}, nil},
+		{"production approve with confirm", rb, func(r *deploy.Run) int {
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
+			r.Phase = 1
+			set(&r.Phases[1].Steps[0], deploy.StepDone, ana, 5*time.Minute, "")
+			set(&r.Phases[1].Steps[1], deploy.StepDone, ana, time.Minute, "ended early by @ana")
+			return 1
+		}, []string{"Phase 2/2 · Roll out to production", "🔴 production phase"},
+			[]string{"Approve", "Rollback"}},
+		{"watch running", rb, func(r *deploy.Run) int {
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
+			r.Phase = 1
+			set(&r.Phases[1].Steps[0], deploy.StepDone, ana, 5*time.Minute, "")
+			s := &r.Phases[1].Steps[1]
+			s.State, s.Attempt, s.Started, s.Progress = deploy.StepRunning, 1, t0.Add(-4*time.Minute), "4m of 30m, error rate 0.1%"
+			return 1
+		}, []string{"running · 4m of 30m, error rate 0.1%"},
+			[]string{"End watch", "Rollback"}},
+		{"waiting for a window", windowRB, func(r *deploy.Run) int {
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
+			r.Phase = 1
+			r.Phases[1].Started = t0.Add(-time.Minute)
+			return 1
+		}, []string{"Waiting for a maintenance window to open"},
+			[]string{"Done", "Skip", "Start outside window", "Rollback"}},
+		{"rollback phase", rb, func(r *deploy.Run) int {
+			r.Status = deploy.StatusRollingBack
+			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0.Add(-time.Minute)}
+			r.Phases[0].Ended = t0.Add(-time.Minute)
+			r.Phases = append(r.Phases, deploy.PhaseRun{ID: deploy.RollbackPhaseID, Started: t0.Add(-time.Minute), Steps: []deploy.StepRun{
+				{ID: "revert", State: deploy.StepPending}, {ID: "notify", State: deploy.StepPending},
+			}})
+			r.Phase = 2
+			return 2
+		}, []string{"↩️ Rollback Procedure", "Revert to the previous version"},
+			[]string{"Done", "Skip", "Done", "Skip"}},
+		{"stopped by rollback", rb, func(r *deploy.Run) int {
+			r.Status = deploy.StatusRolledBack
+			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0.Add(-time.Minute)}
+			r.Phases[0].Ended = t0.Add(-time.Minute)
+			return 0
+		}, []string{"Stopped: run rolled back (by @bob: error rate doubled)"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixtureRun(tc.rb)
+			i := tc.edit(r)
+			out := RenderCard(bot.BuildCard(r, i, t0))
+			raw := checkRendered(t, out)
+			vis := slackfake.Visible(raw)
+			for _, want := range tc.visible {
+				if !strings.Contains(vis, want) {
+					t.Errorf("card does not show %q:\n%s", want, vis)
+				}
+			}
+			if got := labels(raw); strings.Join(got, ",") != strings.Join(tc.labels, ",") {
+				t.Errorf("buttons = %v, want %v", got, tc.labels)
+			}
+			js, _ := out.JSON()
+			golden(t, js)
+		})
+	}
+}
+
+func labels(raw []byte) []string {
+	var out []string
+	for _, a := range slackfake.Actions(raw) {
+		out = append(out, a.Label)
+	}
+	return out
+}
+
+func bigRunbook(t testing.TB, steps int, title string) *runbook.Runbook {
+	var b strings.Builder
+	b.WriteString("name: big\nphases:\n  - id: checklist\n    title: The long checklist\n    steps:\n")
+	for i := range steps {
+		fmt.Fprintf(&b, "      - id: s%02d\n        title: %q\n", i, fmt.Sprintf(title, i))
+	}
+	b.WriteString("rollback:\n  steps:\n    - id: revert\n      title: Revert\n")
+	return fixtureRunbook(t, b.String())
+}
+
+// TestRenderCard60Steps: a phase with 60 steps still renders within Block
+// Kit's limits, every step is listed, and every open step can be acted on.
+func TestRenderCard60Steps(t *testing.T) {
+	rb := bigRunbook(t, 60, "Checklist item number %d of the long pre-deployment checklist")
+	cases := []struct {
+		name string
+		done int // how many steps (from the top) are done
+		// menus: the step buttons become menus (too many open steps for buttons).
+		menus bool
+	}{
+		{"fresh", 0, true},
+		{"three open", 57, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixtureRun(rb)
+			for j := range tc.done {
+				set(&r.Phases[0].Steps[j], deploy.StepDone, ana, time.Minute, "")
+			}
+			out := RenderCard(bot.BuildCard(r, 0, t0))
+			raw := checkRendered(t, out)
+			if len(out.Blocks) > maxBlocks {
+				t.Fatalf("%d blocks", len(out.Blocks))
+			}
+			vis := slackfake.Visible(raw)
+			for j := range 60 {
+				if !strings.Contains(vis, fmt.Sprintf("Checklist item number %d of", j)) {
+					t.Errorf("step %d is not listed", j)
+				}
+			}
+			// Every open step has Done and Skip, as a button or a menu option.
+			offered := map[string]bool{}
+			for _, a := range slackfake.Actions(raw) {
+				if a.Type == "button" {
+					offered[a.ActionID] = true
+				}
+				for _, o := range a.Options {
+					offered[o.Value] = true
+				}
+				if tc.menus && a.Type == "button" && a.Label != "Rollback" {
+					t.Errorf("unexpected step button %q with menus", a.Label)
+				}
+			}
+			for j := tc.done; j < 60; j++ {
+				for _, act := range []deploy.ActionKind{deploy.ActDone, deploy.ActSkip} {
+					id := bot.Button{Action: act, RunID: r.ID, Phase: "checklist", Step: fmt.Sprintf("s%02d", j)}.ID()
+					if !offered[id] {
+						t.Errorf("open step s%02d cannot be %s", j, act)
+					}
+				}
+			}
+			js, _ := out.JSON()
+			golden(t, js)
+		})
+	}
+}
+
+// TestRenderExtremes: hostile and huge inputs still give valid messages.
+func TestRenderExtremes(t *testing.T) {
+	long := strings.Repeat("<!channel> & 🚀 deploy ", 400)
+	rb := bigRunbook(t, 300, "%d "+strings.Repeat("ü<&>", 120))
+	r := fixtureRun(rb)
+	for j := 0; j < 300; j += 3 {
+		set(&r.Phases[0].Steps[j], deploy.StepFailed, deploy.System, time.Minute, long)
+	}
+	r.Release = strings.Repeat("v", 64)
+	cases := []struct {
+		name string
+		m    bot.Message
+	}{
+		{"300 steps with long results", bot.Message{Card: ptr(bot.BuildCard(r, 0, t0))}},
+		{"summary of a long run", bot.Message{Summary: ptr(bot.BuildSummary(r, t0))}},
+		{"notice with everything", bot.Message{Notice: &bot.Notice{Kind: bot.NoticeCompletion, Title: long,
+			Fields: repeatFields(60, long), Lines: repeatLines(200, long), Buttons: repeatButtons(40)}}},
+		{"text notice", bot.Message{Notice: &bot.Notice{Kind: bot.NoticeText, Title: long + long}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := Render(tc.m)
+			raw := checkRendered(t, out)
+			if strings.Contains(string(raw), "<!channel>") || strings.Contains(out.Text, "<!channel>") {
+				t.Error("people's text reaches Slack unescaped: <!channel> would ping the channel")
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func repeatFields(n int, v string) []bot.Field {
+	out := make([]bot.Field, n)
+	for i := range out {
+		out[i] = bot.Field{Label: fmt.Sprintf("Field %d %s", i, v[:100]), Value: v}
+	}
+	return out
+}
+
+func repeatLines(n int, v string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%d %s", i, v)
+	}
+	return out
+}
+
+func repeatButtons(n int) []bot.Button {
+	out := make([]bot.Button, n)
+	for i := range out {
+		out[i] = bot.Button{Label: strings.Repeat("Label ", 20), Action: deploy.ActDone, RunID: "r7k2q", Phase: "p", Step: fmt.Sprintf("s%d", i),
+			Confirm: &bot.Confirm{Title: strings.Repeat("T", 200), Text: strings.Repeat("x", 500), OK: strings.Repeat("o", 50), Cancel: strings.Repeat("c", 50)}}
+	}
+	return out
+}
+
+func TestRenderSummary(t *testing.T) {
+	rb := fixtureRunbook(t, fixtureYAML)
+	cases := []struct {
+		name    string
+		edit    func(r *deploy.Run)
+		visible []string
+	}{
+		{"in progress", func(r *deploy.Run) {
+			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, time.Minute, "")
+		}, []string{"🚀 v1.4 → production", "in progress", "started by @ana", "Current phase: Prepare the release", "1/4 steps", "▶️ Prepare the release — in progress"}},
+		{"completed", func(r *deploy.Run) {
+			for i := range r.Phases {
+				for j := range r.Phases[i].Steps {
+					set(&r.Phases[i].Steps[j], deploy.StepDone, ana, time.Minute, "")
+				}
+				r.Phases[i].Approval = &deploy.Approval{By: bob, At: t0}
+			}
+			r.Status, r.Ended = deploy.StatusCompleted, t0
+		}, []string{"completed in 20m", "4/4 steps", "✅ Prepare the release — approved by @bob"}},
+		{"rolling back", func(r *deploy.Run) {
+			r.Status = deploy.StatusRollingBack
+			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0}
+		}, []string{"rolling back (by @bob: error rate doubled)"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixtureRun(rb)
+			tc.edit(r)
+			out := RenderSummary(bot.BuildSummary(r, t0))
+			raw := checkRendered(t, out)
+			vis := slackfake.Visible(raw)
+			for _, want := range tc.visible {
+				if !strings.Contains(vis, want) {
+					t.Errorf("summary does not show %q:\n%s", want, vis)
+				}
+			}
+			js, _ := out.JSON()
+			golden(t, js)
+		})
+	}
+}
+
+func TestRenderNotice(t *testing.T) {
+	rb := fixtureRunbook(t, fixtureYAML)
+	done := func() *deploy.Run {
+		r := fixtureRun(rb)
+		for i := range r.Phases {
+			r.Phases[i].Started = t0.Add(-20 * time.Minute)
+			r.Phases[i].Ended = t0.Add(-time.Duration(10-5*i) * time.Minute)
+			for j := range r.Phases[i].Steps {
+				set(&r.Phases[i].Steps[j], deploy.StepDone, ana, time.Minute, "")
+			}
+			r.Phases[i].Approval = &deploy.Approval{By: bob, At: t0}
+		}
+		set(&r.Phases[0].Steps[0], deploy.StepSkipped, ana, time.Minute, "")
+		r.Phases[0].Steps[0].Reason = "reviewed upstream"
+		r.Status, r.Ended = deploy.StatusCompleted, t0
+		return r
+	}
+	rolling := func() *deploy.Run {
+		r := fixtureRun(rb)
+		r.Status = deploy.StatusRollingBack
+		r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0}
+		return r
+	}
+	rolledBack := func() *deploy.Run {
+		r := rolling()
+		r.Status, r.Ended = deploy.StatusRolledBack, t0
+		return r
+	}
+	aborted := func() *deploy.Run {
+		r := fixtureRun(rb)
+		r.Status, r.Ended, r.AbortedBy, r.AbortReason = deploy.StatusAborted, t0, &bob, "wrong version"
+		return r
+	}
+	cases := []struct {
+		name    string
+		n       bot.Notice
+		visible []string
+	}{
+		{"announcement", bot.Announcement(fixtureRun(rb)), []string{"🚀 Deployment of v1.4 to production started", "Started by @ana", "payments-api (2 phases, 4 steps)"}},
+		{"completion", bot.Completion(done()), []string{"✅ v1.4 is deployed to production", "Total duration 20m", "Approvers @bob", "Skipped steps:", "reviewed upstream"}},
+		{"rollback", bot.RollbackNotice(rolling()), []string{"🚨 Rolling back v1.4 on production", "Reason error rate doubled", "From phase Prepare the release"}},
+		{"rolled back", bot.RolledBackNotice(rolledBack()), []string{"↩️ v1.4 on production is rolled back"}},
+		{"aborted", bot.AbortNotice(aborted()), []string{"aborted", "wrong version"}},
+		{"text", bot.Notice{Kind: bot.NoticeText, Title: "Deploying v1.4 <now> & then"}, []string{"Deploying v1.4 <now> & then"}},
+		{"with a button", bot.Notice{Kind: bot.NoticeReminder, Title: "⏰ Maintenance window in 1 h", Fields: []bot.Field{{Label: "Version", Value: "v1.4"}},
+			Buttons: []bot.Button{{Label: "Start", Action: bot.ActStartWindow, RunID: "w3x9z", Style: bot.StylePrimary}}}, []string{"[Start]"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := RenderNotice(tc.n)
+			raw := checkRendered(t, out)
+			vis := slackfake.Visible(raw)
+			for _, want := range tc.visible {
+				if !strings.Contains(vis, want) {
+					t.Errorf("notice does not show %q:\n%s", want, vis)
+				}
+			}
+			js, _ := out.JSON()
+			golden(t, js)
+		})
+	}
+}
+
+func TestClipAndEscape(t *testing.T) {
+	cases := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"short", "a<b", 10, "a&lt;b"},
+		{"cut before an entity", "abc<def", 5, "abc…"},
+		{"emoji counts two", "🚀🚀🚀", 5, "🚀🚀…"},
+		{"exact", "abcde", 5, "abcde"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := esc(tc.in, tc.max); got != tc.want {
+				t.Errorf("esc(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+			}
+			if length(esc(tc.in, tc.max)) > tc.max {
+				t.Errorf("longer than %d", tc.max)
+			}
+		})
+	}
+}
