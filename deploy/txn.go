@@ -57,8 +57,6 @@ func (t *txn) locate(phase, step string) (int, int, error) {
 	return 0, 0, userErr(ErrInvalid, "no step %q in phase %q", step, t.run.Phases[pi].ID)
 }
 
-func (t *txn) stepTitle(pi, sj int) string { return t.run.StepDef(pi, sj).Title }
-
 // settledBy describes who settled a step and when ("done by @ana 2 min ago").
 func (t *txn) settledBy(s *StepRun) string {
 	who := "deploybot"

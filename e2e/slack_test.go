@@ -252,9 +252,10 @@ func TestSlackDriver(t *testing.T) {
 	if got := d.command(p, bob, "start v1.6"); !strings.Contains(got, "already has a deployment in progress: run "+runID) {
 		t.Fatalf("third start: %q", got)
 	}
-	if got := d.command(p, bob, "rollback "+runID+" smoke tests fail on v1.5"); !strings.HasPrefix(got, "Done") {
-		t.Fatalf("rollback: %q", got)
-	}
+	// Rollback from the card's button: Slack confirms, then the bot asks why.
+	secondCard := d.find(deployChannel, "Build and verify", "run "+runID)
+	d.click(p, bob, secondCard, "Rollback", "")
+	d.submitReason(p, bob, "smoke tests fail on v1.5")
 	d.find(noticeChannel, "Rolling back v1.5", "smoke tests fail on v1.5")
 	rb := d.find(deployChannel, "Rollback", "Revert DNS")
 	d.click(p, bob, rb, "Done", ":revert")

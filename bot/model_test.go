@@ -1,0 +1,167 @@
+package bot_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"deploybot/bot"
+	"deploybot/deploy"
+	"deploybot/runbook"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func sampleRun(t *testing.T) *deploy.Run {
+	t.Helper()
+	rb, err := runbook.Parse("t.yaml", []byte(`
+name: t
+distinct_approver: true
+phases:
+  - id: prep
+    title: Preparation
+    steps:
+      - {id: notes, title: Release notes}
+      - {id: build, title: Build, run: shell, with: {command: ["true"]}}
+      - {id: watch, title: Watch canary, run: watch, with: {for: 30m}}
+  - id: prod
+    title: Production
+    production: true
+    steps:
+      - {id: go, title: Deploy}
+rollback:
+  steps:
+    - {id: revert, title: Revert}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana := deploy.Actor{ID: "U1", Name: "ana", Platform: "slack"}
+	return &deploy.Run{ID: "rabcde", Release: "v1.4", Env: "production", Started: ana, Status: deploy.StatusActive, Created: t0, Runbook: *rb,
+		Phases: []deploy.PhaseRun{
+			{ID: "prep", Started: t0, Steps: []deploy.StepRun{{ID: "notes", State: deploy.StepPending}, {ID: "build", State: deploy.StepPending}, {ID: "watch", State: deploy.StepPending}}},
+			{ID: "prod", Steps: []deploy.StepRun{{ID: "go", State: deploy.StepPending}}},
+		}}
+}
+
+func labels(bs []bot.Button) string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, b.Label)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestCardButtonsFollowTheStepStates(t *testing.T) {
+	bob := deploy.Actor{ID: "U2", Name: "bob", Platform: "slack"}
+	cases := []struct {
+		name              string
+		edit              func(r *deploy.Run)
+		notes, build, w   string
+		phase             string
+		gateContains      string
+		approveHasConfirm bool
+	}{
+		{name: "fresh", edit: func(*deploy.Run) {}, notes: "Done,Skip", phase: "Rollback", gateContains: "3 of 3 steps open"},
+		{name: "build failed", edit: func(r *deploy.Run) {
+			r.Phases[0].Steps[0] = deploy.StepRun{ID: "notes", State: deploy.StepDone, By: &bob, At: t0}
+			r.Phases[0].Steps[1] = deploy.StepRun{ID: "build", State: deploy.StepFailed, Result: "exit 3: boom", Attempt: 1}
+		}, build: "Retry,Skip", phase: "Rollback"},
+		{name: "watch running", edit: func(r *deploy.Run) {
+			r.Phases[0].Steps[0].State, r.Phases[0].Steps[1].State = deploy.StepDone, deploy.StepDone
+			r.Phases[0].Steps[2] = deploy.StepRun{ID: "watch", State: deploy.StepRunning, Started: t0, Attempt: 1}
+		}, w: "End watch", phase: "Rollback"},
+		{name: "all settled", edit: func(r *deploy.Run) {
+			for i := range r.Phases[0].Steps {
+				r.Phases[0].Steps[i].State = deploy.StepDone
+			}
+		}, phase: "Approve,Rollback", gateContains: "other than @ana"},
+		{name: "production phase", edit: func(r *deploy.Run) {
+			for i := range r.Phases[0].Steps {
+				r.Phases[0].Steps[i].State = deploy.StepDone
+			}
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0}
+			r.Phase = 1
+			r.Phases[1].Started = t0
+			r.Phases[1].Steps[0].State = deploy.StepDone
+		}, phase: "Approve,Rollback", approveHasConfirm: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sampleRun(t)
+			tc.edit(r)
+			c := bot.BuildCard(r, r.Phase, t0.Add(time.Minute))
+			if r.Phase == 0 {
+				if got := labels(c.Steps[0].Buttons); got != tc.notes {
+					t.Errorf("notes buttons %q, want %q", got, tc.notes)
+				}
+				if got := labels(c.Steps[1].Buttons); got != tc.build {
+					t.Errorf("build buttons %q, want %q", got, tc.build)
+				}
+				if got := labels(c.Steps[2].Buttons); got != tc.w {
+					t.Errorf("watch buttons %q, want %q", got, tc.w)
+				}
+			}
+			if got := labels(c.Buttons); got != tc.phase {
+				t.Errorf("phase buttons %q, want %q", got, tc.phase)
+			}
+			if !strings.Contains(c.Gate, tc.gateContains) {
+				t.Errorf("gate %q lacks %q", c.Gate, tc.gateContains)
+			}
+			for _, b := range c.Buttons {
+				if b.Label == "Approve" && (b.Confirm != nil) != tc.approveHasConfirm {
+					t.Errorf("approve confirm = %v", b.Confirm)
+				}
+				if b.Label == "Rollback" && (b.Confirm == nil || !b.NeedsReason) {
+					t.Errorf("rollback must confirm and ask a reason: %+v", b)
+				}
+				if len(b.ID()) > 100 {
+					t.Errorf("button id %q longer than Discord's 100", b.ID())
+				}
+				a, err := bot.ParseButtonID(b.ID())
+				if err != nil || a.Kind != b.Action || a.RunID != r.ID {
+					t.Errorf("button id %q does not round-trip: %+v %v", b.ID(), a, err)
+				}
+			}
+		})
+	}
+}
+
+func TestStoppedRunsShowNoButtons(t *testing.T) {
+	r := sampleRun(t)
+	r.Status, r.AbortReason, r.AbortedBy = deploy.StatusAborted, "wrong tag", &deploy.Actor{ID: "U2", Name: "bob"}
+	c := bot.BuildCard(r, 0, t0)
+	if len(c.Buttons) != 0 || len(c.Steps[0].Buttons) != 0 {
+		t.Fatalf("an aborted run's card has buttons: %+v", c)
+	}
+	if !strings.Contains(c.Gate, "aborted by @bob: wrong tag") {
+		t.Fatalf("gate = %q", c.Gate)
+	}
+}
+
+func TestCompletionNoticeSaysWhatHappened(t *testing.T) {
+	r := sampleRun(t)
+	bob := deploy.Actor{ID: "U2", Name: "bob", Platform: "slack"}
+	cat := deploy.Actor{ID: "U3", Name: "cat", Platform: "slack"}
+	r.Phases[0].Steps[0] = deploy.StepRun{ID: "notes", State: deploy.StepSkipped, By: &bob, Reason: "in the PR description"}
+	r.Phases[0].Ended = t0.Add(20 * time.Minute)
+	r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(20 * time.Minute)}
+	r.Phases[1].Started, r.Phases[1].Ended = t0.Add(20*time.Minute), t0.Add(65*time.Minute)
+	r.Phases[1].Approval = &deploy.Approval{By: cat, At: t0.Add(65 * time.Minute)}
+	r.Status, r.Ended = deploy.StatusCompleted, t0.Add(65*time.Minute)
+	text := bot.Completion(r).Text()
+	for _, want := range []string{"v1.4 is deployed to production", "Total duration: 1h 05m", "Preparation: 20m", "Production: 45m",
+		"Approvers: @bob, @cat", "Release notes by @bob: in the PR description"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("completion notice lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestParseButtonIDRefusesStrangers(t *testing.T) {
+	for _, id := range []string{"", "done", "delete:r1:a:b", "done::a:b", "done:r1:a:b:c"} {
+		if _, err := bot.ParseButtonID(id); err == nil {
+			t.Errorf("%q accepted", id)
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"deploybot/bot"
+	"deploybot/internal/clock"
+)
+
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) add(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, s)
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
+
+func newOutbox(t *testing.T) (*bot.Outbox, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	o := bot.NewOutbox(bot.OutboxConfig{Clock: clk, Logger: slog.New(slog.DiscardHandler), MaxAttempts: 3})
+	t.Cleanup(o.Close)
+	return o, clk
+}
+
+func flush(t *testing.T, o *bot.Outbox) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := o.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+}
+
+// waitTimer waits until the code under test armed a timer on the fake clock.
+func waitTimer(t *testing.T, clk *clock.Fake) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for clk.Waiters() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no timer was armed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestOutboxKeepsOrderAndCoalescesEditsOfOneMessage(t *testing.T) {
+	o, _ := newOutbox(t)
+	rec := &recorder{}
+	gate := make(chan struct{})
+	o.Enqueue("C1", "", func(context.Context) error { <-gate; rec.add("post summary"); return nil })
+	for i := range 5 {
+		v := i
+		o.Enqueue("C1", "card:code", func(context.Context) error { rec.add("edit card v" + string(rune('0'+v))); return nil })
+	}
+	o.Enqueue("C1", "", func(context.Context) error { rec.add("notice"); return nil })
+	close(gate)
+	flush(t, o)
+	got := rec.list()
+	want := []string{"post summary", "edit card v4", "notice"}
+	if len(got) != len(want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("calls = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestOutboxWaitsOutRateLimitsAndNeverDrops(t *testing.T) {
+	o, clk := newOutbox(t)
+	rec := &recorder{}
+	limited := 0
+	o.Enqueue("C1", "card", func(context.Context) error {
+		if limited < 10 {
+			limited++
+			return &bot.RateLimitError{After: 30 * time.Second, Err: errors.New("429")}
+		}
+		rec.add("edit landed")
+		return nil
+	})
+	start := clk.Now()
+	for range 10 {
+		waitTimer(t, clk)
+		if len(rec.list()) != 0 {
+			t.Fatal("the call went through before Retry-After passed")
+		}
+		clk.Advance(30 * time.Second)
+	}
+	flush(t, o)
+	if got := rec.list(); len(got) != 1 {
+		t.Fatalf("calls = %v; a rate-limited call was dropped (more than MaxAttempts 429s)", got)
+	}
+	if waited := clk.Now().Sub(start); waited != 300*time.Second {
+		t.Fatalf("waited %s, want 10 × Retry-After", waited)
+	}
+}
+
+func TestOutboxRetriesTransientErrorsThenGivesUp(t *testing.T) {
+	o, clk := newOutbox(t)
+	rec := &recorder{}
+	tries := 0
+	o.Enqueue("C1", "", func(context.Context) error { tries++; return errors.New("HTTP 502") })
+	o.Enqueue("C1", "", func(context.Context) error { rec.add("next"); return nil })
+	waitTimer(t, clk)
+	clk.Advance(time.Second) // backoff 1s
+	waitTimer(t, clk)
+	clk.Advance(2 * time.Second) // backoff 2s, then the third and last attempt
+	flush(t, o)
+	if tries != 3 {
+		t.Fatalf("tries = %d, want MaxAttempts (3)", tries)
+	}
+	if got := rec.list(); len(got) != 1 {
+		t.Fatalf("the queue stalled behind a failing call: %v", got)
+	}
+}
+
+func TestOutboxDropsPermanentErrorsOnly(t *testing.T) {
+	o, _ := newOutbox(t)
+	rec := &recorder{}
+	tries := 0
+	o.Enqueue("C1", "", func(context.Context) error {
+		tries++
+		return &bot.PermanentError{Err: errors.New("channel_not_found")}
+	})
+	o.Enqueue("C2", "", func(context.Context) error { rec.add("other channel"); return nil })
+	flush(t, o)
+	if tries != 1 || len(rec.list()) != 1 {
+		t.Fatalf("tries %d, other calls %v", tries, rec.list())
+	}
+}
+
+func TestOutboxPacesOneQueue(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	o := bot.NewOutbox(bot.OutboxConfig{Clock: clk, Logger: slog.New(slog.DiscardHandler), Interval: time.Second})
+	t.Cleanup(o.Close)
+	rec := &recorder{}
+	for _, s := range []string{"a", "b", "c"} {
+		o.Enqueue("C1", "", func(context.Context) error { rec.add(s + "@" + clk.Now().Format("05")); return nil })
+	}
+	for range 2 {
+		waitTimer(t, clk)
+		clk.Advance(time.Second)
+	}
+	flush(t, o)
+	got := rec.list()
+	if len(got) != 3 || got[0] != "a@00" || got[1] != "b@01" || got[2] != "c@02" {
+		t.Fatalf("calls = %v, want one a second", got)
+	}
+}
