@@ -178,13 +178,22 @@ func (b *Bot) notify(p Poster, runChannel string, n Notice) {
 // Notify posts a text notice to channel (the notice channel when empty) on
 // the primary platform; it implements the notify adapter's Notifier. The call
 // is queued, so rate limits delay it rather than fail it.
-func (b *Bot) Notify(_ context.Context, channel, text string) error {
+func (b *Bot) Notify(ctx context.Context, channel, text string) error {
+	return b.NotifyRun(ctx, channel, "", text)
+}
+
+// NotifyRun is Notify for a step of a run: with no notice channel
+// configured, an empty channel means the run's own channel.
+func (b *Bot) NotifyRun(_ context.Context, channel, runChannel, text string) error {
 	p, ok := b.posters[b.primary]
 	if !ok {
 		return errors.New("no chat platform configured")
 	}
 	if channel == "" {
 		channel = b.notice
+	}
+	if channel == "" {
+		channel = runChannel
 	}
 	if channel == "" {
 		return errors.New("no notice channel: set DEPLOYBOT_NOTICE_CHANNEL or give the step a channel")

@@ -21,6 +21,13 @@ type Notifier interface {
 	Notify(ctx context.Context, channel, text string) error
 }
 
+// RunNotifier is a Notifier that can fall back to the run's own channel when
+// no notice channel is configured (PRODUCT: the notice channel defaults to
+// the channel where the run was started). The adapter prefers it.
+type RunNotifier interface {
+	NotifyRun(ctx context.Context, channel, runChannel, text string) error
+}
+
 // Adapter is the `notify` adapter.
 type Adapter struct {
 	n Notifier
@@ -94,7 +101,12 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, _ adapters.Progress) ad
 	if err != nil {
 		return adapters.Result{Summary: "cannot render text: " + err.Error()}
 	}
-	if err := s.a.n.Notify(ctx, s.channel, text); err != nil {
+	if rn, ok := s.a.n.(RunNotifier); ok {
+		err = rn.NotifyRun(ctx, s.channel, v.Channel, text)
+	} else {
+		err = s.a.n.Notify(ctx, s.channel, text)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return adapters.Stopped(ctx, budget, "")
 		}

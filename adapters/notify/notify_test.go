@@ -105,3 +105,30 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// runRecorder also knows the run's channel, for the fallback when no notice
+// channel is configured.
+type runRecorder struct{ recorder }
+
+func (r *runRecorder) NotifyRun(_ context.Context, channel, runChannel, text string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, channel+"|"+runChannel+"|"+text)
+	return nil
+}
+
+func TestRunNotifierGetsTheRunsChannel(t *testing.T) {
+	rec := &runRecorder{}
+	s, err := notify.New(rec).Parse(map[string]any{"text": "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vars
+	v.Channel = "C0DEPLOY"
+	if res := s.Run(context.Background(), v, nil); !res.OK {
+		t.Fatalf("Run: %+v", res)
+	}
+	if len(rec.sent) != 1 || rec.sent[0] != "|C0DEPLOY|hi" {
+		t.Fatalf("sent %q", rec.sent)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"deploybot/adapters/notify"
 	"deploybot/bot/console"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
@@ -249,14 +250,10 @@ func (s *Server) Close() {
 // lateNotifier lets the notify adapter, built before the bot, post through it.
 type lateNotifier struct {
 	mu sync.Mutex // mu protects n
-	n  interface {
-		Notify(ctx context.Context, channel, text string) error
-	}
+	n  notify.RunNotifier
 }
 
-func (l *lateNotifier) set(n interface {
-	Notify(ctx context.Context, channel, text string) error
-}) {
+func (l *lateNotifier) set(n notify.RunNotifier) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.n = n
@@ -264,11 +261,16 @@ func (l *lateNotifier) set(n interface {
 
 // Notify posts through the bot once it is wired.
 func (l *lateNotifier) Notify(ctx context.Context, channel, text string) error {
+	return l.NotifyRun(ctx, channel, "", text)
+}
+
+// NotifyRun posts through the bot once it is wired.
+func (l *lateNotifier) NotifyRun(ctx context.Context, channel, runChannel, text string) error {
 	l.mu.Lock()
 	n := l.n
 	l.mu.Unlock()
 	if n == nil {
 		return errors.New("notices are not wired yet")
 	}
-	return n.Notify(ctx, channel, text)
+	return n.NotifyRun(ctx, channel, runChannel, text)
 }
