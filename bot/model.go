@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"deploybot/adapters"
 	"deploybot/deploy"
 	"deploybot/runbook"
 )
@@ -273,7 +274,7 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 		case waiting && s.State == deploy.StepPending:
 			line.Detail = "waiting for a maintenance window"
 		}
-		if last := lastLine(s.Output); last != "" && !strings.Contains(line.Detail, last) && s.State != deploy.StepRunning {
+		if last := LastLine(s.Output); last != "" && !strings.Contains(line.Detail, last) && s.State != deploy.StepRunning {
 			line.LastLine = last
 		}
 		if current && r.Status == deploy.StatusActive || current && c.Rollback {
@@ -466,15 +467,12 @@ func AbortNotice(r *deploy.Run) Notice {
 		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
 }
 
-// lastLine returns the last non-empty line of output, at most 200 characters.
-func lastLine(out string) string {
-	out = strings.TrimRight(out, "\r\n\t ")
-	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
-		out = out[i+1:]
+// LastLine returns the last non-empty line of a step's output, at most 200
+// bytes, as the cards show it.
+func LastLine(out string) string {
+	l := adapters.LastLine(out)
+	if len(l) > 200 {
+		l = strings.ToValidUTF8(l[:200], "") + "…"
 	}
-	out = strings.TrimSpace(out)
-	if len(out) > 200 {
-		out = out[:200] + "…"
-	}
-	return out
+	return l
 }

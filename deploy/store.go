@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -200,4 +201,28 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// CheckChange rejects changes no store could apply (a store calls it first in Apply).
+func CheckChange(c Change) error {
+	if c.Run == nil {
+		return errors.New("change without a run")
+	}
+	if c.Run.ID == "" {
+		return errors.New("run without an id")
+	}
+	if c.PrevRev < 0 || c.Run.Rev != c.PrevRev+1 {
+		return fmt.Errorf("run %s: rev %d does not follow prev rev %d", c.Run.ID, c.Run.Rev, c.PrevRev)
+	}
+	return CheckItems(c.Schedule)
+}
+
+// CheckItems rejects due items without an id or a kind.
+func CheckItems(items []DueItem) error {
+	for _, it := range items {
+		if it.ID == "" || it.Kind == "" {
+			return fmt.Errorf("due item %q of kind %q: id and kind are required", it.ID, it.Kind)
+		}
+	}
+	return nil
 }

@@ -122,7 +122,7 @@ func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
 		if s.State == deploy.StepSkipped {
 			sv.Detail = strings.TrimPrefix(s.Detail, "skipped: ") // the state label says it
 		}
-		if last := lastLine(sv.Output); last != "" && !strings.Contains(s.Detail, last) {
+		if last := bot.LastLine(sv.Output); last != "" && !strings.Contains(s.Detail, last) {
 			sv.LastLine = last
 		}
 		v.Steps = append(v.Steps, sv)
@@ -166,19 +166,6 @@ func stateClass(state string) string {
 		return "waiting"
 	}
 	return "stopped"
-}
-
-// lastLine returns the last non-empty line of s, at most 200 bytes.
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\r\n\t ")
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	s = strings.TrimSpace(s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }
 
 // shown reports whether phase i of run has a card: it started, or it is current.

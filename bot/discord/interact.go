@@ -325,26 +325,31 @@ func (f *Front) confirm(ctx context.Context, in *discordgo.Interaction, id strin
 	_ = respond(message(confirmPrompt(b, c)))
 }
 
-// componentLabel returns the label of the button customID among rows.
-func componentLabel(rows []discordgo.MessageComponent, customID string) string {
+// components returns the components of the action rows among rows.
+func components(rows []discordgo.MessageComponent) []discordgo.MessageComponent {
+	var out []discordgo.MessageComponent
 	for _, row := range rows {
-		var comps []discordgo.MessageComponent
 		switch r := row.(type) {
 		case *discordgo.ActionsRow:
-			comps = r.Components
+			out = append(out, r.Components...)
 		case discordgo.ActionsRow:
-			comps = r.Components
+			out = append(out, r.Components...)
 		}
-		for _, c := range comps {
-			switch b := c.(type) {
-			case *discordgo.Button:
-				if b.CustomID == customID {
-					return b.Label
-				}
-			case discordgo.Button:
-				if b.CustomID == customID {
-					return b.Label
-				}
+	}
+	return out
+}
+
+// componentLabel returns the label of the button customID among rows.
+func componentLabel(rows []discordgo.MessageComponent, customID string) string {
+	for _, c := range components(rows) {
+		switch b := c.(type) {
+		case *discordgo.Button:
+			if b.CustomID == customID {
+				return b.Label
+			}
+		case discordgo.Button:
+			if b.CustomID == customID {
+				return b.Label
 			}
 		}
 	}
@@ -431,24 +436,15 @@ func (f *Front) modalSubmit(ctx context.Context, in *discordgo.Interaction, resp
 
 // textInput returns the value of the text input named id in modal rows.
 func textInput(rows []discordgo.MessageComponent, id string) string {
-	for _, row := range rows {
-		var comps []discordgo.MessageComponent
-		switch r := row.(type) {
-		case *discordgo.ActionsRow:
-			comps = r.Components
-		case discordgo.ActionsRow:
-			comps = r.Components
-		}
-		for _, c := range comps {
-			switch t := c.(type) {
-			case *discordgo.TextInput:
-				if t.CustomID == id {
-					return t.Value
-				}
-			case discordgo.TextInput:
-				if t.CustomID == id {
-					return t.Value
-				}
+	for _, c := range components(rows) {
+		switch t := c.(type) {
+		case *discordgo.TextInput:
+			if t.CustomID == id {
+				return t.Value
+			}
+		case discordgo.TextInput:
+			if t.CustomID == id {
+				return t.Value
 			}
 		}
 	}

@@ -172,7 +172,7 @@ func put(b *bolt.Bucket, key string, v any) error {
 
 // Apply implements deploy.Store in one write transaction.
 func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
-	if err := checkChange(c); err != nil {
+	if err := deploy.CheckChange(c); err != nil {
 		return fmt.Errorf("boltstore apply: %w", err)
 	}
 	r := c.Run
@@ -344,29 +344,6 @@ func liveHolder(tx *bolt.Tx, env string) string {
 		return ""
 	}
 	return h
-}
-
-// checkChange rejects changes no store could apply.
-func checkChange(c deploy.Change) error {
-	if c.Run == nil {
-		return errors.New("change without a run")
-	}
-	if c.Run.ID == "" {
-		return errors.New("run without an id")
-	}
-	if c.PrevRev < 0 || c.Run.Rev != c.PrevRev+1 {
-		return fmt.Errorf("run %s: rev %d does not follow prev rev %d", c.Run.ID, c.Run.Rev, c.PrevRev)
-	}
-	return checkItems(c.Schedule)
-}
-
-func checkItems(items []deploy.DueItem) error {
-	for _, it := range items {
-		if it.ID == "" || it.Kind == "" {
-			return fmt.Errorf("due item %q of kind %q: id and kind are required", it.ID, it.Kind)
-		}
-	}
-	return nil
 }
 
 // schedule puts items unleased, replacing any with the same id.
@@ -618,7 +595,7 @@ func (s *Store) Schedule(ctx context.Context, items ...deploy.DueItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	if err := checkItems(items); err != nil {
+	if err := deploy.CheckItems(items); err != nil {
 		return fmt.Errorf("boltstore schedule: %w", err)
 	}
 	return s.update(ctx, "schedule", func(tx *bolt.Tx) error { return schedule(tx, items) })

@@ -120,7 +120,7 @@ func boolArg(b bool) string {
 // Apply implements deploy.Store: one Lua script checks the write id, the
 // revision, the freeze and the lock, then writes everything in the change.
 func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
-	if err := checkChange(c); err != nil {
+	if err := deploy.CheckChange(c); err != nil {
 		return fmt.Errorf("redisstore apply: %w", err)
 	}
 	r := c.Run
@@ -186,29 +186,6 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 	default:
 		return fmt.Errorf("redisstore apply %s: unexpected script reply %q", r.ID, res[0])
 	}
-}
-
-// checkChange rejects changes no store could apply.
-func checkChange(c deploy.Change) error {
-	if c.Run == nil {
-		return errors.New("change without a run")
-	}
-	if c.Run.ID == "" {
-		return errors.New("run without an id")
-	}
-	if c.PrevRev < 0 || c.Run.Rev != c.PrevRev+1 {
-		return fmt.Errorf("run %s: rev %d does not follow prev rev %d", c.Run.ID, c.Run.Rev, c.PrevRev)
-	}
-	return checkItems(c.Schedule)
-}
-
-func checkItems(items []deploy.DueItem) error {
-	for _, it := range items {
-		if it.ID == "" || it.Kind == "" {
-			return fmt.Errorf("due item %q of kind %q: id and kind are required", it.ID, it.Kind)
-		}
-	}
-	return nil
 }
 
 // appendItems appends (id, kind, due ms, item JSON, claims) per item; the
@@ -422,7 +399,7 @@ func (s *Store) Schedule(ctx context.Context, items ...deploy.DueItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	if err := checkItems(items); err != nil {
+	if err := deploy.CheckItems(items); err != nil {
 		return fmt.Errorf("redisstore schedule: %w", err)
 	}
 	args, err := appendItems([]any{s.k.dueItemPrefix(), s.k.dueQueuePrefix()}, items)
