@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -530,5 +531,27 @@ func TestRunbookSnapshotIsKept(t *testing.T) {
 	got := h.get(t, r.ID)
 	if got.Runbook.Name != "test" || len(got.Runbook.Phases) != 2 || got.Runbook.Phases[0].Steps[1].With["command"] == nil {
 		t.Fatalf("stored runbook snapshot lost data: %+v", got.Runbook)
+	}
+}
+
+func TestStoreDownGivesAClearAnswerAndChangesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	st, err := redisstore.Open("redis://"+dead+"/0", "test:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := deploy.NewEngine(deploy.Config{Store: st, Runbook: parseRunbook(t, twoPhase), Logger: slog.New(slog.DiscardHandler)})
+	_, err = e.Start(context.Background(), deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	wantErr(t, err, deploy.ErrUnavailable, "not answering right now; nothing was changed")
+	_, err = e.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: "rabcde", Step: "review", Actor: bob})
+	wantErr(t, err, deploy.ErrUnavailable, "Try again in a moment")
+	if strings.Contains(err.Error(), dead) {
+		t.Fatalf("the person is shown internals: %q", err)
 	}
 }
