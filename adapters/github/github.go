@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -309,7 +310,7 @@ func (s *step) merged(ctx context.Context, n names) (adapters.Result, error) {
 	var open []pull
 	for page := 1; page <= maxPages; page++ {
 		var prs []pull
-		path := fmt.Sprintf("%s/pulls?state=open&base=%s&per_page=100&page=%d", s.repoPath(), escapeRef(n.base), page)
+		path := fmt.Sprintf("%s/pulls?state=open&base=%s&per_page=100&page=%d", s.repoPath(), url.QueryEscape(n.base), page)
 		if err := s.a.call(ctx, http.MethodGet, path, nil, &prs); err != nil {
 			return adapters.Result{}, err
 		}

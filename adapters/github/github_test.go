@@ -254,6 +254,14 @@ func TestMerged(t *testing.T) {
 	if res := run(t, a, with); res.OK || res.Summary != "1 open pull request into release: #3 Backport" {
 		t.Fatalf("Run = %+v", res)
 	}
+	// A "+" in a branch name is sent as "+", not as a space in the query.
+	f.mu.Lock()
+	f.pulls["release+hotfix"] = []pull{{7, "Hotfix", ""}}
+	f.mu.Unlock()
+	with["base"] = "release+hotfix"
+	if res := run(t, a, with); res.OK || res.Summary != "1 open pull request into release+hotfix: #7 Hotfix" {
+		t.Fatalf("Run = %+v", res)
+	}
 }
 
 func TestTag(t *testing.T) {

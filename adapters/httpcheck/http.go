@@ -401,6 +401,45 @@ func (s *step) check(ctx context.Context, r *rendered, u string, log *strings.Bu
 	return o
 }
 
+// maxRedirects is how many redirects a check follows (as net/http does by default).
+const maxRedirects = 10
+
+// client returns the configured client with a redirect policy that keeps the
+// step's credentials at the origin they were written for: a redirect to
+// another scheme, host or port drops every header whose name marks a secret
+// (Authorization, X-Api-Key, Cookie, ...). net/http itself drops only
+// Authorization and cookies, and only for another host name.
+func (a *Adapter) client() *http.Client {
+	c := *a.cfg.Client
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && origin(req.URL) != origin(via[0].URL) {
+			for k := range req.Header {
+				if adapters.IsSecretName(k) {
+					req.Header.Del(k)
+				}
+			}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return &c
+}
+
+// origin returns scheme://host:port of u, with the default port filled in.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}
+
 // once makes one request and judges the answer.
 func (s *step) once(ctx context.Context, r *rendered, u string, log *strings.Builder) outcome {
 	o := outcome{url: u}
@@ -423,7 +462,7 @@ func (s *step) once(ctx context.Context, r *rendered, u string, log *strings.Bui
 		req.Header.Set(k, v)
 	}
 	start := time.Now()
-	resp, err := s.a.cfg.Client.Do(req)
+	resp, err := s.a.client().Do(req)
 	if err != nil {
 		o.reason = requestError(err, s.timeout)
 		fmt.Fprintf(log, "%s %s: %s\n", s.method, u, o.reason)

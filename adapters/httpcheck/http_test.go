@@ -259,3 +259,59 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// A redirect to another origin (host or port) must not carry the step's
+// credentials there; a redirect within the origin keeps them.
+func TestRedirectDropsCredentialsAcrossOrigins(t *testing.T) {
+	type got struct{ auth, key, plain string }
+	var mu sync.Mutex
+	seen := map[string]got{}
+	record := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen[name] = got{r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"), r.Header.Get("X-Plain")}
+			mu.Unlock()
+			io.WriteString(w, "ok")
+		}
+	}
+	other := httptest.NewServer(record("other"))
+	t.Cleanup(other.Close)
+	otherByName := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/same", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/landing", http.StatusFound) })
+	mux.HandleFunc("/landing", record("same"))
+	mux.HandleFunc("/port", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL+"/x", http.StatusFound) })
+	mux.HandleFunc("/host", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, otherByName+"/x", http.StatusFound) })
+	origin := httptest.NewServer(mux)
+	t.Cleanup(origin.Close)
+
+	tests := []struct {
+		name, path, where string
+		want              got
+	}{
+		{"same origin keeps the credentials", "/same", "same", got{"Bearer s3cr3t-token", "k3y-value", "visible"}},
+		{"another port gets none", "/port", "other", got{"", "", "visible"}},
+		{"another host gets none", "/host", "other", got{"", "", "visible"}},
+	}
+	a := httpcheck.New(httpcheck.Config{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			clear(seen)
+			mu.Unlock()
+			s, err := a.Parse(map[string]any{"url": origin.URL + tc.path, "headers": map[string]any{
+				"Authorization": "Bearer s3cr3t-token", "X-Api-Key": "k3y-value", "X-Plain": "visible"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := s.Run(context.Background(), vars, nil); !res.OK {
+				t.Fatalf("Run = %+v", res)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if g, ok := seen[tc.where]; !ok || g != tc.want {
+				t.Errorf("%s server saw %+v (reached: %v), want %+v", tc.where, g, ok, tc.want)
+			}
+		})
+	}
+}

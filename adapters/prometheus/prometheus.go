@@ -229,8 +229,11 @@ func (s *step) judge(smp sample, base map[string]float64) (line, failure string)
 	}
 	var baseline string
 	fail := ""
-	if math.IsNaN(smp.value) {
-		fail = name + " is NaN"
+	// A non-finite value (a division by zero, an empty rate) says nothing
+	// about health: it fails whatever the bounds, rather than passing a
+	// one-sided one.
+	if math.IsNaN(smp.value) || math.IsInf(smp.value, 0) {
+		fail = name + " is " + val
 	}
 	if fail == "" && s.min != nil && smp.value < *s.min {
 		fail = fmt.Sprintf("%s %s below min %s", name, val, num(*s.min))
@@ -245,6 +248,12 @@ func (s *step) judge(smp sample, base map[string]float64) (line, failure string)
 			baseline = "no baseline"
 			if fail == "" {
 				fail = name + " has no baseline at the run's start"
+			}
+		case math.IsNaN(b) || math.IsInf(b, 0):
+			// ratio × NaN or ×Inf would let every value pass.
+			baseline = "baseline " + num(b)
+			if fail == "" {
+				fail = fmt.Sprintf("%s has no usable baseline at the run's start (%s)", name, num(b))
 			}
 		default:
 			limit := *s.ratio * b

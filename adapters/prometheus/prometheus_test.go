@@ -81,6 +81,12 @@ func TestRun(t *testing.T) {
 	f.then["new_series"] = []series{{map[string]string{"pod": "a"}, "1"}}
 	f.scalar["scalar(1)"] = "1"
 	f.now["nan"] = []series{{nil, "NaN"}}
+	f.now["inf"] = []series{{nil, "+Inf"}}
+	f.now["neg_inf"] = []series{{nil, "-Inf"}}
+	f.now["nan_baseline"] = []series{{nil, "0.9"}}
+	f.then["nan_baseline"] = []series{{nil, "NaN"}}
+	f.now["inf_baseline"] = []series{{nil, "0.9"}}
+	f.then["inf_baseline"] = []series{{nil, "+Inf"}}
 
 	a := prometheus.New(prometheus.Config{BaseURL: srv.URL})
 	tests := []struct {
@@ -98,6 +104,10 @@ func TestRun(t *testing.T) {
 		{"no data", map[string]any{"query": "absent_metric", "max": 1}, false, "query returned no data"},
 		{"scalar", map[string]any{"query": "scalar(1)", "min": 1}, true, "value 1 (min 1)"},
 		{"NaN fails", map[string]any{"query": "nan", "max": 1}, false, "value is NaN"},
+		{"+Inf fails a min-only bound", map[string]any{"query": "inf", "min": 0.99}, false, "value is +Inf"},
+		{"-Inf fails a max-only bound", map[string]any{"query": "neg_inf", "max": 0.5}, false, "value is -Inf"},
+		{"a NaN baseline fails", map[string]any{"query": "nan_baseline", "baseline_ratio": 1.2}, false, "value has no usable baseline at the run's start (NaN)"},
+		{"an infinite baseline fails", map[string]any{"query": "inf_baseline", "baseline_ratio": 1.2}, false, "value has no usable baseline at the run's start (+Inf)"},
 		{"query error", map[string]any{"query": "syntax error", "max": 1}, false, "prometheus: bad_data: 1:9: parse error: unexpected identifier"},
 		{"within baseline ratio", map[string]any{"query": "p99", "baseline_ratio": 1.25}, true, "value 0.3 (baseline 0.25, limit 0.3125)"},
 		{"above baseline ratio", map[string]any{"query": "p99_bad", "baseline_ratio": 1.25}, false, "value 0.4 above 1.25 × baseline 0.25 = 0.3125"},

@@ -1,12 +1,14 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -210,9 +212,15 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	cmd.Dir = dir
 	cmd.Stdout = buf
 	cmd.Stderr = buf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: when the bot dies (SIGKILL, OOM) the command dies with it
+	// instead of running on unseen while the step is shown as interrupted
+	// and may be retried. The kernel sends it when the creating thread
+	// ends, so this goroutine keeps its thread until the command is reaped.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// A process that left the group but keeps our pipes open (a daemon) must not hold Wait forever.
 	cmd.WaitDelay = s.a.cfg.Grace
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return adapters.Result{Summary: red.Redact("cannot start " + argv[0] + ": " + startError(err))}
 	}
@@ -240,12 +248,26 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	close(stop)
 	<-killerDone
 	<-progressDone
+	leftover := !stopped && groupAlive(pgid)
+	if leftover {
+		// The command exited but left processes in its group: the step is
+		// over, so they must not keep running into the next one.
+		s.a.terminate(pgid)
+	}
 
 	out := red.Redact(buf.String())
 	if stopped {
 		return adapters.Stopped(ctx, budget, out)
 	}
+	if leftover {
+		out += "\n[deploybot: stopped the processes the command left running in its process group]\n"
+	}
 	return exitResult(cmd.ProcessState, waitErr, red.Redact(buf.LastLine()), out)
+}
+
+// groupAlive reports whether the process group pgid still has a member.
+func groupAlive(pgid int) bool {
+	return !errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
 }
 
 // terminate sends SIGTERM to the process group, then SIGKILL once the grace
@@ -256,7 +278,7 @@ func (a *Adapter) terminate(pgid int) {
 	poll := min(50*time.Millisecond, a.cfg.Grace)
 	for time.Now().Before(deadline) {
 		time.Sleep(poll)
-		if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+		if !groupAlive(pgid) {
 			return
 		}
 	}
@@ -275,12 +297,24 @@ func (a *Adapter) report(stop <-chan struct{}, buf *adapters.Buffer, red *adapte
 			return
 		case <-a.cfg.Clock.After(a.cfg.ProgressEvery):
 		}
-		line := adapters.Truncate(red.Redact(buf.LastLine()), 200)
+		line := adapters.Truncate(red.Redact(finishedLastLine(buf)), 200)
 		if line != "" && line != last {
 			last = line
 			progress(line)
 		}
 	}
+}
+
+// finishedLastLine returns the last line of buf that was ended (by a
+// newline, or a carriage return redrawing it). The line being written is left
+// out: it may end in the first part of a secret the redactor cannot match yet.
+func finishedLastLine(buf *adapters.Buffer) string {
+	b := buf.Bytes()
+	i := bytes.LastIndexAny(b, "\n\r")
+	if i < 0 {
+		return ""
+	}
+	return adapters.LastLine(string(b[:i]))
 }
 
 func exitResult(ps *os.ProcessState, waitErr error, lastLine, out string) adapters.Result {

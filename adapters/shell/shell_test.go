@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -322,5 +323,118 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("Parse error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// readPid waits for a pid written to file by a command.
+func readPid(t *testing.T, file string) int {
+	t.Helper()
+	var pid int
+	waitFor(t, "a pid in "+file, func() bool {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	})
+	return pid
+}
+
+// A command that exits and leaves a background process in its group (with
+// its output elsewhere, so it holds no pipe) must not leave that process
+// running after the step is over: the next step would run alongside it.
+func TestExitStopsLeftoverProcesses(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	a := shell.New(shell.Config{Environ: testEnviron, Grace: 300 * time.Millisecond})
+	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `sleep 60 >/dev/null 2>&1 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; echo started`},
+		"env": map[string]any{"PID_FILE": pidFile}})
+	res := s.Run(context.Background(), vars, nil)
+	if !res.OK {
+		t.Fatalf("Run = %+v", res)
+	}
+	pid := readPid(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if alive(pid) {
+		t.Errorf("background process %d of the finished command is still running", pid)
+	}
+}
+
+// TestHelperParent is not a test: TestParentDeathKillsCommand runs the test
+// binary as a stand-in bot process that starts a command and is then killed.
+func TestHelperParent(t *testing.T) {
+	pidFile := os.Getenv("DEPLOYBOT_SHELL_HELPER_PIDFILE")
+	if pidFile == "" {
+		return
+	}
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60`},
+		"env": map[string]any{"PID_FILE": pidFile}})
+	s.Run(context.Background(), vars, nil)
+}
+
+// When the bot process dies (SIGKILL, OOM) the command it started must not
+// keep running: the step is then shown as interrupted, and a person's Retry
+// would otherwise run it a second time alongside the first.
+func TestParentDeathKillsCommand(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	helper := exec.Command(os.Args[0], "-test.run=^TestHelperParent$", "-test.count=1")
+	helper.Env = append(os.Environ(), "DEPLOYBOT_SHELL_HELPER_PIDFILE="+pidFile)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := readPid(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if !alive(pid) {
+		t.Fatalf("command %d not running", pid)
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = helper.Wait()
+	waitFor(t, fmt.Sprintf("command %d to die with its parent", pid), func() bool { return !alive(pid) })
+}
+
+// Progress goes to the chat while the command runs. A line still being
+// written may hold the first part of a secret, which the redactor cannot
+// recognise yet: only finished lines are reported.
+func TestProgressNeverShowsPartOfASecret(t *testing.T) {
+	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	dir := t.TempDir()
+	mark, flag := filepath.Join(dir, "mark"), filepath.Join(dir, "go-on")
+	a := shell.New(shell.Config{Environ: testEnviron, Clock: fake})
+	s := parse(t, a, map[string]any{
+		"command":  []any{"sh", "-c", `echo "step one"; printf 'token: ghp_sec'; touch "$MARK"; while [ ! -e "$FLAG" ]; do sleep 0.01; done; printf 'ret_value\n'`},
+		"env":      map[string]any{"FLAG": flag, "MARK": mark},
+		"pass_env": []any{"GITHUB_TOKEN"},
+	})
+	lines := make(chan string, 100)
+	done := make(chan adapters.Result, 1)
+	go func() { done <- s.Run(context.Background(), vars, func(l string) { lines <- l }) }()
+	waitFor(t, "the partial line", func() bool { _, err := os.Stat(mark); return err == nil })
+
+	deadline := time.Now().Add(10 * time.Second)
+	var got string
+	for got == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress line")
+		}
+		if fake.Waiters() > 0 {
+			fake.Advance(shell.DefaultProgressEvery)
+		}
+		select {
+		case got = <-lines:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if got != "step one" {
+		t.Errorf("progress = %q, want the last finished line %q", got, "step one")
+	}
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if !res.OK || strings.Contains(res.Output, "ghp_secret_value") || !strings.Contains(res.Output, "token: ***") {
+		t.Fatalf("Run = %+v", res)
 	}
 }

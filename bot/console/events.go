@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"deploybot/internal/httpserver"
 )
 
 // hubSize is how many recent updates the hub keeps for pages that reconnect
@@ -151,6 +153,10 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
+	// The stream also ends when the server begins its graceful shutdown, so
+	// Shutdown never waits for an open page (whether or not Close was
+	// registered with RegisterOnShutdown).
+	stopping := httpserver.ShuttingDown(r.Context())
 	for {
 		evs, wake, gap, closed := c.hub.since(seq)
 		if gap {
@@ -172,6 +178,8 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-stopping:
 			return
 		case <-wake:
 		case <-beat.C:

@@ -45,7 +45,21 @@ type Config struct {
 	Logger *slog.Logger
 	// HTTPClient makes the REST calls (default: a client with a 20 s timeout).
 	HTTPClient *http.Client
+	// AckBudget bounds everything done before an interaction is answered
+	// (default DefaultAckBudget), well inside Discord's 3 seconds.
+	AckBudget time.Duration
+	// Workers bounds the interaction work that runs after acknowledgements
+	// (default DefaultWorkers); a click beyond it is refused as busy.
+	Workers int
 }
+
+// Defaults of Config.
+const (
+	// DefaultAckBudget bounds the work before an interaction's first response.
+	DefaultAckBudget = 2500 * time.Millisecond
+	// DefaultWorkers bounds the interaction work running after acknowledgements.
+	DefaultWorkers = 32
+)
 
 // Front is the Discord front. It implements bot.Poster; Routes mounts the
 // interactions endpoint and Run registers the command and, without a public
@@ -58,15 +72,13 @@ type Front struct {
 	bot     *bot.Bot
 	clock   clock.Clock
 	log     *slog.Logger
+	budget  time.Duration // bounds the work before the first response
 
 	work tasks         // interaction work still running after the acknowledgement
 	slot chan struct{} // bounds the interaction work running at once
 }
 
 var _ bot.Poster = (*Front)(nil)
-
-// maxWorkers bounds the interaction work that runs at once after acknowledgements.
-const maxWorkers = 32
 
 // New returns a Discord front for cfg. It makes no network call.
 func New(cfg Config) (*Front, error) {
@@ -85,6 +97,12 @@ func New(cfg Config) (*Front, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.AckBudget <= 0 {
+		cfg.AckBudget = DefaultAckBudget
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
 	}
 	client := &http.Client{Timeout: 20 * time.Second}
 	if cfg.HTTPClient != nil {
@@ -111,8 +129,8 @@ func New(cfg Config) (*Front, error) {
 	// Interactions arrive without any intent; the bot reads no other event.
 	s.Identify.Intents = discordgo.IntentsNone
 	return &Front{
-		appID: cfg.AppID, guildID: cfg.GuildID, pub: cfg.PublicKey, s: s, bot: cfg.Bot, clock: cfg.Clock,
-		log: cfg.Logger.With("component", "discord", "platform", PlatformName), slot: make(chan struct{}, maxWorkers),
+		appID: cfg.AppID, guildID: cfg.GuildID, pub: cfg.PublicKey, s: s, bot: cfg.Bot, clock: cfg.Clock, budget: cfg.AckBudget,
+		log: cfg.Logger.With("component", "discord", "platform", PlatformName), slot: make(chan struct{}, cfg.Workers),
 	}, nil
 }
 

@@ -86,6 +86,8 @@ type harness struct {
 	url     string // the interactions endpoint
 	gateway bool
 	redis   *atomic.Int64 // Redis commands sent so far
+	// delay, when set, holds every Redis command back (a store that stalls).
+	delay *atomic.Int64
 }
 
 type harnessConfig struct {
@@ -95,6 +97,10 @@ type harnessConfig struct {
 	noRun   bool // do not start Front.Run (tests that call Register themselves)
 	// noExecutor leaves automated steps unrun, and Redis quiet between requests.
 	noExecutor bool
+	// ackBudget is the front's AckBudget (zero: the default).
+	ackBudget time.Duration
+	// workers is the front's Workers (zero: the default).
+	workers int
 }
 
 func newHarness(t *testing.T, hc harnessConfig) *harness {
@@ -105,9 +111,9 @@ func newHarness(t *testing.T, hc harnessConfig) *harness {
 	srv := testkit.Redis(t)
 	clk := clock.NewFake(time.Date(2030, time.March, 4, 10, 0, 0, 0, time.UTC))
 	fake := discordfake.New(t, discordfake.WithClock(clk.Now))
-	var count atomic.Int64
+	var count, delay atomic.Int64
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	rc.AddHook(counter{&count})
+	rc.AddHook(counter{n: &count, delay: &delay})
 	store := redisstore.New(rc, srv.Prefix(t))
 	reg, err := adapters.NewRegistry(shell.New(shell.Config{Grace: 200 * time.Millisecond}))
 	if err != nil {
@@ -120,7 +126,7 @@ func newHarness(t *testing.T, hc harnessConfig) *harness {
 	log := testLogger()
 	core := botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: rb, Steps: reg, Clock: clk, Logger: log, NoticeChannel: noticeChannel})
 	cfg := discord.Config{Token: discordfake.BotToken, AppID: discordfake.AppID, APIURL: fake.URL(), GuildID: hc.guild,
-		Bot: core.Bot, Clock: clk, Logger: log}
+		Bot: core.Bot, Clock: clk, Logger: log, AckBudget: hc.ackBudget, Workers: hc.workers}
 	if !hc.gateway {
 		cfg.PublicKey = fake.PublicKey()
 	}
@@ -160,7 +166,7 @@ func newHarness(t *testing.T, hc harnessConfig) *harness {
 		core.Close()
 		_ = rc.Close()
 	})
-	h := &harness{t: t, fake: fake, clock: clk, core: core, front: front, url: hs.URL + "/discord/interactions", gateway: hc.gateway, redis: &count}
+	h := &harness{t: t, fake: fake, clock: clk, core: core, front: front, url: hs.URL + "/discord/interactions", gateway: hc.gateway, redis: &count, delay: &delay}
 	if hc.gateway {
 		if err := fake.WaitGateway(10 * time.Second); err != nil {
 			t.Fatal(err)
@@ -177,8 +183,29 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// counter is a go-redis hook counting the commands sent to Redis.
-type counter struct{ n *atomic.Int64 }
+// counter is a go-redis hook counting the commands sent to Redis; with
+// delay set it holds each command back that long (or until its context ends),
+// as a stalling Redis would.
+type counter struct {
+	n     *atomic.Int64
+	delay *atomic.Int64
+}
+
+// stall waits out the delay, or returns ctx's error when it ends first.
+func (c counter) stall(ctx context.Context) error {
+	d := time.Duration(c.delay.Load())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 func (c counter) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
@@ -190,6 +217,9 @@ func (c counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			println("redis:", cmd.FullName())
 		}
 		c.n.Add(1)
+		if err := c.stall(ctx); err != nil {
+			return err
+		}
 		return next(ctx, cmd)
 	}
 }
@@ -197,6 +227,9 @@ func (c counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (c counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		c.n.Add(int64(len(cmds)))
+		if err := c.stall(ctx); err != nil {
+			return err
+		}
 		return next(ctx, cmds)
 	}
 }

@@ -120,8 +120,13 @@ func (f *Front) onGateway(ctx context.Context, in *discordgo.Interaction) {
 }
 
 // handle answers one interaction: exactly one call of respond, then maybe
-// work that goes on after it (an action, followups).
-func (f *Front) handle(ctx context.Context, in *discordgo.Interaction, respond responder) {
+// work that goes on after it (an action, followups). Everything before the
+// response shares one budget (a command may make several store calls, each
+// bounded on its own), and it is not cut off when the caller hangs up, so a
+// transition never stops halfway.
+func (f *Front) handle(parent context.Context, in *discordgo.Interaction, respond responder) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), f.budget)
+	defer cancel()
 	if in.AppID == "" {
 		in.AppID = f.appID
 	}
@@ -470,12 +475,22 @@ func (f *Front) act(ctx context.Context, in *discordgo.Interaction, who deploy.A
 	default:
 		ack = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
 	}
+	// A worker is taken before the acknowledgement: when all are busy the
+	// click is refused at once rather than parked, so the goroutines and
+	// the work waiting stay bounded however many clicks arrive.
+	select {
+	case f.slot <- struct{}{}:
+	default:
+		f.log.Warn("interaction refused: every worker is busy", "interaction", in.ID, "workers", cap(f.slot))
+		_ = respond(message(ephemeral("deploybot is busy right now; nothing was changed. Try again in a moment.")))
+		return
+	}
 	if respond(ack) != nil {
+		<-f.slot
 		return // not acknowledged: the person sees the interaction fail, and nothing was done
 	}
 	click := bot.Click{Platform: PlatformName, Channel: in.ChannelID, Actor: who, ButtonID: id, Reason: reason, RequestID: in.ID}
 	started := f.work.start(func() {
-		f.slot <- struct{}{}
 		defer func() { <-f.slot }()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), workTimeout)
 		defer cancel()
@@ -484,6 +499,7 @@ func (f *Front) act(ctx context.Context, in *discordgo.Interaction, who deploy.A
 		}
 	})
 	if !started {
+		<-f.slot
 		f.followup(in, "deploybot is shutting down; nothing was changed. Try again in a moment.", false)
 	}
 }

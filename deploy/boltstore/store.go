@@ -668,9 +668,24 @@ func byTime(a, b time.Time, aID, bID string) int {
 	return strings.Compare(aID, bID)
 }
 
-// Extend implements deploy.Store. Extending an unleased item leases it.
+// Extend implements deploy.Store. It fails with deploy.ErrNotFound when the
+// item is gone or no longer leased (rescheduled meanwhile).
 func (s *Store) Extend(ctx context.Context, id string, until time.Time) error {
-	return s.update(ctx, "extend "+id, func(tx *bolt.Tx) error {
+	return s.extend(ctx, id, -1, until)
+}
+
+// ExtendClaim renews the lease of an item only while it is still the claim
+// the caller holds: claims is the Claims of the DueItem Claim returned. When
+// the lease ran out and another worker claimed the item again (Claims moved
+// on), or the item was rescheduled or acked, it fails with
+// deploy.ErrNotFound: the caller lost the item and must stop working on it.
+func (s *Store) ExtendClaim(ctx context.Context, id string, claims int, until time.Time) error {
+	return s.extend(ctx, id, claims, until)
+}
+
+// extend renews a lease; claims < 0 accepts any holder.
+func (s *Store) extend(ctx context.Context, id string, claims int, until time.Time) error {
+	err := s.update(ctx, "extend "+id, func(tx *bolt.Tx) error {
 		due := tx.Bucket(bDue)
 		v := due.Get([]byte(id))
 		if v == nil {
@@ -680,9 +695,13 @@ func (s *Store) Extend(ctx context.Context, id string, until time.Time) error {
 		if err := json.Unmarshal(v, &it); err != nil {
 			return err
 		}
+		if it.LeaseUntil.IsZero() || (claims >= 0 && it.Claims != claims) {
+			return deploy.ErrNotFound // not the caller's claim any more
+		}
 		it.LeaseUntil = until
 		return put(due, id, it)
 	})
+	return err
 }
 
 // Ack implements deploy.Store; acking a missing item is not an error.

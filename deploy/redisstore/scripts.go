@@ -131,6 +131,7 @@ return out
 
 // luaSchedule adds or replaces due items (unleased).
 //
+//	KEYS    dueitem:<id> of each item (declared so a Cluster client routes the call)
 //	ARGV[1] dueItemPrefix  ARGV[2] dueQueuePrefix
 //	then (id, kind, due ms, item JSON, claims) per item.
 const luaSchedule = luaDue + `
@@ -173,23 +174,30 @@ end
 return out
 `
 
-// luaExtend sets the lease expiry of an item (leasing it if it was not).
+// luaExtend sets the lease expiry of a claimed item. An item that is not
+// leased (it was rescheduled, which clears its lease) or, when claims is
+// given, was claimed again since (its claims count moved on) is not the
+// caller's any more: the caller learns it lost the item and nothing changes.
 //
-//	ARGV[1] id  ARGV[2] new expiry (unix ms)  ARGV[3] dueItemPrefix  ARGV[4] dueQueuePrefix
+//	KEYS[1] dueitem:<id>
+//	ARGV[1] id  ARGV[2] new expiry (unix ms)  ARGV[3] dueQueuePrefix
+//	ARGV[4] the claims count the caller holds ("" = any)
 //
-// Returns 1, or 0 when the item does not exist.
+// Returns 1, or 0 when the item does not exist or is not the caller's.
 const luaExtend = `
-local ik = ARGV[3] .. ARGV[1]
-local kind = redis.call('HGET', ik, 'kind')
+local kind = redis.call('HGET', KEYS[1], 'kind')
 if not kind then return 0 end
-redis.call('ZREM', ARGV[4] .. kind .. '` + readySuffix + `', ARGV[1])
-redis.call('ZADD', ARGV[4] .. kind .. '` + leasedSuffix + `', ARGV[2], ARGV[1])
-redis.call('HSET', ik, 'lease', ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'lease', 'claims')
+if v[1] == '0' or not v[1] then return 0 end
+if ARGV[4] ~= '' and v[2] ~= ARGV[4] then return 0 end
+redis.call('ZADD', ARGV[3] .. kind .. '` + leasedSuffix + `', ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'lease', ARGV[2])
 return 1
 `
 
 // luaAck removes a due item.
 //
+//	KEYS[1] dueitem:<id> (declared so a Cluster client routes the call)
 //	ARGV[1] id  ARGV[2] dueItemPrefix  ARGV[3] dueQueuePrefix
 //
 // Returns 1, or 0 when the item did not exist.

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -406,7 +408,11 @@ func (s *Store) Schedule(ctx context.Context, items ...deploy.DueItem) error {
 	if err != nil {
 		return fmt.Errorf("redisstore schedule: %w", err)
 	}
-	return wrap("schedule", s.sc.schedule.Run(ctx, s.c, nil, args...).Err())
+	ks := make([]string, len(items))
+	for i, it := range items {
+		ks[i] = s.k.dueItem(it.ID)
+	}
+	return wrap("schedule", s.sc.schedule.Run(ctx, s.c, ks, args...).Err())
 }
 
 // Claim implements deploy.Store. LeaseUntil is kept to the millisecond.
@@ -455,9 +461,23 @@ func decodeItems(res []any) ([]deploy.DueItem, error) {
 	return out, nil
 }
 
-// Extend implements deploy.Store. Extending an unleased item leases it.
+// Extend implements deploy.Store. It fails with deploy.ErrNotFound when the
+// item is gone or no longer leased (rescheduled meanwhile).
 func (s *Store) Extend(ctx context.Context, id string, until time.Time) error {
-	n, err := s.sc.extend.Run(ctx, s.c, nil, id, ms(until), s.k.dueItemPrefix(), s.k.dueQueuePrefix()).Int()
+	return s.extend(ctx, id, "", until)
+}
+
+// ExtendClaim renews the lease of an item only while it is still the claim
+// the caller holds: claims is the Claims of the DueItem Claim returned. When
+// the lease ran out and another worker claimed the item again (Claims moved
+// on), or the item was rescheduled or acked, it fails with
+// deploy.ErrNotFound: the caller lost the item and must stop working on it.
+func (s *Store) ExtendClaim(ctx context.Context, id string, claims int, until time.Time) error {
+	return s.extend(ctx, id, strconv.Itoa(claims), until)
+}
+
+func (s *Store) extend(ctx context.Context, id, claims string, until time.Time) error {
+	n, err := s.sc.extend.Run(ctx, s.c, []string{s.k.dueItem(id)}, id, ms(until), s.k.dueQueuePrefix(), claims).Int()
 	if err != nil {
 		return wrap("extend "+id, err)
 	}
@@ -469,7 +489,7 @@ func (s *Store) Extend(ctx context.Context, id string, until time.Time) error {
 
 // Ack implements deploy.Store; acking a missing item is not an error.
 func (s *Store) Ack(ctx context.Context, id string) error {
-	return wrap("ack "+id, s.sc.ack.Run(ctx, s.c, nil, id, s.k.dueItemPrefix(), s.k.dueQueuePrefix()).Err())
+	return wrap("ack "+id, s.sc.ack.Run(ctx, s.c, []string{s.k.dueItem(id)}, id, s.k.dueItemPrefix(), s.k.dueQueuePrefix()).Err())
 }
 
 // Pending implements deploy.Store: items by due time, then ID.
@@ -491,16 +511,26 @@ func (s *Store) Pending(ctx context.Context, kind string) ([]deploy.DueItem, err
 	return items, nil
 }
 
-// ClaimOnce implements deploy.Store with SET NX PX (no expiry when ttl <= 0).
+// ClaimOnce implements deploy.Store with SET NX GET PX (no expiry when ttl
+// <= 0). Each call writes its own random token: when go-redis sends the
+// command again after a lost reply although Redis ran it, the retry finds
+// its own token and still answers true, so the claim is never taken by
+// nobody.
 func (s *Store) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if ttl < 0 {
 		ttl = 0
 	}
-	ok, err := s.c.SetNX(ctx, s.k.once(key), "1", ttl).Result()
-	if err != nil {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	token := hex.EncodeToString(b[:])
+	prev, err := s.c.SetArgs(ctx, s.k.once(key), token, redis.SetArgs{Mode: "NX", Get: true, TTL: ttl}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return true, nil // the key was free: set by this call
+	case err != nil:
 		return false, wrap("claim once "+key, err)
 	}
-	return ok, nil
+	return prev == token, nil
 }
 
 // Ping implements deploy.Store.

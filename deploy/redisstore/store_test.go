@@ -1,10 +1,14 @@
 package redisstore
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,4 +259,171 @@ func TestScriptsUseTheKeyLayout(t *testing.T) {
 	}
 	n, err = c.Exists(ctx, k.dueItem("i1"), k.dueLeased("step")).Result()
 	check("item and leased set exist after Ack", n, err, 0)
+}
+
+// keysHook records, for every script call, whether it declared a key.
+type keysHook struct {
+	mu       sync.Mutex
+	keyless  []string
+	scripted int
+}
+
+func (h *keysHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *keysHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *keysHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			h.mu.Lock()
+			h.scripted++
+			if n, _ := cmd.Args()[2].(int); n == 0 {
+				h.keyless = append(h.keyless, fmt.Sprint(cmd.Args()[3:]))
+			}
+			h.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// A Redis Cluster client routes a script by its first declared key, and a
+// script without one goes to a random node that may not own the store's
+// slot: every script call must declare at least one key of the store.
+func TestEveryScriptDeclaresAKey(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	h := &keysHook{}
+	c.AddHook(h)
+	s := New(c, testkit.Redis(t).Prefix(t))
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := storetest.SampleRun("r1", "production", now)
+	ch := storetest.Create(r, true)
+	ch.Schedule = []deploy.DueItem{{ID: "i1", Kind: "step", Due: now}}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Apply(ctx, ch))
+	must(s.Schedule(ctx, deploy.DueItem{ID: "i2", Kind: "step", Due: now}))
+	_, err := s.Claim(ctx, "step", now, time.Minute, 10)
+	must(err)
+	must(s.Extend(ctx, "i1", now.Add(2*time.Minute)))
+	must(s.ExtendClaim(ctx, "i2", 1, now.Add(2*time.Minute)))
+	must(s.Ack(ctx, "i1"))
+	_, err = s.Pending(ctx, "step")
+	must(err)
+	_, err = s.Runs(ctx, deploy.RunFilter{Live: true})
+	must(err)
+	_, err = s.EnvHolder(ctx, "production")
+	must(err)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.scripted < 9 {
+		t.Fatalf("saw %d script calls, want at least 9", h.scripted)
+	}
+	if len(h.keyless) > 0 {
+		t.Errorf("script calls without a key: %v", h.keyless)
+	}
+}
+
+// lossyProxy forwards TCP to Redis; while armed, it lets the first command
+// containing match reach Redis and run there, then drops its reply by
+// closing the client's connection, as a network failure would.
+type lossyProxy struct {
+	ln    net.Listener
+	to    string
+	match []byte
+	armed atomic.Bool
+}
+
+func newLossyProxy(t *testing.T, to, match string) *lossyProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &lossyProxy{ln: ln, to: to, match: []byte(match)}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *lossyProxy) serve(client net.Conn) {
+	server, err := net.Dial("tcp", p.to)
+	if err != nil {
+		_ = client.Close()
+		return
+	}
+	var swallow atomic.Bool
+	go func() { // replies
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if err != nil {
+				_ = client.Close()
+				return
+			}
+			if swallow.Load() {
+				_ = client.Close()
+				_ = server.Close()
+				return
+			}
+			if _, err := client.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if err != nil {
+			_ = server.Close()
+			return
+		}
+		if bytes.Contains(buf[:n], p.match) && p.armed.CompareAndSwap(true, false) {
+			swallow.Store(true)
+		}
+		if _, err := server.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+// go-redis sends a command again after a lost reply, although Redis ran it
+// (go-redis #2339). ClaimOnce must still answer true to the one caller that
+// took the claim: otherwise nobody sends the reminder.
+func TestClaimOnceSurvivesALostReply(t *testing.T) {
+	ctx := t.Context()
+	p := newLossyProxy(t, testkit.Redis(t).Addr(), "once:")
+	c := redis.NewClient(&redis.Options{Addr: p.ln.Addr().String(), MaxRetries: 3})
+	t.Cleanup(func() { _ = c.Close() })
+	s := New(c, testkit.Redis(t).Prefix(t))
+
+	p.armed.Store(true)
+	first, err := s.ClaimOnce(ctx, "reminder:w1:1h", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.armed.Load() {
+		t.Fatal("the proxy dropped no reply")
+	}
+	if !first {
+		t.Error("ClaimOnce = false after its first reply was lost: the claim is taken and nobody holds it")
+	}
+	again, err := s.ClaimOnce(ctx, "reminder:w1:1h", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again {
+		t.Error("a second ClaimOnce = true, want false")
+	}
 }

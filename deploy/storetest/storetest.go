@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"DueClaim", testDueClaim},
 		{"DueLease", testDueLease},
 		{"DueAckAndReplace", testDueAckAndReplace},
+		{"DueLeaseLost", testDueLeaseLost},
 		{"DueConcurrentClaimers", testDueConcurrentClaimers},
 		{"DueInChange", testDueInChange},
 		{"ClaimOnce", testClaimOnce},
@@ -598,6 +600,65 @@ func testDueAckAndReplace(t *testing.T, s deploy.Store) {
 	got, err := s.Claim(ctx, "step", t0.Add(2*time.Hour), time.Minute, 10)
 	must(t, err)
 	checkClaimed(t, got, nil)
+}
+
+// ClaimExtender is implemented by stores that fence lease renewals with the
+// claim a worker holds (see redisstore.Store.ExtendClaim).
+type ClaimExtender interface {
+	ExtendClaim(ctx context.Context, id string, claims int, until time.Time) error
+}
+
+// A worker that lost its item (rescheduled, or its lease ran out and
+// another worker claimed it) must learn so when it renews, and its renewal
+// must change nothing: it must not lease a rescheduled item (which would
+// hide it from every claimer) nor stretch the new holder's lease.
+func testDueLeaseLost(t *testing.T, s deploy.Store) {
+	ctx := t.Context()
+	lease := 30 * time.Second
+	must(t, s.Schedule(ctx, item("a", "step", t0), item("b", "step", t0)))
+	first, err := s.Claim(ctx, "step", t0, lease, 10)
+	must(t, err)
+	if len(first) != 2 {
+		t.Fatalf("claimed %d items, want 2", len(first))
+	}
+
+	t.Run("a rescheduled item is not renewed", func(t *testing.T) {
+		must(t, s.Schedule(ctx, item("a", "step", t0)))
+		if err := s.Extend(ctx, "a", t0.Add(time.Hour)); !errors.Is(err, deploy.ErrNotFound) {
+			t.Errorf("Extend of a rescheduled item: %v, want ErrNotFound", err)
+		}
+		got, err := s.Claim(ctx, "step", t0, lease, 10)
+		must(t, err)
+		checkClaimed(t, got, []deploy.DueItem{claimedAs(item("a", "step", t0), 1, t0.Add(lease))})
+	})
+
+	ce, ok := s.(ClaimExtender)
+	if !ok {
+		return
+	}
+	t.Run("a claim taken over by another worker is not renewed by the old holder", func(t *testing.T) {
+		late := t0.Add(lease + time.Second)
+		second, err := s.Claim(ctx, "step", late, lease, 10)
+		must(t, err)
+		checkClaimed(t, second, []deploy.DueItem{
+			claimedAs(item("a", "step", t0), 2, late.Add(lease)),
+			claimedAs(item("b", "step", t0), 2, late.Add(lease)),
+		})
+		if err := ce.ExtendClaim(ctx, "b", 1, late.Add(time.Hour)); !errors.Is(err, deploy.ErrNotFound) {
+			t.Errorf("ExtendClaim by the old holder: %v, want ErrNotFound", err)
+		}
+		must(t, ce.ExtendClaim(ctx, "b", 2, late.Add(2*lease)))
+		pending, err := s.Pending(ctx, "step")
+		must(t, err)
+		checkItems(t, "pending", pending, []deploy.DueItem{
+			claimedAs(item("a", "step", t0), 2, late.Add(lease)),
+			claimedAs(item("b", "step", t0), 2, late.Add(2*lease)),
+		})
+		must(t, s.Ack(ctx, "b"))
+		if err := ce.ExtendClaim(ctx, "b", 2, late.Add(time.Hour)); !errors.Is(err, deploy.ErrNotFound) {
+			t.Errorf("ExtendClaim of an acked item: %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func testDueConcurrentClaimers(t *testing.T, s deploy.Store) {

@@ -1,0 +1,114 @@
+package discord_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"deploybot/internal/testkit/discordfake"
+)
+
+// TestStalledStoreIsAnsweredInTime: when Redis stalls, a command is still
+// answered within the front's acknowledgement budget (Discord gives 3
+// seconds), with a clear "try again", whether the interaction came over
+// HTTP or the Gateway. Each store call is bounded by the engine, but a
+// command makes several; the front must bound them together.
+func TestStalledStoreIsAnsweredInTime(t *testing.T) {
+	const (
+		budget = 400 * time.Millisecond
+		stall  = 600 * time.Millisecond // per Redis command: each engine call alone stays under its own bound
+		slack  = 350 * time.Millisecond // what the answer may take beyond the budget (HTTP, the race detector)
+	)
+	cases := []struct {
+		name    string
+		gateway bool
+		sub     string
+		opts    map[string]string
+	}{
+		{name: "list over HTTP", sub: "list"},
+		{name: "list over the Gateway", gateway: true, sub: "list"},
+		{name: "approve without a run over HTTP", sub: "approve"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessConfig{gateway: tc.gateway, noExecutor: true, ackBudget: budget})
+			h.delay.Store(int64(stall))
+			in := h.fake.Command(ana, runChannel, tc.sub, tc.opts)
+			began := time.Now()
+			cb := h.deliver(in)
+			took := time.Since(began)
+			h.delay.Store(0)
+			if took > budget+slack {
+				t.Errorf("/deploy %s answered after %s, want within the %s budget", tc.sub, took.Round(time.Millisecond), budget)
+			}
+			if cb.Type != 4 {
+				t.Fatalf("/deploy %s answered with type %d, want 4 (a message)", tc.sub, cb.Type)
+			}
+			m, ok := h.fake.ResponseMessage(in.ID)
+			if !ok {
+				t.Fatalf("/deploy %s: no response message", tc.sub)
+			}
+			if v := m.Visible(); !strings.Contains(v, "nothing was changed") {
+				t.Errorf("/deploy %s answered %q, want a clear try-again", tc.sub, v)
+			}
+			if !m.Ephemeral {
+				t.Errorf("/deploy %s: the refusal is not ephemeral", tc.sub)
+			}
+		})
+	}
+}
+
+// TestClicksBeyondTheWorkersAreRefused: the work after acknowledgements runs
+// on a bounded number of workers; a click that finds them all busy is
+// answered at once with "busy, nothing was changed" instead of parking a
+// goroutine per click, and clicks work again once a worker is free.
+func TestClicksBeyondTheWorkersAreRefused(t *testing.T) {
+	h := newHarness(t, harnessConfig{noExecutor: true, workers: 1})
+	h.command(ana, "start", map[string]string{"version": "v1.4.2"})
+	card := h.card("build", has("Code review completed", "3 of 3 steps open"))
+
+	// Redis stalls: the first click's work holds the only worker.
+	h.delay.Store(int64(time.Second))
+	first, cb := h.click(ana, card, h.button(card, "Done 1", ":review"))
+	if cb.Type != 6 {
+		t.Fatalf("first Done answered with type %d, want 6 (deferred update)", cb.Type)
+	}
+	cases := []struct {
+		name   string
+		who    discordfake.User
+		button string
+		id     string
+	}{
+		{name: "another step's Done", who: bob, button: "Done 3", id: ":notes"},
+		{name: "the same Done again", who: ana, button: "Done 1", id: ":review"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in, cb := h.click(tc.who, card, h.button(card, tc.button, tc.id))
+			m, ok := h.fake.ResponseMessage(in.ID)
+			if cb.Type != 4 || !ok || !m.Ephemeral || !strings.Contains(m.Content, "busy") || !strings.Contains(m.Content, "nothing was changed") {
+				t.Errorf("%s while the worker is busy: type %d, message %+v; want an ephemeral \"busy … nothing was changed\"", tc.button, cb.Type, m)
+			}
+		})
+	}
+	h.delay.Store(0)
+	card = h.card("build", has("✅ `1` Code review completed · @ana"))
+	if fs := h.fake.Followups(first.ID); len(fs) != 0 {
+		t.Errorf("the first Done got a followup: %v", fs)
+	}
+
+	// Once the worker is free, a click works again (a person told "busy"
+	// simply clicks again, as this does until the worker has let go).
+	h.eventually("Done 3 to be taken", func() bool {
+		in, cb := h.click(bob, card, h.button(card, "Done 3", ":notes"))
+		if cb.Type == 4 {
+			m, _ := h.fake.ResponseMessage(in.ID)
+			if !strings.Contains(m.Content, "busy") {
+				t.Fatalf("Done 3 answered %q", m.Content)
+			}
+			return false
+		}
+		return cb.Type == 6
+	})
+	h.card("build", has("✅ `3` Release notes drafted · @bob"))
+}
