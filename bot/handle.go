@@ -132,7 +132,8 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 	}
 	switch cmd.Kind {
 	case commands.KindSchedule:
-		w, err := b.windows.Schedule(ctx, deploy.ScheduleRequest{Release: cmd.Version, Start: cmd.Start, Zone: cmd.StartZone, Length: cmd.Duration, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor})
+		w, err := b.windows.Schedule(ctx, deploy.ScheduleRequest{Release: cmd.Version, Start: cmd.Start, Zone: cmd.StartZone, Length: cmd.Duration, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor,
+			RequestID: req.RequestID})
 		if err != nil {
 			return b.refuse(err)
 		}

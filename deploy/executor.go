@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"deploybot/adapters"
@@ -244,11 +245,14 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	defer cancel()
 	var gone sync.Once
 	stopped := make(chan struct{}) // closed when the step was cancelled from outside
-	stop := func() { gone.Do(func() { close(stopped); cancel() }) }
+	var keepItem atomic.Bool       // the lease was lost: the item is no longer ours to acknowledge
+	stop := func(lost bool) {
+		gone.Do(func() { keepItem.Store(lost); close(stopped); cancel() })
+	}
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
-		x.renew(stepCtx, it.ID, si, stop)
+		x.renew(stepCtx, it, si, stop)
 	}()
 
 	progress := x.progress(bg, si)
@@ -260,8 +264,10 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	<-renewDone
 	select {
 	case <-stopped:
-		log.Info("step cancelled")
-		_ = x.e.store.Ack(bg, it.ID)
+		log.Info("step stopped")
+		if !keepItem.Load() {
+			_ = x.e.store.Ack(bg, it.ID)
+		}
 		return
 	default:
 	}
@@ -280,22 +286,37 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	_ = x.e.store.Ack(bg, it.ID)
 }
 
-// renew extends the lease until ctx ends, and calls stop when the step's
-// queue item disappeared or the run no longer has this attempt running
-// (rollback, abort, a person ended a watch).
-func (x *Executor) renew(ctx context.Context, id string, si StepItem, stop func()) {
+// renew extends the lease until ctx ends, and calls stop when this worker no
+// longer holds the step: its queue item was re-claimed or removed, the run no
+// longer has this attempt running (rollback, abort, a person ended a watch),
+// or renewals kept failing until the lease was about to run out (the store
+// is unreachable, so another process may soon take the item over and show
+// the step as interrupted; the step must not run on unseen).
+func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func(lost bool)) {
 	clk := x.e.clock
+	lastOK := clk.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-clk.After(x.cfg.Renew):
 		}
-		err := x.e.store.Extend(ctx, id, clk.Now().Add(x.cfg.Lease))
-		if errors.Is(err, ErrNotFound) {
-			stop()
+		now := clk.Now()
+		err := x.e.store.ExtendClaim(ctx, it.ID, it.Claims, now.Add(x.cfg.Lease))
+		switch {
+		case errors.Is(err, ErrNotFound):
+			x.log.Warn("step lease lost; stopping it", "run_id", si.RunID, "step", si.Step)
+			stop(true)
 			return
+		case err != nil:
+			if now.Sub(lastOK) >= x.cfg.Lease-x.cfg.Renew {
+				x.log.Error("cannot renew the step's lease; stopping it before another process takes it over", "run_id", si.RunID, "step", si.Step, "err", err)
+				stop(true)
+				return
+			}
+			continue
 		}
+		lastOK = now
 		run, err := x.e.store.Run(ctx, si.RunID)
 		if err != nil {
 			continue
@@ -303,7 +324,7 @@ func (x *Executor) renew(ctx context.Context, id string, si StepItem, stop func(
 		if pi := run.FindPhase(si.Phase); pi >= 0 {
 			for _, s := range run.Phases[pi].Steps {
 				if s.ID == si.Step && (s.State != StepRunning || s.Attempt != si.Attempt) {
-					stop()
+					stop(false)
 					return
 				}
 			}

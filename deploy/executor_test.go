@@ -247,3 +247,34 @@ func TestExclusiveStoreRecoversAnEarlierLifesLeasesAtOnce(t *testing.T) {
 		t.Fatal("the interrupted step was re-run")
 	}
 }
+
+func TestAWorkerThatLostItsLeaseStopsTheStep(t *testing.T) {
+	h, x := newExecutor(t, `["sleep", "60"]`, "10m")
+	ctx := context.Background()
+	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Poll(ctx)
+	waitUntil(t, "the lease renewal timer", func() bool { return h.clk.Waiters() > 0 })
+	// Another process sees the lease as run out (say this one stalled) and takes the item over.
+	taken, err := h.store.Claim(ctx, deploy.DueKindStep, h.clk.Now().Add(31*time.Second), 30*time.Second, 10)
+	if err != nil || len(taken) != 1 || taken[0].Claims != 2 {
+		t.Fatalf("take over: %+v %v", taken, err)
+	}
+	h.clk.Advance(5 * time.Second) // this worker's next renewal finds it lost the item
+	done := make(chan struct{})
+	go func() { x.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker kept running a step it no longer holds")
+	}
+	if s := h.get(t, out.Run.ID).Phases[0].Steps[0]; s.State != deploy.StepRunning {
+		t.Fatalf("the old holder reported a result: %+v", s)
+	}
+	pending, _ := h.store.Pending(ctx, deploy.DueKindStep)
+	if len(pending) != 1 || pending[0].Claims != 2 {
+		t.Fatalf("the old holder removed the new holder's item: %+v", pending)
+	}
+}

@@ -123,6 +123,9 @@ type ScheduleRequest struct {
 	Channel  string
 	Platform string
 	Actor    Actor
+	// RequestID identifies the chat request; a replay of the same request
+	// books nothing.
+	RequestID string
 }
 
 // WindowView is one window as /deploy windows lists it.
@@ -188,6 +191,10 @@ type Store interface {
 	Claim(ctx context.Context, kind string, now time.Time, lease time.Duration, max int) ([]DueItem, error)
 	// Extend renews the lease of a claimed item; ErrNotFound when it is gone.
 	Extend(ctx context.Context, id string, until time.Time) error
+	// ExtendClaim renews the lease only while the caller still holds it: the
+	// item is leased and its Claims is still claims. ErrNotFound otherwise,
+	// so a worker whose lease ran out and was re-claimed learns it lost the item.
+	ExtendClaim(ctx context.Context, id string, claims int, until time.Time) error
 	// Ack removes an item from the due queue.
 	Ack(ctx context.Context, id string) error
 	// Pending returns all queued items of a kind, claimed or not.

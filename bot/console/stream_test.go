@@ -40,7 +40,9 @@ func TestEventsStreamOnTheRealServer(t *testing.T) {
 					t.Errorf("Post: %v", err)
 				}
 			},
-			want: func(l string) bool { return strings.HasPrefix(l, "data: ") && strings.Contains(l, "after the read timeout") },
+			want: func(l string) bool {
+				return strings.HasPrefix(l, "data: ") && strings.Contains(l, "after the read timeout")
+			},
 		},
 		{
 			name: "the stream ends when the server shuts down",

@@ -90,6 +90,15 @@ func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (d
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
+	if req.RequestID != "" {
+		first, err := s.store.ClaimOnce(ctx, "schedule-request:"+req.RequestID, 24*time.Hour)
+		if err != nil {
+			return deploy.Window{}, s.storeErr("schedule", err)
+		}
+		if !first {
+			return deploy.Window{}, refuse(deploy.ErrAlreadyDone, "this schedule request was already handled; /deploy windows lists the windows")
+		}
+	}
 	existing, err := s.store.Windows(ctx, now)
 	if err != nil {
 		return deploy.Window{}, s.storeErr("schedule", err)

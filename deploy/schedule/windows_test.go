@@ -284,3 +284,18 @@ func TestRobfigAloneSkipsTheGap(t *testing.T) {
 		t.Errorf("wrapper next = %s, want 2026-03-29 03:00 CEST", got.In(berlin))
 	}
 }
+
+func TestAReplayedScheduleRequestBooksNothing(t *testing.T) {
+	f := newFixture(t, &runbook.Runbook{}, t0)
+	req := deploy.ScheduleRequest{Release: "v1", Start: t0.Add(time.Hour), Actor: ana, Platform: "slack", Channel: "C-team", RequestID: "trigger-123"}
+	if _, err := f.s.Schedule(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.s.Schedule(t.Context(), req)
+	if !errors.Is(err, deploy.ErrAlreadyDone) || !strings.Contains(err.Error(), "already handled") {
+		t.Fatalf("replay: %v", err)
+	}
+	if ws, _ := f.store.Windows(t.Context(), t0); len(ws) != 1 {
+		t.Fatalf("%d windows booked, want 1", len(ws))
+	}
+}
