@@ -266,7 +266,7 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 		case s.State == deploy.StepSkipped:
 			line.Detail = "skipped: " + s.Reason
 		case s.State == deploy.StepRunning && s.Progress != "":
-			line.Detail = s.Progress
+			line.Detail = "running for " + Human(now.Sub(s.Started)) + " · " + s.Progress
 		case s.State == deploy.StepRunning:
 			line.Detail = "running for " + Human(now.Sub(s.Started))
 		case s.Result != "":

@@ -350,7 +350,9 @@ type StepReport struct {
 	Attempt int
 	// Interrupted: the process running the step died; the step waits for a person.
 	Interrupted bool
-	// Progress only: a live progress line, not a result.
+	// Beat: a live update, not a result: Progress is the adapter's latest
+	// line (may be empty) and the step's Beat time moves on.
+	Beat     bool
 	Progress string
 	OK       bool
 	Summary  string

@@ -255,13 +255,19 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 		x.renew(stepCtx, it, si, stop)
 	}()
 
-	progress := x.progress(bg, si)
+	live := &liveLine{}
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		x.heartbeat(stepCtx, bg, si, live)
+	}()
 	log.Info("step started", "adapter", def.Run)
 	start := time.Now()
-	res := step.Run(stepCtx, vars, progress)
+	res := step.Run(stepCtx, vars, live.set)
 	elapsed := time.Since(start)
 	cancel()
 	<-renewDone
+	<-beatDone
 	select {
 	case <-stopped:
 		log.Info("step stopped")
@@ -332,23 +338,57 @@ func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func
 	}
 }
 
-// progress returns a callback that forwards live progress at most every ProgressEvery.
-func (x *Executor) progress(ctx context.Context, si StepItem) adapters.Progress {
-	var mu sync.Mutex
-	var last time.Time
-	return func(line string) {
-		mu.Lock()
-		now := x.e.clock.Now()
-		if !last.IsZero() && now.Sub(last) < x.cfg.ProgressEvery {
-			mu.Unlock()
+// liveLine holds the latest progress line an adapter reported.
+type liveLine struct {
+	mu   sync.Mutex // mu protects line
+	line string
+}
+
+func (l *liveLine) set(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.line = line
+}
+
+func (l *liveLine) get() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.line
+}
+
+// heartbeat brings a running step's live state to the run every
+// ProgressEvery at most: the adapter's latest line when it changed, and
+// otherwise a beat when the elapsed time moved on enough to show (every 15 s
+// in the first two minutes, then every minute, then every five), so a silent
+// command's card still says how long it has been running.
+func (x *Executor) heartbeat(stepCtx, ctx context.Context, si StepItem, live *liveLine) {
+	clk := x.e.clock
+	start := clk.Now()
+	lastLine, lastBucket := "", int64(0)
+	for {
+		select {
+		case <-stepCtx.Done():
 			return
+		case <-clk.After(x.cfg.ProgressEvery):
 		}
-		last = now
-		mu.Unlock()
-		if line == "" {
-			line = "running"
+		line, bucket := live.get(), elapsedBucket(clk.Now().Sub(start))
+		if line == lastLine && bucket == lastBucket {
+			continue
 		}
-		_, _ = x.e.Report(ctx, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Progress: line})
+		lastLine, lastBucket = line, bucket
+		_, _ = x.e.Report(ctx, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Progress: line, Beat: true})
+	}
+}
+
+// elapsedBucket coarsens a running time to what a card shows.
+func elapsedBucket(d time.Duration) int64 {
+	switch {
+	case d < 2*time.Minute:
+		return int64(d / (15 * time.Second))
+	case d < time.Hour:
+		return 1000 + int64(d/time.Minute)
+	default:
+		return 2000 + int64(d/(5*time.Minute))
 	}
 }
 

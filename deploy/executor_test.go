@@ -278,3 +278,19 @@ func TestAWorkerThatLostItsLeaseStopsTheStep(t *testing.T) {
 		t.Fatalf("the old holder removed the new holder's item: %+v", pending)
 	}
 }
+
+func TestASilentStepStillShowsItIsAlive(t *testing.T) {
+	h, x := newExecutor(t, `["sleep", "60"]`, "10m")
+	ctx := context.Background()
+	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Poll(ctx)
+	waitUntil(t, "the heartbeat and renewal timers", func() bool { return h.clk.Waiters() >= 2 })
+	h.clk.Advance(15 * time.Second)
+	waitUntil(t, "a heartbeat", func() bool { return !h.get(t, out.Run.ID).Phases[0].Steps[0].Beat.IsZero() })
+	h.must(t, deploy.Action{Kind: deploy.ActRollback, RunID: out.Run.ID, Actor: bob, Reason: "done testing"})
+	h.clk.Advance(5 * time.Second)
+	x.Wait()
+}

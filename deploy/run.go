@@ -144,6 +144,8 @@ type StepRun struct {
 	Started time.Time `json:"started,omitzero"`
 	// Progress is the latest live progress line of a running step.
 	Progress string `json:"progress,omitempty"`
+	// Beat is when the running step last reported it is alive.
+	Beat time.Time `json:"beat,omitzero"`
 }
 
 // Current returns the current phase's state, or nil when the run has none.

@@ -344,16 +344,13 @@ func (t *txn) report(ctx context.Context, rep StepReport) error {
 		return userErr(ErrAlreadyDone, "stale report for %s/%s attempt %d (step is %s, attempt %d)", rep.Phase, rep.Step, rep.Attempt, s.State, s.Attempt)
 	}
 	def := r.StepDef(pi, sj)
-	if rep.Progress != "" && !rep.Interrupted && rep.Summary == "" && !rep.OK {
-		if s.Progress == rep.Progress {
-			return errNoChange
-		}
-		s.Progress = rep.Progress
+	if rep.Beat && !rep.Interrupted {
+		s.Progress, s.Beat = rep.Progress, t.now
 		t.dirty = true
 		t.emit(Event{Kind: EventStepChanged, Phase: rep.Phase, Step: rep.Step})
 		return nil
 	}
-	s.At, s.Progress = t.now, ""
+	s.At, s.Progress, s.Beat = t.now, "", time.Time{}
 	s.By = systemActor()
 	switch {
 	case rep.Interrupted:
