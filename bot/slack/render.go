@@ -370,8 +370,8 @@ func stepMeta(l bot.StepLine) string {
 	switch {
 	case strings.HasPrefix(d, "skipped: "):
 		d = "reason: " + strings.TrimPrefix(d, "skipped: ")
-	case l.State == deploy.StepRunning && strings.HasPrefix(d, "running "):
-		d = strings.TrimPrefix(d, "running ")
+	case l.State == deploy.StepRunning && strings.HasPrefix(d, "running for "):
+		d = strings.TrimPrefix(d, "running for ")
 	}
 	if d != "" {
 		parts = append(parts, d)

@@ -148,7 +148,7 @@ func TestRenderCard(t *testing.T) {
 			s := &r.Phases[0].Steps[1]
 			s.State, s.Attempt, s.Started = deploy.StepRunning, 1, t0.Add(-40*time.Second)
 			return 0
-		}, []string{"✅ Code review completed for all changes", "done · @ana · 2 min ago", "⏳ All automated tests passing", "running · for 40s"},
+		}, []string{"✅ Code review completed for all changes", "done · @ana · 2 min ago", "⏳ All automated tests passing", "running · 40s"},
 			[]string{"Rollback"}},
 		{"failed with retry", rb, func(r *deploy.Run) int {
 			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 2*time.Minute, "")
@@ -194,7 +194,7 @@ func TestRenderCard(t *testing.T) {
 			s := &r.Phases[1].Steps[1]
 			s.State, s.Attempt, s.Started, s.Progress = deploy.StepRunning, 1, t0.Add(-4*time.Minute), "4m of 30m, error rate 0.1%"
 			return 1
-		}, []string{"running · 4m of 30m, error rate 0.1%"},
+		}, []string{"running · 4m · 4m of 30m, error rate 0.1%"},
 			[]string{"End watch", "Rollback"}},
 		{"waiting for a window", windowRB, func(r *deploy.Run) int {
 			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
