@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,17 +34,25 @@ type Button struct {
 	RunID  string
 	Phase  string
 	Step   string
-	Style  Style
+	// Attempt, on Retry, is the step's attempt the button was drawn for, so a
+	// second click after the step failed again is not taken as a new retry.
+	Attempt int
+	Style   Style
 	// Confirm, when set, is asked before the action is sent.
 	Confirm *Confirm
 	// NeedsReason: the platform asks for a reason (a modal) before sending the action.
 	NeedsReason bool
 }
 
-// ID encodes the button as "action:run:phase:step" (at most 93 characters with
-// the runbook's id limits), the action_id / custom_id the fronts send back.
+// ID encodes the button as "action:run:phase:step" (or "…:step#attempt" on
+// Retry), at most 98 characters with the runbook's id limits: the action_id /
+// custom_id the fronts send back.
 func (b Button) ID() string {
-	return strings.Join([]string{string(b.Action), b.RunID, b.Phase, b.Step}, ":")
+	step := b.Step
+	if b.Attempt > 0 {
+		step += "#" + strconv.Itoa(b.Attempt)
+	}
+	return strings.Join([]string{string(b.Action), b.RunID, b.Phase, step}, ":")
 }
 
 // ParseButtonID decodes a Button.ID into an engine action (without actor and reason).
@@ -59,7 +68,15 @@ func ParseButtonID(id string) (deploy.Action, error) {
 	default:
 		return deploy.Action{}, fmt.Errorf("bot: unknown button action %q", parts[0])
 	}
-	return deploy.Action{Kind: kind, RunID: parts[1], Phase: parts[2], Step: parts[3]}, nil
+	a := deploy.Action{Kind: kind, RunID: parts[1], Phase: parts[2], Step: parts[3]}
+	if step, attempt, ok := strings.Cut(a.Step, "#"); ok {
+		n, err := strconv.Atoi(attempt)
+		if err != nil || n <= 0 {
+			return deploy.Action{}, fmt.Errorf("bot: malformed button id %q", id)
+		}
+		a.Step, a.Attempt = step, n
+	}
+	return a, nil
 }
 
 // StepLine is one step on a phase card.
@@ -313,7 +330,9 @@ func stepButtons(r *deploy.Run, p *deploy.PhaseRun, s *deploy.StepRun, sd *runbo
 		end.Confirm = &Confirm{Title: "End the watch early?", Text: fmt.Sprintf("%q will be marked done now, as passed.", sd.Title), OK: "End watch", Cancel: "Keep watching"}
 		return []Button{end}
 	case s.State == deploy.StepFailed || s.State == deploy.StepInterrupted:
-		return []Button{b("Retry", deploy.ActRetry, StylePrimary), skip}
+		retry := b("Retry", deploy.ActRetry, StylePrimary)
+		retry.Attempt = s.Attempt
+		return []Button{retry, skip}
 	}
 	return nil
 }

@@ -102,6 +102,14 @@ func TestCardButtonsFollowTheStepStates(t *testing.T) {
 					t.Errorf("watch buttons %q, want %q", got, tc.w)
 				}
 			}
+			for _, sl := range c.Steps {
+				for _, b := range sl.Buttons {
+					a, err := bot.ParseButtonID(b.ID())
+					if err != nil || a.Step != b.Step || a.Attempt != b.Attempt || len(b.ID()) > 100 {
+						t.Errorf("step button %q does not round-trip: %+v %v", b.ID(), a, err)
+					}
+				}
+			}
 			if got := labels(c.Buttons); got != tc.phase {
 				t.Errorf("phase buttons %q, want %q", got, tc.phase)
 			}
@@ -119,7 +127,7 @@ func TestCardButtonsFollowTheStepStates(t *testing.T) {
 					t.Errorf("button id %q longer than Discord's 100", b.ID())
 				}
 				a, err := bot.ParseButtonID(b.ID())
-				if err != nil || a.Kind != b.Action || a.RunID != r.ID {
+				if err != nil || a.Kind != b.Action || a.RunID != r.ID || a.Step != b.Step || a.Attempt != b.Attempt {
 					t.Errorf("button id %q does not round-trip: %+v %v", b.ID(), a, err)
 				}
 			}
@@ -159,7 +167,7 @@ func TestCompletionNoticeSaysWhatHappened(t *testing.T) {
 }
 
 func TestParseButtonIDRefusesStrangers(t *testing.T) {
-	for _, id := range []string{"", "done", "delete:r1:a:b", "done::a:b", "done:r1:a:b:c"} {
+	for _, id := range []string{"", "done", "delete:r1:a:b", "done::a:b", "done:r1:a:b:c", "retry:r1:a:b#x", "retry:r1:a:b#0"} {
 		if _, err := bot.ParseButtonID(id); err == nil {
 			t.Errorf("%q accepted", id)
 		}

@@ -252,10 +252,12 @@ type Action struct {
 	RunID string
 	// Phase is the phase the button belonged to; empty means the current phase.
 	// A button from a phase that is no longer current is stale.
-	Phase  string
-	Step   string
-	Actor  Actor
-	Reason string
+	Phase string
+	Step  string
+	// Attempt, on Retry, is the attempt the person saw fail; 0 means any.
+	Attempt int
+	Actor   Actor
+	Reason  string
 	// RequestID identifies the request for replay detection (optional).
 	RequestID string
 }

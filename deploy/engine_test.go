@@ -337,9 +337,14 @@ func TestFailureRetryAndStaleReports(t *testing.T) {
 	wantErr(t, err, deploy.ErrAlreadyDone, "already retried")
 	_, err = h.e.Report(context.Background(), deploy.StepReport{RunID: r.ID, Phase: "prep", Step: "build", Attempt: 1, OK: true})
 	wantErr(t, err, deploy.ErrAlreadyDone, "stale report")
+	r = h.finishRunning(t, r.ID, false, "exit 3: boom again")
+	// A second click on the Retry button drawn for attempt 1 is not a new retry.
+	_, err = h.do(t, deploy.Action{Kind: deploy.ActRetry, RunID: r.ID, Phase: "prep", Step: "build", Attempt: 1, Actor: cat})
+	wantErr(t, err, deploy.ErrAlreadyDone, "already retried after attempt 1")
+	r = h.must(t, deploy.Action{Kind: deploy.ActRetry, RunID: r.ID, Phase: "prep", Step: "build", Attempt: 2, Actor: cat})
 	r = h.finishRunning(t, r.ID, true, "exit 0")
-	if got := stepState(r, "prep", "build"); got != deploy.StepDone {
-		t.Fatalf("build = %s, want done", got)
+	if s := r.Phases[0].Steps[1]; s.State != deploy.StepDone || s.Attempt != 3 {
+		t.Fatalf("build = %+v, want done at attempt 3", s)
 	}
 }
 

@@ -93,7 +93,7 @@ func (t *txn) act(ctx context.Context, a Action) error {
 	case ActSkip:
 		return t.skip(pi, sj, a.Reason)
 	case ActRetry:
-		return t.retry(ctx, pi, sj)
+		return t.retry(ctx, pi, sj, a.Attempt)
 	case ActApprove:
 		return t.approve(ctx, pi, a.Reason)
 	case ActOverrideWindow:
@@ -168,7 +168,7 @@ func (t *txn) skip(pi, sj int, reason string) error {
 	return t.advance(context.Background())
 }
 
-func (t *txn) retry(ctx context.Context, pi, sj int) error {
+func (t *txn) retry(ctx context.Context, pi, sj, seen int) error {
 	if err := t.needStep(sj); err != nil {
 		return err
 	}
@@ -181,6 +181,8 @@ func (t *txn) retry(ctx context.Context, pi, sj int) error {
 		return userErr(ErrAlreadyDone, "%q is %s", def.Title, t.settledBy(s))
 	case s.State == StepRunning || s.State == StepPending:
 		return userErr(ErrAlreadyDone, "%q was already retried: it is %s (attempt %d)", def.Title, s.State, s.Attempt)
+	case seen > 0 && seen != s.Attempt:
+		return userErr(ErrAlreadyDone, "%q was already retried after attempt %d; attempt %d has %s since (%s)", def.Title, seen, s.Attempt, s.State, s.Result)
 	}
 	before := string(s.State)
 	s.State, s.By, s.At, s.Result, s.Output = StepPending, &t.actor, t.now, "", ""

@@ -130,7 +130,7 @@ func (d *discordDriver) Press(t *testing.T, who Person, p Press) string {
 				for _, pre := range []string{"c:", "r:"} {
 					id = strings.TrimPrefix(id, pre)
 				}
-				if strings.HasPrefix(id, string(p.Action)+":") && strings.HasSuffix(id, ":"+p.Phase+":"+p.Step) {
+				if pressable(id, p) {
 					card, button = m, c
 				}
 			}

@@ -134,7 +134,7 @@ func (d *slackDriver) Press(t *testing.T, who Person, p Press) string {
 				continue
 			}
 			for _, a := range m.Actions() {
-				if strings.HasPrefix(a.ActionID, string(p.Action)+":") && strings.HasSuffix(a.ActionID, ":"+p.Phase+":"+p.Step) {
+				if pressable(a.ActionID, p) {
 					msg, act = m, a
 				}
 			}

@@ -13,6 +13,7 @@ import (
 
 	"deploybot/adapters"
 	"deploybot/adapters/shell"
+	"deploybot/bot"
 	"deploybot/commands"
 	"deploybot/deploy"
 	"deploybot/deploy/redisstore"
@@ -560,4 +561,10 @@ func runTable(t *testing.T, newFront func(t *testing.T) (front, *env)) {
 			}
 		})
 	}
+}
+
+// pressable reports whether the button id performs the press's action on its step.
+func pressable(id string, p Press) bool {
+	a, err := bot.ParseButtonID(id)
+	return err == nil && a.Kind == p.Action && a.Phase == p.Phase && a.Step == p.Step
 }
