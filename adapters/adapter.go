@@ -24,6 +24,10 @@ type Vars struct {
 	// Started is when the run started; zero when unknown. The prometheus
 	// adapter measures its baseline at this instant.
 	Started time.Time
+	// WindowOverride, when set, says an approver started the step's phase
+	// outside a maintenance window ("by @bob: hotfix for INC-7"); a window
+	// step waiting for an open window then passes.
+	WindowOverride string
 }
 
 // Result is the outcome of one execution of an automated step.

@@ -240,6 +240,9 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	if run.Rollback != nil {
 		vars.Reason = run.Rollback.Reason
 	}
+	if o := run.Phases[pi].WindowOverride; o != nil {
+		vars.WindowOverride = fmt.Sprintf("by %s: %s", o.By.Mention(), o.Reason)
+	}
 
 	stepCtx, cancel := context.WithTimeout(ctx, def.StepTimeout())
 	defer cancel()

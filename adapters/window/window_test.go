@@ -194,3 +194,16 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenPassesInAPhaseStartedOutsideAWindow(t *testing.T) {
+	s, err := window.New(&schedule{}, clock.NewFake(t0)).Parse(map[string]any{"mode": "open"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vars
+	v.WindowOverride = "by @bob: hotfix for INC-7"
+	res := s.Run(context.Background(), v, nil)
+	if !res.OK || res.Summary != "started outside a maintenance window by @bob: hotfix for INC-7" {
+		t.Fatalf("Run = %+v", res)
+	}
+}
