@@ -114,3 +114,21 @@ func (r *Registry) Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// MinTimeouter is a Step that needs at least a given step timeout to run its
+// course (a watch of 30 minutes cannot finish under the default 10).
+type MinTimeouter interface {
+	MinTimeout() time.Duration
+}
+
+// MinTimeout returns the least timeout the named adapter's step needs, or 0.
+func (r *Registry) MinTimeout(name string, with map[string]any) (time.Duration, error) {
+	st, err := r.Parse(name, with)
+	if err != nil {
+		return 0, err
+	}
+	if m, ok := st.(MinTimeouter); ok {
+		return m.MinTimeout(), nil
+	}
+	return 0, nil
+}

@@ -244,7 +244,11 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 		vars.WindowOverride = fmt.Sprintf("by %s: %s", o.By.Mention(), o.Reason)
 	}
 
-	stepCtx, cancel := context.WithTimeout(ctx, def.StepTimeout())
+	timeout := def.StepTimeout()
+	if m, ok := step.(adapters.MinTimeouter); ok && def.Timeout == 0 {
+		timeout = max(timeout, m.MinTimeout()) // a 30-minute watch with no timeout set runs its course
+	}
+	stepCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var gone sync.Once
 	stopped := make(chan struct{}) // closed when the step was cancelled from outside
@@ -286,8 +290,8 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 		_ = x.e.store.Ack(bg, it.ID)
 		return
 	}
-	if errors.Is(stepCtx.Err(), context.DeadlineExceeded) && !res.OK && elapsed >= def.StepTimeout()-time.Second {
-		res.Summary = fmt.Sprintf("timed out after %s", runbook.Duration(def.StepTimeout()))
+	if errors.Is(stepCtx.Err(), context.DeadlineExceeded) && !res.OK && elapsed >= timeout-time.Second {
+		res.Summary = fmt.Sprintf("timed out after %s", runbook.Duration(timeout))
 	}
 	x.e.metrics.StepFinished(def.Run, res.OK, elapsed)
 	log.Info("step finished", "ok", res.OK, "summary", res.Summary)

@@ -114,6 +114,10 @@ func (a *Adapter) parse(with map[string]any) (*step, error) {
 	return s, nil
 }
 
+// MinTimeout is the least step timeout that lets the watch run its course:
+// its duration plus one more check.
+func (s *step) MinTimeout() time.Duration { return s.dur + max(s.every, MinCheckTimeout) }
+
 type step struct {
 	a         *Adapter
 	dur       time.Duration
