@@ -68,6 +68,10 @@ func errOf(data any) any {
 	return data
 }
 
+// maxSocketAckText is the longest command answer sent inside a Socket Mode
+// acknowledgement (Slack takes payloads under about 20 KB).
+const maxSocketAckText = 15000
+
 // envelope handles one slash command or interaction and acknowledges it
 // with the answer (the command's reply, a dialog's errors) as payload.
 func (f *Front) envelope(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
@@ -83,7 +87,21 @@ func (f *Front) envelope(ctx context.Context, sm *socketmode.Client, evt socketm
 	var next after
 	switch data := evt.Data.(type) {
 	case slack.SlashCommand:
-		payload = f.command(actx, data)
+		resp := f.command(actx, data)
+		payload = resp
+		if len(resp.Text) > maxSocketAckText {
+			// A Socket Mode acknowledgement carries at most about 20 KB: say the
+			// answer follows, and send it through the command's response_url.
+			payload = CommandResponse{ResponseType: "ephemeral", Text: "The answer is long; it follows in a moment."}
+			url := data.ResponseURL
+			next = func(ctx context.Context) {
+				cctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
+				defer cancel()
+				if err := f.postResponse(cctx, url, resp); err != nil {
+					f.log.Warn("long answer not delivered", "user", data.UserID, "err", err)
+				}
+			}
+		}
 	case slack.InteractionCallback:
 		payload, next = f.interaction(actx, fromCallback(&data))
 	default:

@@ -2,6 +2,7 @@ package slackfront
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,4 +105,39 @@ func TestSocketModeRefusedToken(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run kept going with a refused token")
 	}
+}
+
+func TestSocketModeSendsALongAnswerThroughTheResponseURL(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: long\nphases:\n")
+	for p := range 3 {
+		fmt.Fprintf(&b, "  - id: p%d\n    title: Phase %d\n    steps:\n", p, p)
+		for s := range 60 {
+			fmt.Fprintf(&b, "      - id: s%d-%d\n        title: Step %d of phase %d, described at length so that the runbook listing grows long %s\n", p, s, s, p, strings.Repeat("x", 40))
+		}
+	}
+	b.WriteString("rollback:\n  steps:\n    - id: revert\n      title: Revert\n")
+	h := newHarness(t, options{socket: true, yaml: b.String(), noExecutor: true})
+	waitFor(t, "the Socket Mode connection", func() bool { return h.fake.SocketConnections() == 1 })
+	cmd := h.fake.Command(uAna, deployChannel, "runbook")
+	env, err := h.fake.SendCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := h.ack(env)
+	if len(a.Payload) > 20000 {
+		t.Fatalf("acknowledgement of %d bytes; Slack takes about 20 KB", len(a.Payload))
+	}
+	var reply CommandResponse
+	if err := json.Unmarshal(a.Payload, &reply); err != nil || !strings.Contains(reply.Text, "follows in a moment") {
+		t.Fatalf("ack = %s (%v)", a.Payload, err)
+	}
+	waitFor(t, "the full answer on the response_url", func() bool {
+		for _, r := range h.fake.Responses() {
+			if strings.Contains(r.Text, "Step 59 of phase 2") && r.ResponseType == "ephemeral" {
+				return true
+			}
+		}
+		return false
+	})
 }
