@@ -68,7 +68,8 @@ type Front struct {
 	appID   string
 	guildID string
 	pub     ed25519.PublicKey
-	s       *discordgo.Session
+	s       *discordgo.Session // REST: messages, commands, the Gateway
+	cb      *discordgo.Session // interaction answers and followups (a rate limiter of their own)
 	bot     *bot.Bot
 	clock   clock.Clock
 	log     *slog.Logger
@@ -116,20 +117,34 @@ func New(cfg Config) (*Front, error) {
 		}
 		client.Transport = rt
 	}
-	s, err := discordgo.New("Bot " + cfg.Token)
-	if err != nil {
-		return nil, fmt.Errorf("discord: session: %w", err)
+	session := func() (*discordgo.Session, error) {
+		s, err := discordgo.New("Bot " + cfg.Token)
+		if err != nil {
+			return nil, fmt.Errorf("discord: session: %w", err)
+		}
+		s.Client = client
+		// The outbox waits out rate limits (it is told how long by the 429);
+		// discordgo would otherwise sleep and retry without a bound.
+		s.ShouldRetryOnRateLimit = false
+		s.MaxRestRetries = 1
+		s.StateEnabled = false
+		// Interactions arrive without any intent; the bot reads no other event.
+		s.Identify.Intents = discordgo.IntentsNone
+		return s, nil
 	}
-	s.Client = client
-	// The outbox waits out rate limits (it is told how long by the 429);
-	// discordgo would otherwise sleep and retry without a bound.
-	s.ShouldRetryOnRateLimit = false
-	s.MaxRestRetries = 1
-	s.StateEnabled = false
-	// Interactions arrive without any intent; the bot reads no other event.
-	s.Identify.Intents = discordgo.IntentsNone
+	s, err := session()
+	if err != nil {
+		return nil, err
+	}
+	// Interaction answers get a session (and so a rate limiter) of their own:
+	// Discord exempts them from the global limit, and a card edit waiting
+	// out its bucket must never hold up an answer due within 3 seconds.
+	cb, err := session()
+	if err != nil {
+		return nil, err
+	}
 	return &Front{
-		appID: cfg.AppID, guildID: cfg.GuildID, pub: cfg.PublicKey, s: s, bot: cfg.Bot, clock: cfg.Clock, budget: cfg.AckBudget,
+		appID: cfg.AppID, guildID: cfg.GuildID, pub: cfg.PublicKey, s: s, cb: cb, bot: cfg.Bot, clock: cfg.Clock, budget: cfg.AckBudget,
 		log: cfg.Logger.With("component", "discord", "platform", PlatformName), slot: make(chan struct{}, cfg.Workers),
 	}, nil
 }
@@ -146,6 +161,9 @@ func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message
 		no := false
 		send.Reference = &discordgo.MessageReference{MessageID: id, ChannelID: ch, FailIfNotExists: &no}
 	}
+	if err := f.preflight(discordgo.EndpointChannelMessages(channel)); err != nil {
+		return "", err
+	}
 	msg, err := f.s.ChannelMessageSendComplex(channel, send, discordgo.WithContext(ctx))
 	if err != nil {
 		return "", platformError("post message", err)
@@ -161,8 +179,28 @@ func (f *Front) Update(ctx context.Context, ref string, m bot.Message) error {
 	}
 	r := render(m)
 	edit := &discordgo.MessageEdit{ID: id, Channel: ch, Content: &r.Content, Embeds: &r.Embeds, Components: &r.Components, AllowedMentions: noMentions()}
+	if err := f.preflight(discordgo.EndpointChannelMessage(ch, "")); err != nil {
+		return err
+	}
 	if _, err := f.s.ChannelMessageEditComplex(edit, discordgo.WithContext(ctx)); err != nil {
 		return platformError("edit message", err)
+	}
+	return nil
+}
+
+// preflight answers a RateLimitError when discordgo would sleep before
+// sending on the bucket (its own wait ignores the context and has no cap):
+// the outbox then waits on its clock, can be stopped, and sends the latest
+// state afterwards. A bucket in use by another call is left to discordgo.
+func (f *Front) preflight(bucket string) error {
+	b := f.s.Ratelimiter.GetBucket(bucket)
+	if !b.TryLock() {
+		return nil
+	}
+	wait := f.s.Ratelimiter.GetWaitTime(b, 1)
+	b.Unlock()
+	if wait > 0 {
+		return &bot.RateLimitError{After: wait, Err: fmt.Errorf("discord: bucket %s used up", bucket)}
 	}
 	return nil
 }

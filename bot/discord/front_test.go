@@ -346,3 +346,30 @@ func TestBadOptionsAreRefusedEphemerally(t *testing.T) {
 		})
 	}
 }
+
+// TestAnExhaustedBucketIsWaitedOutByTheOutbox: when Discord says a route's
+// bucket is used up, the next call is not left to discordgo's own sleep
+// (which ignores the context and has no cap); it becomes a RateLimitError
+// the outbox waits out, and nothing is sent meanwhile.
+func TestAnExhaustedBucketIsWaitedOutByTheOutbox(t *testing.T) {
+	h := newHarness(t, harnessConfig{noRun: true, noExecutor: true})
+	n := bot.Notice{Kind: bot.NoticeText, Title: "hello"}
+	const ch = "710000000000000001"
+	h.fake.Script(discordfake.RouteCreateMessage, discordfake.Fault{Exhaust: true, ResetAfter: 30})
+	if _, err := h.front.Post(context.Background(), ch, "", bot.Message{Notice: &n}); err != nil {
+		t.Fatalf("first post: %v", err)
+	}
+	before := h.fake.CallCount(discordfake.RouteCreateMessage)
+	start := time.Now()
+	_, err := h.front.Post(context.Background(), ch, "", bot.Message{Notice: &n})
+	var rl *bot.RateLimitError
+	if !errors.As(err, &rl) || rl.After < 25*time.Second || rl.After > 30*time.Second {
+		t.Fatalf("second post: %v, want a rate limit of about 30s", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("the post slept instead of handing the wait to the outbox")
+	}
+	if got := h.fake.CallCount(discordfake.RouteCreateMessage); got != before {
+		t.Fatalf("%d calls were sent into a used-up bucket", got-before)
+	}
+}

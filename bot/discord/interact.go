@@ -115,7 +115,7 @@ func (f *Front) onGateway(ctx context.Context, in *discordgo.Interaction) {
 	f.handle(ctx, in, func(resp *discordgo.InteractionResponse) error {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
-		return platformError("respond to interaction", f.s.InteractionRespond(in, resp, discordgo.WithContext(rctx)))
+		return platformError("respond to interaction", f.cb.InteractionRespond(in, resp, discordgo.WithContext(rctx)))
 	})
 }
 
@@ -525,7 +525,7 @@ func (f *Front) followup(in *discordgo.Interaction, text string, public bool) {
 		params.Flags = discordgo.MessageFlagsEphemeral
 	}
 	f.bot.Outbox().Enqueue(PlatformName+":followup:"+in.ID, "", func(ctx context.Context) error {
-		_, err := f.s.FollowupMessageCreate(in, true, params, discordgo.WithContext(ctx))
+		_, err := f.cb.FollowupMessageCreate(in, true, params, discordgo.WithContext(ctx))
 		return platformError("send followup", err)
 	})
 }

@@ -39,6 +39,11 @@ type Fault struct {
 	RetryAfter float64
 	// Delay holds the answer back this long (or until the client gives up).
 	Delay time.Duration
+	// Exhaust, with Status 0, answers normally but says the route's bucket
+	// is used up for ResetAfter seconds (X-RateLimit-Remaining: 0), as
+	// Discord does before a client would hit a 429.
+	Exhaust    bool
+	ResetAfter float64
 }
 
 // Option configures a Server.
@@ -396,6 +401,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string, h f
 		}
 		writeError(w, fault.Status, 0, http.StatusText(fault.Status))
 		return
+	}
+	if fault != nil && fault.Exhaust {
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset-After", strconv.FormatFloat(fault.ResetAfter, 'f', 3, 64))
 	}
 	status, res := h(w, r, raw)
 	record(status)
