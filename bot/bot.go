@@ -221,15 +221,6 @@ func (b *Bot) PostNotice(platform, channel string, n Notice) {
 	b.notify(p, channel, n)
 }
 
-// Platforms returns the configured platform names.
-func (b *Bot) Platforms() []string {
-	var out []string
-	for name := range b.posters {
-		out = append(out, name)
-	}
-	return out
-}
-
 // sync queues a render of one of a run's messages: the summary or a phase
 // card. It posts the message the first time and edits it in place after.
 func (b *Bot) sync(p Poster, run *deploy.Run, slot string) {

@@ -83,9 +83,6 @@ func (e *Engine) Store() Store { return e.store }
 // Clock returns the engine's clock.
 func (e *Engine) Clock() clock.Clock { return e.clock }
 
-// SetSink sets the sink that receives transitions (wiring happens after construction).
-func (e *Engine) SetSink(s Sink) { e.sink = s }
-
 // idAlphabet avoids characters that are easy to confuse (0/o, 1/l/i).
 const idAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
 
