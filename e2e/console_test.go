@@ -178,3 +178,45 @@ func TestConsoleInTheBrowserAgainstTheBinary(t *testing.T) {
 		t.Fatalf("the automated step shows %q", got)
 	}
 }
+
+// TestGracefulShutdownStopsAndReportsRunningSteps: SIGTERM while a shell
+// step runs stops its process, shows the step interrupted (never a guessed
+// result), and exits 0; after a restart nothing re-runs it.
+func TestGracefulShutdownStopsAndReportsRunningSteps(t *testing.T) {
+	dir := t.TempDir()
+	rb := filepath.Join(dir, "runbook.yaml")
+	if err := os.WriteFile(rb, []byte(strings.ReplaceAll(crashRunbook, "%DIR%", dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DEPLOYBOT_RUNBOOK": rb, "DEPLOYBOT_DATA": filepath.Join(dir, "data")}
+	starts := filepath.Join(dir, "starts")
+	p := start(t, dir, env)
+	r := post(t, p, "/console/command", "ana", url.Values{"text": {"/deploy start v1.4"}})
+	var pid int
+	waitFor(t, "the step's command to start", 20*time.Second, func() bool {
+		data, _ := os.ReadFile(starts)
+		f := strings.Fields(string(data))
+		if len(f) == 1 {
+			pid, _ = strconv.Atoi(f[0])
+		}
+		return pid > 0
+	})
+	p.kill(syscall.SIGTERM)
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.output())
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatal("the step's process outlived the bot's shutdown")
+	}
+	env["DEPLOYBOT_ADDR"] = p.addr
+	p2 := start(t, dir, env)
+	status := post(t, p2, "/console/command", "ana", url.Values{"text": {"/deploy status " + r.Run}}).Text
+	if !strings.Contains(status, "interrupted") {
+		t.Fatalf("status after a graceful shutdown:\n%s", status)
+	}
+	data, _ := os.ReadFile(starts)
+	if n := len(strings.Fields(string(data))); n != 1 {
+		t.Fatalf("the command started %d times", n)
+	}
+}

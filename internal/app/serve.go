@@ -30,6 +30,9 @@ import (
 	"deploybot/runbook"
 )
 
+// outboxFlushTimeout bounds how long shutdown waits for queued chat calls.
+const outboxFlushTimeout = 5 * time.Second
+
 // maxBody is the largest request body any endpoint accepts.
 const maxBody = 1 << 20
 
@@ -232,6 +235,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := httpserver.Serve(ctx, srv, ln)
 	cancel()
 	wg.Wait()
+	// Let the last renders (steps shown interrupted, say) reach the chat.
+	fctx, fcancel := context.WithTimeout(context.Background(), outboxFlushTimeout)
+	if ferr := s.core.Outbox.Flush(fctx); ferr != nil {
+		s.log.Warn("some chat updates were not sent before shutdown; the next render heals them", "err", ferr)
+	}
+	fcancel()
 	close(errs)
 	for e := range errs {
 		err = errors.Join(err, e)
