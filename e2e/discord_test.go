@@ -78,11 +78,11 @@ func TestDiscordDriver(t *testing.T) {
 		if !ok {
 			return false
 		}
-		_, ok = m.Button("Done 1", ":notes")
+		_, ok = m.Button("Done", ":notes")
 		card = m
 		return ok
 	})
-	done, _ := card.Button("Done 1", ":notes")
+	done, _ := card.Button("Done", ":notes")
 	if res, err := fake.Post(endpoint, fake.Click(bob, card, done.CustomID)); err != nil || res.Status != 200 {
 		t.Fatalf("click Done: %d %s %v", res.Status, res.Body, err)
 	}

@@ -49,6 +49,22 @@ func buttonStyle(s bot.Style) discordgo.ButtonStyle {
 	return discordgo.SecondaryButton
 }
 
+// stepButton renders a step's button: its plain label ("Done") with the
+// step's number as a keycap emoji (1️⃣ … 🔟), so the card's list and its
+// buttons match up; past ten steps the number goes in the label ("Done 11").
+func stepButton(b bot.Button, n int) discordgo.Button {
+	if n < 1 || n > 10 {
+		return button(b, fmt.Sprintf("%s %d", b.Label, n))
+	}
+	out := button(b, b.Label)
+	key := "🔟"
+	if n < 10 {
+		key = string(rune('0'+n)) + "\uFE0F\u20E3"
+	}
+	out.Emoji = &discordgo.ComponentEmoji{Name: key}
+	return out
+}
+
 // button renders b with label.
 func button(b bot.Button, label string) discordgo.Button {
 	return discordgo.Button{Label: truncate(label, maxLabel), Style: buttonStyle(b.Style), CustomID: customID(b)}
@@ -99,7 +115,7 @@ type stepGroup struct {
 
 // cardComponents lays out a phase card's buttons. The phase's own buttons
 // (Start outside window, Approve, Rollback) take the last row. The step
-// buttons come first, labelled with the step number ("Done 3", "Skip 3"),
+// buttons come first, labelled by action ("Done", "Skip") with the step number as a keycap emoji,
 // each step's buttons kept on one row. When they do not fit the rows left,
 // the open steps are listed instead in "Tick a step…" select menus of up to
 // 25 steps each; choosing one answers with its buttons.
@@ -146,7 +162,7 @@ func stepButtonRows(groups []stepGroup, avail int) ([]discordgo.MessageComponent
 			row = discordgo.ActionsRow{}
 		}
 		for _, b := range g.step.Buttons {
-			row.Components = append(row.Components, button(b, fmt.Sprintf("%s %d", b.Label, g.n)))
+			row.Components = append(row.Components, stepButton(b, g.n))
 		}
 	}
 	if len(row.Components) > 0 {

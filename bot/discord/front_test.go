@@ -188,9 +188,9 @@ func TestGateway(t *testing.T) {
 	}
 	h.command(ana, "start", map[string]string{"version": "v1.4.2", "env": "staging"})
 	card := h.card("build", has("3 of 3 steps open"))
-	h.click(ana, card, h.button(card, "Done 1", ":review"))
+	h.click(ana, card, h.button(card, "Done", ":review"))
 	card = h.card("build", has("✅ `1` Code review completed", "✅ `2` CI check passes", "1 of 3 steps open"))
-	h.click(bob, card, h.button(card, "Skip 3", ":notes"))
+	h.click(bob, card, h.button(card, "Skip", ":notes"))
 	h.submitReason(bob, "not for staging")
 	h.card("build", has("skipped: not for staging", "Waiting for approval"))
 	for _, cb := range h.fake.Callbacks() {
@@ -265,7 +265,7 @@ func TestRateLimitedUpdateIsSentLate(t *testing.T) {
 	h.command(ana, "start", map[string]string{"version": "v1.4.2"})
 	card := h.card("build", has("3 of 3 steps open"))
 	h.fake.Script(discordfake.RouteEditMessage, discordfake.Fault{Status: 429, RetryAfter: 30})
-	h.click(ana, card, h.button(card, "Done 1", ":review"))
+	h.click(ana, card, h.button(card, "Done", ":review"))
 	h.eventually("a rate-limited edit", func() bool {
 		for _, c := range h.fake.Calls() {
 			if c.Route == discordfake.RouteEditMessage && c.Status == 429 {

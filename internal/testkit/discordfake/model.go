@@ -146,10 +146,14 @@ func (m Message) Visible() string {
 func (c Component) Visible() string {
 	switch c.Type {
 	case TypeButton:
-		if c.Disabled {
-			return "[(" + c.Label + ")]"
+		label := c.Label
+		if c.Emoji != nil && c.Emoji.Name != "" {
+			label = c.Emoji.Name + " " + label
 		}
-		return "[" + c.Label + "]"
+		if c.Disabled {
+			return "[(" + label + ")]"
+		}
+		return "[" + label + "]"
 	case TypeSelect:
 		var opts []string
 		for _, o := range c.Options {
