@@ -239,11 +239,18 @@ func (f *Front) Run(parent context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := f.retry(ctx, "register the /deploy command", func() error {
+		err := f.retry(ctx, "register the /deploy command", func() error {
 			_, err := f.Register(ctx)
 			return err
-		}); err != nil {
-			errs <- err
+		})
+		switch {
+		case err == nil:
+		case strings.Contains(err.Error(), "HTTP 401"):
+			errs <- err // a wrong token: nothing else will work either
+		default:
+			// The command may already be registered (or be registered by
+			// hand): keep serving interactions and say what went wrong.
+			f.log.Error("the /deploy command could not be registered; interactions are still served", "err", err)
 		}
 	}()
 	if f.pub == nil {
