@@ -151,10 +151,10 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"  - title: No id either",
 			}, tail),
 			want: []string{
-				`f.yaml:3: phase id "Build Phase" must be lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 40 characters`,
+				`f.yaml:3: phase id "Build Phase" must be letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`,
 				`f.yaml:3: phase "Build Phase": title is required`,
-				`f.yaml:5: step id "-lint" must be lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 40 characters`,
-				`f.yaml:7: step id "a-step-id-that-is-far-too-long-to-be-useful-x" must be lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 40 characters`,
+				`f.yaml:5: step id "-lint" must be letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`,
+				`f.yaml:7: step id "a-step-id-that-is-far-too-long-to-be-useful-x" must be letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`,
 				`f.yaml:9: step 3 of phase "Build Phase": id is required`,
 				`f.yaml:10: step "no-title": title is required`,
 				`f.yaml:11: phase id "rollback" is reserved for the rollback procedure`,
@@ -278,10 +278,10 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"  - {id: one, title: One}",
 			}, tail),
 			want: []string{
-				`f.yaml:7: approvers: "alice" is not a Slack user ID (U…/W…), a Slack user-group handle (@name) or a Discord ID (digits)`,
+				`f.yaml:7: approvers: "alice" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
 				`f.yaml:8: approvers: an entry is empty`,
-				`f.yaml:9: approvers: "@" is not a Slack user ID (U…/W…), a Slack user-group handle (@name) or a Discord ID (digits)`,
-				`f.yaml:10: approvers: "u012abcdef" is not a Slack user ID (U…/W…), a Slack user-group handle (@name) or a Discord ID (digits)`,
+				`f.yaml:9: approvers: "@" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
+				`f.yaml:10: approvers: "u012abcdef" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
 			},
 		},
 		{

@@ -35,11 +35,12 @@ const (
 )
 
 var (
-	idPattern          = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+	idPattern          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
 	slackUserPattern   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	slackGroupPattern  = regexp.MustCompile(`^@[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
 	discordIDPattern   = regexp.MustCompile(`^[0-9]{5,25}$`)
-	idPatternSentence  = `lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 40 characters`
+	consoleNamePattern = regexp.MustCompile(`^console:[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+	idPatternSentence  = `letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`
 	reservedPhaseIDMsg = `phase id "rollback" is reserved for the rollback procedure`
 )
 
@@ -55,9 +56,11 @@ func (rb *Runbook) Validate(v StepValidator) error {
 }
 
 // IsApprover reports whether s has the form of an approvers entry: a Slack
-// user ID (U…/W…), a Slack user-group handle (@name) or a Discord ID.
+// user ID (U…/W…), a Slack user-group handle (@name), a Discord ID, or a
+// console name ("console:ana", for rehearsing the rules in the console).
 func IsApprover(s string) bool {
-	return slackUserPattern.MatchString(s) || slackGroupPattern.MatchString(s) || discordIDPattern.MatchString(s)
+	return slackUserPattern.MatchString(s) || slackGroupPattern.MatchString(s) || discordIDPattern.MatchString(s) ||
+		consoleNamePattern.MatchString(s)
 }
 
 // validate appends rb's problems to ps. lines, when not nil, holds the lines
@@ -76,7 +79,7 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 		case strings.TrimSpace(a) == "":
 			c.add(line, "approvers: an entry is empty")
 		case !IsApprover(a):
-			c.add(line, "approvers: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name) or a Discord ID (digits)", a)
+			c.add(line, "approvers: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)", a)
 		}
 	}
 	seenReminder := map[Duration]bool{}

@@ -125,6 +125,8 @@ func TestIsApprover(t *testing.T) {
 		{"U1", false},
 		{"u012abcdef", false},
 		{"alice", false},
+		{"console:alice", true},
+		{"console:", false},
 		{"@", false},
 		{"@-leading-dash", false},
 		{"", false},
