@@ -560,3 +560,23 @@ func TestStoreDownGivesAClearAnswerAndChangesNothing(t *testing.T) {
 		t.Fatalf("the person is shown internals: %q", err)
 	}
 }
+
+func TestRollbackWithoutAProcedureEndsAtOnce(t *testing.T) {
+	h := newHarness(t, `
+name: bare
+phases:
+  - id: one
+    title: One
+    steps:
+      - id: a
+        title: Do it
+`)
+	r := h.start(t, ana)
+	r = h.must(t, deploy.Action{Kind: deploy.ActRollback, RunID: r.ID, Actor: bob, Reason: "changed our minds"})
+	if r.Status != deploy.StatusRolledBack || r.Rollback == nil || r.Rollback.Reason != "changed our minds" {
+		t.Fatalf("status %s, rollback %+v", r.Status, r.Rollback)
+	}
+	if holder, _ := h.store.EnvHolder(context.Background(), "production"); holder != "" {
+		t.Fatalf("environment still held by %s", holder)
+	}
+}

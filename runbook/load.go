@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -33,6 +34,11 @@ func Parse(filename string, data []byte, v StepValidator) (*Runbook, error) {
 		return nil, d.probs.err()
 	}
 	rb.File = filename
+	if strings.TrimSpace(rb.Name) == "" && !d.lines.has("name") {
+		// A small runbook may leave its name out: call it after its file.
+		base := filepath.Base(filename)
+		rb.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	}
 	validate(rb, v, d.lines, &d.probs)
 	if err := d.probs.err(); err != nil {
 		return nil, err

@@ -285,12 +285,10 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 			},
 		},
 		{
-			name: "missing name, phases and rollback",
+			name: "missing phases (name and rollback may be left out)",
 			yaml: lines("title: Nothing here"),
 			want: []string{
-				`f.yaml:1: name is required (e.g. name: payments-api)`,
 				`f.yaml:1: a runbook needs at least one phase (phases: is missing or empty)`,
-				`f.yaml:1: rollback needs at least one step (rollback: steps: …)`,
 			},
 		},
 		{
@@ -303,7 +301,6 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 			),
 			want: []string{
 				`f.yaml:2: a runbook needs at least one phase (phases: is missing or empty)`,
-				`f.yaml:3: rollback needs at least one step (rollback: steps: …)`,
 			},
 		},
 		{
@@ -639,5 +636,21 @@ func TestLoad(t *testing.T) {
 	var ps *Problems
 	if err == nil || errors.As(err, &ps) || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 		t.Errorf("Load(missing) = %v, want a not-exist error naming the file", err)
+	}
+}
+
+func TestASmallRunbookMayLeaveOutItsNameAndRollback(t *testing.T) {
+	rb, err := Parse("dir/small.yaml", []byte(`phases:
+  - id: one
+    title: One
+    steps:
+      - id: a
+        title: Do it
+`), stubValidator{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.Name != "small" || len(rb.Rollback.Steps) != 0 {
+		t.Fatalf("name %q, rollback %v", rb.Name, rb.Rollback.Steps)
 	}
 }

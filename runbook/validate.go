@@ -46,8 +46,7 @@ var (
 
 // Validate checks the runbook: a name, at least one phase, unique well-formed
 // ids, titles, adapters and their parameters (through v; nil skips that check),
-// timeouts, reminders, windows, approvers and a rollback procedure with at
-// least one step. It returns *Problems listing every problem, or nil.
+// timeouts, reminders, windows, approvers and the rollback procedure's steps. It returns *Problems listing every problem, or nil.
 // Problems carry the Line fields of the runbook's values (0 when built in memory).
 func (rb *Runbook) Validate(v StepValidator) error {
 	var ps Problems
@@ -137,9 +136,8 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 		}
 	}
 
-	if len(rb.Rollback.Steps) == 0 && !bad("rollback") {
-		c.add(lines.at("rollback", root), "rollback needs at least one step (rollback: steps: …)")
-	}
+	// A runbook may have no rollback procedure: Rollback then sends its
+	// notices and ends the run as rolled back at once.
 	rollbackSteps := map[string]stepRef{}
 	for j := range rb.Rollback.Steps {
 		c.step(&rb.Rollback.Steps[j], fmt.Sprintf("rollback.steps[%d]", j), "", j, rollbackSteps, true)

@@ -35,8 +35,8 @@ func TestValidateInMemory(t *testing.T) {
 		},
 		{
 			name:   "without a file a problem is its message",
-			change: func(rb *Runbook) { rb.Rollback.Steps = nil },
-			want:   []string{`rollback needs at least one step (rollback: steps: …)`},
+			change: func(rb *Runbook) { rb.Phases = nil },
+			want:   []string{`a runbook needs at least one phase (phases: is missing or empty)`},
 		},
 		{
 			name: "Line fields are used when set",

@@ -367,3 +367,15 @@ func goldenJSON(t *testing.T, r any, modal bool) {
 		t.Errorf("render differs from %s (run go test -update after checking):\n%s", path, got)
 	}
 }
+
+func TestRenderEmptyRollbackCard(t *testing.T) {
+	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: "passed", Gate: "Passed (no approval needed)"}
+	r := render(bot.Message{Card: &c})
+	raw, err := json.Marshal(map[string]any{"content": r.Content, "embeds": r.Embeds, "components": r.Components})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := discordfake.CheckMessage(raw, true); err != nil {
+		t.Fatalf("a rollback procedure without steps breaks Discord's limits: %v", err)
+	}
+}

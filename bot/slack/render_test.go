@@ -501,3 +501,18 @@ func TestClipAndEscape(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderEmptyRollbackCard(t *testing.T) {
+	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: "passed", Gate: "Passed (no approval needed)"}
+	r := RenderCard(c)
+	raw, err := json.Marshal(r.Blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slackfake.CheckBlocks(raw); err != nil {
+		t.Fatalf("a rollback procedure without steps renders invalid blocks: %v", err)
+	}
+	if r.Text == "" {
+		t.Fatal("no fallback text")
+	}
+}
