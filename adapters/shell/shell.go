@@ -3,6 +3,7 @@ package shell
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -81,8 +82,10 @@ func (a *Adapter) Name() string { return Name }
 
 // Params are the shell adapter's `with:` parameters.
 type Params struct {
-	// Command is the argv list; each element is a template rendering to exactly one argument.
-	Command []string `json:"command"`
+	// Command is the argv list; each element is a template rendering to
+	// exactly one argument. A single string is split on white space outside
+	// {{ }} (no quoting, no shell): "./deploy.sh {{ .Version }}" is two arguments.
+	Command Argv `json:"command"`
 	// Env adds variables to the command's environment; values are templates.
 	Env map[string]string `json:"env"`
 	// Dir is the working directory (a template); empty means the bot's.
@@ -90,6 +93,56 @@ type Params struct {
 	// PassEnv names variables of the bot's environment to pass on even though
 	// they look like the bot's own secrets (GITHUB_TOKEN); their values are redacted from output.
 	PassEnv []string `json:"pass_env"`
+}
+
+// Argv is a command line: a list of arguments, or one string split on white space.
+type Argv []string
+
+// UnmarshalJSON accepts ["a", "b"] or "a b".
+func (a *Argv) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = splitArgs(one)
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return errors.New("command must be a list of arguments (or one string of space-separated arguments)")
+	}
+	*a = list
+	return nil
+}
+
+// splitArgs splits s on white space that is not inside a {{ }} template action.
+func splitArgs(s string) []string {
+	var out []string
+	var cur strings.Builder
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "{{"):
+			depth++
+			cur.WriteString("{{")
+			i++
+			continue
+		case strings.HasPrefix(s[i:], "}}") && depth > 0:
+			depth--
+			cur.WriteString("}}")
+			i++
+			continue
+		case depth == 0 && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'):
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteByte(s[i])
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

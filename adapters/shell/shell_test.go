@@ -308,7 +308,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", map[string]any{"comand": []any{"true"}}, `shell: unknown parameter "comand" (known: command, dir, env, pass_env)`},
 		{"missing command", map[string]any{}, `shell: parameter "command" is required`},
 		{"empty program", map[string]any{"command": []any{" "}}, `shell: parameter "command": the program (first element) is empty`},
-		{"command not a list", map[string]any{"command": "./deploy.sh v1"}, `shell: parameter "command": want a list of strings, got a string`},
+		{"command not a list", map[string]any{"command": 3}, `must be a list of arguments`},
 		{"bad template", map[string]any{"command": []any{"echo", "{{ .Version"}}, `shell: parameter "command[1]": bad template`},
 		{"unknown variable", map[string]any{"command": []any{"echo", "{{ .Verison }}"}}, `shell: parameter "command[1]": bad template: unknown variable .Verison`},
 		{"unknown variable in untaken branch", map[string]any{"command": []any{"echo", `{{ if eq .Env "x" }}{{ .Nope }}{{ end }}`}}, `unknown variable .Nope`},
@@ -436,5 +436,17 @@ func TestProgressNeverShowsPartOfASecret(t *testing.T) {
 	res := <-done
 	if !res.OK || strings.Contains(res.Output, "ghp_secret_value") || !strings.Contains(res.Output, "token: ***") {
 		t.Fatalf("Run = %+v", res)
+	}
+}
+
+func TestACommandStringIsSplitOnSpacesWithoutAShell(t *testing.T) {
+	st, err := shell.New(shell.Config{}).Parse(map[string]any{"command": "printf %s|%s|%s {{ .Version }} --env={{ .Env }} $HOME;x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := adapters.Vars{Version: "v1.4", Env: "production", RunID: "r1"}
+	res := st.Run(context.Background(), v, nil)
+	if !res.OK || res.Output != "v1.4|--env=production|$HOME;x" {
+		t.Fatalf("Run = %+v, want the words as separate arguments, nothing expanded", res)
 	}
 }
