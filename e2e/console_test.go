@@ -220,3 +220,30 @@ func TestGracefulShutdownStopsAndReportsRunningSteps(t *testing.T) {
 		t.Fatalf("the command started %d times", n)
 	}
 }
+
+// TestConsoleFirstVisitActsAsAGuest: a newcomer can type a command at once;
+// the page names them a guest, and a second browser is a second person.
+func TestConsoleFirstVisitActsAsAGuest(t *testing.T) {
+	dir := t.TempDir()
+	rb := filepath.Join(dir, "runbook.yaml")
+	if err := os.WriteFile(rb, []byte(consoleRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, dir, map[string]string{"DEPLOYBOT_RUNBOOK": rb, "DEPLOYBOT_DATA": filepath.Join(dir, "data")})
+	b := browser.Start(t)
+	first, second := b.NewPage(t), b.NewPage(t)
+	for _, page := range []*browser.Page{first, second} {
+		page.Do(t, "open the console", chromedp.Navigate("http://"+p.addr+"/"), chromedp.WaitVisible(`#me-name`))
+		page.WaitFor(t, "the live stream", `document.getElementById("conn").dataset.state === "live"`, 20*time.Second)
+	}
+	a := browser.Eval[string](t, first, `document.getElementById("me-name").textContent`)
+	z := browser.Eval[string](t, second, `document.getElementById("me-name").textContent`)
+	if !strings.HasPrefix(a, "@guest-") || a == z {
+		t.Fatalf("guest names %q and %q", a, z)
+	}
+	first.Do(t, "start without picking a name",
+		chromedp.SetValue(`#command-input`, "/deploy start v2.0"),
+		chromedp.Click(`#command-form button[type=submit]`),
+		chromedp.WaitVisible(`li.step[data-step="notes"] button[data-label="Done"]`),
+	)
+}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -179,9 +180,25 @@ func (c *Console) handleName(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, replyJSON{Text: "A name is 1 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit."})
 		return
 	}
+	setNameCookie(w, r, name)
+	writeJSON(w, http.StatusOK, replyJSON{OK: true, Name: name})
+}
+
+// setNameCookie remembers who the browser acts as.
+func setNameCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: nameCookie, Value: name, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: int((365 * 24 * time.Hour).Seconds()),
 	})
-	writeJSON(w, http.StatusOK, replyJSON{OK: true, Name: name})
+}
+
+// guestName is the name of a browser that has not picked one ("guest-k7q2").
+func guestName() string {
+	const letters = "23456789abcdefghjkmnpqrstuvwxyz"
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return "guest-" + string(b)
 }

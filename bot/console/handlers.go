@@ -88,6 +88,12 @@ func (c *Console) handleRun(w http.ResponseWriter, r *http.Request) {
 func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	ctx := r.Context()
 	d := pageData{ReadOnly: c.readOnly, Token: c.token != "", Name: personName(r), Cursor: c.hub.cursor(), HasWindows: c.windows != nil}
+	if d.Name == "" && !c.readOnly {
+		// A first visit acts at once, as a guest with a name of its own (so
+		// a second browser is a second person); the name can be changed.
+		d.Name = guestName()
+		setNameCookie(w, r, d.Name)
+	}
 	now := c.clock.Now()
 	live, err := c.engine.Live(ctx)
 	if err != nil {
