@@ -120,15 +120,3 @@ func (r *Registry) Names() []string {
 type MinTimeouter interface {
 	MinTimeout() time.Duration
 }
-
-// MinTimeout returns the least timeout the named adapter's step needs, or 0.
-func (r *Registry) MinTimeout(name string, with map[string]any) (time.Duration, error) {
-	st, err := r.Parse(name, with)
-	if err != nil {
-		return 0, err
-	}
-	if m, ok := st.(MinTimeouter); ok {
-		return m.MinTimeout(), nil
-	}
-	return 0, nil
-}

@@ -245,8 +245,8 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	}
 
 	timeout := def.StepTimeout()
-	if m, ok := step.(adapters.MinTimeouter); ok && def.Timeout == 0 {
-		timeout = max(timeout, m.MinTimeout()) // a 30-minute watch with no timeout set runs its course
+	if m, ok := step.(adapters.MinTimeouter); ok {
+		timeout = max(timeout, m.MinTimeout()) // a 30-minute watch runs its course, whatever the timeout says
 	}
 	stepCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

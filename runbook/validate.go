@@ -10,12 +10,6 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// MinTimeouter is a StepValidator that also knows the least timeout an
-// adapter's step needs; runbook validation then refuses shorter timeouts.
-type MinTimeouter interface {
-	MinTimeout(adapter string, with map[string]any) (time.Duration, error)
-}
-
 // StepValidator checks an automated step's adapter name and parameters. The
 // adapter registry satisfies it; the runbook package declares it so that it
 // does not depend on the adapters.
@@ -219,10 +213,6 @@ func (c *checker) step(s *Step, path, phase string, index int, seen map[string]s
 	} else if c.v != nil {
 		if err := c.v.Validate(s.Run, s.With); err != nil {
 			c.add(line, "%s: %v", name, err)
-		} else if mt, ok := c.v.(MinTimeouter); ok && s.Timeout > 0 {
-			if least, err := mt.MinTimeout(s.Run, s.With); err == nil && time.Duration(s.Timeout) < least {
-				c.add(at("timeout"), "%s: timeout %s is shorter than the %s step needs (at least %s)", name, s.Timeout, s.Run, Duration(least))
-			}
 		}
 	}
 	switch {
