@@ -77,7 +77,7 @@ type Params struct {
 	// Body is the request body (a template).
 	Body string `json:"body"`
 	// ExpectStatus lists accepted statuses (200, "2xx"); default [200].
-	ExpectStatus []Status `json:"expect_status"`
+	ExpectStatus Statuses `json:"expect_status"`
 	// ExpectBody is a substring the body must contain (a template).
 	ExpectBody string `json:"expect_body"`
 	// ExpectJSON maps dot-separated paths ("data.status") to the values the
@@ -120,7 +120,7 @@ func (a *Adapter) parse(with map[string]any) (*step, error) {
 		return nil, errors.New(`parameter "url" (or "endpoints") is required`)
 	}
 	s := &step{a: a, method: strings.ToUpper(p.Method), retries: p.Retries,
-		timeout: time.Duration(p.Timeout), delay: DefaultRetryDelay, expectStatus: p.ExpectStatus}
+		timeout: time.Duration(p.Timeout), delay: DefaultRetryDelay, expectStatus: []Status(p.ExpectStatus)}
 	for i, src := range srcs {
 		name := field
 		if field == "endpoints" {

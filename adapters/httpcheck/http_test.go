@@ -315,3 +315,17 @@ func TestRedirectDropsCredentialsAcrossOrigins(t *testing.T) {
 		})
 	}
 }
+
+func TestExpectStatusMayBeOneStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	defer srv.Close()
+	for _, want := range []any{uint64(202), "2xx", []any{uint64(200), uint64(202)}} {
+		st, err := httpcheck.New(httpcheck.Config{}).Parse(map[string]any{"url": srv.URL, "expect_status": want})
+		if err != nil {
+			t.Fatalf("expect_status %v: %v", want, err)
+		}
+		if res := st.Run(context.Background(), adapters.Vars{Version: "v1"}, nil); !res.OK {
+			t.Errorf("expect_status %v: %+v", want, res)
+		}
+	}
+}

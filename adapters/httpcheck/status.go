@@ -42,6 +42,24 @@ func (s *Status) set(lo, hi int, src string) error {
 	return nil
 }
 
+// Statuses is expect_status: a list of statuses, or a single one (200, "2xx").
+type Statuses []Status
+
+// UnmarshalJSON accepts a list or a single status.
+func (ss *Statuses) UnmarshalJSON(b []byte) error {
+	var list []Status
+	if err := json.Unmarshal(b, &list); err == nil {
+		*ss = list
+		return nil
+	}
+	var one Status
+	if err := one.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*ss = Statuses{one}
+	return nil
+}
+
 // Match reports whether code is within s.
 func (s Status) Match(code int) bool { return code >= s.Lo && code <= s.Hi }
 
