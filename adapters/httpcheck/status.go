@@ -47,8 +47,11 @@ type Statuses []Status
 
 // UnmarshalJSON accepts a list or a single status.
 func (ss *Statuses) UnmarshalJSON(b []byte) error {
-	var list []Status
-	if err := json.Unmarshal(b, &list); err == nil {
+	if t := strings.TrimSpace(string(b)); strings.HasPrefix(t, "[") {
+		var list []Status
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
 		*ss = list
 		return nil
 	}
