@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -350,7 +351,9 @@ func (t *tasks) close() {
 type rewrite struct {
 	host string   // Discord's host, as discordgo's endpoints name it
 	base *url.URL // where to send them instead
-	next http.RoundTripper
+	// versioned: base ends in "/api/vN", which stands in for the request's own.
+	versioned bool
+	next      http.RoundTripper
 }
 
 func newRewrite(base string, next http.RoundTripper) (*rewrite, error) {
@@ -367,8 +370,25 @@ func newRewrite(base string, next http.RoundTripper) (*rewrite, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
-	return &rewrite{host: d.Host, base: u, next: next}, nil
+	// A base that names the API version ("…/api/v9", like Discord's own
+	// address and DISCORD_API_URL's default) replaces the version prefix of
+	// discordgo's paths instead of being put in front of it.
+	versioned := apiVersion.MatchString(u.Path)
+	return &rewrite{host: d.Host, base: u, versioned: versioned, next: next}, nil
 }
+
+// apiVersion matches a path ending in Discord's API version segment.
+var apiVersion = regexp.MustCompile(`/api/v[0-9]+$`)
+
+// stripVersion removes a leading "/api/vN" from a path.
+func stripVersion(p string) string {
+	if loc := leadingVersion.FindStringIndex(p); loc != nil {
+		return p[loc[1]:]
+	}
+	return p
+}
+
+var leadingVersion = regexp.MustCompile(`^/api/v[0-9]+`)
 
 // RoundTrip rewrites the scheme, host and path prefix of calls to Discord.
 func (t *rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -379,9 +399,16 @@ func (t *rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 	r2.URL.Scheme = t.base.Scheme
 	r2.URL.Host = t.base.Host
 	r2.Host = t.base.Host
-	r2.URL.Path = t.base.Path + r.URL.Path
-	if r.URL.RawPath != "" {
-		r2.URL.RawPath = t.base.Path + r.URL.RawPath
+	path, raw := r.URL.Path, r.URL.RawPath
+	if t.versioned {
+		path = stripVersion(path)
+		if raw != "" {
+			raw = stripVersion(raw)
+		}
+	}
+	r2.URL.Path = t.base.Path + path
+	if raw != "" {
+		r2.URL.RawPath = t.base.Path + raw
 	}
 	return t.next.RoundTrip(r2)
 }

@@ -202,3 +202,29 @@ func TestMalformedInteractionsAreAnswered(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestRewriteWithAVersionedBase: DISCORD_API_URL written like Discord's own
+// address ("…/api/v9/", the default) replaces the version prefix instead of
+// doubling it.
+func TestRewriteWithAVersionedBase(t *testing.T) {
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.EscapedPath())
+	}))
+	defer srv.Close()
+	for _, base := range []string{srv.URL + "/api/v9/", srv.URL + "/proxy/api/v10"} {
+		rt, err := newRewrite(base, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&http.Client{Transport: rt}).Get(discordgo.EndpointChannelMessages("42"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	want := "/api/v9/channels/42/messages\n/proxy/api/v10/channels/42/messages"
+	if got := strings.Join(paths, "\n"); got != want {
+		t.Errorf("paths:\n%s\nwant:\n%s", got, want)
+	}
+}
