@@ -208,7 +208,45 @@ func (b *Bot) list(ctx context.Context) Reply {
 			fmt.Fprintf(&sb, "• %s — %s to %s: %s, %s\n", r.ID, r.Release, r.Env, statusText(r, now), deploy.Ago(now, r.Ended))
 		}
 	}
+	if envs := EnvironmentLines(recent, now); len(envs) > 0 {
+		sb.WriteString("Environments:\n" + strings.Join(envs, "\n") + "\n")
+	}
 	return Reply{Text: strings.TrimSpace(sb.String())}
+}
+
+// EnvironmentLines says where each environment stands after its most recent
+// finished run (recent is newest first): the version last deployed, and
+// "degraded" while the newest run there ended rolled back or aborted, until
+// a run completes there again.
+func EnvironmentLines(recent []*deploy.Run, now time.Time) []string {
+	var order []string
+	newest := map[string]*deploy.Run{}
+	good := map[string]*deploy.Run{}
+	for _, r := range recent {
+		if newest[r.Env] == nil {
+			newest[r.Env] = r
+			order = append(order, r.Env)
+		}
+		if r.Status == deploy.StatusCompleted && good[r.Env] == nil {
+			good[r.Env] = r
+		}
+	}
+	var out []string
+	for _, env := range order {
+		line := "• " + env
+		if g := good[env]; g != nil {
+			line += fmt.Sprintf(": %s deployed %s (run %s)", g.Release, deploy.Ago(now, g.Ended), g.ID)
+		}
+		if n := newest[env]; n.Status != deploy.StatusCompleted {
+			verb := "rolled back"
+			if n.Status == deploy.StatusAborted {
+				verb = "aborted"
+			}
+			line += fmt.Sprintf(" — ⚠️ degraded: %s was %s %s (run %s); a completed run clears this", n.Release, verb, deploy.Ago(now, n.Ended), n.ID)
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 func (b *Bot) plan(cmd commands.Command) Reply {

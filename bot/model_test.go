@@ -173,3 +173,21 @@ func TestParseButtonIDRefusesStrangers(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvironmentLinesMarkADegradedEnvironment(t *testing.T) {
+	run := func(id, rel, env string, st deploy.Status, ended time.Duration) *deploy.Run {
+		return &deploy.Run{ID: id, Release: rel, Env: env, Status: st, Ended: t0.Add(ended)}
+	}
+	recent := []*deploy.Run{ // newest first
+		run("r5", "v1.5", "production", deploy.StatusRolledBack, 50*time.Minute),
+		run("r4", "v1.4", "staging", deploy.StatusCompleted, 40*time.Minute),
+		run("r3", "v1.4", "production", deploy.StatusCompleted, 30*time.Minute),
+		run("r2", "v1.3", "staging", deploy.StatusAborted, 20*time.Minute),
+	}
+	got := strings.Join(bot.EnvironmentLines(recent, t0.Add(time.Hour)), "\n")
+	want := "• production: v1.4 deployed 30 min ago (run r3) — ⚠️ degraded: v1.5 was rolled back 10 min ago (run r5); a completed run clears this\n" +
+		"• staging: v1.4 deployed 20 min ago (run r4)"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
