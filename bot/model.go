@@ -63,7 +63,8 @@ func ParseButtonID(id string) (deploy.Action, error) {
 	}
 	kind := deploy.ActionKind(parts[0])
 	switch kind {
-	case deploy.ActDone, deploy.ActSkip, deploy.ActRetry, deploy.ActApprove, deploy.ActRollback, deploy.ActAbort, deploy.ActOverrideWindow:
+	case deploy.ActDone, deploy.ActSkip, deploy.ActRetry, deploy.ActApprove, deploy.ActRollback, deploy.ActAbort, deploy.ActOverrideWindow,
+		deploy.ActRequestApproval:
 	case ActStartWindow: // RunID holds the window id (window_notices.go)
 	default:
 		return deploy.Action{}, fmt.Errorf("bot: unknown button action %q", parts[0])
@@ -353,7 +354,9 @@ func phaseButtons(r *deploy.Run, i int, def *runbook.Phase, waiting bool) []Butt
 			allSettled = false
 		}
 	}
-	if allSettled && def.NeedsApproval() && p.Approval == nil {
+	if allSettled && def.NeedsApproval() && p.Approval == nil && !p.ApprovalExpired.IsZero() {
+		out = append(out, Button{Label: "Request approval", Action: deploy.ActRequestApproval, RunID: r.ID, Phase: p.ID, Style: StylePrimary})
+	} else if allSettled && def.NeedsApproval() && p.Approval == nil {
 		ap := Button{Label: "Approve", Action: deploy.ActApprove, RunID: r.ID, Phase: p.ID, Style: StylePrimary}
 		if def.Production {
 			ap.Confirm = &Confirm{Title: "Approve production phase?", Text: fmt.Sprintf("Approve %q of %s on %s?", def.Title, r.Release, r.Env), OK: "Approve", Cancel: "Cancel"}
@@ -387,6 +390,8 @@ func gate(r *deploy.Run, i int, now time.Time, waiting bool) (state, text string
 	switch {
 	case open > 0:
 		return "current", fmt.Sprintf("%d of %d steps open", open, len(p.Steps))
+	case def.NeedsApproval() && !p.ApprovalExpired.IsZero():
+		return "current", fmt.Sprintf("The request for approval expired %s (after %s). Check the phase again, then Request approval.", deploy.Ago(now, p.ApprovalExpired), def.ApprovalTimeout)
 	case def.NeedsApproval():
 		who := "an approver"
 		if r.Runbook.DistinctApprover {

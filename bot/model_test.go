@@ -76,6 +76,12 @@ func TestCardButtonsFollowTheStepStates(t *testing.T) {
 				r.Phases[0].Steps[i].State = deploy.StepDone
 			}
 		}, phase: "Approve,Rollback", gateContains: "other than @ana"},
+		{name: "approval request expired", edit: func(r *deploy.Run) {
+			for i := range r.Phases[0].Steps {
+				r.Phases[0].Steps[i].State = deploy.StepDone
+			}
+			r.Phases[0].ApprovalExpired = t0
+		}, phase: "Request approval,Rollback", gateContains: "expired"},
 		{name: "production phase", edit: func(r *deploy.Run) {
 			for i := range r.Phases[0].Steps {
 				r.Phases[0].Steps[i].State = deploy.StepDone

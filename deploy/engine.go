@@ -241,6 +241,8 @@ const (
 	ActAbort    ActionKind = "abort"
 	// ActOverrideWindow lets a window-gated phase run outside a window (approvers, with a reason).
 	ActOverrideWindow ActionKind = "override_window"
+	// ActRequestApproval asks again for an approval whose request expired.
+	ActRequestApproval ActionKind = "request_approval"
 )
 
 // Action is a person's action on a run, decoded by a front from a click or command.
@@ -515,6 +517,27 @@ type StepItem struct {
 
 // DueKindStep is the due-queue kind of automated step executions.
 const DueKindStep = "step"
+
+// DueKindExpiry is the due-queue kind of approval requests that expire.
+const DueKindExpiry = "expiry"
+
+// ExpiryItem is the payload of an "expiry" due item.
+type ExpiryItem struct {
+	RunID string    `json:"run_id"`
+	Phase string    `json:"phase"`
+	Since time.Time `json:"since"`
+}
+
+func (x ExpiryItem) due(at time.Time) DueItem {
+	b, _ := json.Marshal(x)
+	return DueItem{ID: fmt.Sprintf("expiry:%s:%s:%d", x.RunID, x.Phase, x.Since.UnixNano()), Kind: DueKindExpiry, Due: at, Payload: string(b)}
+}
+
+// Expire lets the approval request of a phase expire, when it is still the
+// same request (Since) and still unanswered. It never approves anything.
+func (e *Engine) Expire(ctx context.Context, x ExpiryItem) (Outcome, error) {
+	return e.mutate(ctx, x.RunID, "", System, func(t *txn) error { return t.expire(x) })
+}
 
 // ItemID returns the due-queue id of the step execution.
 func (s StepItem) ItemID() string {

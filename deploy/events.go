@@ -17,6 +17,8 @@ const (
 	EventPhaseApproved EventKind = "phase_approved"
 	// EventWindowOverridden: an approver let a window-gated phase run outside a window.
 	EventWindowOverridden EventKind = "window_overridden"
+	// EventApprovalExpired: nobody approved a phase within its approval_timeout.
+	EventApprovalExpired EventKind = "approval_expired"
 	// EventRollbackStarted: the rollback procedure started. The rollback notice is posted.
 	EventRollbackStarted EventKind = "rollback_started"
 	// EventRunCompleted: the last phase was approved. The completion notice is posted.

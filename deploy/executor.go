@@ -174,6 +174,7 @@ func (x *Executor) Wait() { x.wg.Wait() }
 // Poll claims the due step executions that fit in the free worker slots and
 // starts them. It returns how many it claimed.
 func (x *Executor) Poll(ctx context.Context) int {
+	x.expire(ctx)
 	free := cap(x.slots) - len(x.slots)
 	if free == 0 || ctx.Err() != nil {
 		return 0
@@ -194,6 +195,26 @@ func (x *Executor) Poll(ctx context.Context) int {
 		}()
 	}
 	return len(items)
+}
+
+// expire lets approval requests whose time ran out expire. Expiring is
+// idempotent, so an item claimed again after a crash is simply applied again.
+func (x *Executor) expire(ctx context.Context) {
+	items, err := x.e.store.Claim(ctx, DueKindExpiry, x.e.clock.Now(), x.cfg.Lease, 50)
+	if err != nil {
+		x.log.Warn("claim failed", "kind", DueKindExpiry, "err", err)
+		return
+	}
+	for _, it := range items {
+		var ex ExpiryItem
+		if err := json.Unmarshal([]byte(it.Payload), &ex); err == nil {
+			if _, err := x.e.Expire(ctx, ex); err != nil {
+				x.log.Warn("expiring an approval request failed", "run_id", ex.RunID, "phase", ex.Phase, "err", err)
+				continue // the lease runs out and it is tried again
+			}
+		}
+		_ = x.e.store.Ack(ctx, it.ID)
+	}
 }
 
 func (x *Executor) work(ctx context.Context, it DueItem) {

@@ -294,3 +294,62 @@ func TestASilentStepStillShowsItIsAlive(t *testing.T) {
 	h.clk.Advance(5 * time.Second)
 	x.Wait()
 }
+
+func TestAnUnansweredApprovalRequestExpires(t *testing.T) {
+	h := newHarness(t, `
+name: expiry
+phases:
+  - id: one
+    title: One
+    approval_timeout: 1h
+    steps:
+      - id: a
+        title: Check the dashboards
+  - id: two
+    title: Two
+    steps:
+      - id: b
+        title: Deploy
+`)
+	reg, _ := adapters.NewRegistry(shell.New(shell.Config{}))
+	x := deploy.NewExecutor(deploy.ExecutorConfig{Engine: h.e, Steps: reg, Logger: slog.New(slog.DiscardHandler)})
+	ctx := context.Background()
+	r := h.start(t, ana)
+	h.must(t, deploy.Action{Kind: deploy.ActDone, RunID: r.ID, Phase: "one", Step: "a", Actor: bob})
+
+	h.clk.Advance(59 * time.Minute)
+	x.Poll(ctx)
+	if got := h.get(t, r.ID).Phases[0].ApprovalExpired; !got.IsZero() {
+		t.Fatal("the request expired early")
+	}
+	h.clk.Advance(2 * time.Minute)
+	x.Poll(ctx)
+	if got := h.get(t, r.ID).Phases[0].ApprovalExpired; got.IsZero() {
+		t.Fatal("the request did not expire after its hour")
+	}
+	_, err := h.do(t, deploy.Action{Kind: deploy.ActApprove, RunID: r.ID, Phase: "one", Actor: bob})
+	wantErr(t, err, deploy.ErrInvalid, "expired")
+
+	h.must(t, deploy.Action{Kind: deploy.ActRequestApproval, RunID: r.ID, Phase: "one", Actor: cat})
+	_, err = h.do(t, deploy.Action{Kind: deploy.ActRequestApproval, RunID: r.ID, Phase: "one", Actor: bob})
+	wantErr(t, err, deploy.ErrAlreadyDone, "already requested")
+	h.clk.Advance(30 * time.Minute)
+	x.Poll(ctx) // the old request's item is gone; the new one is not due
+	r = h.must(t, deploy.Action{Kind: deploy.ActApprove, RunID: r.ID, Phase: "one", Actor: bob})
+	if r.Phase != 1 {
+		t.Fatalf("phase %d after the approval", r.Phase)
+	}
+	h.clk.Advance(2 * time.Hour)
+	x.Poll(ctx)
+	if got := h.get(t, r.ID).Phases[0]; got.Approval == nil || got.Approval.By.ID != bob.ID {
+		t.Fatalf("a late expiry touched an approved phase: %+v", got)
+	}
+	audit, _ := h.e.Audit(ctx, r.ID)
+	var actions []string
+	for _, a := range audit {
+		actions = append(actions, a.Action)
+	}
+	if got := strings.Join(actions, " "); got != "start done approval_expired request_approval approve" {
+		t.Fatalf("audit = %q", got)
+	}
+}

@@ -115,7 +115,13 @@ type PhaseRun struct {
 	Approval *Approval `json:"approval,omitempty"`
 	// WindowOverride is set when an approver let the phase run outside a window.
 	WindowOverride *Approval `json:"window_override,omitempty"`
-	Steps          []StepRun `json:"steps"`
+	// AwaitingSince is when the phase started waiting for approval (every
+	// step settled); a request again restarts it.
+	AwaitingSince time.Time `json:"awaiting_since,omitzero"`
+	// ApprovalExpired is set when nobody approved within the phase's
+	// approval_timeout: Approve is refused until someone requests approval again.
+	ApprovalExpired time.Time `json:"approval_expired,omitzero"`
+	Steps           []StepRun `json:"steps"`
 }
 
 // Approval records who judged a gate, when, and with what note.

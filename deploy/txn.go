@@ -98,6 +98,8 @@ func (t *txn) act(ctx context.Context, a Action) error {
 		return t.approve(ctx, pi, a.Reason)
 	case ActOverrideWindow:
 		return t.overrideWindow(ctx, pi, a.Reason)
+	case ActRequestApproval:
+		return t.requestApproval(pi)
 	}
 	return userErr(ErrInvalid, "unknown action %q", a.Kind)
 }
@@ -216,6 +218,9 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 	if open > 0 {
 		return userErr(ErrInvalid, "%q still has %d open step(s): tick or skip them before approving", def.Title, open)
 	}
+	if !p.ApprovalExpired.IsZero() {
+		return userErr(ErrInvalid, "the request to approve %q expired %s, after %s: check the phase again, then click Request approval", def.Title, Ago(t.now, p.ApprovalExpired), def.ApprovalTimeout)
+	}
 	p.Approval = &Approval{By: t.actor, At: t.now, Reason: note}
 	t.audit("approve", p.ID, "", note, "", "approved")
 	t.emit(Event{Kind: EventPhaseApproved, Phase: p.ID})
@@ -308,12 +313,56 @@ func (t *txn) advance(ctx context.Context) error {
 			}
 		}
 		if def.NeedsApproval() {
+			t.awaitApproval(p, def)
 			return nil
 		}
 		p.Approval = &Approval{By: System, At: t.now, Reason: "no approval required"}
 		t.emit(Event{Kind: EventPhaseApproved, Phase: p.ID, Actor: System})
 		t.leavePhase(ctx)
 	}
+	return nil
+}
+
+// awaitApproval notes when the phase started waiting for approval and, with
+// an approval_timeout, schedules the request's expiry.
+func (t *txn) awaitApproval(p *PhaseRun, def *runbook.Phase) {
+	if !p.AwaitingSince.IsZero() || p.Approval != nil {
+		return
+	}
+	p.AwaitingSince = t.now
+	t.dirty = true
+	if def.ApprovalTimeout > 0 {
+		x := ExpiryItem{RunID: t.run.ID, Phase: p.ID, Since: t.now}
+		t.schedule = append(t.schedule, x.due(t.now.Add(time.Duration(def.ApprovalTimeout))))
+	}
+}
+
+func (t *txn) expire(x ExpiryItem) error {
+	r := t.run
+	pi := r.FindPhase(x.Phase)
+	if r.Status != StatusActive || pi != r.Phase {
+		return errNoChange
+	}
+	p := &r.Phases[pi]
+	if p.Approval != nil || !p.ApprovalExpired.IsZero() || !p.AwaitingSince.Equal(x.Since) {
+		return errNoChange // approved, already expired, or a newer request
+	}
+	p.ApprovalExpired = t.now
+	t.audit("approval_expired", p.ID, "", "", "awaiting approval", "expired")
+	t.emit(Event{Kind: EventApprovalExpired, Phase: p.ID, Actor: System})
+	return nil
+}
+
+func (t *txn) requestApproval(pi int) error {
+	p := &t.run.Phases[pi]
+	def := t.run.PhaseDef(pi)
+	if p.ApprovalExpired.IsZero() {
+		return userErr(ErrAlreadyDone, "approval of %q is already requested", def.Title)
+	}
+	p.ApprovalExpired, p.AwaitingSince = time.Time{}, time.Time{}
+	t.audit("request_approval", p.ID, "", "", "expired", "awaiting approval")
+	t.emit(Event{Kind: EventStepChanged, Phase: p.ID})
+	t.awaitApproval(p, def)
 	return nil
 }
 

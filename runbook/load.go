@@ -543,7 +543,7 @@ func (d *decoder) value(n ast.Node, depth int) any {
 var (
 	runbookFields  = []string{"name", "title", "approvers", "distinct_approver", "reminders", "windows", "phases", "rollback"}
 	windowFields   = []string{"cron", "duration", "timezone"}
-	phaseFields    = []string{"id", "group", "title", "approval", "production", "window", "steps"}
+	phaseFields    = []string{"id", "group", "title", "approval", "approval_timeout", "production", "window", "steps"}
 	stepFields     = []string{"id", "title", "run", "with", "timeout", "on_failure"}
 	rollbackFields = []string{"when", "steps"}
 )
@@ -646,6 +646,8 @@ func (d *decoder) phase(n ast.Node, p *Phase, path string) bool {
 			if v, set := d.boolean(e.value, "approval"); set {
 				p.Approval = &v
 			}
+		case "approval_timeout":
+			p.ApprovalTimeout, _ = d.duration(e.value, "approval_timeout")
 		case "production":
 			p.Production, _ = d.boolean(e.value, "production")
 		case "window":

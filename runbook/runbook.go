@@ -54,6 +54,10 @@ type Phase struct {
 	Title string `yaml:"title" json:"title"`
 	// Approval, when nil or true, requires a person to Approve to leave the phase.
 	Approval *bool `yaml:"approval,omitempty" json:"approval,omitempty"`
+	// ApprovalTimeout, when set, makes a request for approval expire if
+	// nobody approves within it: the gate then needs "Request approval"
+	// (after a fresh look) before anyone can approve. It never approves.
+	ApprovalTimeout Duration `yaml:"approval_timeout,omitempty" json:"approval_timeout,omitempty"`
 	// Production marks phases that touch production: abort is refused once one
 	// has started, and their Approve asks to confirm.
 	Production bool `yaml:"production,omitempty" json:"production,omitempty"`

@@ -125,6 +125,14 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 		if p.Window != "" && p.Window != WindowRequired {
 			c.add(lines.at(path+".window", line), "%s: window must be %q or left out, not %q", name, WindowRequired, p.Window)
 		}
+		switch {
+		case p.ApprovalTimeout == 0 && lines.has(path+".approval_timeout") && !bad(path+".approval_timeout"):
+			c.add(lines.at(path+".approval_timeout", line), "%s: approval_timeout must be more than 0", name)
+		case time.Duration(p.ApprovalTimeout) > MaxReminder:
+			c.add(lines.at(path+".approval_timeout", line), "%s: approval_timeout %s is more than 30 days", name, p.ApprovalTimeout)
+		case p.ApprovalTimeout > 0 && !p.NeedsApproval():
+			c.add(lines.at(path+".approval_timeout", line), "%s: approval_timeout is set but the phase needs no approval", name)
+		}
 		for j := range p.Steps {
 			c.step(&p.Steps[j], fmt.Sprintf("%s.steps[%d]", path, j), p.ID, j, steps, false)
 		}

@@ -141,3 +141,22 @@ func TestIsApprover(t *testing.T) {
 		})
 	}
 }
+
+func TestApprovalTimeout(t *testing.T) {
+	src := func(extra string) string {
+		return "name: t\nphases:\n  - id: one\n    title: One\n" + extra + "    steps:\n      - id: a\n        title: A\n"
+	}
+	if rb, err := Parse("f.yaml", []byte(src("    approval_timeout: 4h\n")), nil); err != nil || rb.Phases[0].ApprovalTimeout != Duration(4*time.Hour) {
+		t.Fatalf("approval_timeout 4h: %v", err)
+	}
+	for extra, want := range map[string]string{
+		"    approval_timeout: 0s\n":                      "f.yaml:5: phase \"one\": approval_timeout must be more than 0",
+		"    approval: false\n    approval_timeout: 1h\n": "approval_timeout is set but the phase needs no approval",
+		"    approval_timeout: 900h\n":                    "approval_timeout 900h is more than 30 days",
+	} {
+		_, err := Parse("f.yaml", []byte(src(extra)), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", extra, err, want)
+		}
+	}
+}
