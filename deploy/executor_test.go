@@ -103,13 +103,10 @@ func TestExecutorKeepsInjectionInOneArgument(t *testing.T) {
 
 func TestExecutorFailureAndTimeout(t *testing.T) {
 	h, x := newExecutor(t, `["sleep", "30"]`, "1s")
-	out, err := h.e.Start(context.Background(), deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := h.start(t, ana)
 	x.Poll(context.Background())
 	x.Wait()
-	s := h.get(t, out.Run.ID).Phases[0].Steps[0]
+	s := h.get(t, run.ID).Phases[0].Steps[0]
 	if s.State != deploy.StepFailed || s.Result != "timed out after 1s" {
 		t.Fatalf("step = %+v", s)
 	}
@@ -119,10 +116,7 @@ func TestExpiredLeaseMarksTheStepInterruptedWithoutRerunning(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
 	h, x := newExecutor(t, `["touch", "`+marker+`"]`, "1m")
 	ctx := context.Background()
-	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := h.start(t, ana)
 	// Another process claims the step and dies before reporting.
 	claimed, err := h.store.Claim(ctx, deploy.DueKindStep, h.clk.Now(), 30*time.Second, 10)
 	if err != nil || len(claimed) != 1 {
@@ -136,7 +130,7 @@ func TestExpiredLeaseMarksTheStepInterruptedWithoutRerunning(t *testing.T) {
 		t.Fatalf("the expired lease was not reclaimed (%d)", n)
 	}
 	x.Wait()
-	s := h.get(t, out.Run.ID).Phases[0].Steps[0]
+	s := h.get(t, run.ID).Phases[0].Steps[0]
 	if s.State != deploy.StepInterrupted || !strings.Contains(s.Result, "interrupted") {
 		t.Fatalf("step = %+v", s)
 	}
@@ -148,7 +142,7 @@ func TestExpiredLeaseMarksTheStepInterruptedWithoutRerunning(t *testing.T) {
 		t.Fatalf("queue items left: %+v", pending)
 	}
 	// Retry is a person's decision, and runs it.
-	h.must(t, deploy.Action{Kind: deploy.ActRetry, RunID: out.Run.ID, Phase: "one", Step: "run", Actor: bob})
+	h.must(t, deploy.Action{Kind: deploy.ActRetry, RunID: run.ID, Phase: "one", Step: "run", Actor: bob})
 	x.Poll(ctx)
 	x.Wait()
 	if _, err := os.Stat(marker); err != nil {
@@ -159,10 +153,7 @@ func TestExpiredLeaseMarksTheStepInterruptedWithoutRerunning(t *testing.T) {
 func TestReconcileFindsRunningStepsWithoutAQueueItem(t *testing.T) {
 	h, x := newExecutor(t, `["true"]`, "1m")
 	ctx := context.Background()
-	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := h.start(t, ana)
 	pending, _ := h.store.Pending(ctx, deploy.DueKindStep)
 	if len(pending) != 1 {
 		t.Fatalf("pending = %v", pending)
@@ -173,7 +164,7 @@ func TestReconcileFindsRunningStepsWithoutAQueueItem(t *testing.T) {
 	if err := x.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s := h.get(t, out.Run.ID).Phases[0].Steps[0]; s.State != deploy.StepInterrupted {
+	if s := h.get(t, run.ID).Phases[0].Steps[0]; s.State != deploy.StepInterrupted {
 		t.Fatalf("step = %s, want interrupted", s.State)
 	}
 }
@@ -181,13 +172,10 @@ func TestReconcileFindsRunningStepsWithoutAQueueItem(t *testing.T) {
 func TestRollbackCancelsTheRunningProcess(t *testing.T) {
 	h, x := newExecutor(t, `["sleep", "60"]`, "10m")
 	ctx := context.Background()
-	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := h.start(t, ana)
 	x.Poll(ctx)
 	waitUntil(t, "the lease renewal timer", func() bool { return h.clk.Waiters() > 0 })
-	h.must(t, deploy.Action{Kind: deploy.ActRollback, RunID: out.Run.ID, Actor: bob, Reason: "bad canary"})
+	h.must(t, deploy.Action{Kind: deploy.ActRollback, RunID: run.ID, Actor: bob, Reason: "bad canary"})
 	h.clk.Advance(5 * time.Second)
 	done := make(chan struct{})
 	go func() { x.Wait(); close(done) }()
@@ -196,7 +184,7 @@ func TestRollbackCancelsTheRunningProcess(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the step's process was not stopped by the rollback")
 	}
-	s := h.get(t, out.Run.ID).Phases[0].Steps[0]
+	s := h.get(t, run.ID).Phases[0].Steps[0]
 	if s.State != deploy.StepFailed || s.Result != "cancelled: rollback" {
 		t.Fatalf("step = %+v", s)
 	}
@@ -225,10 +213,7 @@ func TestExclusiveStoreRecoversAnEarlierLifesLeasesAtOnce(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
 	h, _ := newExecutor(t, `["touch", "`+marker+`"]`, "1m")
 	ctx := context.Background()
-	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := h.start(t, ana)
 	// The earlier life claimed the step and was killed.
 	if _, err := h.store.Claim(ctx, deploy.DueKindStep, h.clk.Now(), 30*time.Second, 10); err != nil {
 		t.Fatal(err)
@@ -239,7 +224,7 @@ func TestExclusiveStoreRecoversAnEarlierLifesLeasesAtOnce(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- x.Run(runCtx) }()
 	waitUntil(t, "the step to show interrupted", func() bool {
-		return h.get(t, out.Run.ID).Phases[0].Steps[0].State == deploy.StepInterrupted
+		return h.get(t, run.ID).Phases[0].Steps[0].State == deploy.StepInterrupted
 	})
 	cancel()
 	<-done
@@ -251,10 +236,7 @@ func TestExclusiveStoreRecoversAnEarlierLifesLeasesAtOnce(t *testing.T) {
 func TestAWorkerThatLostItsLeaseStopsTheStep(t *testing.T) {
 	h, x := newExecutor(t, `["sleep", "60"]`, "10m")
 	ctx := context.Background()
-	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := h.start(t, ana)
 	x.Poll(ctx)
 	waitUntil(t, "the lease renewal timer", func() bool { return h.clk.Waiters() > 0 })
 	// Another process sees the lease as run out (say this one stalled) and takes the item over.
@@ -270,7 +252,7 @@ func TestAWorkerThatLostItsLeaseStopsTheStep(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the worker kept running a step it no longer holds")
 	}
-	if s := h.get(t, out.Run.ID).Phases[0].Steps[0]; s.State != deploy.StepRunning {
+	if s := h.get(t, run.ID).Phases[0].Steps[0]; s.State != deploy.StepRunning {
 		t.Fatalf("the old holder reported a result: %+v", s)
 	}
 	pending, _ := h.store.Pending(ctx, deploy.DueKindStep)
@@ -282,15 +264,12 @@ func TestAWorkerThatLostItsLeaseStopsTheStep(t *testing.T) {
 func TestASilentStepStillShowsItIsAlive(t *testing.T) {
 	h, x := newExecutor(t, `["sleep", "60"]`, "10m")
 	ctx := context.Background()
-	out, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := h.start(t, ana)
 	x.Poll(ctx)
 	waitUntil(t, "the heartbeat and renewal timers", func() bool { return h.clk.Waiters() >= 2 })
 	h.clk.Advance(15 * time.Second)
-	waitUntil(t, "a heartbeat", func() bool { return !h.get(t, out.Run.ID).Phases[0].Steps[0].Beat.IsZero() })
-	h.must(t, deploy.Action{Kind: deploy.ActRollback, RunID: out.Run.ID, Actor: bob, Reason: "done testing"})
+	waitUntil(t, "a heartbeat", func() bool { return !h.get(t, run.ID).Phases[0].Steps[0].Beat.IsZero() })
+	h.must(t, deploy.Action{Kind: deploy.ActRollback, RunID: run.ID, Actor: bob, Reason: "done testing"})
 	h.clk.Advance(5 * time.Second)
 	x.Wait()
 }
