@@ -46,8 +46,11 @@ type Config struct {
 	// that windows are not available.
 	Windows Windows
 	Outbox  *Outbox
-	Clock   clock.Clock
-	Logger  *slog.Logger
+	// Workspaces, when not empty, is the allow-list of Slack team IDs and
+	// Discord guild IDs served; commands and clicks from others are refused.
+	Workspaces []string
+	Clock      clock.Clock
+	Logger     *slog.Logger
 }
 
 // Bot connects the engine and the chat platforms: it turns commands and
@@ -61,6 +64,7 @@ type Bot struct {
 	primary string
 	notice  string
 	windows Windows
+	allowed []string
 	out     *Outbox
 	clock   clock.Clock
 	log     *slog.Logger
@@ -73,7 +77,7 @@ type Bot struct {
 func New(cfg Config) *Bot {
 	b := &Bot{
 		e: cfg.Engine, store: cfg.Engine.Store(), steps: cfg.Steps, posters: map[string]Poster{}, notice: cfg.NoticeChannel,
-		windows: cfg.Windows, out: cfg.Outbox, clock: cfg.Clock, log: cfg.Logger, claims: map[string]bool{},
+		windows: cfg.Windows, allowed: cfg.Workspaces, out: cfg.Outbox, clock: cfg.Clock, log: cfg.Logger, claims: map[string]bool{},
 	}
 	if b.clock == nil {
 		b.clock = cfg.Engine.Clock()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ func NeedsReason(kind deploy.ActionKind) bool {
 // Command runs a typed command. It is safe on the 3-second path: it makes a
 // few bounded store calls and queues every chat call.
 func (b *Bot) Command(ctx context.Context, req Request) Reply {
+	if r, ok := b.admit(req.Actor); !ok {
+		return r
+	}
 	now := b.clock.Now()
 	cmd, err := commands.Parse(req.Text, now)
 	if err != nil {
@@ -71,6 +75,9 @@ func (b *Bot) Command(ctx context.Context, req Request) Reply {
 
 // Execute runs an already parsed command (Discord builds it from options).
 func (b *Bot) Execute(ctx context.Context, req Request, cmd commands.Command) Reply {
+	if r, ok := b.admit(req.Actor); !ok {
+		return r
+	}
 	log := b.log.With("platform", req.Platform, "user", req.Actor.ID, "command", string(cmd.Kind))
 	switch cmd.Kind {
 	case commands.KindHelp:
@@ -87,20 +94,20 @@ func (b *Bot) Execute(ctx context.Context, req Request, cmd commands.Command) Re
 		log.Info("run started", "run_id", out.Run.ID)
 		return Reply{Text: fmt.Sprintf("Started run %s: %s to %s. The summary and the first phase follow in this channel.", out.Run.ID, out.Run.Release, out.Run.Env), RunID: out.Run.ID}
 	case commands.KindStatus:
-		r, err := b.e.Resolve(ctx, cmd.Run, req.Channel)
+		r, err := b.resolve(ctx, cmd.Run, req)
 		if err != nil {
 			return b.refuse(err)
 		}
 		return Reply{Text: StatusText(r, b.clock.Now()), RunID: r.ID}
 	case commands.KindList:
-		return b.list(ctx)
+		return b.list(ctx, req.Actor)
 	case commands.KindApprove, commands.KindRollback, commands.KindAbort:
-		r, err := b.e.Resolve(ctx, cmd.Run, req.Channel)
+		r, err := b.resolve(ctx, cmd.Run, req)
 		if err != nil {
 			return b.refuse(err)
 		}
 		kind := map[commands.Kind]deploy.ActionKind{commands.KindApprove: deploy.ActApprove, commands.KindRollback: deploy.ActRollback, commands.KindAbort: deploy.ActAbort}[cmd.Kind]
-		a := deploy.Action{Kind: kind, RunID: r.ID, Actor: req.Actor, Reason: cmd.Reason, RequestID: req.RequestID}
+		a := deploy.Action{Kind: kind, RunID: r.ID, Actor: req.Actor, Channel: req.Channel, Reason: cmd.Reason, RequestID: req.RequestID}
 		if kind == deploy.ActApprove {
 			a.Phase = r.Phases[r.Phase].ID
 		}
@@ -181,7 +188,49 @@ func FormatWindowTime(t time.Time, zone string) string {
 	return s
 }
 
-func (b *Bot) list(ctx context.Context) Reply {
+// admit refuses people of a Slack workspace or Discord guild that is not on
+// the allow-list (DEPLOYBOT_WORKSPACES). The console has no workspace and is
+// always admitted; it is guarded by its own sign-in.
+func (b *Bot) admit(who deploy.Actor) (Reply, bool) {
+	if len(b.allowed) == 0 || who.Platform == "console" || slices.Contains(b.allowed, who.Workspace) {
+		return Reply{}, true
+	}
+	b.log.Warn("request from a workspace that is not allowed", "platform", who.Platform, "workspace", who.Workspace, "user", who.ID)
+	return Reply{Text: "this deploybot does not serve this workspace; ask its operators to add it to DEPLOYBOT_WORKSPACES"}, false
+}
+
+// resolve finds the run a command names (or the one running in the
+// channel) among the runs of the asker's workspace: a run of another
+// workspace is answered as if it did not exist.
+func (b *Bot) resolve(ctx context.Context, id string, req Request) (*deploy.Run, error) {
+	r, err := b.e.Resolve(ctx, id, req.Channel)
+	if err != nil {
+		return nil, err
+	}
+	if !visible(r, req.Actor) {
+		return nil, &deploy.Error{Kind: deploy.ErrNotFound, Msg: "no such run: " + id}
+	}
+	return r, nil
+}
+
+// visible reports whether a person may see a run: runs belong to the
+// workspace (Slack team, Discord guild) they were started in.
+func visible(r *deploy.Run, who deploy.Actor) bool {
+	return r.Workspace == "" || r.Workspace == who.Workspace
+}
+
+// mine keeps the runs the person may see.
+func mine(runs []*deploy.Run, who deploy.Actor) []*deploy.Run {
+	out := runs[:0:0]
+	for _, r := range runs {
+		if visible(r, who) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 	live, err := b.e.Live(ctx)
 	if err != nil {
 		return b.refuse(err)
@@ -190,6 +239,7 @@ func (b *Bot) list(ctx context.Context) Reply {
 	if err != nil {
 		return b.refuse(err)
 	}
+	live, recent = mine(live, who), mine(recent, who)
 	now := b.clock.Now()
 	var sb strings.Builder
 	if len(live) == 0 {
@@ -317,6 +367,9 @@ func StatusText(r *deploy.Run, now time.Time) string {
 // Click applies a button press. An empty reply means it took effect (the
 // message update shows it); a refusal ("already done by …") is for the clicker only.
 func (b *Bot) Click(ctx context.Context, c Click) Reply {
+	if r, ok := b.admit(c.Actor); !ok {
+		return r
+	}
 	a, err := ParseButtonID(c.ButtonID)
 	if err != nil {
 		return Reply{Text: "that button is not one of mine"}
@@ -324,7 +377,7 @@ func (b *Bot) Click(ctx context.Context, c Click) Reply {
 	if a.Kind == ActStartWindow {
 		return b.startWindow(ctx, c, a.RunID)
 	}
-	a.Actor, a.Reason, a.RequestID = c.Actor, c.Reason, c.RequestID
+	a.Actor, a.Channel, a.Reason, a.RequestID = c.Actor, c.Channel, c.Reason, c.RequestID
 	if _, err := b.e.Do(ctx, a); err != nil {
 		return b.refuse(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -132,10 +131,13 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
 	defer cancel()
+	if !IsOperator(e.rb, req.Actor) {
+		return Outcome{}, userErr(ErrNotAllowed, "only this runbook's operators may start a deployment (%s)", WhoOperates(e.rb))
+	}
 	now := e.clock.Now().UTC()
 	for range 5 {
 		run := &Run{
-			ID: e.newID(), Release: req.Release, Env: req.Env, Channel: req.Channel, Platform: req.Platform,
+			ID: e.newID(), Release: req.Release, Env: req.Env, Channel: req.Channel, Platform: req.Platform, Workspace: req.Actor.Workspace,
 			Started: req.Actor, Status: StatusActive, Created: now, Updated: now, Runbook: *e.rb, Rev: 1,
 		}
 		for _, p := range e.rb.Phases {
@@ -253,6 +255,9 @@ type Action struct {
 	// A button from a phase that is no longer current is stale.
 	Phase string
 	Step  string
+	// Channel is where the person acted; empty when unknown (a command
+	// that names no channel). Acting from outside the run's channel needs an approver.
+	Channel string
 	// Attempt, on Retry, is the attempt the person saw fail; 0 means any.
 	Attempt int
 	Actor   Actor
@@ -453,20 +458,6 @@ func (e *Engine) Audit(ctx context.Context, id string) ([]AuditEntry, error) {
 		return nil, e.storeErr("audit", err)
 	}
 	return a, nil
-}
-
-// IsApprover reports whether the actor is on the runbook's approver list
-// (an empty list admits everybody).
-func IsApprover(rb *runbook.Runbook, a Actor) bool {
-	if len(rb.Approvers) == 0 {
-		return true
-	}
-	for _, ap := range rb.Approvers {
-		if ap == a.ID || slices.Contains(a.Groups, ap) || slices.Contains(a.Groups, strings.TrimPrefix(ap, "@")) {
-			return true
-		}
-	}
-	return false
 }
 
 // Freeze freezes an environment: no run starts there until Unfreeze. Approvers only.

@@ -45,6 +45,9 @@ type Actor struct {
 	Name string `json:"name,omitempty"`
 	// Platform is "slack", "discord", "console" or "system".
 	Platform string `json:"platform"`
+	// Workspace is the Slack team ID or Discord guild ID the person acted
+	// from ("" on the console and for the bot itself).
+	Workspace string `json:"workspace,omitempty"`
 	// Groups are the user-group handles or role IDs the front resolved for the
 	// person; the engine matches them against the runbook's approvers.
 	Groups []string `json:"groups,omitempty"`
@@ -71,13 +74,17 @@ type Run struct {
 	// Env is the target environment ("production").
 	Env string `json:"env"`
 	// Channel is the chat channel the run was started in.
-	Channel  string    `json:"channel"`
-	Platform string    `json:"platform"`
-	Started  Actor     `json:"started_by"`
-	Status   Status    `json:"status"`
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
-	Ended    time.Time `json:"ended,omitzero"`
+	Channel  string `json:"channel"`
+	Platform string `json:"platform"`
+	// Workspace is the Slack team or Discord guild the run was started in;
+	// people of another workspace cannot act on it. Empty on the console
+	// and on runs stored before workspaces were recorded.
+	Workspace string    `json:"workspace,omitempty"`
+	Started   Actor     `json:"started_by"`
+	Status    Status    `json:"status"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	Ended     time.Time `json:"ended,omitzero"`
 	// Runbook is a snapshot of the runbook as it was at start, so editing the
 	// file never changes a running run.
 	Runbook runbook.Runbook `json:"runbook"`

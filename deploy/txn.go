@@ -68,6 +68,9 @@ func (t *txn) settledBy(s *StepRun) string {
 
 func (t *txn) act(ctx context.Context, a Action) error {
 	r := t.run
+	if err := t.permit(a); err != nil {
+		return err
+	}
 	switch a.Kind {
 	case ActRollback:
 		return t.rollback(ctx, a.Reason)
@@ -134,6 +137,11 @@ func (t *txn) done(pi, sj int) error {
 	case def.Automated() && !(def.Run == "watch" && s.State == StepRunning):
 		return userErr(ErrInvalid, "%q is automated: it runs by itself (Retry or Skip it if it failed)", def.Title)
 	}
+	if s.State == StepRunning {
+		if err := needApprover(&t.run.Runbook, t.actor, "end a running watch early"); err != nil {
+			return err
+		}
+	}
 	before := string(s.State)
 	if s.State == StepRunning { // a watch ended early as passed
 		t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: t.run.Phases[pi].ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
@@ -153,6 +161,11 @@ func (t *txn) skip(pi, sj int, reason string) error {
 	def := t.run.StepDef(pi, sj)
 	if s.State.Settled() {
 		return userErr(ErrAlreadyDone, "%q is %s", def.Title, t.settledBy(s))
+	}
+	if def.Automated() {
+		if err := needApprover(&t.run.Runbook, t.actor, "skip an automated step"); err != nil {
+			return err
+		}
 	}
 	if strings.TrimSpace(reason) == "" {
 		return userErr(ErrInvalid, "skipping %q needs a reason", def.Title)
@@ -204,7 +217,7 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", def.Title, p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
 	}
 	if !IsApprover(&r.Runbook, t.actor) {
-		return userErr(ErrNotAllowed, "you are not on this runbook's approver list (%s)", strings.Join(r.Runbook.Approvers, ", "))
+		return userErr(ErrNotAllowed, "you are not on this runbook's approver list (%s)", WhoApproves(&r.Runbook))
 	}
 	if r.Runbook.DistinctApprover && t.actor.ID == r.Started.ID && t.actor.Platform == r.Started.Platform {
 		return userErr(ErrNotAllowed, "you started this run, so someone else must approve %q (two-person rule)", def.Title)

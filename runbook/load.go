@@ -541,12 +541,27 @@ func (d *decoder) value(n ast.Node, depth int) any {
 
 // Field names, in the order the schema documents them.
 var (
-	runbookFields  = []string{"name", "title", "approvers", "distinct_approver", "reminders", "windows", "phases", "rollback"}
+	runbookFields  = []string{"name", "title", "approvers", "operators", "distinct_approver", "reminders", "windows", "phases", "rollback"}
 	windowFields   = []string{"cron", "duration", "timezone"}
 	phaseFields    = []string{"id", "group", "title", "approval", "approval_timeout", "production", "window", "steps"}
 	stepFields     = []string{"id", "title", "run", "with", "timeout", "on_failure"}
 	rollbackFields = []string{"when", "steps"}
 )
+
+// people decodes a list of approvers or operators, noting each entry's line.
+func (d *decoder) people(n ast.Node, field, what string) []string {
+	items, _ := d.list(n, field)
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		s, ok := d.text(item, what)
+		if !ok {
+			continue
+		}
+		d.lines.set(fmt.Sprintf("%s[%d]", field, len(out)), nodeLine(item))
+		out = append(out, s)
+	}
+	return out
+}
 
 // runbook decodes the document's top mapping; false when it is not a mapping.
 func (d *decoder) runbook(n ast.Node, rb *Runbook) bool {
@@ -561,16 +576,9 @@ func (d *decoder) runbook(n ast.Node, rb *Runbook) bool {
 		case "title":
 			rb.Title, _ = d.text(e.value, "title")
 		case "approvers":
-			items, _ := d.list(e.value, "approvers")
-			rb.Approvers = make([]string, 0, len(items))
-			for _, item := range items {
-				s, ok := d.text(item, "an approver")
-				if !ok {
-					continue
-				}
-				d.lines.set(fmt.Sprintf("approvers[%d]", len(rb.Approvers)), nodeLine(item))
-				rb.Approvers = append(rb.Approvers, s)
-			}
+			rb.Approvers = d.people(e.value, "approvers", "an approver")
+		case "operators":
+			rb.Operators = d.people(e.value, "operators", "an operator")
 		case "distinct_approver":
 			rb.DistinctApprover, _ = d.boolean(e.value, "distinct_approver")
 		case "reminders":

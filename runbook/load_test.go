@@ -63,7 +63,7 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"    title: Build",
 			}, tail),
 			want: []string{
-				`f.yaml:2: unknown field "colour" in the runbook (known fields: name, title, approvers, distinct_approver, reminders, windows, phases, rollback)`,
+				`f.yaml:2: unknown field "colour" in the runbook (known fields: name, title, approvers, operators, distinct_approver, reminders, windows, phases, rollback)`,
 			},
 		},
 		{
@@ -363,7 +363,7 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"    steps:",
 				"      - {id: s, title: S, run: http, with: *probe}",
 			}, tail),
-			want: []string{`f.yaml:2: unknown field "x-probe" in the runbook (known fields: name, title, approvers, distinct_approver, reminders, windows, phases, rollback)`},
+			want: []string{`f.yaml:2: unknown field "x-probe" in the runbook (known fields: name, title, approvers, operators, distinct_approver, reminders, windows, phases, rollback)`},
 		},
 		{
 			name: "duplicate key is a YAML error",

@@ -19,6 +19,10 @@ type Runbook struct {
 	// Approvers lists who may approve gates: user IDs, Slack user-group handles
 	// ("@release-managers") and Discord role IDs. Empty means anybody.
 	Approvers []string `yaml:"approvers,omitempty" json:"approvers,omitempty"`
+	// Operators lists who may start runs, tick manual steps, retry and roll
+	// back (same entry kinds as Approvers). Empty means anybody in the run's
+	// workspace or guild. Approvers are operators too.
+	Operators []string `yaml:"operators,omitempty" json:"operators,omitempty"`
 	// DistinctApprover forbids the person who started a run from approving its gates.
 	DistinctApprover bool `yaml:"distinct_approver,omitempty" json:"distinct_approver,omitempty"`
 	// Reminders are the offsets before each maintenance window at which the

@@ -66,13 +66,18 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 	if strings.TrimSpace(rb.Name) == "" && !bad("name") {
 		c.add(lines.at("name", root), "name is required (e.g. name: payments-api)")
 	}
-	for i, a := range rb.Approvers {
-		line := lines.at(fmt.Sprintf("approvers[%d]", i), lines.at("approvers", 0))
-		switch {
-		case strings.TrimSpace(a) == "":
-			c.add(line, "approvers: an entry is empty")
-		case !IsApprover(a):
-			c.add(line, "approvers: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)", a)
+	for _, field := range []struct {
+		name string
+		list []string
+	}{{"approvers", rb.Approvers}, {"operators", rb.Operators}} {
+		for i, a := range field.list {
+			line := lines.at(fmt.Sprintf("%s[%d]", field.name, i), lines.at(field.name, 0))
+			switch {
+			case strings.TrimSpace(a) == "":
+				c.add(line, "%s: an entry is empty", field.name)
+			case !IsApprover(a):
+				c.add(line, "%s: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)", field.name, a)
+			}
 		}
 	}
 	seenReminder := map[Duration]bool{}

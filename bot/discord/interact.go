@@ -185,7 +185,7 @@ func actor(in *discordgo.Interaction) (deploy.Actor, bool) {
 	if name == "" {
 		name = u.GlobalName
 	}
-	return deploy.Actor{ID: u.ID, Name: name, Platform: PlatformName, Groups: roles}, true
+	return deploy.Actor{ID: u.ID, Name: name, Platform: PlatformName, Groups: roles, Workspace: in.GuildID}, true
 }
 
 // command answers /deploy with a message (type 4): the reply of the

@@ -19,7 +19,9 @@ const commandDescription = "Run deployments from the runbook: start, approve, ro
 // Command returns the /deploy application command: one subcommand per
 // commands.Definitions entry, each argument a string option named after it.
 func Command() *discordgo.ApplicationCommand {
-	cmd := &discordgo.ApplicationCommand{Name: CommandName, Type: discordgo.ChatApplicationCommand, Description: commandDescription}
+	// Guild-only: a run belongs to a guild, so /deploy is not offered in DMs.
+	guildOnly := []discordgo.InteractionContextType{discordgo.InteractionContextGuild}
+	cmd := &discordgo.ApplicationCommand{Name: CommandName, Type: discordgo.ChatApplicationCommand, Description: commandDescription, Contexts: &guildOnly}
 	for _, d := range commands.Definitions() {
 		sub := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommand, Name: string(d.Kind), Description: d.Summary}
 		for _, a := range d.Args {
@@ -64,6 +66,7 @@ type canonCommand struct {
 	Name        string        `json:"name"`
 	Type        int           `json:"type"`
 	Description string        `json:"description"`
+	Contexts    []int         `json:"contexts"`
 	Options     []canonOption `json:"options"`
 }
 
@@ -81,7 +84,13 @@ func canon(c *discordgo.ApplicationCommand) canonCommand {
 	if t == 0 {
 		t = int(discordgo.ChatApplicationCommand)
 	}
-	return canonCommand{Name: c.Name, Type: t, Description: c.Description, Options: canonOptions(c.Options)}
+	var contexts []int
+	if c.Contexts != nil {
+		for _, x := range *c.Contexts {
+			contexts = append(contexts, int(x))
+		}
+	}
+	return canonCommand{Name: c.Name, Type: t, Description: c.Description, Contexts: contexts, Options: canonOptions(c.Options)}
 }
 
 func canonOptions(opts []*discordgo.ApplicationCommandOption) []canonOption {

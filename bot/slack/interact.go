@@ -2,6 +2,7 @@ package slackfront
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
 // command runs a slash command. It never fails: errors are answered as text.
 func (f *Front) command(ctx context.Context, c slack.SlashCommand) CommandResponse {
-	actor := f.actor(ctx, c.UserID, c.UserName)
+	actor := f.actor(ctx, c.TeamID, c.UserID, c.UserName)
 	reply := f.bot.Command(ctx, bot.Request{
 		Platform: Platform, Channel: c.ChannelID, Actor: actor, Text: unescape.Replace(c.Text), RequestID: c.TriggerID,
 	})
@@ -60,7 +61,10 @@ func (f *Front) command(ctx context.Context, c slack.SlashCommand) CommandRespon
 // Decoding only this is several times cheaper than slack-go's full
 // InteractionCallback, and it is what both HTTP and Socket Mode hand over.
 type interaction struct {
-	Type    string      `json:"type"`
+	Type string `json:"type"`
+	Team struct {
+		ID string `json:"id"`
+	} `json:"team"`
 	User    payloadUser `json:"user"`
 	Channel struct {
 		ID string `json:"id"`
@@ -104,6 +108,7 @@ func fromCallback(cb *slack.InteractionCallback) *interaction {
 	in := &interaction{Type: string(cb.Type), TriggerID: cb.TriggerID, ResponseURL: cb.ResponseURL,
 		User: payloadUser{ID: cb.User.ID, Username: cb.User.Username, Name: cb.User.Name}}
 	in.Channel.ID = cb.Channel.ID
+	in.Team.ID = cb.Team.ID
 	in.Container.ChannelID, in.Container.MessageTS = cb.Container.ChannelID, cb.Container.MessageTs
 	for _, a := range cb.ActionCallback.BlockActions {
 		pa := payloadAction{Type: string(a.Type), ActionID: a.ActionID, Value: a.Value}
@@ -189,7 +194,7 @@ func (f *Front) blockAction(ctx context.Context, cb *interaction) after {
 		return nil
 	}
 	reply := f.bot.Click(ctx, bot.Click{
-		Platform: Platform, Channel: channel, Actor: f.actor(ctx, user, userName(cb.User)), ButtonID: id, RequestID: cb.TriggerID,
+		Platform: Platform, Channel: channel, Actor: f.actor(ctx, cb.Team.ID, user, userName(cb.User)), ButtonID: id, RequestID: cb.TriggerID,
 	})
 	if reply.Text == "" {
 		return nil
@@ -214,7 +219,7 @@ func (f *Front) reasonSubmitted(ctx context.Context, cb *interaction) any {
 		reqID = cb.View.ID
 	}
 	reply := f.bot.Click(ctx, bot.Click{
-		Platform: Platform, Channel: meta.Channel, Actor: f.actor(ctx, cb.User.ID, userName(cb.User)),
+		Platform: Platform, Channel: meta.Channel, Actor: f.actor(ctx, cb.Team.ID, cb.User.ID, userName(cb.User)),
 		ButtonID: meta.Button, Reason: reason, RequestID: reqID,
 	})
 	if reply.Text == "" {
@@ -225,9 +230,10 @@ func (f *Front) reasonSubmitted(ctx context.Context, cb *interaction) any {
 
 // actor is the person as the engine sees them, with the user groups the
 // runbook's approver list names.
-func (f *Front) actor(ctx context.Context, id, name string) deploy.Actor {
-	a := deploy.Actor{ID: id, Name: name, Platform: Platform}
-	handles := approverHandles(f.bot.Engine().Runbook().Approvers)
+func (f *Front) actor(ctx context.Context, team, id, name string) deploy.Actor {
+	a := deploy.Actor{ID: id, Name: name, Platform: Platform, Workspace: team}
+	rb := f.bot.Engine().Runbook()
+	handles := approverHandles(append(slices.Clone(rb.Approvers), rb.Operators...))
 	if len(handles) > 0 {
 		gctx, cancel := context.WithTimeout(ctx, groupsWait)
 		defer cancel()

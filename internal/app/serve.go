@@ -155,7 +155,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		notice = console.Channel
 	}
 	s.core = botcore.NewCore(botcore.CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
-		NoticeChannel: notice, Windows: windows, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == ""})
+		NoticeChannel: notice, Windows: windows, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
 	s.closers = append(s.closers, s.core.Close)
 	notifier.set(s.core.Bot)
 	s.runners = append(s.runners, s.core.Run)

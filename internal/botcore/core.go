@@ -35,6 +35,8 @@ type CoreConfig struct {
 	Exclusive bool
 	// OutboxInterval paces calls per channel (zero: no pacing).
 	OutboxInterval time.Duration
+	// Workspaces is the allow-list of Slack teams and Discord guilds (empty: all).
+	Workspaces []string
 }
 
 // Core is the engine, the executor and the bot, wired so that every
@@ -65,7 +67,7 @@ func NewCore(cfg CoreConfig) *Core {
 	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: cfg.Steps, Lease: cfg.Lease, Poll: cfg.Poll,
 		Exclusive: cfg.Exclusive, Logger: cfg.Logger})
 	c.Outbox = bot.NewOutbox(bot.OutboxConfig{Clock: cfg.Clock, Logger: cfg.Logger, Interval: cfg.OutboxInterval})
-	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, NoticeChannel: cfg.NoticeChannel, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
+	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, NoticeChannel: cfg.NoticeChannel, Workspaces: cfg.Workspaces, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
 	c.sinks = []deploy.Sink{c.Bot, c.Executor}
 	return c
 }

@@ -89,6 +89,10 @@ type Config struct {
 	// DiscordGuildID registers the /deploy command in one guild instead of
 	// globally (DISCORD_GUILD_ID); "" means globally.
 	DiscordGuildID string
+	// Workspaces, when set, is the allow-list of Slack team IDs (T…) and
+	// Discord guild IDs the bot serves (DEPLOYBOT_WORKSPACES, comma
+	// separated); commands and clicks from anywhere else are refused.
+	Workspaces []string
 
 	// LogFormat is LogText or LogJSON (DEPLOYBOT_LOG_FORMAT).
 	LogFormat string
@@ -231,6 +235,17 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("DISCORD_GUILD_ID", "must be the numeric guild (server) ID")
 	}
 
+	for _, w := range strings.Split(get("DEPLOYBOT_WORKSPACES"), ",") {
+		w = strings.TrimSpace(w)
+		switch {
+		case w == "":
+		case !isSnowflake(w) && !isSlackTeam(w):
+			bad("DEPLOYBOT_WORKSPACES", "%q is neither a Slack team ID (T…) nor a Discord guild ID (digits)", w)
+		default:
+			c.Workspaces = append(c.Workspaces, w)
+		}
+	}
+
 	// Logging.
 	switch f := strings.ToLower(get("DEPLOYBOT_LOG_FORMAT")); f {
 	case "", LogText:
@@ -340,6 +355,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("discord_bot_token", c.DiscordBotToken),
 		slog.String("discord_app_id", c.DiscordAppID),
 		slog.String("discord_guild_id", c.DiscordGuildID),
+		slog.Any("workspaces", c.Workspaces),
 		slog.String("discord_api_url", c.DiscordAPIURL),
 		slog.String("log_format", c.LogFormat),
 		slog.String("log_level", c.LogLevel.String()),
@@ -459,4 +475,18 @@ func redactURL(raw string) string {
 		return redacted
 	}
 	return u.Redacted()
+}
+
+// isSlackTeam reports whether s looks like a Slack team ID (T or E, then
+// capitals and digits).
+func isSlackTeam(s string) bool {
+	if len(s) < 3 || (s[0] != 'T' && s[0] != 'E') {
+		return false
+	}
+	for _, r := range s[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
