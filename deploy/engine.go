@@ -18,7 +18,7 @@ import (
 // WindowGate tells the engine whether a maintenance window is open for an
 // environment; phases with `window: required` wait for one.
 type WindowGate interface {
-	IsOpen(ctx context.Context, env string, now time.Time) (bool, error)
+	IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error)
 }
 
 // Config holds what an Engine needs. Store and Runbook are required.

@@ -76,7 +76,7 @@ type gate struct {
 	open bool
 }
 
-func (g *gate) IsOpen(context.Context, string, time.Time) (bool, error) {
+func (g *gate) IsOpen(context.Context, string, string, time.Time) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.open, nil

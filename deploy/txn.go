@@ -291,7 +291,7 @@ func (t *txn) gateOpen(ctx context.Context) (bool, error) {
 	if !def.WindowRequired() || p.WindowOverride != nil || t.e.windows == nil {
 		return true, nil
 	}
-	open, err := t.e.windows.IsOpen(ctx, t.run.Env, t.now)
+	open, err := t.e.windows.IsOpen(ctx, t.run.Env, t.run.Release, t.now)
 	if err != nil {
 		return false, fmt.Errorf("window gate: %w", err)
 	}

@@ -27,9 +27,9 @@ const DefaultEvery = 30 * time.Second
 // false it may describe the next window, or be empty.
 type Windows interface {
 	// Scheduled reports whether a window for env is open at now or starts after it.
-	Scheduled(ctx context.Context, env string, now time.Time) (string, bool, error)
+	Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error)
 	// Open reports whether a window for env is open at now.
-	Open(ctx context.Context, env string, now time.Time) (string, bool, error)
+	Open(ctx context.Context, env, release string, now time.Time) (string, bool, error)
 }
 
 // Adapter is the `window` adapter.
@@ -109,7 +109,7 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 		return adapters.Result{Summary: "maintenance windows are not configured"}
 	}
 	if s.mode == ModeScheduled {
-		desc, ok, err := s.a.w.Scheduled(ctx, v.Env, s.a.clock.Now())
+		desc, ok, err := s.a.w.Scheduled(ctx, v.Env, v.Version, s.a.clock.Now())
 		switch {
 		case ctx.Err() != nil:
 			return adapters.Stopped(ctx, budget, "")
@@ -129,7 +129,7 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	}
 	last := ""
 	for {
-		desc, ok, err := s.a.w.Open(ctx, v.Env, s.a.clock.Now())
+		desc, ok, err := s.a.w.Open(ctx, v.Env, v.Version, s.a.clock.Now())
 		if ctx.Err() != nil {
 			return adapters.Stopped(ctx, budget, "")
 		}

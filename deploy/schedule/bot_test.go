@@ -31,6 +31,8 @@ var (
 	now = time.Date(2030, 6, 3, 9, 0, 0, 0, time.UTC)
 	ana = deploy.Actor{ID: "U0ANA", Name: "ana", Platform: "slack"}
 	bob = deploy.Actor{ID: "U0BOB", Name: "bob", Platform: "slack"}
+	// carol is the tiny runbook's approver.
+	carol = deploy.Actor{ID: "U0CAROL", Name: "carol", Platform: "slack"}
 )
 
 func field(n bot.Notice, label string) string {
@@ -189,7 +191,11 @@ func (p *poster) all() []string {
 func TestBookRemindAndStartFromChat(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: ana, Text: "schedule v1.4 2030-06-03 12:00 Europe/Berlin for 1h"})
+	refused := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: ana, Text: "schedule v1.4 2030-06-03 12:00 Europe/Berlin for 1h"})
+	if !strings.Contains(refused.Text, "only approvers may book") || !strings.Contains(refused.Text, "U0CAROL") {
+		t.Fatalf("schedule by a non-approver: %+v, want a refusal naming the approvers", refused)
+	}
+	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "schedule v1.4 2030-06-03 12:00 Europe/Berlin for 1h"})
 	if !reply.Public || !strings.Contains(reply.Text, "booked for v1.4") {
 		t.Fatalf("schedule reply %+v", reply)
 	}
@@ -230,11 +236,11 @@ func TestBookRemindAndStartFromChat(t *testing.T) {
 		t.Errorf("second Start click: %q, want a refusal naming the run", again.Text)
 	}
 
-	if r := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: bob, Text: "unschedule " + id}); !strings.Contains(r.Text, "only @ana") {
+	if r := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: bob, Text: "unschedule " + id}); !strings.Contains(r.Text, "only approvers may cancel") {
 		t.Errorf("unschedule by bob: %q", r.Text)
 	}
-	if r := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: ana, Text: "unschedule " + id}); !strings.Contains(r.Text, "cancelled by @ana") {
-		t.Errorf("unschedule by ana: %q", r.Text)
+	if r := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "unschedule " + id}); !strings.Contains(r.Text, "cancelled by @carol") {
+		t.Errorf("unschedule by carol: %q", r.Text)
 	}
 	gone := w.bot.Click(ctx, bot.Click{Platform: "slack", Channel: "C-notices", Actor: bob, ButtonID: start, RequestID: "click-3"})
 	if !strings.Contains(gone.Text, "cancelled or has ended") {

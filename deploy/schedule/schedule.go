@@ -188,7 +188,16 @@ type occurrence struct {
 	channel    string
 }
 
-func (o *occurrence) applies(env string) bool { return o.env == "" || o.env == env }
+// applies reports whether the occurrence gates runs of release in env: a
+// recurring window gates every environment and version; a booked window only
+// its own environment and, when it names one, its own version ("" asks about
+// any version).
+func (o *occurrence) applies(env, release string) bool {
+	if o.env != "" && o.env != env {
+		return false
+	}
+	return o.recurring || o.release == "" || release == "" || o.release == release
+}
 
 func (o *occurrence) openAt(t time.Time) bool { return !t.Before(o.start) && t.Before(o.end) }
 
@@ -399,7 +408,7 @@ func (s *Scheduler) warnClosing(ctx context.Context, o *occurrence, occs []occur
 	}
 	var runs []*deploy.Run
 	for _, r := range live {
-		if r.Status.Live() && o.applies(r.Env) && !coveredBy(occs, o, r.Env, o.end) {
+		if r.Status.Live() && o.applies(r.Env, r.Release) && !coveredBy(occs, o, r.Env, r.Release, o.end) {
 			runs = append(runs, r)
 		}
 	}
@@ -421,7 +430,7 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 		return nil
 	}
 	for _, r := range live {
-		if r.Status != deploy.StatusActive || !o.applies(r.Env) || coveredBy(occs, nil, r.Env, now) {
+		if r.Status != deploy.StatusActive || !o.applies(r.Env, r.Release) || coveredBy(occs, nil, r.Env, r.Release, now) {
 			continue
 		}
 		p := r.Current()
@@ -445,7 +454,7 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 func (s *Scheduler) advance(ctx context.Context, engine Engine, occs []occurrence, live []*deploy.Run, now time.Time) error {
 	var errs []error
 	for _, r := range live {
-		if r.Status != deploy.StatusActive || !waitingForWindow(r) || !coveredBy(occs, nil, r.Env, now) {
+		if r.Status != deploy.StatusActive || !waitingForWindow(r) || !coveredBy(occs, nil, r.Env, r.Release, now) {
 			continue
 		}
 		out, err := engine.Advance(ctx, r.ID)
@@ -478,14 +487,14 @@ func waitingForWindow(r *deploy.Run) bool {
 	return false
 }
 
-// coveredBy reports whether a window other than except is open for env at t.
-func coveredBy(occs []occurrence, except *occurrence, env string, t time.Time) bool {
+// coveredBy reports whether a window other than except is open for release in env at t.
+func coveredBy(occs []occurrence, except *occurrence, env, release string, t time.Time) bool {
 	for i := range occs {
 		o := &occs[i]
 		if except != nil && o.key == except.key {
 			continue
 		}
-		if o.applies(env) && o.openAt(t) {
+		if o.applies(env, release) && o.openAt(t) {
 			return true
 		}
 	}

@@ -21,6 +21,13 @@ const (
 	// MinLength and MaxLength bound a booked window's length.
 	MinLength = time.Minute
 	MaxLength = 24 * time.Hour
+	// MaxAhead is how far ahead a window may be booked.
+	MaxAhead = 90 * 24 * time.Hour
+	// MaxBooked is how many windows that have not ended one environment may have.
+	MaxBooked = 20
+	// KeepEnded is how long an ended window is kept (for "window ended"
+	// notices and the dashboard) before it is pruned.
+	KeepEnded = 24 * time.Hour
 )
 
 // ErrOverlap is the kind of the *deploy.Error returned when a booked window
@@ -69,6 +76,9 @@ func (s *Scheduler) storeErr(op string, err error) error {
 // same environment (kind ErrOverlap). Recurring windows may overlap it.
 func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (deploy.Window, error) {
 	now := s.clock.Now().UTC()
+	if !deploy.IsApprover(s.rb, req.Actor) {
+		return deploy.Window{}, refuse(deploy.ErrNotAllowed, "only approvers may book a maintenance window (%s)", deploy.WhoApproves(s.rb))
+	}
 	if !validRelease.MatchString(req.Release) || strings.HasPrefix(req.Release, "-") {
 		return deploy.Window{}, refuse(deploy.ErrInvalid, "invalid version %q: use letters, digits and . - _ + / only (at most 64)", req.Release)
 	}
@@ -88,6 +98,9 @@ func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (d
 		return deploy.Window{}, refuse(deploy.ErrInvalid, "the start %s is not in the future (it is now %s)",
 			start.Format(time.RFC3339), now.Truncate(time.Second).Format(time.RFC3339))
 	}
+	if start.Sub(now) > MaxAhead {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "a window may be booked at most %d days ahead", int(MaxAhead/(24*time.Hour)))
+	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	if req.RequestID != "" {
@@ -99,16 +112,20 @@ func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (d
 			return deploy.Window{}, refuse(deploy.ErrAlreadyDone, "this schedule request was already handled; /deploy windows lists the windows")
 		}
 	}
-	existing, err := s.store.Windows(ctx, now)
+	all, err := s.store.Windows(ctx, time.Time{})
 	if err != nil {
 		return deploy.Window{}, s.storeErr("schedule", err)
 	}
+	existing := s.prune(ctx, all, now)
 	w := deploy.Window{
 		Release: req.Release, Start: start, Length: req.Length, Zone: req.Zone,
 		Channel: req.Channel, Platform: req.Platform, By: req.Actor, Created: now,
 	}
 	if o := overlapping(existing, w); o != nil {
 		return deploy.Window{}, overlapErr(o)
+	}
+	if n := countEnv(existing, envOf(w)); n >= MaxBooked {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "%s already has %d windows booked (at most %d): /deploy unschedule one first", envOf(w), n, MaxBooked)
 	}
 	for {
 		w.ID = newWindowID()
@@ -137,9 +154,36 @@ func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (d
 				x.ID, x.Release, x.By.Mention())
 		}
 	}
-	s.log.Info("window scheduled", "window", w.ID, "release", w.Release, "start", w.Start, "length", w.Length.String(),
+	s.log.Info("window scheduled", "audit", true, "window", w.ID, "release", w.Release, "env", envOf(w), "start", w.Start, "length", w.Length.String(),
 		"user", req.Actor.ID, "platform", req.Actor.Platform)
 	return w, nil
+}
+
+// prune deletes windows that ended more than KeepEnded ago (best effort: a
+// failure leaves them for the next booking) and returns those not ended.
+func (s *Scheduler) prune(ctx context.Context, all []deploy.Window, now time.Time) []deploy.Window {
+	var live []deploy.Window
+	for _, w := range all {
+		switch {
+		case w.End().After(now):
+			live = append(live, w)
+		case now.Sub(w.End()) > KeepEnded:
+			if err := s.store.DeleteWindow(ctx, w.ID); err != nil && !errors.Is(err, deploy.ErrNotFound) {
+				s.log.Warn("could not prune an ended window", "window", w.ID, "err", err)
+			}
+		}
+	}
+	return live
+}
+
+func countEnv(ws []deploy.Window, env string) int {
+	n := 0
+	for _, w := range ws {
+		if envOf(w) == env {
+			n++
+		}
+	}
+	return n
 }
 
 func envOf(w deploy.Window) string {
@@ -210,9 +254,8 @@ func (s *Scheduler) Unschedule(ctx context.Context, id string, actor deploy.Acto
 		return refuse(deploy.ErrNotFound, "no scheduled window %q. /deploy windows lists them (recurring windows come from the runbook and cannot be cancelled)", id)
 	}
 	w := ws[i]
-	mine := w.By.ID == actor.ID && w.By.Platform == actor.Platform
-	if !mine && !deploy.IsApprover(s.rb, actor) {
-		return refuse(deploy.ErrNotAllowed, "only %s (who booked it) or an approver can cancel window %s", w.By.Mention(), id)
+	if !deploy.IsApprover(s.rb, actor) {
+		return refuse(deploy.ErrNotAllowed, "only approvers may cancel window %s (%s)", id, deploy.WhoApproves(s.rb))
 	}
 	err = s.store.DeleteWindow(ctx, id)
 	if errors.Is(err, deploy.ErrNotFound) {
@@ -221,21 +264,21 @@ func (s *Scheduler) Unschedule(ctx context.Context, id string, actor deploy.Acto
 	if err != nil {
 		return s.storeErr("unschedule", err)
 	}
-	s.log.Info("window unscheduled", "window", id, "release", w.Release, "user", actor.ID, "platform", actor.Platform)
+	s.log.Info("window unscheduled", "audit", true, "window", id, "release", w.Release, "user", actor.ID, "platform", actor.Platform)
 	return nil
 }
 
 // IsOpen implements deploy.WindowGate: whether a scheduled window of env or
 // a recurring window is open at now (start inclusive, end exclusive).
-func (s *Scheduler) IsOpen(ctx context.Context, env string, now time.Time) (bool, error) {
-	_, open, err := s.Open(ctx, env, now)
+func (s *Scheduler) IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error) {
+	_, open, err := s.Open(ctx, env, release, now)
 	return open, err
 }
 
 // Open implements the window adapter's Windows: it describes the window open
 // for env at now (a recurring one first). When none is open it reports false
 // and describes the next window for env, or returns "" when there is none.
-func (s *Scheduler) Open(ctx context.Context, env string, now time.Time) (string, bool, error) {
+func (s *Scheduler) Open(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
 	var next *occurrence
 	consider := func(o occurrence) {
 		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
@@ -256,7 +299,7 @@ func (s *Scheduler) Open(ctx context.Context, env string, now time.Time) (string
 	}
 	for _, w := range ws {
 		o := scheduledOccurrence(w)
-		if !o.applies(env) {
+		if !o.applies(env, release) {
 			continue
 		}
 		if o.openAt(now) {
@@ -274,8 +317,8 @@ func (s *Scheduler) Open(ctx context.Context, env string, now time.Time) (string
 // window for env is open at now (scheduled or recurring) or a scheduled
 // (booked) window for env starts after now, and describes it. Future
 // occurrences of recurring windows do not count as booked.
-func (s *Scheduler) Scheduled(ctx context.Context, env string, now time.Time) (string, bool, error) {
-	desc, open, err := s.Open(ctx, env, now)
+func (s *Scheduler) Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
+	desc, open, err := s.Open(ctx, env, release, now)
 	if err != nil || open {
 		return desc, open, err
 	}
@@ -284,7 +327,7 @@ func (s *Scheduler) Scheduled(ctx context.Context, env string, now time.Time) (s
 		return "", false, fmt.Errorf("window scheduled: %w", err)
 	}
 	for _, w := range ws {
-		if o := scheduledOccurrence(w); o.applies(env) && o.start.After(now) {
+		if o := scheduledOccurrence(w); o.applies(env, release) && o.start.After(now) {
 			return describe(o), true, nil
 		}
 	}

@@ -126,7 +126,7 @@ func TestUnschedulePermissions(t *testing.T) {
 		id    string
 		kind  error // nil: cancelled
 	}{
-		{name: "the person who booked it", actor: ana, id: "wbook1"},
+		{name: "the person who booked it, no longer an approver", actor: ana, id: "wbook1", kind: deploy.ErrNotAllowed},
 		{name: "an approver (by user group)", actor: carol, id: "wbook1"},
 		{name: "someone else", actor: bob, id: "wbook1", kind: deploy.ErrNotAllowed},
 		{name: "the same user id on another platform", actor: deploy.Actor{ID: ana.ID, Name: "ana", Platform: "discord"}, id: "wbook1", kind: deploy.ErrNotAllowed},
@@ -151,7 +151,7 @@ func TestUnschedulePermissions(t *testing.T) {
 			if len(ws) != 1 {
 				t.Errorf("window removed although refused")
 			}
-			if tt.kind == deploy.ErrNotAllowed && !strings.Contains(de.Msg, "@ana") {
+			if tt.kind == deploy.ErrNotAllowed && !strings.Contains(de.Msg, "@release-managers") {
 				t.Errorf("refusal %q does not say who may", de.Msg)
 			}
 		})
@@ -187,14 +187,14 @@ func TestGate(t *testing.T) {
 	book(t, f.store, deploy.Window{ID: "wstag1", Release: "v1", Env: "staging", Start: start.Add(4 * time.Hour), Created: t0})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			open, err := f.s.IsOpen(t.Context(), tt.env, tt.at)
+			open, err := f.s.IsOpen(t.Context(), tt.env, "", tt.at)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if open != tt.open {
 				t.Errorf("IsOpen(%s, %s) = %v, want %v", tt.env, tt.at, open, tt.open)
 			}
-			desc, open2, err := f.s.Open(t.Context(), tt.env, tt.at)
+			desc, open2, err := f.s.Open(t.Context(), tt.env, "", tt.at)
 			if err != nil || open2 != tt.open {
 				t.Errorf("Open = %q, %v, %v; want open=%v", desc, open2, err, tt.open)
 			}
@@ -223,11 +223,11 @@ func TestAdapterQuestions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			desc, ok, err := f.s.Scheduled(t.Context(), tt.env, tt.at)
+			desc, ok, err := f.s.Scheduled(t.Context(), tt.env, "", tt.at)
 			if err != nil || ok != tt.scheduled || !strings.Contains(desc, tt.descIncl) {
 				t.Errorf("Scheduled = %q, %v, %v; want %v with %q", desc, ok, err, tt.scheduled, tt.descIncl)
 			}
-			desc, ok, err = f.s.Open(t.Context(), tt.env, tt.at)
+			desc, ok, err = f.s.Open(t.Context(), tt.env, "", tt.at)
 			if err != nil || ok != tt.open || !strings.Contains(desc, tt.openInclud) {
 				t.Errorf("Open = %q, %v, %v; want %v with %q", desc, ok, err, tt.open, tt.openInclud)
 			}

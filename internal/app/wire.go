@@ -42,9 +42,9 @@ func Registry(cfg RegistryConfig) (*adapters.Registry, error) {
 
 // WindowSource answers the window adapter and the engine's gate.
 type WindowSource interface {
-	Scheduled(ctx context.Context, env string, now time.Time) (string, bool, error)
-	Open(ctx context.Context, env string, now time.Time) (string, bool, error)
-	IsOpen(ctx context.Context, env string, now time.Time) (bool, error)
+	Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error)
+	Open(ctx context.Context, env, release string, now time.Time) (string, bool, error)
+	IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error)
 }
 
 // lateWindows lets the adapters and the engine, built before the scheduler,
@@ -69,25 +69,25 @@ func (l *lateWindows) get() WindowSource {
 }
 
 // Scheduled reports whether a window is booked for env.
-func (l *lateWindows) Scheduled(ctx context.Context, env string, now time.Time) (string, bool, error) {
+func (l *lateWindows) Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
 	if w := l.get(); w != nil {
-		return w.Scheduled(ctx, env, now)
+		return w.Scheduled(ctx, env, release, now)
 	}
 	return "", false, errNoScheduler
 }
 
 // Open reports whether a window is open for env.
-func (l *lateWindows) Open(ctx context.Context, env string, now time.Time) (string, bool, error) {
+func (l *lateWindows) Open(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
 	if w := l.get(); w != nil {
-		return w.Open(ctx, env, now)
+		return w.Open(ctx, env, release, now)
 	}
 	return "", false, errNoScheduler
 }
 
 // IsOpen is the engine's gate.
-func (l *lateWindows) IsOpen(ctx context.Context, env string, now time.Time) (bool, error) {
+func (l *lateWindows) IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error) {
 	if w := l.get(); w != nil {
-		return w.IsOpen(ctx, env, now)
+		return w.IsOpen(ctx, env, release, now)
 	}
 	return false, errNoScheduler
 }
