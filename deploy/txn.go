@@ -217,7 +217,10 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", def.Title, p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
 	}
 	if !IsApprover(&r.Runbook, t.actor) {
-		return userErr(ErrNotAllowed, "you are not on this runbook's approver list (%s)", WhoApproves(&r.Runbook))
+		if len(r.Runbook.Approvers) == 0 {
+			return userErr(ErrNotAllowed, "only this runbook's operators may approve (%s)", WhoOperates(&r.Runbook))
+		}
+		return userErr(ErrNotAllowed, "you are not on this runbook's approver list (%s)", strings.Join(r.Runbook.Approvers, ", "))
 	}
 	if r.Runbook.DistinctApprover && t.actor.ID == r.Started.ID && t.actor.Platform == r.Started.Platform {
 		return userErr(ErrNotAllowed, "you started this run, so someone else must approve %q (two-person rule)", def.Title)

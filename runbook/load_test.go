@@ -274,6 +274,9 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"  - ''",
 				"  - '@'",
 				"  - u012abcdef", // 10
+				"operators:",
+				"  - '@oncall'",
+				"  - bob",
 				"phases:",
 				"  - {id: one, title: One}",
 			}, tail),
@@ -282,6 +285,7 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				`f.yaml:8: approvers: an entry is empty`,
 				`f.yaml:9: approvers: "@" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
 				`f.yaml:10: approvers: "u012abcdef" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
+				`f.yaml:13: operators: "bob" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
 			},
 		},
 		{

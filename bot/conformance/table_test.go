@@ -505,12 +505,17 @@ var table = []tableCase{
 		name:  "schedule",
 		setup: func(*play) {},
 		act: func(p *play) string {
-			return p.f.Command(p.t, Ana, Command{Text: "schedule v1.4.2 2030-03-05T22:00:00Z for 90m", Kind: commands.KindSchedule,
-				Opts: map[string]string{"version": "v1.4.2", "start": "2030-03-05T22:00:00Z", "duration": "90m"}}).Text
+			at := windowStart.Format(time.RFC3339)
+			return p.f.Command(p.t, Ana, Command{Text: "schedule v1.4.2 " + at + " for 90m", Kind: commands.KindSchedule,
+				Opts: map[string]string{"version": "v1.4.2", "start": at, "duration": "90m"}}).Text
 		},
-		saw: []string{"booked for v1.4.2: Tue 2030-03-05 22:00 UTC (for 1h 30m)"},
+		saw: []string{"booked for v1.4.2: " + windowStart.Format("Mon 2006-01-02 15:04") + " UTC (for 1h 30m)"},
 	},
 }
+
+// windowStart is when the schedule case books its window: 22:00 UTC ten
+// days from now (the real clock; windows are booked at most 90 days ahead).
+var windowStart = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 10).Add(22 * time.Hour)
 
 // windowID matches the id in "Maintenance window w4k9zt booked".
 var windowID = regexp.MustCompile(`Maintenance window (\w+) booked`)
@@ -555,7 +560,7 @@ func runTable(t *testing.T, newFront func(t *testing.T) (front, *env)) {
 					t.Fatal(err)
 				}
 				if len(ws) != 1 || ws[0].ID != m[1] || ws[0].Release != "v1.4.2" || ws[0].Length != 90*time.Minute ||
-					!ws[0].Start.Equal(time.Date(2030, 3, 5, 22, 0, 0, 0, time.UTC)) {
+					!ws[0].Start.Equal(windowStart) {
 					t.Errorf("stored windows = %+v", ws)
 				}
 			}

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +298,54 @@ func TestAReplayedScheduleRequestBooksNothing(t *testing.T) {
 	}
 	if ws, _ := f.store.Windows(t.Context(), t0); len(ws) != 1 {
 		t.Fatalf("%d windows booked, want 1", len(ws))
+	}
+}
+
+func TestBookingIsBoundedAndPruned(t *testing.T) {
+	rb := &runbook.Runbook{Approvers: []string{"@release-managers"}}
+	f := newFixture(t, rb, t0)
+	req := func(start time.Time, by deploy.Actor) deploy.ScheduleRequest {
+		return deploy.ScheduleRequest{Release: "v1", Start: start, Length: time.Hour, Actor: by, Platform: "slack", Channel: "C-team"}
+	}
+	if _, err := f.s.Schedule(t.Context(), req(t0.Add(time.Hour), bob)); !errors.Is(err, deploy.ErrNotAllowed) || !strings.Contains(err.Error(), "@release-managers") {
+		t.Errorf("booking by a non-approver: %v, want refused naming the approvers", err)
+	}
+	if _, err := f.s.Schedule(t.Context(), req(t0.Add(MaxAhead+time.Hour), carol)); !errors.Is(err, deploy.ErrInvalid) || !strings.Contains(err.Error(), "90 days ahead") {
+		t.Errorf("booking past the horizon: %v", err)
+	}
+	// An ended window older than KeepEnded is pruned by the next booking.
+	book(t, f.store, deploy.Window{ID: "wold", Release: "v0", Start: t0.Add(-KeepEnded - 3*time.Hour), Created: t0.Add(-30 * 24 * time.Hour)})
+	for i := range MaxBooked {
+		if _, err := f.s.Schedule(t.Context(), req(t0.Add(time.Duration(2*i+1)*time.Hour), carol)); err != nil {
+			t.Fatalf("booking %d: %v", i+1, err)
+		}
+	}
+	_, err := f.s.Schedule(t.Context(), req(t0.Add(time.Duration(2*MaxBooked+1)*time.Hour), carol))
+	if !errors.Is(err, deploy.ErrInvalid) || !strings.Contains(err.Error(), "at most 20") {
+		t.Errorf("booking %d: %v, want refused (at most %d per environment)", MaxBooked+1, err, MaxBooked)
+	}
+	all, err := f.store.Windows(t.Context(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != MaxBooked || slices.ContainsFunc(all, func(w deploy.Window) bool { return w.ID == "wold" }) {
+		t.Errorf("stored %d windows (old one kept: %v), want %d and the old one pruned", len(all), slices.ContainsFunc(all, func(w deploy.Window) bool { return w.ID == "wold" }), MaxBooked)
+	}
+}
+
+func TestBookedWindowGatesOnlyItsVersion(t *testing.T) {
+	f := newFixture(t, &runbook.Runbook{}, t0)
+	book(t, f.store, deploy.Window{ID: "wv1", Release: "v0.0.1", Start: t0.Add(-time.Minute), Created: t0.Add(-time.Hour)})
+	for _, tt := range []struct {
+		release string
+		open    bool
+	}{{"v0.0.1", true}, {"v1.4", false}, {"", true}} {
+		open, err := f.s.IsOpen(t.Context(), DefaultEnv, tt.release, t0)
+		if err != nil || open != tt.open {
+			t.Errorf("IsOpen(production, %q) = %v, %v; want %v", tt.release, open, err, tt.open)
+		}
+	}
+	if open, _ := f.s.IsOpen(t.Context(), "staging", "v0.0.1", t0); open {
+		t.Errorf("a production window opened the gate of staging")
 	}
 }
