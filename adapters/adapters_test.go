@@ -327,3 +327,15 @@ func TestValidateURL(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactURLPasswords: URL passwords are hidden by any redactor, the nil one too.
+func TestRedactURLPasswords(t *testing.T) {
+	var none *adapters.Redactor
+	in := "DATABASE_URL=postgres://u:pass@db:5432/x and redis://:hunter2@cache:6379, not http://example.com/a:b@c or mailto:x@y"
+	want := "DATABASE_URL=postgres://u:***@db:5432/x and redis://:***@cache:6379, not http://example.com/a:b@c or mailto:x@y"
+	for _, r := range []*adapters.Redactor{none, adapters.NewRedactor("unrelated")} {
+		if got := r.Redact(in); got != want {
+			t.Errorf("Redact =\n%s\nwant\n%s", got, want)
+		}
+	}
+}
