@@ -12,8 +12,9 @@ import (
 )
 
 // DefaultBodyBudget is how many bytes the bodies of all requests in flight
-// may hold at once when BodyConfig.Budget is zero.
-const DefaultBodyBudget = 16 << 20
+// may hold at once when BodyConfig.Budget is zero: four bodies of MaxBody,
+// or a thousand Slack commands of a few kilobytes.
+const DefaultBodyBudget = 8 << 20
 
 // bodyChunk is how much of a body without a Content-Length is read (and
 // taken from the budget) at a time.
@@ -35,9 +36,9 @@ type BodyConfig struct {
 	// Zero means MaxBody.
 	Limit int64
 	// Budget bounds the bytes held by the bodies of all requests in flight.
-	// A body counts twice (the copy read here and the handler's own). A
-	// request that would go over it gets 503 with Retry-After at once, its
-	// body unread. Zero means DefaultBodyBudget.
+	// A body counts twice its size (the handler's copy and what reading it
+	// leaves behind). A request that would go over it gets 503 with
+	// Retry-After at once, its body unread. Zero means DefaultBodyBudget.
 	Budget int64
 	// Routes, when set, tells which requests have a route: the body of a
 	// request that no route takes is never read (the router answers 404 or
@@ -62,8 +63,9 @@ type BodyConfig struct {
 //     without one is refused with 413 once it passes Limit;
 //   - a body that would take the bodies in flight over Budget gets 503 with
 //     Retry-After: 1, so a flood of large requests cannot grow the process;
-//   - otherwise the body is read in full and h gets it replayable, with its
-//     ContentLength set.
+//   - otherwise h gets the body: one with a Content-Length as it comes
+//     (h reads it, and its bytes stay counted until h returns), one without
+//     read here in full, chunk by chunk within the budget, and replayable.
 //
 // Every refusal closes the connection. A body that cannot be read (the
 // client went away, ReadTimeout) gets 400.
@@ -97,7 +99,16 @@ func Bodies(h http.Handler, cfg BodyConfig) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		body, held, status := b.read(r, cfg.Limit)
+		if n := r.ContentLength; n > 0 {
+			if !b.take(2 * n) {
+				busy(w)
+				return
+			}
+			defer b.release(2 * n)
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, held, status := b.readChunked(r, cfg.Limit)
 		defer b.release(held)
 		switch status {
 		case http.StatusOK:
@@ -105,8 +116,7 @@ func Bodies(h http.Handler, cfg BodyConfig) http.Handler {
 			tooLarge(w, cfg.Limit)
 			return
 		case http.StatusServiceUnavailable:
-			w.Header().Set("Retry-After", "1")
-			refuse(w, http.StatusServiceUnavailable, "busy: too many request bodies in flight, try again in a second")
+			busy(w)
 			return
 		default:
 			plain(w, http.StatusBadRequest, "bad request: the body could not be read")
@@ -131,6 +141,12 @@ func needsBody(r *http.Request, routes Router) bool {
 	}
 	_, pattern := routes.Handler(r)
 	return pattern != ""
+}
+
+// busy answers 503 with Retry-After: 1, the body unread.
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	refuse(w, http.StatusServiceUnavailable, "busy: too many request bodies in flight, try again in a second")
 }
 
 // refuse answers code with text and closes the connection, so the unread
@@ -167,20 +183,11 @@ func (b *budget) release(n int64) {
 	b.mu.Unlock()
 }
 
-// read reads r's body within limit, taking twice its size from the budget.
-// It returns the body, the bytes taken (to release when the request is
-// done, whatever the status) and 200, 413, 503 or 400.
-func (b *budget) read(r *http.Request, limit int64) ([]byte, int64, int) {
-	if n := r.ContentLength; n > 0 {
-		if !b.take(2 * n) {
-			return nil, 0, http.StatusServiceUnavailable
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, 2 * n, http.StatusBadRequest
-		}
-		return body, 2 * n, http.StatusOK
-	}
+// readChunked reads the body of r, which has no Content-Length, within
+// limit, taking twice each chunk from the budget as it goes. It returns the
+// body, the bytes taken (to release when the request is done, whatever the
+// status) and 200, 413, 503 or 400.
+func (b *budget) readChunked(r *http.Request, limit int64) ([]byte, int64, int) {
 	// No Content-Length (chunked): read and take a chunk at a time.
 	var held int64
 	var buf bytes.Buffer
