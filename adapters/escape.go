@@ -44,6 +44,22 @@ var escapeFuncs = template.FuncMap{
 		b, _ := json.Marshal(fmt.Sprint(v))
 		return string(b)
 	},
+	fnPromDouble: func(v any) string { return promQuote(fmt.Sprint(v), '"') },
+	fnPromSingle: func(v any) string { return promQuote(fmt.Sprint(v), '\'') },
+	fnPromRaw: func(v any) (string, error) {
+		s := fmt.Sprint(v)
+		if strings.Contains(s, "`") {
+			return "", &ValueError{Msg: fmt.Sprintf("the value %q cannot go in a `raw` PromQL string: it holds a backquote", Truncate(s, 80))}
+		}
+		return s, nil
+	},
+	fnPromBare: func(v any) (string, error) {
+		s := fmt.Sprint(v)
+		if !promBare.MatchString(s) {
+			return "", &ValueError{Msg: fmt.Sprintf("the value %q cannot stand outside a string in a PromQL query (only letters, digits, \"_\" and \":\"); put it in quotes, as in {version=\"{{ .Version }}\"}", Truncate(s, 80))}
+		}
+		return s, nil
+	},
 }
 
 // ValueError is a template value refused where it stands (a "/" in a URL's
@@ -222,3 +238,84 @@ func (formEscaper) action() (string, error) { return fnURLQuery, nil }
 func (formEscaper) end() error              { return nil }
 func (f formEscaper) clone() escaper        { return f }
 func (formEscaper) same(o escaper) bool     { _, ok := o.(formEscaper); return ok }
+
+// The functions of PromQL templates.
+const (
+	fnPromDouble = "deploybot_promql_double"
+	fnPromSingle = "deploybot_promql_single"
+	fnPromRaw    = "deploybot_promql_raw"
+	fnPromBare   = "deploybot_promql_bare"
+)
+
+// promBare is what a value may be outside a PromQL string: a name.
+var promBare = regexp.MustCompile(`^[A-Za-z0-9_:]+$`)
+
+// promQuote escapes s as the content of a PromQL string quoted with q.
+func promQuote(s string, q byte) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == q:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// ParsePromQLTemplate parses a PromQL query template: a value inside a
+// quoted string is escaped for it, so it cannot end the string and add
+// matchers or operators; a value outside strings must be a plain name.
+func ParsePromQLTemplate(name, src string) (*Template, error) {
+	t, _, err := parseEscaped(name, src, &promEscaper{})
+	return t, err
+}
+
+// promEscaper follows PromQL strings ("...", '...', `...`) in the literal text.
+type promEscaper struct {
+	quote   byte // the open string's quote, 0 outside strings
+	escaped bool
+}
+
+func (p *promEscaper) text(s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case p.escaped:
+			p.escaped = false
+		case p.quote == 0 && (c == '"' || c == '\'' || c == '`'):
+			p.quote = c
+		case p.quote != 0 && p.quote != '`' && c == '\\':
+			p.escaped = true
+		case c == p.quote:
+			p.quote = 0
+		}
+	}
+}
+
+func (p *promEscaper) action() (string, error) {
+	switch {
+	case p.escaped:
+		return "", errors.New("a template value cannot follow a backslash in a PromQL string")
+	case p.quote == '"':
+		return fnPromDouble, nil
+	case p.quote == '\'':
+		return fnPromSingle, nil
+	case p.quote == '`':
+		return fnPromRaw, nil
+	default:
+		return fnPromBare, nil
+	}
+}
+
+func (p *promEscaper) end() error { return nil }
+
+func (p *promEscaper) clone() escaper { c := *p; return &c }
+
+func (p *promEscaper) same(o escaper) bool { return *p == *o.(*promEscaper) }
