@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"deploybot/adapters"
 	"deploybot/adapters/httpcheck"
 )
 
@@ -136,4 +135,20 @@ func TestFormBodyValuesAreEscaped(t *testing.T) {
 	}
 }
 
-var _ = adapters.Vars{}
+
+// TestPlainBodyIsSentAsRendered: a body that is neither JSON nor a form
+// (it starts with a template action) is sent as rendered.
+func TestPlainBodyIsSentAsRendered(t *testing.T) {
+	srv := newServer(t)
+	s, err := httpcheck.New(httpcheck.Config{}).Parse(map[string]any{
+		"url": srv.URL + "/created", "method": "POST", "expect_status": []any{201}, "body": `{{ .Version }} "ok"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := s.Run(context.Background(), vars, nil); !res.OK {
+		t.Fatalf("Run = %q", res.Summary)
+	}
+	if _, body := srv.last(); body != `v1.4 "ok"` {
+		t.Errorf("body = %q", body)
+	}
+}

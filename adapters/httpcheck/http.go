@@ -200,7 +200,7 @@ func parseBody(src string, headers map[string]string) (*adapters.Template, error
 	}
 	trimmed := strings.TrimSpace(src)
 	switch {
-	case strings.Contains(ctype, "json") || strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "["):
+	case strings.Contains(ctype, "json") || strings.HasPrefix(trimmed, "{") && !strings.HasPrefix(trimmed, "{{") || strings.HasPrefix(trimmed, "["):
 		return adapters.ParseJSONTemplate("body", src)
 	case strings.Contains(ctype, "x-www-form-urlencoded"):
 		return adapters.ParseFormTemplate("body", src)
