@@ -152,3 +152,20 @@ func TestPlainBodyIsSentAsRendered(t *testing.T) {
 		t.Errorf("body = %q", body)
 	}
 }
+
+// TestURLPasswordNeverShows: a password written into a URL is hidden in the
+// plan, the summary and the output.
+func TestURLPasswordNeverShows(t *testing.T) {
+	srv := newServer(t)
+	u := strings.Replace(srv.URL, "http://", "http://monitor:pw-4711@", 1) + "/down"
+	s, err := httpcheck.New(httpcheck.Config{}).Parse(map[string]any{"url": u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := s.Run(context.Background(), vars, nil)
+	for what, text := range map[string]string{"plan": s.Plan(vars), "summary": res.Summary, "output": res.Output} {
+		if strings.Contains(text, "pw-4711") || !strings.Contains(text, "monitor:***@") {
+			t.Errorf("%s = %q, want the password hidden", what, text)
+		}
+	}
+}

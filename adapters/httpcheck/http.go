@@ -327,7 +327,7 @@ func (s *step) Plan(v adapters.Vars) string {
 		fmt.Fprintf(&b, "; up to %d retries, %s apart and doubling", s.retries, adapters.FormatDuration(s.delay))
 	}
 	fmt.Fprintf(&b, "; each request times out after %s", adapters.FormatDuration(s.timeout))
-	return b.String()
+	return s.a.cfg.Redactor.Redact(b.String())
 }
 
 // outcome is the result of checking one endpoint.

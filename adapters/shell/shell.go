@@ -232,7 +232,7 @@ func (s *step) Plan(v adapters.Vars) string {
 		b.WriteString(" and " + strings.Join(s.passEnv, ", ") + " passed from the bot's environment")
 	}
 	b.WriteString(", in its own process group (SIGTERM then SIGKILL after " + adapters.FormatDuration(s.a.cfg.Grace) + " on timeout)")
-	return b.String()
+	return s.a.cfg.Redactor.Redact(b.String())
 }
 
 // Run runs the command and waits for it, or for ctx to end.
