@@ -91,18 +91,22 @@ func (c *Console) signedIn(r *http.Request) bool {
 	return c.validSession(ck.Value, c.clock.Now())
 }
 
-// proxyHeader returns the name of a header that says the request came
-// through a proxy (Forwarded, Via, X-Forwarded-*, X-Real-IP), or "".
-func proxyHeader(h http.Header) string {
+// proxySign returns what says the request came through a proxy (a
+// Forwarded, Via, X-Forwarded-* or X-Real-IP header, or HTTP/1.0, which
+// nginx speaks to its upstreams by default and browsers never do), or "".
+func proxySign(r *http.Request) string {
 	for _, k := range []string{"Forwarded", "Via", "X-Real-Ip"} {
-		if _, ok := h[k]; ok {
-			return k
+		if _, ok := r.Header[k]; ok {
+			return "it carries " + k
 		}
 	}
-	for k := range h {
+	for k := range r.Header {
 		if strings.HasPrefix(k, "X-Forwarded-") {
-			return k
+			return "it carries " + k
 		}
+	}
+	if r.ProtoMajor == 1 && r.ProtoMinor == 0 {
+		return "it is HTTP/1.0"
 	}
 	return ""
 }
@@ -124,8 +128,8 @@ func (c *Console) local(h http.Handler) http.Handler {
 		// A reverse proxy on this machine connects from and to localhost
 		// (nginx sends Host 127.0.0.1 by default) for anyone on the internet:
 		// without a token, a request that says it was forwarded is refused.
-		if p := proxyHeader(r.Header); c.token == "" && p != "" {
-			http.Error(w, "the console answers only on localhost, and this request came through a proxy (it carries "+p+
+		if p := proxySign(r); c.token == "" && p != "" {
+			http.Error(w, "the console answers only on localhost, and this request came through a proxy ("+p+
 				"); set DEPLOYBOT_DASHBOARD_TOKEN to open the console through a proxy", http.StatusForbidden)
 			return
 		}

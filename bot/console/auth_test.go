@@ -1,6 +1,9 @@
 package console_test
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +32,17 @@ func TestLocalModeRefusesProxiedRequests(t *testing.T) {
 	}
 	if res, body := get(t, f.URL, "/", nil, nil); res.StatusCode != http.StatusOK || !strings.Contains(body, "v3.1") {
 		t.Errorf("GET / from localhost = %d, want 200 with the run", res.StatusCode)
+	}
+	// nginx's default upstream request: HTTP/1.0, Host 127.0.0.1, no forwarding headers.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+	answer, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(answer), "HTTP/1.0 403") || !strings.Contains(string(answer), "it is HTTP/1.0") || strings.Contains(string(answer), "v3.1") {
+		t.Errorf("an HTTP/1.0 request (nginx's default) = %.200q, want 403", answer)
 	}
 }
 
