@@ -135,7 +135,6 @@ func TestFormBodyValuesAreEscaped(t *testing.T) {
 	}
 }
 
-
 // TestPlainBodyIsSentAsRendered: a body that is neither JSON nor a form
 // (it starts with a template action) is sent as rendered.
 func TestPlainBodyIsSentAsRendered(t *testing.T) {
