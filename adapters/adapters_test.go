@@ -339,3 +339,27 @@ func TestRedactURLPasswords(t *testing.T) {
 		}
 	}
 }
+
+// TestURLTemplateBranches: control structures may not move a value from
+// one part of the URL to another.
+func TestURLTemplateBranches(t *testing.T) {
+	ok := []string{
+		`https://example.com/{{ if eq .Env "production" }}prod{{ else }}{{ .Env }}{{ end }}/health`,
+		`https://example.com/x?{{ with .Reason }}why={{ . }}{{ end }}`,
+	}
+	for _, src := range ok {
+		if _, err := adapters.ParseURLTemplate("url", src); err != nil {
+			t.Errorf("ParseURLTemplate(%q): %v", src, err)
+		}
+	}
+	bad := []string{
+		`https://example.com/{{ if .Reason }}?q={{ end }}{{ .Reason }}`,
+		`https://example.com/{{ range .Version }}?{{ end }}`,
+		`https://{{ if .Reason }}evil.com/{{ end }}example.com/`,
+	}
+	for _, src := range bad {
+		if _, err := adapters.ParseURLTemplate("url", src); err == nil {
+			t.Errorf("ParseURLTemplate(%q) succeeded, want an error", src)
+		}
+	}
+}

@@ -117,7 +117,20 @@ func escapeTree(n parse.Node, e escaper) (escaper, error) {
 	case *parse.WithNode:
 		return escapeBranches(e, x.List, x.ElseList)
 	case *parse.RangeNode:
-		return escapeBranches(e, x.List, x.ElseList)
+		// The body may run any number of times: it must end where it began.
+		if b, err := escapeTree(x.List, e.clone()); err != nil {
+			return nil, err
+		} else if !b.same(e) {
+			return nil, errors.New("the body of a {{ range }} must end in the part of the value it began in")
+		}
+		if x.ElseList != nil {
+			if b, err := escapeTree(x.ElseList, e.clone()); err != nil {
+				return nil, err
+			} else if !b.same(e) {
+				return nil, errors.New("the {{ else }} of a {{ range }} must end in the part of the value it began in")
+			}
+		}
+		return e, nil
 	case *parse.TemplateNode:
 		return nil, errors.New("{{ template }} is not allowed here")
 	}
