@@ -327,3 +327,39 @@ func TestValidateURL(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactURLPasswords: URL passwords are hidden by any redactor, the nil one too.
+func TestRedactURLPasswords(t *testing.T) {
+	var none *adapters.Redactor
+	in := "DATABASE_URL=postgres://u:pass@db:5432/x and redis://:hunter2@cache:6379, not http://example.com/a:b@c or mailto:x@y"
+	want := "DATABASE_URL=postgres://u:***@db:5432/x and redis://:***@cache:6379, not http://example.com/a:b@c or mailto:x@y"
+	for _, r := range []*adapters.Redactor{none, adapters.NewRedactor("unrelated")} {
+		if got := r.Redact(in); got != want {
+			t.Errorf("Redact =\n%s\nwant\n%s", got, want)
+		}
+	}
+}
+
+// TestURLTemplateBranches: control structures may not move a value from
+// one part of the URL to another.
+func TestURLTemplateBranches(t *testing.T) {
+	ok := []string{
+		`https://example.com/{{ if eq .Env "production" }}prod{{ else }}{{ .Env }}{{ end }}/health`,
+		`https://example.com/x?{{ with .Reason }}why={{ . }}{{ end }}`,
+	}
+	for _, src := range ok {
+		if _, err := adapters.ParseURLTemplate("url", src); err != nil {
+			t.Errorf("ParseURLTemplate(%q): %v", src, err)
+		}
+	}
+	bad := []string{
+		`https://example.com/{{ if .Reason }}?q={{ end }}{{ .Reason }}`,
+		`https://example.com/{{ range .Version }}?{{ end }}`,
+		`https://{{ if .Reason }}evil.com/{{ end }}example.com/`,
+	}
+	for _, src := range bad {
+		if _, err := adapters.ParseURLTemplate("url", src); err == nil {
+			t.Errorf("ParseURLTemplate(%q) succeeded, want an error", src)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -12,8 +13,9 @@ const Redacted = "***"
 // a "true") would blank out ordinary output and are not credible secrets.
 const MinSecretLen = 4
 
-// Redactor replaces known secret values with "***". It is immutable and safe
-// for concurrent use; the nil Redactor changes nothing.
+// Redactor replaces known secret values with "***", and the password of
+// any URL ("postgres://app:***@db/") whether known or not. It is immutable
+// and safe for concurrent use; the nil Redactor hides URL passwords only.
 type Redactor struct {
 	secrets  []string
 	replacer *strings.Replacer
@@ -52,12 +54,25 @@ func (r *Redactor) With(secrets ...string) *Redactor {
 	return &Redactor{secrets: all, replacer: strings.NewReplacer(pairs...)}
 }
 
-// Redact returns s with every secret replaced by "***".
+// Redact returns s with every secret and every URL password replaced by "***".
 func (r *Redactor) Redact(s string) string {
-	if r == nil || len(r.secrets) == 0 {
+	if r != nil && len(r.secrets) > 0 {
+		s = r.replacer.Replace(s)
+	}
+	return RedactURLPasswords(s)
+}
+
+// urlPassword matches the user-information part of a URL with a password:
+// "scheme://user:" (group 1), then the password up to the "@".
+var urlPassword = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*:)([^\s/?#@]+)@`)
+
+// RedactURLPasswords returns s with the password of every URL in it
+// ("scheme://user:password@host") replaced by "***".
+func RedactURLPasswords(s string) string {
+	if !strings.Contains(s, "://") {
 		return s
 	}
-	return r.replacer.Replace(s)
+	return urlPassword.ReplaceAllString(s, "${1}"+Redacted+"@")
 }
 
 // Len returns how many secret values r hides.

@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -33,6 +34,8 @@ func SampleVars() Vars {
 type Template struct {
 	src  string
 	tmpl *template.Template
+	// check, when set, judges the rendered value (a URL's origin).
+	check func(string) error
 }
 
 // ParseTemplate parses src as the template of the parameter named name. It
@@ -61,7 +64,15 @@ func ParseTemplate(name, src string) (*Template, error) {
 func (t *Template) Render(v Vars) (string, error) {
 	var b strings.Builder
 	if err := t.tmpl.Execute(&b, v); err != nil {
+		if ve, ok := errors.AsType[*ValueError](err); ok {
+			return "", fmt.Errorf("parameter %q: %w", t.tmpl.Name(), ve)
+		}
 		return "", fmt.Errorf("parameter %q: %s", t.tmpl.Name(), trimTemplateErr(err))
+	}
+	if t.check != nil {
+		if err := t.check(b.String()); err != nil {
+			return "", fmt.Errorf("parameter %q: %w", t.tmpl.Name(), err)
+		}
 	}
 	return b.String(), nil
 }

@@ -148,7 +148,7 @@ func (a *Adapter) parse(with map[string]any) (*step, error) {
 		return nil, err
 	}
 	if p.Body != "" {
-		if s.body, err = adapters.ParseTemplate("body", p.Body); err != nil {
+		if s.body, err = parseBody(p.Body, p.Headers); err != nil {
 			return nil, err
 		}
 	}
@@ -185,6 +185,28 @@ func (a *Adapter) parse(with map[string]any) (*step, error) {
 	}
 	sort.Slice(s.expectJSON, func(i, j int) bool { return s.expectJSON[i].path < s.expectJSON[j].path })
 	return s, nil
+}
+
+// parseBody parses the body template, escaping its values for the body's
+// format: a JSON body (one that starts with "{" or "[", or is sent with a
+// JSON Content-Type) gets JSON-escaped values, a form body query-escaped
+// ones; any other body is sent as rendered.
+func parseBody(src string, headers map[string]string) (*adapters.Template, error) {
+	ctype := ""
+	for k, v := range headers {
+		if strings.EqualFold(k, "Content-Type") {
+			ctype = strings.ToLower(v)
+		}
+	}
+	trimmed := strings.TrimSpace(src)
+	switch {
+	case strings.Contains(ctype, "json") || strings.HasPrefix(trimmed, "{") && !strings.HasPrefix(trimmed, "{{") || strings.HasPrefix(trimmed, "["):
+		return adapters.ParseJSONTemplate("body", src)
+	case strings.Contains(ctype, "x-www-form-urlencoded"):
+		return adapters.ParseFormTemplate("body", src)
+	default:
+		return adapters.ParseTemplate("body", src)
+	}
 }
 
 type jsonExpect struct {
@@ -305,7 +327,7 @@ func (s *step) Plan(v adapters.Vars) string {
 		fmt.Fprintf(&b, "; up to %d retries, %s apart and doubling", s.retries, adapters.FormatDuration(s.delay))
 	}
 	fmt.Fprintf(&b, "; each request times out after %s", adapters.FormatDuration(s.timeout))
-	return b.String()
+	return s.a.cfg.Redactor.Redact(b.String())
 }
 
 // outcome is the result of checking one endpoint.

@@ -240,7 +240,7 @@ func TestParseErrors(t *testing.T) {
 		{"both", map[string]any{"url": "https://x/", "endpoints": []any{"https://y/"}}, `http: set either "url" or "endpoints", not both`},
 		{"relative url", map[string]any{"url": "/healthz"}, `http: parameter "url": "/healthz" is not an absolute http(s) URL`},
 		{"other scheme", map[string]any{"url": "file:///etc/passwd"}, `is not an absolute http(s) URL`},
-		{"templated host missing", map[string]any{"url": "{{ .Env }}/healthz"}, `http: parameter "url": "production/healthz" is not an absolute http(s) URL`},
+		{"templated host missing", map[string]any{"url": "{{ .Env }}/healthz"}, `http: parameter "url": the URL's scheme and host must be written out`},
 		{"bad endpoint", map[string]any{"endpoints": []any{"https://ok/", "nope"}}, `http: parameter "endpoints[1]"`},
 		{"bad template", map[string]any{"url": "https://x/{{ .Version"}, `http: parameter "url": bad template`},
 		{"bad method", map[string]any{"url": "https://x/", "method": "FETCH"}, `http: parameter "method": "FETCH" is not one of`},

@@ -79,7 +79,7 @@ func (a *Adapter) Parse(with map[string]any) (adapters.Step, error) {
 	if strings.TrimSpace(p.Query) == "" {
 		return nil, errors.New(`prometheus: parameter "query" is required`)
 	}
-	q, err := adapters.ParseTemplate("query", p.Query)
+	q, err := adapters.ParsePromQLTemplate("query", p.Query)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}

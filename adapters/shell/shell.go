@@ -31,7 +31,8 @@ const (
 // Config configures the shell adapter. The zero value is usable.
 type Config struct {
 	// Environ returns the bot's environment ("NAME=value" entries); nil means os.Environ.
-	// Commands inherit it minus the bot's own secrets (adapters.IsBotSecret).
+	// Commands inherit only PATH, HOME, LANG, TZ, the DEPLOY_* variables and
+	// what the step's pass_env names (see InheritedVars).
 	Environ func() []string
 	// Redactor hides known secrets in output; the secret-looking values of
 	// Environ are hidden in any case.
@@ -90,8 +91,9 @@ type Params struct {
 	Env map[string]string `json:"env"`
 	// Dir is the working directory (a template); empty means the bot's.
 	Dir string `json:"dir"`
-	// PassEnv names variables of the bot's environment to pass on even though
-	// they look like the bot's own secrets (GITHUB_TOKEN); their values are redacted from output.
+	// PassEnv names variables of the bot's environment to pass on; nothing
+	// else of it is inherited but PATH, HOME, LANG, TZ and DEPLOY_*. Their
+	// values are redacted from output.
 	PassEnv []string `json:"pass_env"`
 }
 
@@ -230,7 +232,7 @@ func (s *step) Plan(v adapters.Vars) string {
 		b.WriteString(" and " + strings.Join(s.passEnv, ", ") + " passed from the bot's environment")
 	}
 	b.WriteString(", in its own process group (SIGTERM then SIGKILL after " + adapters.FormatDuration(s.a.cfg.Grace) + " on timeout)")
-	return b.String()
+	return s.a.cfg.Redactor.Redact(b.String())
 }
 
 // Run runs the command and waits for it, or for ctx to end.
@@ -242,6 +244,9 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	}
 	if argv[0] == "" {
 		return adapters.Result{Summary: "cannot run: the program name rendered empty"}
+	}
+	if err := optionFromValue(s.command, argv); err != nil {
+		return adapters.Result{Summary: err.Error()}
 	}
 	environ := s.a.cfg.Environ()
 	env, secrets, err := s.environment(environ, v)
@@ -402,9 +407,48 @@ func startError(err error) string {
 	return err.Error()
 }
 
-// environment builds the command's environment: the bot's minus its secrets
-// (except pass_env), the DEPLOY_* variables, then the step's env. It also
-// returns the values to redact.
+// InheritedVars are the variables of the bot's environment every command
+// inherits; DEPLOY_* variables are inherited too, and a step's pass_env adds
+// more. Nothing else of the bot's environment (DATABASE_URL, cloud
+// credentials, the bot's tokens) reaches a command.
+var InheritedVars = []string{"PATH", "HOME", "LANG", "TZ"}
+
+func inherited(name string) bool {
+	for _, n := range InheritedVars {
+		if name == n {
+			return true
+		}
+	}
+	return strings.HasPrefix(name, "DEPLOY_")
+}
+
+// probeVars are variables in which no value begins with "-": an argument
+// that begins with "-" when rendered with them got its "-" from the runbook.
+var probeVars = adapters.Vars{Version: "x", Env: "x", RunID: "x", Phase: "x", Step: "x", Reason: "x", Channel: "x", WindowOverride: "x"}
+
+// optionFromValue refuses an argument (after the program) that begins with
+// "-" only because a template value does: chat text (a rollback reason) must
+// never become a command-line option. An option written in the runbook
+// ("--reason={{ .Reason }}") is fine.
+func optionFromValue(cmd []*adapters.Template, argv []string) error {
+	for i := 1; i < len(argv); i++ {
+		if !strings.HasPrefix(argv[i], "-") {
+			continue
+		}
+		if probe, err := cmd[i].Render(probeVars); err == nil && strings.HasPrefix(probe, "-") {
+			continue
+		}
+		return &adapters.ValueError{Msg: fmt.Sprintf("refused to run: argument %d (%s) would begin with \"-\" from a template value, "+
+			"and chat text never becomes a command-line option; nothing was run. Pass it as an option's value "+
+			"(--reason={{ .Reason }}) or read it from $DEPLOY_REASON", i, Quote(adapters.Truncate(argv[i], 60)))}
+	}
+	return nil
+}
+
+// environment builds the command's environment: the variables of the
+// bot's it inherits (InheritedVars, DEPLOY_*, pass_env), the DEPLOY_*
+// variables of the run, then the step's env. It also returns the values to
+// redact.
 func (s *step) environment(environ []string, v adapters.Vars) ([]string, []string, error) {
 	conf, err := s.env.Render(v)
 	if err != nil {
@@ -429,7 +473,7 @@ func (s *step) environment(environ []string, v adapters.Vars) ([]string, []strin
 			env = append(env, kv)
 			continue
 		}
-		if adapters.IsBotSecret(name) {
+		if !inherited(name) || adapters.IsBotSecret(name) {
 			continue
 		}
 		env = append(env, kv)

@@ -229,7 +229,7 @@ func (s *step) Plan(v adapters.Vars) string {
 	} else {
 		plan += ", unsigned"
 	}
-	return plan + "; pass on a 2xx answer"
+	return s.a.cfg.Redactor.Redact(plan + "; pass on a 2xx answer")
 }
 
 // Run delivers the webhook once.

@@ -57,7 +57,8 @@ type Console struct {
 	engine   *deploy.Engine
 	readOnly bool
 	token    string
-	session  []byte // session is the cookie value that proves the token was given
+	session  []byte // session is the key session cookies are signed with
+	throttle *signinThrottle
 	windows  bot.Windows
 	clock    clock.Clock
 	log      *slog.Logger
@@ -107,6 +108,7 @@ func New(cfg Config) (*Console, error) {
 		clock: cfg.Clock, log: cfg.Logger.With("component", "console"), tmpl: tmpl,
 		cop: http.NewCrossOriginProtection(), mem: newMemory(maxMessagesPerChannel),
 		hub: newHub(hex.EncodeToString(epoch), hubSize), revs: map[string]int64{},
+		throttle: newSigninThrottle(),
 	}
 	if c.token != "" {
 		c.session = sessionValue(c.token)

@@ -69,6 +69,9 @@ func runbookCheck(env Env, file string) int {
 		return exitFailed
 	}
 	fmt.Fprintf(env.Stdout, "%s: ok (%d phases, %d steps, %d rollback steps)\n", file, len(rb.Phases), rb.StepCount(), len(rb.Rollback.Steps))
+	for _, w := range rb.Warnings() {
+		fmt.Fprintln(env.Stdout, w)
+	}
 	return exitOK
 }
 

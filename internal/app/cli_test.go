@@ -119,3 +119,24 @@ func TestRunbookCheckPassesTheExamplesAndTheBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// TestRunbookCheckWarnsWhereTheReasonFeedsAStep: the runbook passes, and the
+// check says where chat text (the rollback reason) feeds more than a notice.
+func TestRunbookCheckWarnsWhereTheReasonFeedsAStep(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "api.yaml")
+	src := "name: api\nphases:\n  - id: deploy\n    title: Deploy\n    steps:\n      - id: ship\n        title: Ship\n        run: shell\n        with:\n          command: [\"./ship.sh\", \"{{ .Version }}\"]\n" +
+		"rollback:\n  steps:\n    - id: revert\n      title: Revert\n      run: shell\n      with:\n        command: [\"./revert.sh\", \"--why={{ .Reason }}\"]\n"
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "runbook", "check", file)
+	if code != 0 || !strings.Contains(out, file+":13: warning: rollback step \"revert\" (run: shell) uses {{ .Reason }} in with.command[1]") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, f := range []string{"payments-api.yaml"} {
+		_, out, _ := runCLI(t, "runbook", "check", filepath.Join("..", "..", "examples", f))
+		if strings.Contains(out, "warning") {
+			t.Errorf("%s warns:\n%s", f, out)
+		}
+	}
+}

@@ -101,7 +101,7 @@ type Server struct {
 
 // Handler returns the HTTP handler with every endpoint.
 func (s *Server) Handler() http.Handler {
-	return httpserver.Recover(s.log, httpserver.LimitBody(maxBody, s.mux))
+	return httpserver.Recover(s.log, s.bodies(s.mux))
 }
 
 // Core returns the wired core.

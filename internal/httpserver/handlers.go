@@ -1,11 +1,9 @@
 package httpserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,42 +28,16 @@ func plain(w http.ResponseWriter, code int, text string) {
 	_, _ = io.WriteString(w, text+"\n")
 }
 
-// LimitBody answers 413 Request Entity Too Large for a request whose body is
-// over n bytes, and hands any other request to h with its body read in full
-// and replayable: a Content-Length over n is refused before a byte is read;
-// a body without one (chunked) is read through http.MaxBytesReader and
-// refused once it passes n. Either way h never runs for a body over the
-// limit, and the connection is closed after the 413. A body that cannot be
-// read (the client went away, ReadTimeout) gets 400.
+// LimitBody is Bodies with a limit of n bytes per body, the default
+// budget and no routes or header checks: a body over n gets 413 (before a
+// byte is read when its Content-Length says so), and h gets any other body
+// read in full and replayable, never one over the limit.
 func LimitBody(n int64, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > n {
-			tooLarge(w, n)
-			return
-		}
-		if r.Body == nil || r.Body == http.NoBody {
-			h.ServeHTTP(w, r)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n))
-		if err != nil {
-			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				tooLarge(w, n)
-				return
-			}
-			plain(w, http.StatusBadRequest, "bad request: the body could not be read")
-			return
-		}
-		r2 := r.WithContext(r.Context()) // a shallow copy: never change the caller's request
-		r2.Body = io.NopCloser(bytes.NewReader(body))
-		r2.ContentLength = int64(len(body))
-		h.ServeHTTP(w, r2)
-	})
+	return Bodies(h, BodyConfig{Limit: n})
 }
 
 func tooLarge(w http.ResponseWriter, n int64) {
-	w.Header().Set("Connection", "close")
-	plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large (limit %d bytes)", n))
+	refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large (limit %d bytes)", n))
 }
 
 // Health returns the liveness handler for GET /healthz: 200 "ok" while the
