@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // reasonRef finds {{ .Reason }} (in any action) in a template.
@@ -18,8 +19,33 @@ const noticeAdapter = "notify"
 // chat text anyone in the channel types, feeds a step that does more than
 // post a notice (a command's argument, a URL, a request body). Values are
 // escaped where they land, but chat text should not steer what a step does.
+//
+// It also warns when production phases have no approvers: the runbook keeps
+// working (every operator is then an approver), but nobody in particular
+// guards its gates.
 func (rb *Runbook) Warnings() []Problem {
 	var out []Problem
+	if len(rb.Approvers) == 0 {
+		var prod []string
+		line := 0
+		for i := range rb.Phases {
+			if rb.Phases[i].Production {
+				if line == 0 {
+					line = rb.Phases[i].Line
+				}
+				prod = append(prod, fmt.Sprintf("%q", rb.Phases[i].ID))
+			}
+		}
+		if len(prod) > 0 {
+			who := "anyone in the workspace"
+			if len(rb.Operators) > 0 {
+				who = "every operator"
+			}
+			out = append(out, Problem{File: rb.File, Line: line, Msg: fmt.Sprintf(
+				"warning: production phase(s) %s have no approvers: %s may approve, skip automated steps and abort; name them in approvers:",
+				strings.Join(prod, ", "), who)})
+		}
+	}
 	check := func(s *Step, where string) {
 		if s.Run == "" || s.Run == noticeAdapter {
 			return

@@ -59,13 +59,45 @@ rollback:
 	}
 }
 
-// TestBuiltinRunbookHasNoWarnings: the built-in runbook uses the reason in notices only.
-func TestBuiltinRunbookHasNoWarnings(t *testing.T) {
+// TestBuiltinRunbookWarnsOnlyOfItsApprovers: the built-in runbook uses the
+// reason in notices only; it names no approvers, so its production phases
+// are pointed out.
+func TestBuiltinRunbookWarnsOnlyOfItsApprovers(t *testing.T) {
 	rb, err := Builtin(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ws := rb.Warnings()
+	if len(ws) != 1 || !strings.Contains(ws[0].Msg, "have no approvers") || !strings.Contains(ws[0].Msg, "anyone in the workspace") {
+		t.Errorf("Warnings = %v, want the one about approvers", ws)
+	}
+}
+
+// TestWarningsWhenProductionHasNoApprovers: a runbook without approvers
+// still works, but runbook check says its production phases are unguarded.
+func TestWarningsWhenProductionHasNoApprovers(t *testing.T) {
+	const src = `name: api
+operators: ["@oncall"]
+phases:
+  - id: staging
+    title: Staging
+    steps: [{id: a, title: A}]
+  - id: prod
+    title: Production
+    production: true
+    steps: [{id: b, title: B}]
+`
+	rb, err := Parse("api.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := rb.Warnings()
+	want := `api.yaml:7: warning: production phase(s) "prod" have no approvers: every operator may approve`
+	if len(ws) != 1 || !strings.HasPrefix(ws[0].String(), want) {
+		t.Fatalf("Warnings = %v, want %q", ws, want)
+	}
+	rb.Approvers = []string{"U0ANA"}
 	if ws := rb.Warnings(); len(ws) != 0 {
-		t.Errorf("Warnings = %v", ws)
+		t.Errorf("with approvers: Warnings = %v", ws)
 	}
 }
