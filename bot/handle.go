@@ -295,20 +295,20 @@ func StatusText(r *deploy.Run, now time.Time) string {
 		if i == r.Phase && r.Status.Live() {
 			marker = "▶ "
 		}
-		fmt.Fprintf(&sb, "%s%s — %s\n", marker, c.Title, c.Gate)
-		if i != r.Phase && c.State != "stopped" {
+		fmt.Fprintf(&sb, "%s%s — %s\n", marker, c.Title, GateText(c.Gate))
+		if i != r.Phase && c.State != CardStopped {
 			continue
 		}
 		for _, s := range c.Steps {
 			who := ""
-			if s.Who != "" {
-				who = fmt.Sprintf(" (%s %s)", s.Who, s.When)
+			if s.By != nil {
+				who = fmt.Sprintf(" (%s %s)", s.By.Who, s.By.Ago)
 			}
 			detail := ""
-			if s.Detail != "" {
-				detail = ": " + s.Detail
+			if d := StepDetail(s); d != "" {
+				detail = ": " + d
 			}
-			fmt.Fprintf(&sb, "    %s %s%s%s\n", s.Icon(), s.Title, who, detail)
+			fmt.Fprintf(&sb, "    %s %s%s%s\n", stepIcon(s.State), s.Title, who, detail)
 		}
 	}
 	return strings.TrimRight(sb.String(), "\n")

@@ -119,8 +119,8 @@ func TestCardButtonsFollowTheStepStates(t *testing.T) {
 			if got := labels(c.Buttons); got != tc.phase {
 				t.Errorf("phase buttons %q, want %q", got, tc.phase)
 			}
-			if !strings.Contains(c.Gate, tc.gateContains) {
-				t.Errorf("gate %q lacks %q", c.Gate, tc.gateContains)
+			if g := bot.GateText(c.Gate); !strings.Contains(g, tc.gateContains) {
+				t.Errorf("gate %q lacks %q", g, tc.gateContains)
 			}
 			for _, b := range c.Buttons {
 				if b.Label == "Approve" && (b.Confirm != nil) != tc.approveHasConfirm {
@@ -148,8 +148,11 @@ func TestStoppedRunsShowNoButtons(t *testing.T) {
 	if len(c.Buttons) != 0 || len(c.Steps[0].Buttons) != 0 {
 		t.Fatalf("an aborted run's card has buttons: %+v", c)
 	}
-	if !strings.Contains(c.Gate, "aborted by @bob: wrong tag") {
-		t.Fatalf("gate = %q", c.Gate)
+	if c.State != bot.CardStopped || c.Gate.Kind != bot.GateStopped || c.Gate.Run.By != "@bob" || c.Gate.Run.Reason != "wrong tag" {
+		t.Fatalf("state %q, gate %+v", c.State, c.Gate)
+	}
+	if g := bot.GateText(c.Gate); !strings.Contains(g, "aborted by @bob: wrong tag") {
+		t.Fatalf("gate = %q", g)
 	}
 }
 

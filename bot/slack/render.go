@@ -279,7 +279,7 @@ func fallback(s string) string {
 	return s
 }
 
-// ---- run summary ----
+// ---- icons: every state's emoji, in one place ----
 
 func statusIcon(s deploy.Status) string {
 	switch s {
@@ -296,6 +296,75 @@ func statusIcon(s deploy.Status) string {
 	}
 	return "•"
 }
+
+func stepIcon(s deploy.StepState) string {
+	switch s {
+	case deploy.StepDone:
+		return "✅"
+	case deploy.StepSkipped:
+		return "⏭️"
+	case deploy.StepRunning:
+		return "⏳"
+	case deploy.StepFailed:
+		return "❌"
+	case deploy.StepInterrupted:
+		return "⚠️"
+	}
+	return "⬜"
+}
+
+func gateIcon(s bot.CardState) string {
+	switch s {
+	case bot.CardApproved, bot.CardPassed:
+		return "✅"
+	case bot.CardStopped:
+		return "⏹️"
+	case bot.CardWaiting:
+		return "⏸️"
+	}
+	return "🚦"
+}
+
+// phaseLine is a phase's line on the summary ("✅ Build — approved by @bob").
+func phaseLine(l bot.PhaseLine) string {
+	switch l.State {
+	case bot.PhaseApproved:
+		return "✅ " + l.Title + " — approved by " + l.ApprovedBy
+	case bot.PhasePassed:
+		return "✅ " + l.Title + " — passed"
+	case bot.PhaseInProgress:
+		return "▶️ " + l.Title + " — in progress"
+	case bot.PhaseStopped:
+		return "⏹️ " + l.Title + " — stopped"
+	}
+	return "⬜ " + l.Title
+}
+
+func noticeIcon(i bot.Icon) string {
+	switch i {
+	case bot.IconStart:
+		return "🚀"
+	case bot.IconDone:
+		return "✅"
+	case bot.IconAlert:
+		return "🚨"
+	case bot.IconRolledBack:
+		return "↩️"
+	case bot.IconStopped:
+		return "⏹️"
+	case bot.IconClock:
+		return "⏰"
+	case bot.IconOpen:
+		return "🟢"
+	case bot.IconClosing:
+		return "⏳"
+	case bot.IconWarning:
+		return "⚠️"
+	}
+	return ""
+}
+
+// ---- run summary ----
 
 // progressBar draws settled/total as ten cells.
 func progressBar(settled, total int) string {
@@ -319,7 +388,8 @@ func RenderSummary(s bot.Summary) Rendered {
 	var blocks []slack.Block
 	blocks = append(blocks, slack.NewHeaderBlock(plain(fmt.Sprintf("🚀 %s → %s", s.Release, s.Env), maxHeaderText)))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s *%s*\n", statusIcon(s.Status), esc(s.StatusText, 1000))
+	status := bot.RunStatusText(s.Run)
+	fmt.Fprintf(&b, "%s *%s*\n", statusIcon(s.Run.Status), esc(status, 1000))
 	fmt.Fprintf(&b, "*Run* `%s` · started by %s", esc(s.RunID, 100), esc(s.StartedBy, 200))
 	if d := slackDate(s.Started); d != "" {
 		b.WriteString(" · " + d)
@@ -332,8 +402,8 @@ func RenderSummary(s bot.Summary) Rendered {
 	}
 	blocks = append(blocks, section(b.String()))
 	var lines []string
-	for _, l := range s.Lines {
-		lines = append(lines, esc(l, maxTitle+100))
+	for _, l := range s.Phases {
+		lines = append(lines, esc(phaseLine(l), maxTitle+100))
 	}
 	packed := packLines(lines)
 	room := maxBlocks - len(blocks) - 1
@@ -346,7 +416,7 @@ func RenderSummary(s bot.Summary) Rendered {
 	}
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Each phase has its own message in this thread, updated as it goes.")))
 	assignBlockIDs(blocks)
-	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.Release, s.Env, s.RunID, s.StatusText)
+	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.Release, s.Env, s.RunID, status)
 	if s.Total > 0 {
 		text += fmt.Sprintf(", %d/%d steps", s.Settled, s.Total)
 	}
@@ -360,18 +430,22 @@ func stateWord(s deploy.StepState) string { return string(s) }
 // stepMeta is the line under a step's title: state, who, when, result.
 func stepMeta(l bot.StepLine) string {
 	parts := []string{stateWord(l.State)}
-	if l.Who != "" {
-		parts = append(parts, l.Who)
+	if l.By != nil {
+		parts = append(parts, l.By.Who, l.By.Ago)
 	}
-	if l.When != "" {
-		parts = append(parts, l.When)
-	}
-	d := l.Detail
+	var d string
 	switch {
-	case strings.HasPrefix(d, "skipped: "):
-		d = "reason: " + strings.TrimPrefix(d, "skipped: ")
-	case l.State == deploy.StepRunning && strings.HasPrefix(d, "running for "):
-		d = strings.TrimPrefix(d, "running for ")
+	case l.State == deploy.StepSkipped:
+		d = "reason: " + l.Reason
+	case l.State == deploy.StepRunning:
+		d = bot.Human(l.Elapsed)
+		if l.Progress != "" {
+			d += " · " + l.Progress
+		}
+	case l.Result != "":
+		d = l.Result
+	case l.AwaitsWindow:
+		d = "waiting for a maintenance window"
 	}
 	if d != "" {
 		parts = append(parts, d)
@@ -397,7 +471,7 @@ func stepTitle(l bot.StepLine) string {
 	if l.Automated && l.Adapter != "" {
 		t += "  `" + esc(l.Adapter, 40) + "`"
 	}
-	return l.Icon() + " " + t
+	return stepIcon(l.State) + " " + t
 }
 
 // stepText is a step on its own: title, then state, who, when and result.
@@ -408,18 +482,6 @@ func stepLine(l bot.StepLine) string { return stepTitle(l) + " — " + stepMeta(
 
 func stepA11y(title string) func(bot.Button) string {
 	return func(b bot.Button) string { return b.Label + ": " + title }
-}
-
-func gateIcon(state string) string {
-	switch state {
-	case "approved", "passed":
-		return "✅"
-	case "stopped":
-		return "⏹️"
-	case "waiting for a maintenance window":
-		return "⏸️"
-	}
-	return "🚦"
 }
 
 func cardHeader(c bot.PhaseCard) string {
@@ -449,7 +511,7 @@ func RenderCard(c bot.PhaseCard) Rendered {
 	}
 	head = append(head, slack.NewContextBlock("", mrkdwn(strings.Join(ctx, " · "))))
 
-	tail := []slack.Block{section(gateIcon(c.State) + " " + esc(c.Gate, 1000))}
+	tail := []slack.Block{section(gateIcon(c.State) + " " + esc(bot.GateText(c.Gate), 1000))}
 	tail = append(tail, actionBlocks(c.Buttons, nil)...)
 
 	room := maxBlocks - len(head) - len(tail)
@@ -463,7 +525,7 @@ func RenderCard(c bot.PhaseCard) Rendered {
 	blocks := append(append(head, steps...), tail...)
 	assignBlockIDs(blocks)
 
-	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.Release, c.Env, c.Gate)
+	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.Release, c.Env, bot.GateText(c.Gate))
 	return Rendered{Text: fallback(text), Blocks: blocks}
 }
 
@@ -524,7 +586,7 @@ func menuSteps(c bot.PhaseCard, room int) []slack.Block {
 				menus = append(menus, m)
 			}
 			if len(m.opts) < maxSelectOptions {
-				m.opts = append(m.opts, slack.NewOptionBlockObject(id, plain(l.Icon()+" "+l.Title, maxOptionText), nil))
+				m.opts = append(m.opts, slack.NewOptionBlockObject(id, plain(stepIcon(l.State)+" "+l.Title, maxOptionText), nil))
 			}
 		}
 	}
@@ -568,9 +630,13 @@ func menuSteps(c bot.PhaseCard, room int) []slack.Block {
 // RenderNotice renders a notice: its title, fields, lines and buttons.
 func RenderNotice(n bot.Notice) Rendered {
 	var blocks []slack.Block
-	title := esc(n.Title, maxSectionText-4)
+	head := n.Title
+	if i := noticeIcon(n.Icon); i != "" {
+		head = i + " " + head
+	}
+	title := esc(head, maxSectionText-4)
 	if n.Kind != bot.NoticeText {
-		title = "*" + esc(n.Title, maxSectionText-4) + "*"
+		title = "*" + esc(head, maxSectionText-4) + "*"
 	}
 	blocks = append(blocks, section(title))
 	var fields []*slack.TextBlockObject
@@ -609,5 +675,10 @@ func RenderNotice(n bot.Notice) Rendered {
 		blocks = blocks[:maxBlocks]
 	}
 	assignBlockIDs(blocks)
-	return Rendered{Text: fallback(n.Text()), Blocks: blocks}
+	text := []string{head}
+	for _, f := range n.Fields {
+		text = append(text, f.Label+": "+f.Value)
+	}
+	text = append(text, n.Lines...)
+	return Rendered{Text: fallback(strings.Join(text, "\n")), Blocks: blocks}
 }

@@ -460,7 +460,7 @@ func TestRenderNotice(t *testing.T) {
 		{"rolled back", bot.RolledBackNotice(rolledBack()), []string{"↩️ v1.4 on production is rolled back"}},
 		{"aborted", bot.AbortNotice(aborted()), []string{"aborted", "wrong version"}},
 		{"text", bot.Notice{Kind: bot.NoticeText, Title: "Deploying v1.4 <now> & then"}, []string{"Deploying v1.4 <now> & then"}},
-		{"with a button", bot.Notice{Kind: bot.NoticeReminder, Title: "⏰ Maintenance window in 1 h", Fields: []bot.Field{{Label: "Version", Value: "v1.4"}},
+		{"with a button", bot.Notice{Kind: bot.NoticeReminder, Icon: bot.IconClock, Title: "Maintenance window in 1 h", Fields: []bot.Field{{Label: "Version", Value: "v1.4"}},
 			Buttons: []bot.Button{{Label: "Start", Action: bot.ActStartWindow, RunID: "w3x9z", Style: bot.StylePrimary}}}, []string{"[Start]"}},
 	}
 	for _, tc := range cases {
@@ -503,7 +503,7 @@ func TestClipAndEscape(t *testing.T) {
 }
 
 func TestRenderEmptyRollbackCard(t *testing.T) {
-	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: "passed", Gate: "Passed (no approval needed)"}
+	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: bot.CardPassed, Gate: bot.Gate{Kind: bot.GatePassed}}
 	r := RenderCard(c)
 	raw, err := json.Marshal(r.Blocks)
 	if err != nil {
