@@ -3,9 +3,6 @@ package bot
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -331,20 +328,5 @@ func (b *Bot) Click(ctx context.Context, c Click) Reply {
 	return Reply{RunID: a.RunID}
 }
 
-// refuse turns an error into an ephemeral reply; errors that are not meant
-// for people become "internal error (ref …)" with the detail in the log.
-func (b *Bot) refuse(err error) Reply {
-	var de *deploy.Error
-	var ce *commands.Error
-	switch {
-	case errors.As(err, &de):
-		return Reply{Text: de.Msg}
-	case errors.As(err, &ce):
-		return Reply{Text: ce.Error()}
-	}
-	var ref [4]byte
-	_, _ = rand.Read(ref[:])
-	id := hex.EncodeToString(ref[:])
-	b.log.Error("request failed", "ref", id, "err", err)
-	return Reply{Text: fmt.Sprintf("internal error (ref %s); nothing was changed", id)}
-}
+// refuse turns an error into an ephemeral reply, worded by PersonText.
+func (b *Bot) refuse(err error) Reply { return Reply{Text: b.PersonText(err)} }

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -204,7 +203,7 @@ func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
 			v.Skipped++
 		}
 	}
-	v.Folded = v.StateClass == "approved" && !card.Rollback
+	v.Folded = card.State.Settled() && !card.Rollback
 	v.Buttons = c.buttons(card.Buttons)
 	return v
 }
@@ -292,7 +291,7 @@ func (c *Console) runView(ctx context.Context, id string) (*runView, error) {
 func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, string) {
 	entries, err := c.engine.Audit(ctx, r.ID)
 	if err != nil {
-		return nil, refusal(err)
+		return nil, c.refusal(err)
 	}
 	titles := map[string]string{}
 	for i := range r.Phases {
@@ -342,7 +341,7 @@ func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
 	}
 	ws, err := c.windows.Upcoming(ctx)
 	if err != nil {
-		return nil, refusal(err)
+		return nil, c.refusal(err)
 	}
 	out := make([]windowView, 0, len(ws))
 	for _, w := range ws {
@@ -355,12 +354,6 @@ func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
 	return out, ""
 }
 
-// refusal is an error's text for a person: the engine's own message, or a
-// generic one (the detail is in the engine's log).
-func refusal(err error) string {
-	var de *deploy.Error
-	if errors.As(err, &de) {
-		return de.Msg
-	}
-	return "could not read it from the store right now"
-}
+// refusal is an error's text for a person, worded by bot.PersonText (the
+// detail of an unexpected error is logged under a reference).
+func (c *Console) refusal(err error) string { return bot.PersonText(c.log, err) }

@@ -555,3 +555,41 @@ func wantRetried(t *testing.T, err error) {
 		t.Errorf("err = %v (%T), want a plain (retried) error", err, err)
 	}
 }
+
+// TestAcknowledgementDiscipline: a click is answered within the
+// acknowledgement budget whatever Redis does. A refusal ready in time
+// reaches the clicker right after the acknowledgement; when the click takes
+// longer, it is acknowledged at the budget, goes on, and the refusal
+// follows once it is known.
+func TestAcknowledgementDiscipline(t *testing.T) {
+	const budget = 300 * time.Millisecond
+	h := newHarness(t, options{ackBudget: budget, noExecutor: true})
+	card := h.startRun()
+	h.click(uAna, card, "Done", ":review")
+	h.message(deployChannel, "✅ Code review completed")
+
+	t.Run("ready in time", func(t *testing.T) {
+		a, _ := card.Action("Done", ":review")
+		start := time.Now()
+		h.interact(h.fake.Click(uBob, card, a, "").Payload())
+		if took := time.Since(start); took > budget {
+			t.Errorf("a quick refusal was acknowledged after %s, want before the %s budget", took, budget)
+		}
+		h.ephemeral(uBob, "is already done by @ana")
+	})
+	t.Run("late", func(t *testing.T) {
+		h.count.delay.Store(int64(2 * budget)) // every Redis round trip stalls past the budget
+		defer h.count.delay.Store(0)
+		a, _ := card.Action("Done", ":review")
+		start := time.Now()
+		status, body := h.interact(h.fake.Click(uCat, card, a, "").Payload())
+		took := time.Since(start)
+		if status != http.StatusOK || len(strings.TrimSpace(string(body))) != 0 {
+			t.Errorf("late click acknowledged with %d %q, want an empty 200", status, body)
+		}
+		if took < budget || took > budget+250*time.Millisecond {
+			t.Errorf("late click acknowledged after %s, want at the %s budget", took, budget)
+		}
+		h.ephemeral(uCat, "is already done by @ana")
+	})
+}

@@ -89,7 +89,7 @@ func slashFromForm(f url.Values) slack.SlashCommand {
 func (f *Front) recovered(w http.ResponseWriter, what string) {
 	if v := recover(); v != nil {
 		f.log.Error("panic while handling a Slack request", "request", what, "panic", v)
-		writeJSON(w, CommandResponse{ResponseType: "ephemeral", Text: "internal error; nothing was changed"})
+		writeJSON(w, CommandResponse{ResponseType: "ephemeral", Text: replyText(f.bot.Recovered(v))})
 	}
 }
 
