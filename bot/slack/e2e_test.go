@@ -593,3 +593,51 @@ func TestAcknowledgementDiscipline(t *testing.T) {
 		h.ephemeral(uCat, "is already done by @ana")
 	})
 }
+
+// TestSSLCheck: Slack's certificate check arrives unsigned (no timestamp or
+// signature headers) on the command URL and is answered 200 before any
+// verification, with nothing else in its body acted on; anything else
+// unsigned, and an unsigned ssl_check on the interactions URL, stays 401.
+func TestSSLCheck(t *testing.T) {
+	h := newHarness(t, options{noExecutor: true})
+	unsignedPost := func(path, body string) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return r
+	}
+	// As Slack sends it, and with a command riding along that must not run.
+	withCommand := h.fake.Command(uAna, deployChannel, "start v1.4").Form()
+	withCommand.Set("ssl_check", "1")
+	cases := []struct {
+		name string
+		req  *http.Request
+		want int
+	}{
+		{"ssl_check as Slack sends it", unsignedPost(CommandsPath, "ssl_check=1&token=legacy-verification-token"), http.StatusOK},
+		{"ssl_check carrying a command", unsignedPost(CommandsPath, withCommand.Encode()), http.StatusOK},
+		{"unsigned command", unsignedPost(CommandsPath, h.fake.Command(uAna, deployChannel, "start v1.4").Form().Encode()), http.StatusUnauthorized},
+		{"ssl_check=0", unsignedPost(CommandsPath, "ssl_check=0"), http.StatusUnauthorized},
+		{"unsigned ssl_check on the interactions URL", unsignedPost(InteractionsPath, "ssl_check=1"), http.StatusUnauthorized},
+		{"ssl_check with a forged signature", slackfake.SignedRequest(h.srv.URL+CommandsPath, "not-the-secret", time.Now(), []byte("ssl_check=1")), http.StatusUnauthorized},
+		{"oversized unsigned body", unsignedPost(CommandsPath, "ssl_check=1&x="+strings.Repeat("y", 8<<10)), http.StatusUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, calls := h.count.n.Load(), len(h.fake.Calls())
+			status, body, _ := h.do(tc.req)
+			if status != tc.want {
+				t.Errorf("HTTP %d %q, want %d", status, body, tc.want)
+			}
+			if status == http.StatusOK && len(body) != 0 {
+				t.Errorf("ssl_check answered with a body: %q", body)
+			}
+			h.flush()
+			if n := h.count.n.Load() - before; n != 0 {
+				t.Errorf("%d Redis commands for an ssl_check or refused request", n)
+			}
+			if n := len(h.fake.Calls()) - calls; n != 0 {
+				t.Errorf("%d Slack calls for an ssl_check or refused request", n)
+			}
+		})
+	}
+}
