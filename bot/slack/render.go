@@ -555,8 +555,10 @@ func confirmText(c *slack.ConfirmationBlockObject) int {
 
 // trimToBudget is the last resort for a message whose text exceeds
 // maxBlockText (a notice or summary with hundreds of long lines): it drops
-// text sections from the end, never the first block or a block of buttons,
-// and says that something was left out.
+// text sections from the end, never the first block, and says that
+// something was left out. Buttons go only when the text alone cannot make
+// it fit (dozens of buttons with confirmations): a message Slack refuses
+// would show nothing at all.
 func trimToBudget(blocks []slack.Block, more string) []slack.Block {
 	if blockText(blocks) <= maxBlockText {
 		return blocks
@@ -569,6 +571,14 @@ func trimToBudget(blocks []slack.Block, more string) []slack.Block {
 				drop = i
 				break
 			}
+		}
+		if drop < 0 && len(blocks) > 1 {
+			last := blocks[len(blocks)-1].(*slack.ActionBlock)
+			if els := last.Elements.ElementSet; len(els) > 1 {
+				last.Elements.ElementSet = els[:len(els)-1]
+				continue
+			}
+			drop = len(blocks) - 1
 		}
 		if drop < 0 {
 			break

@@ -343,6 +343,9 @@ func TestRenderExtremes(t *testing.T) {
 			if strings.Contains(string(raw), "<!channel>") || strings.Contains(out.Text, "<!channel>") {
 				t.Error("people's text reaches Slack unescaped: <!channel> would ping the channel")
 			}
+			if n := blockText(out.Blocks); n > maxBlockText {
+				t.Errorf("block text %d characters, over the %d budget", n, maxBlockText)
+			}
 		})
 	}
 }
