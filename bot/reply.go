@@ -54,22 +54,28 @@ func newRef() string {
 	return hex.EncodeToString(b[:])
 }
 
-// The acknowledgement discipline, the same on every front:
+// The acknowledgement discipline, the same on Slack and Discord:
 //
-//   - A person's command or click is answered within the platform's deadline
-//     (3 s on Slack and Discord). The front starts the work and waits for its
-//     reply at most AckBudget.
+//   - A click (a button, a menu choice, a submitted reason dialog) is
+//     answered within the platform's deadline (3 s). The front starts the
+//     action at once and waits for its reply at most the acknowledgement
+//     budget (AckBudget by default).
 //   - When the reply is ready within the budget, the acknowledgement carries
-//     it (Slack: the command response, the dialog's errors, or an ephemeral
-//     message right after the empty 200 of a button; Discord: the
-//     interaction response itself).
-//   - Otherwise the front acknowledges at once without it (Slack: an empty
-//     200 or "Working on it…"; Discord: a deferred response), the work goes
-//     on under its own longer deadline — never cut off by the
-//     acknowledgement — and the reply follows up when it is ready (Slack:
-//     response_url or an ephemeral message; Discord: a followup message).
+//     it: on Discord the interaction's response is the refusal itself (an
+//     ephemeral message) or, on success, a deferred update; on Slack a
+//     refusal reaches the clicker through response_url right after the empty
+//     200 of a button, or as the dialog's field error.
+//   - Otherwise the front acknowledges at the budget without it (Slack: an
+//     empty 200, the dialog closes; Discord: a deferred update), the action
+//     goes on under its own longer deadline — the acknowledgement never cuts
+//     it off halfway — and a refusal follows when it is known (Slack:
+//     response_url or an ephemeral message; Discord: an ephemeral followup).
+//   - A slash command is answered in its acknowledgement with what is known
+//     within the budget: its store calls are bounded by the budget, and a
+//     store that does not answer in time is said so ("nothing was changed;
+//     try again"), never followed up later.
 //
-// Handoff is the rendezvous between the work and the acknowledgement.
+// Handoff is the rendezvous between the action and the acknowledgement.
 
 // AckBudget is how long a front waits for a reply before it acknowledges
 // without it, well inside the platforms' 3 seconds.
