@@ -76,7 +76,10 @@ type Front struct {
 	pool   *pool
 	envs   chan struct{} // bounds Socket Mode envelopes handled at once
 	slots  chan struct{} // bounds the clicks being applied at once
-	work   sync.WaitGroup
+
+	workMu  sync.Mutex // workMu orders work.Add before Close's work.Wait
+	closing bool
+	work    sync.WaitGroup // clicks being applied
 }
 
 var _ bot.Poster = (*Front)(nil)
@@ -157,6 +160,9 @@ func (f *Front) Run(ctx context.Context) error {
 // seconds at most). Requests that arrive later are still answered, but
 // their follow-up replies are dropped.
 func (f *Front) Close() {
+	f.workMu.Lock()
+	f.closing = true
+	f.workMu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		f.work.Wait()

@@ -219,10 +219,17 @@ func (f *Front) answer(ctx context.Context, work func(context.Context) bot.Reply
 		f.log.Warn("click refused: too many being applied", "max", cap(f.slots))
 		return bot.Reply{Text: "deploybot is busy right now; nothing was changed. Try again in a moment."}, true
 	}
+	f.workMu.Lock()
+	if f.closing {
+		f.workMu.Unlock()
+		<-f.slots
+		return bot.Reply{Text: "deploybot is shutting down; nothing was changed. Try again in a moment."}, true
+	}
+	f.work.Add(1)
+	f.workMu.Unlock()
 	h := bot.NewHandoff(func(r bot.Reply) {
 		f.pool.submit(func(ctx context.Context) { late(ctx, r) })
 	})
-	f.work.Add(1)
 	go func() {
 		defer f.work.Done()
 		defer func() { <-f.slots }()
