@@ -592,6 +592,31 @@ func TestAcknowledgementDiscipline(t *testing.T) {
 		}
 		h.ephemeral(uCat, "is already done by @ana")
 	})
+	t.Run("late dialog", func(t *testing.T) {
+		// Skip on the stale card opens the reason dialog (no store call);
+		// its submission outlasts the budget: the dialog closes and the
+		// refusal follows as an ephemeral message in the channel.
+		h.click(uBob, card, "Skip", ":review")
+		var view slackfake.View
+		waitFor(t, "the reason dialog", func() bool {
+			vs := h.fake.Views()
+			if len(vs) > 0 {
+				view = vs[len(vs)-1]
+			}
+			return len(vs) > 0
+		})
+		h.count.delay.Store(int64(2 * budget))
+		defer h.count.delay.Store(0)
+		start := time.Now()
+		status, body := h.interact(h.fake.Submit(uBob, view, map[string]string{"reason": "done twice"}).Payload())
+		if took := time.Since(start); status != http.StatusOK || len(strings.TrimSpace(string(body))) != 0 || took > budget+250*time.Millisecond {
+			t.Errorf("late dialog answered %d %q after %s, want an empty 200 (the dialog closes) at the %s budget", status, body, took, budget)
+		}
+		e := h.ephemeral(uBob, "is already done by @ana")
+		if e.Channel != deployChannel {
+			t.Errorf("late refusal %+v, want it in the deploy channel", e)
+		}
+	})
 }
 
 // TestSSLCheck: Slack's certificate check arrives unsigned (no timestamp or
