@@ -3,9 +3,6 @@ package bot
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -345,20 +342,20 @@ func StatusText(r *deploy.Run, now time.Time) string {
 		if i == r.Phase && r.Status.Live() {
 			marker = "▶ "
 		}
-		fmt.Fprintf(&sb, "%s%s — %s\n", marker, c.Title, c.Gate)
-		if i != r.Phase && c.State != "stopped" {
+		fmt.Fprintf(&sb, "%s%s — %s\n", marker, c.Title, GateText(c.Gate))
+		if i != r.Phase && c.State != CardStopped {
 			continue
 		}
 		for _, s := range c.Steps {
 			who := ""
-			if s.Who != "" {
-				who = fmt.Sprintf(" (%s %s)", s.Who, s.When)
+			if s.By != nil {
+				who = fmt.Sprintf(" (%s %s)", s.By.Who, s.By.Ago)
 			}
 			detail := ""
-			if s.Detail != "" {
-				detail = ": " + s.Detail
+			if d := StepDetail(s); d != "" {
+				detail = ": " + d
 			}
-			fmt.Fprintf(&sb, "    %s %s%s%s\n", s.Icon(), s.Title, who, detail)
+			fmt.Fprintf(&sb, "    %s %s%s%s\n", stepIcon(s.State), s.Title, who, detail)
 		}
 	}
 	return strings.TrimRight(sb.String(), "\n")
@@ -384,20 +381,5 @@ func (b *Bot) Click(ctx context.Context, c Click) Reply {
 	return Reply{RunID: a.RunID}
 }
 
-// refuse turns an error into an ephemeral reply; errors that are not meant
-// for people become "internal error (ref …)" with the detail in the log.
-func (b *Bot) refuse(err error) Reply {
-	var de *deploy.Error
-	var ce *commands.Error
-	switch {
-	case errors.As(err, &de):
-		return Reply{Text: de.Msg}
-	case errors.As(err, &ce):
-		return Reply{Text: ce.Error()}
-	}
-	var ref [4]byte
-	_, _ = rand.Read(ref[:])
-	id := hex.EncodeToString(ref[:])
-	b.log.Error("request failed", "ref", id, "err", err)
-	return Reply{Text: fmt.Sprintf("internal error (ref %s); nothing was changed", id)}
-}
+// refuse turns an error into an ephemeral reply, worded by PersonText.
+func (b *Bot) refuse(err error) Reply { return Reply{Text: b.PersonText(err)} }

@@ -80,6 +80,23 @@ func ParseButtonID(id string) (deploy.Action, error) {
 	return a, nil
 }
 
+// The message model: what a person sees about a run, as typed parts. The
+// builders below (BuildSummary, BuildCard, the notices) fill it from a run;
+// each renderer (bot/slack, bot/discord, bot/console, and the plain text of
+// /deploy status in text.go) owns the wording, the icons and the layout. No
+// renderer parses prose back out of the model.
+
+// Stamp says who did something and when.
+type Stamp struct {
+	// Who mentions the person ("@ana"); empty when nobody in particular did it.
+	Who string
+	// At is when it happened.
+	At time.Time
+	// Ago is At relative to when the message was built ("2 min ago"), as
+	// deploy.Ago words it: renderers have no clock of their own.
+	Ago string
+}
+
 // StepLine is one step on a phase card.
 type StepLine struct {
 	ID        string
@@ -87,37 +104,89 @@ type StepLine struct {
 	State     deploy.StepState
 	Automated bool
 	Adapter   string
-	// Who and When say who last changed the step ("@ana", "2 min ago").
-	Who  string
-	When string
-	// Detail is the step's one-line result, live progress or skip reason.
-	Detail string
-	// LastLine is the last line of an automated step's output when Detail
+	// By says who last changed the step and when; nil while the step is
+	// pending or nobody has changed it.
+	By *Stamp
+	// Reason is why a skipped step was skipped.
+	Reason string
+	// Elapsed is how long a running step has been running.
+	Elapsed time.Duration
+	// Progress is a running step's latest progress report ("12m of 30m").
+	Progress string
+	// Result is a finished step's one-line result ("exit 3: boom").
+	Result string
+	// LastLine is the last line of an automated step's output when Result
 	// does not already say it ("smoke test passed").
 	LastLine string
-	Attempt  int
-	Buttons  []Button
+	// AwaitsWindow marks a pending step of a phase that waits for a
+	// maintenance window.
+	AwaitsWindow bool
+	// Attempt is the automated step's attempt (1 on the first run).
+	Attempt int
+	Buttons []Button
 }
 
-// Icon returns the state's emoji (shared by the renderers).
-func (s StepLine) Icon() string { return StateIcon(s.State) }
+// CardState is where a phase stands, as its card shows it.
+type CardState string
 
-// StateIcon returns the emoji for a step state.
-func StateIcon(s deploy.StepState) string {
-	switch s {
-	case deploy.StepDone:
-		return "✅"
-	case deploy.StepSkipped:
-		return "⏭️"
-	case deploy.StepRunning:
-		return "⏳"
-	case deploy.StepFailed:
-		return "❌"
-	case deploy.StepInterrupted:
-		return "⚠️"
-	default:
-		return "⬜"
-	}
+// The card states.
+const (
+	// CardCurrent is the phase in progress.
+	CardCurrent CardState = "current"
+	// CardWaiting is the current phase waiting for a maintenance window.
+	CardWaiting CardState = "waiting"
+	// CardApproved is a phase someone approved.
+	CardApproved CardState = "approved"
+	// CardPassed is a phase that passed without needing approval.
+	CardPassed CardState = "passed"
+	// CardStopped is a phase the run left without approval (aborted, rolled back).
+	CardStopped CardState = "stopped"
+)
+
+// Settled reports whether the phase is behind the run (approved or passed).
+func (s CardState) Settled() bool { return s == CardApproved || s == CardPassed }
+
+// GateKind says what a phase waits for, or why it ended.
+type GateKind string
+
+// The gate kinds.
+const (
+	// GatePassed: the phase passed with no approval needed.
+	GatePassed GateKind = "passed"
+	// GateApproved: Gate.By approved the phase.
+	GateApproved GateKind = "approved"
+	// GateStopped: the run ended or left the phase; Gate.Run says how.
+	GateStopped GateKind = "stopped"
+	// GateWindow: the phase waits for a maintenance window to open.
+	GateWindow GateKind = "window"
+	// GateStepsOpen: Gate.Open of Gate.Steps steps are not settled yet.
+	GateStepsOpen GateKind = "steps_open"
+	// GateApprovalExpired: the request for approval expired (Gate.By.At,
+	// after Gate.Timeout); someone re-checks and requests approval again.
+	GateApprovalExpired GateKind = "approval_expired"
+	// GateApproval: every step is settled and the phase waits for an
+	// approver (other than Gate.NotBy when that is set).
+	GateApproval GateKind = "approval"
+	// GateFinishing: every step is settled and nothing is needed; the
+	// engine is moving on.
+	GateFinishing GateKind = "finishing"
+)
+
+// Gate is what a phase waits for, or how it ended.
+type Gate struct {
+	Kind GateKind
+	// By is who approved and when (GateApproved), or when the request
+	// expired (GateApprovalExpired, with no Who).
+	By *Stamp
+	// Open and Steps count the open steps and all steps (GateStepsOpen).
+	Open, Steps int
+	// Timeout is the phase's approval timeout (GateApprovalExpired).
+	Timeout time.Duration
+	// NotBy is the person who may not approve (GateApproval, when the
+	// runbook asks for a distinct approver).
+	NotBy string
+	// Run is the run's state (GateStopped).
+	Run RunState
 }
 
 // PhaseCard is one phase's interactive message.
@@ -133,25 +202,52 @@ type PhaseCard struct {
 	Env          string
 	Production   bool
 	Rollback     bool
-	// State is "current", "approved", "passed", "waiting for a maintenance window", "stopped".
-	State string
-	// Gate explains what the phase waits for ("Waiting for approval", "Approved by @bob 2 min ago").
-	Gate    string
-	Steps   []StepLine
-	Buttons []Button
+	State        CardState
+	Gate         Gate
+	Steps        []StepLine
+	Buttons      []Button
+}
+
+// RunState is where a run stands: its status and, once it rolled back or
+// was aborted, who did it and why; once it ended, how long it took.
+type RunState struct {
+	Status deploy.Status
+	// By and Reason are who rolled the run back or aborted it, and why.
+	By, Reason string
+	// Took is the run's total duration once it ended.
+	Took time.Duration
+}
+
+// PhaseState is a phase's line on the summary.
+type PhaseState string
+
+// The phase states of the summary.
+const (
+	PhasePending    PhaseState = "pending"
+	PhaseInProgress PhaseState = "in_progress"
+	PhaseApproved   PhaseState = "approved"
+	PhasePassed     PhaseState = "passed"
+	PhaseStopped    PhaseState = "stopped"
+)
+
+// PhaseLine is one phase on the summary.
+type PhaseLine struct {
+	Title string
+	State PhaseState
+	// ApprovedBy mentions the approver (PhaseApproved).
+	ApprovedBy string
 }
 
 // Summary is a run's summary message, kept up to date.
 type Summary struct {
 	RunID, Release, Env string
 	StartedBy           string
-	Status              deploy.Status
-	StatusText          string
-	PhaseTitle          string
-	Settled, Total      int
-	Started             time.Time
-	// Lines are short status lines (one per phase: "✅ Code & Repository — approved by @bob").
-	Lines []string
+	Run                 RunState
+	// PhaseTitle is the current phase's title while the run is live.
+	PhaseTitle     string
+	Settled, Total int
+	Started        time.Time
+	Phases         []PhaseLine
 }
 
 // NoticeKind names a notice.
@@ -170,11 +266,32 @@ const (
 	NoticeText         NoticeKind = "text"
 )
 
+// Icon is the symbol a notice leads with; each renderer draws it its own
+// way (an emoji in chat, a drawn icon in the console).
+type Icon string
+
+// The notice icons.
+const (
+	IconNone       Icon = ""
+	IconStart      Icon = "start"
+	IconDone       Icon = "done"
+	IconAlert      Icon = "alert"
+	IconRolledBack Icon = "rolledback"
+	IconStopped    Icon = "stopped"
+	IconClock      Icon = "clock"
+	IconOpen       Icon = "open"
+	IconClosing    Icon = "closing"
+	IconWarning    Icon = "warning"
+)
+
 // Notice is a message posted without being asked: announcement, completion,
 // rollback, reminders.
 type Notice struct {
-	Kind  NoticeKind
+	Kind NoticeKind
+	// Icon leads the title; IconNone for plain text notices.
+	Icon  Icon
 	RunID string
+	// Title is the notice's headline, without an icon.
 	Title string
 	// Fields are label/value pairs ("Version", "v1.4").
 	Fields []Field
@@ -186,65 +303,56 @@ type Notice struct {
 // Field is a label and a value.
 type Field struct{ Label, Value string }
 
-// Text returns a plain-text rendering (notification fallback, console, logs).
-func (n Notice) Text() string {
-	var b strings.Builder
-	b.WriteString(n.Title)
-	for _, f := range n.Fields {
-		fmt.Fprintf(&b, "\n%s: %s", f.Label, f.Value)
-	}
-	for _, l := range n.Lines {
-		b.WriteString("\n" + l)
-	}
-	return b.String()
-}
-
-// BuildSummary renders a run's summary.
+// BuildSummary builds a run's summary.
 func BuildSummary(r *deploy.Run, now time.Time) Summary {
 	settled, total := r.Progress()
 	s := Summary{
-		RunID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(), Status: r.Status,
-		StatusText: statusText(r, now), Settled: settled, Total: total, Started: r.Created,
+		RunID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(), Run: runState(r),
+		Settled: settled, Total: total, Started: r.Created,
 	}
 	if r.Status.Live() {
 		s.PhaseTitle = r.PhaseDef(r.Phase).Title
 	}
 	for i := range r.Phases {
 		p := &r.Phases[i]
-		def := r.PhaseDef(i)
-		var line string
+		l := PhaseLine{Title: r.PhaseDef(i).Title, State: PhasePending}
 		switch {
 		case p.Approval != nil && p.Approval.By.ID == deploy.System.ID:
-			line = fmt.Sprintf("✅ %s — passed", def.Title)
+			l.State = PhasePassed
 		case p.Approval != nil:
-			line = fmt.Sprintf("✅ %s — approved by %s", def.Title, p.Approval.By.Mention())
+			l.State, l.ApprovedBy = PhaseApproved, p.Approval.By.Mention()
 		case i == r.Phase && r.Status.Live():
-			line = fmt.Sprintf("▶️ %s — in progress", def.Title)
+			l.State = PhaseInProgress
 		case !p.Ended.IsZero() || (!p.Started.IsZero() && !r.Status.Live()):
-			line = fmt.Sprintf("⏹️ %s — stopped", def.Title)
-		default:
-			line = fmt.Sprintf("⬜ %s", def.Title)
+			l.State = PhaseStopped
 		}
-		s.Lines = append(s.Lines, line)
+		s.Phases = append(s.Phases, l)
 	}
 	return s
 }
 
-func statusText(r *deploy.Run, now time.Time) string {
+// runState is where run r stands.
+func runState(r *deploy.Run) RunState {
+	st := RunState{Status: r.Status}
 	switch r.Status {
-	case deploy.StatusActive:
-		return "in progress"
-	case deploy.StatusRollingBack:
-		return fmt.Sprintf("rolling back (by %s: %s)", r.Rollback.By.Mention(), r.Rollback.Reason)
-	case deploy.StatusCompleted:
-		return fmt.Sprintf("completed in %s", Human(r.Ended.Sub(r.Created)))
-	case deploy.StatusRolledBack:
-		return fmt.Sprintf("rolled back (by %s: %s)", r.Rollback.By.Mention(), r.Rollback.Reason)
+	case deploy.StatusRollingBack, deploy.StatusRolledBack:
+		if r.Rollback != nil {
+			st.By, st.Reason = r.Rollback.By.Mention(), r.Rollback.Reason
+		}
 	case deploy.StatusAborted:
-		return fmt.Sprintf("aborted by %s: %s", r.AbortedBy.Mention(), r.AbortReason)
+		if r.AbortedBy != nil {
+			st.By = r.AbortedBy.Mention()
+		}
+		st.Reason = r.AbortReason
 	}
-	return string(r.Status)
+	if !r.Status.Live() && !r.Ended.IsZero() {
+		st.Took = r.Ended.Sub(r.Created)
+	}
+	return st
 }
+
+// statusText words where run r stands (/deploy list and status).
+func statusText(r *deploy.Run, _ time.Time) string { return RunStatusText(runState(r)) }
 
 // Human renders a duration for people ("1h 05m", "12m", "40s").
 func Human(d time.Duration) string {
@@ -259,7 +367,7 @@ func Human(d time.Duration) string {
 	}
 }
 
-// BuildCard renders phase i of a run as a card, with the buttons that apply now.
+// BuildCard builds phase i of a run as a card, with the buttons that apply now.
 func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 	p := &r.Phases[i]
 	def := r.PhaseDef(i)
@@ -277,22 +385,20 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 		sd := &def.Steps[j]
 		line := StepLine{ID: s.ID, Title: sd.Title, State: s.State, Automated: sd.Automated(), Adapter: sd.Run, Attempt: s.Attempt}
 		if s.By != nil && (s.State != deploy.StepPending) {
-			line.Who = s.By.Mention()
-			line.When = deploy.Ago(now, s.At)
+			line.By = &Stamp{Who: s.By.Mention(), At: s.At, Ago: deploy.Ago(now, s.At)}
 		}
+		said := ""
 		switch {
 		case s.State == deploy.StepSkipped:
-			line.Detail = "skipped: " + s.Reason
-		case s.State == deploy.StepRunning && s.Progress != "":
-			line.Detail = "running for " + Human(now.Sub(s.Started)) + " · " + s.Progress
+			line.Reason, said = s.Reason, s.Reason
 		case s.State == deploy.StepRunning:
-			line.Detail = "running for " + Human(now.Sub(s.Started))
+			line.Elapsed, line.Progress = now.Sub(s.Started), s.Progress
 		case s.Result != "":
-			line.Detail = s.Result
+			line.Result, said = s.Result, s.Result
 		case waiting && s.State == deploy.StepPending:
-			line.Detail = "waiting for a maintenance window"
+			line.AwaitsWindow = true
 		}
-		if last := LastLine(s.Output); last != "" && !strings.Contains(line.Detail, last) && s.State != deploy.StepRunning {
+		if last := LastLine(s.Output); last != "" && !strings.Contains(said, last) && s.State != deploy.StepRunning {
 			line.LastLine = last
 		}
 		if current && r.Status == deploy.StatusActive || current && c.Rollback {
@@ -368,18 +474,18 @@ func phaseButtons(r *deploy.Run, i int, def *runbook.Phase, waiting bool) []Butt
 	return out
 }
 
-func gate(r *deploy.Run, i int, now time.Time, waiting bool) (state, text string) {
+func gate(r *deploy.Run, i int, now time.Time, waiting bool) (CardState, Gate) {
 	p := &r.Phases[i]
 	def := r.PhaseDef(i)
 	switch {
 	case p.Approval != nil && p.Approval.By.ID == deploy.System.ID:
-		return "passed", "Passed (no approval needed)"
+		return CardPassed, Gate{Kind: GatePassed}
 	case p.Approval != nil:
-		return "approved", fmt.Sprintf("Approved by %s %s", p.Approval.By.Mention(), deploy.Ago(now, p.Approval.At))
+		return CardApproved, Gate{Kind: GateApproved, By: &Stamp{Who: p.Approval.By.Mention(), At: p.Approval.At, Ago: deploy.Ago(now, p.Approval.At)}}
 	case i != r.Phase || !r.Status.Live():
-		return "stopped", "Stopped: run " + statusText(r, now)
+		return CardStopped, Gate{Kind: GateStopped, Run: runState(r)}
 	case waiting:
-		return "waiting for a maintenance window", "Waiting for a maintenance window to open (/deploy windows)"
+		return CardWaiting, Gate{Kind: GateWindow}
 	}
 	open := 0
 	for _, s := range p.Steps {
@@ -389,31 +495,32 @@ func gate(r *deploy.Run, i int, now time.Time, waiting bool) (state, text string
 	}
 	switch {
 	case open > 0:
-		return "current", fmt.Sprintf("%d of %d steps open", open, len(p.Steps))
+		return CardCurrent, Gate{Kind: GateStepsOpen, Open: open, Steps: len(p.Steps)}
 	case def.NeedsApproval() && !p.ApprovalExpired.IsZero():
-		return "current", fmt.Sprintf("The request for approval expired %s (after %s). Check the phase again, then Request approval.", deploy.Ago(now, p.ApprovalExpired), def.ApprovalTimeout)
+		return CardCurrent, Gate{Kind: GateApprovalExpired, By: &Stamp{At: p.ApprovalExpired, Ago: deploy.Ago(now, p.ApprovalExpired)},
+			Timeout: time.Duration(def.ApprovalTimeout)}
 	case def.NeedsApproval():
-		who := "an approver"
+		g := Gate{Kind: GateApproval}
 		if r.Runbook.DistinctApprover {
-			who = "an approver other than " + r.Started.Mention()
+			g.NotBy = r.Started.Mention()
 		}
-		return "current", "Waiting for approval by " + who
+		return CardCurrent, g
 	}
-	return "current", "Finishing"
+	return CardCurrent, Gate{Kind: GateFinishing}
 }
 
 // Announcement is the notice posted when a run starts.
 func Announcement(r *deploy.Run) Notice {
-	return Notice{Kind: NoticeAnnouncement, RunID: r.ID,
-		Title: fmt.Sprintf("🚀 Deployment of %s to %s started", r.Release, r.Env),
+	return Notice{Kind: NoticeAnnouncement, Icon: IconStart, RunID: r.ID,
+		Title: fmt.Sprintf("Deployment of %s to %s started", r.Release, r.Env),
 		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Started by", r.Started.Mention()}, {"Run", r.ID},
 			{"Runbook", fmt.Sprintf("%s (%d phases, %d steps)", r.Runbook.Name, len(r.Runbook.Phases), r.Runbook.StepCount())}}}
 }
 
 // Completion is the notice posted when the last phase is approved.
 func Completion(r *deploy.Run) Notice {
-	n := Notice{Kind: NoticeCompletion, RunID: r.ID,
-		Title:  fmt.Sprintf("✅ %s is deployed to %s", r.Release, r.Env),
+	n := Notice{Kind: NoticeCompletion, Icon: IconDone, RunID: r.ID,
+		Title:  fmt.Sprintf("%s is deployed to %s", r.Release, r.Env),
 		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	var approvers []string
 	seen := map[string]bool{}
@@ -467,16 +574,16 @@ func RollbackNotice(r *deploy.Run) Notice {
 	if i := r.FindPhase(rb.FromPhase); i >= 0 {
 		from = r.PhaseDef(i).Title
 	}
-	return Notice{Kind: NoticeRollback, RunID: r.ID,
-		Title:  fmt.Sprintf("🚨 Rolling back %s on %s", r.Release, r.Env),
+	return Notice{Kind: NoticeRollback, Icon: IconAlert, RunID: r.ID,
+		Title:  fmt.Sprintf("Rolling back %s on %s", r.Release, r.Env),
 		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", rb.By.Mention()}, {"Reason", rb.Reason}, {"From phase", from}},
 		Lines:  []string{fmt.Sprintf("The rollback procedure (%d steps) is posted in the run's thread.", len(r.Runbook.Rollback.Steps))}}
 }
 
 // RolledBackNotice is the final notice of a rollback.
 func RolledBackNotice(r *deploy.Run) Notice {
-	n := Notice{Kind: NoticeRolledBack, RunID: r.ID,
-		Title:  fmt.Sprintf("↩️ %s on %s is rolled back", r.Release, r.Env),
+	n := Notice{Kind: NoticeRolledBack, Icon: IconRolledBack, RunID: r.ID,
+		Title:  fmt.Sprintf("%s on %s is rolled back", r.Release, r.Env),
 		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Reason", r.Rollback.Reason}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	if sk := SkippedSteps(r); len(sk) > 0 {
 		n.Lines = append([]string{"Skipped steps:"}, sk...)
@@ -486,8 +593,8 @@ func RolledBackNotice(r *deploy.Run) Notice {
 
 // AbortNotice is the notice posted when a run is aborted.
 func AbortNotice(r *deploy.Run) Notice {
-	return Notice{Kind: NoticeAborted, RunID: r.ID,
-		Title:  fmt.Sprintf("⏹️ Deployment of %s to %s aborted", r.Release, r.Env),
+	return Notice{Kind: NoticeAborted, Icon: IconStopped, RunID: r.ID,
+		Title:  fmt.Sprintf("Deployment of %s to %s aborted", r.Release, r.Env),
 		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
 }
 

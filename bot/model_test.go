@@ -119,8 +119,8 @@ func TestCardButtonsFollowTheStepStates(t *testing.T) {
 			if got := labels(c.Buttons); got != tc.phase {
 				t.Errorf("phase buttons %q, want %q", got, tc.phase)
 			}
-			if !strings.Contains(c.Gate, tc.gateContains) {
-				t.Errorf("gate %q lacks %q", c.Gate, tc.gateContains)
+			if g := bot.GateText(c.Gate); !strings.Contains(g, tc.gateContains) {
+				t.Errorf("gate %q lacks %q", g, tc.gateContains)
 			}
 			for _, b := range c.Buttons {
 				if b.Label == "Approve" && (b.Confirm != nil) != tc.approveHasConfirm {
@@ -148,8 +148,11 @@ func TestStoppedRunsShowNoButtons(t *testing.T) {
 	if len(c.Buttons) != 0 || len(c.Steps[0].Buttons) != 0 {
 		t.Fatalf("an aborted run's card has buttons: %+v", c)
 	}
-	if !strings.Contains(c.Gate, "aborted by @bob: wrong tag") {
-		t.Fatalf("gate = %q", c.Gate)
+	if c.State != bot.CardStopped || c.Gate.Kind != bot.GateStopped || c.Gate.Run.By != "@bob" || c.Gate.Run.Reason != "wrong tag" {
+		t.Fatalf("state %q, gate %+v", c.State, c.Gate)
+	}
+	if g := bot.GateText(c.Gate); !strings.Contains(g, "aborted by @bob: wrong tag") {
+		t.Fatalf("gate = %q", g)
 	}
 }
 
@@ -195,5 +198,66 @@ func TestEnvironmentLinesMarkADegradedEnvironment(t *testing.T) {
 		"• staging: v1.4 deployed 20 min ago (run r4)"
 	if got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestCardCarriesTypedParts: a card says each part of a step's line as a
+// typed field, never as prose a renderer would have to parse back.
+func TestCardCarriesTypedParts(t *testing.T) {
+	r := sampleRun(t)
+	bob := deploy.Actor{ID: "U2", Name: "bob", Platform: "slack"}
+	r.Phases[0].Steps[0] = deploy.StepRun{ID: "notes", State: deploy.StepSkipped, By: &bob, At: t0, Reason: "in the PR description"}
+	r.Phases[0].Steps[1] = deploy.StepRun{ID: "build", State: deploy.StepFailed, By: &deploy.System, At: t0, Result: "exit 3: boom", Output: "compiling\nlinker error\n", Attempt: 2}
+	r.Phases[0].Steps[2] = deploy.StepRun{ID: "watch", State: deploy.StepRunning, Started: t0, Progress: "4m of 30m", Attempt: 1}
+	now := t0.Add(4 * time.Minute)
+	c := bot.BuildCard(r, 0, now)
+
+	skip, build, watch := c.Steps[0], c.Steps[1], c.Steps[2]
+	if skip.Reason != "in the PR description" || skip.By == nil || skip.By.Who != "@bob" || skip.By.Ago != "4 min ago" || !skip.By.At.Equal(t0) {
+		t.Errorf("skipped step: %+v (by %+v)", skip, skip.By)
+	}
+	if build.Result != "exit 3: boom" || build.LastLine != "linker error" || build.Attempt != 2 || build.By == nil || build.By.Who != "@deploybot" {
+		t.Errorf("failed step: %+v", build)
+	}
+	if watch.Elapsed != 4*time.Minute || watch.Progress != "4m of 30m" || watch.By != nil || watch.Result != "" {
+		t.Errorf("running step: %+v", watch)
+	}
+	if c.State != bot.CardCurrent || c.Gate.Kind != bot.GateStepsOpen || c.Gate.Open != 2 || c.Gate.Steps != 3 {
+		t.Errorf("card state %q, gate %+v", c.State, c.Gate)
+	}
+	// The plain-text wording of /deploy status, from the typed parts.
+	for l, want := range map[*bot.StepLine]string{&skip: "skipped: in the PR description", &build: "exit 3: boom", &watch: "running for 4m · 4m of 30m"} {
+		if got := bot.StepDetail(*l); got != want {
+			t.Errorf("StepDetail(%s) = %q, want %q", l.ID, got, want)
+		}
+	}
+
+	r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0}
+	r.Phase = 1
+	s := bot.BuildSummary(r, now)
+	if s.Run.Status != deploy.StatusActive || len(s.Phases) != 2 ||
+		s.Phases[0] != (bot.PhaseLine{Title: "Preparation", State: bot.PhaseApproved, ApprovedBy: "@bob"}) ||
+		s.Phases[1] != (bot.PhaseLine{Title: "Production", State: bot.PhaseInProgress}) {
+		t.Errorf("summary %+v", s)
+	}
+	if c := bot.BuildCard(r, 0, now); c.State != bot.CardApproved || c.Gate.Kind != bot.GateApproved || c.Gate.By.Who != "@bob" {
+		t.Errorf("approved card: state %q, gate %+v", c.State, c.Gate)
+	}
+}
+
+// TestNoticesCarryTheirIcon: a notice's icon is a typed field; its title has none.
+func TestNoticesCarryTheirIcon(t *testing.T) {
+	r := sampleRun(t)
+	n := bot.Announcement(r)
+	if n.Icon != bot.IconStart || n.Title != "Deployment of v1.4 to production started" || n.Headline() != "🚀 Deployment of v1.4 to production started" {
+		t.Errorf("announcement: icon %q, title %q", n.Icon, n.Title)
+	}
+	r.Status, r.AbortedBy, r.AbortReason, r.Ended = deploy.StatusAborted, &deploy.Actor{ID: "U2", Name: "bob"}, "wrong tag", t0.Add(time.Hour)
+	if n := bot.AbortNotice(r); n.Icon != bot.IconStopped || n.Title != "Deployment of v1.4 to production aborted" {
+		t.Errorf("abort notice: icon %q, title %q", n.Icon, n.Title)
+	}
+	if s := bot.BuildSummary(r, t0); s.Run != (bot.RunState{Status: deploy.StatusAborted, By: "@bob", Reason: "wrong tag", Took: time.Hour}) ||
+		bot.RunStatusText(s.Run) != "aborted by @bob: wrong tag" {
+		t.Errorf("aborted run state %+v", s.Run)
 	}
 }

@@ -43,14 +43,14 @@ func WindowNotice(n schedule.Notice) Notice {
 	var out Notice
 	switch n.Kind {
 	case schedule.KindReminder:
-		out = Notice{Kind: NoticeReminder, Title: fmt.Sprintf("⏰ %s opens in %s", what, Human(n.Until))}
+		out = Notice{Kind: NoticeReminder, Icon: IconClock, Title: fmt.Sprintf("%s opens in %s", what, Human(n.Until))}
 		out.Fields = append(versionFields(w, env, id), startFields(w.Start, w.Zone, "Starts")...)
 		out.Fields = append(out.Fields, Field{"Opens in", Human(n.Until)}, Field{"Length", Human(w.End.Sub(w.Start))})
 		if n.Offset-n.Until > time.Minute {
 			out.Lines = append(out.Lines, fmt.Sprintf("This is the %s reminder, sent late.", runbook.Duration(n.Offset)))
 		}
 	case schedule.KindOpen:
-		out = Notice{Kind: NoticeWindowOpen, Title: fmt.Sprintf("🟢 %s is open", what)}
+		out = Notice{Kind: NoticeWindowOpen, Icon: IconOpen, Title: fmt.Sprintf("%s is open", what)}
 		out.Fields = append(versionFields(w, env, id), startFields(w.End, w.Zone, "Closes")...)
 		if w.Release != "" {
 			out.Lines = append(out.Lines, fmt.Sprintf("Start the deployment with the button or /deploy start %s.", w.Release))
@@ -58,12 +58,12 @@ func WindowNotice(n schedule.Notice) Notice {
 			out.Lines = append(out.Lines, "Phases waiting for a maintenance window go ahead now.")
 		}
 	case schedule.KindClosing:
-		out = Notice{Kind: NoticeWindowClose, Title: fmt.Sprintf("⏳ %s closes in %s", what, Human(n.Until))}
+		out = Notice{Kind: NoticeWindowClose, Icon: IconClosing, Title: fmt.Sprintf("%s closes in %s", what, Human(n.Until))}
 		out.Fields = append(versionFields(w, env, id), startFields(w.End, w.Zone, "Closes")...)
 		out.Lines = append(out.Lines, "Runs still in progress:")
 		out.Lines = append(out.Lines, runLines(n.Runs)...)
 	case schedule.KindEnded:
-		out = Notice{Kind: NoticeWindowClose, Title: "⚠️ Maintenance window ended while a production phase is still open"}
+		out = Notice{Kind: NoticeWindowClose, Icon: IconWarning, Title: "Maintenance window ended while a production phase is still open"}
 		out.Fields = append(versionFields(w, env, id), startFields(w.End, w.Zone, "Ended")...)
 		out.Lines = append(out.Lines, runLines(n.Runs)...)
 		out.Lines = append(out.Lines, "Finish the phase, or roll back with the Rollback button on its card.")

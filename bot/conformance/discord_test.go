@@ -142,8 +142,7 @@ func (d *discordDriver) Press(t *testing.T, who Person, p Press) string {
 	}
 	in := d.fake.Click(u, card, button.CustomID)
 	cb := d.deliver(t, in)
-	if cb.Type == 4 { // a confirmation: press its OK button
-		prompt, _ := d.fake.ResponseMessage(in.ID)
+	if prompt, _ := d.fake.ResponseMessage(in.ID); cb.Type == 4 && len(prompt.Controls()) > 0 { // a confirmation: press its OK button
 		ok := prompt.Controls()[0]
 		in = d.fake.Click(u, prompt, ok.CustomID)
 		cb = d.deliver(t, in)
@@ -156,10 +155,27 @@ func (d *discordDriver) Press(t *testing.T, who Person, p Press) string {
 	if !p.Refused {
 		return ""
 	}
+	// The refusal is the interaction's own answer when it was ready within
+	// the acknowledgement budget (an ephemeral message, or the ephemeral
+	// confirmation updated), else a followup.
 	var text string
 	waitUntil(t, func() bool {
-		if fs := d.fake.Followups(in.ID); len(fs) > 0 && fs[0].Ephemeral && fs[0].User == u.ID {
-			text = fs[0].Content
+		var m discordfake.Message
+		var ok bool
+		cbk, _ := d.fake.CallbackFor(in.ID)
+		switch cbk.Type {
+		case 4:
+			m, ok = d.fake.ResponseMessage(in.ID)
+		case 7:
+			id, _ := in.Message["id"].(string)
+			m, ok = d.fake.Message(id)
+		default:
+			if fs := d.fake.Followups(in.ID); len(fs) > 0 {
+				m, ok = fs[0], true
+			}
+		}
+		if ok && m.Ephemeral && m.User == u.ID {
+			text = m.Content
 			return true
 		}
 		return false

@@ -67,14 +67,14 @@ func (c *Console) handleRun(w http.ResponseWriter, r *http.Request) {
 	case "main":
 		v, err := c.runView(r.Context(), id)
 		if err != nil {
-			c.render(w, http.StatusNotFound, "main", pageData{ReadOnly: c.readOnly, Missing: refusal(err), Cursor: c.hub.cursor()})
+			c.render(w, http.StatusNotFound, "main", pageData{ReadOnly: c.readOnly, Missing: c.refusal(err), Cursor: c.hub.cursor()})
 			return
 		}
 		c.render(w, http.StatusOK, "main", pageData{ReadOnly: c.readOnly, Run: v, Cursor: v.Cursor})
 	case "timeline":
 		v, err := c.runView(r.Context(), id)
 		if err != nil {
-			http.Error(w, refusal(err), http.StatusNotFound)
+			http.Error(w, c.refusal(err), http.StatusNotFound)
 			return
 		}
 		c.render(w, http.StatusOK, "timeline", v)
@@ -97,11 +97,11 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	now := c.clock.Now()
 	live, err := c.engine.Live(ctx)
 	if err != nil {
-		d.ListErr = refusal(err)
+		d.ListErr = c.refusal(err)
 	}
 	recent, err := c.engine.Recent(ctx, recentRuns)
 	if err != nil && d.ListErr == "" {
-		d.ListErr = refusal(err)
+		d.ListErr = c.refusal(err)
 	}
 	for _, run := range newestFirst(live) {
 		d.Live = append(d.Live, newRunItem(run, now))
@@ -121,7 +121,7 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	if id != "" {
 		v, err := c.runView(ctx, id)
 		if err != nil {
-			d.Missing = refusal(err)
+			d.Missing = c.refusal(err)
 			status = http.StatusNotFound
 		} else {
 			d.Run = v

@@ -78,13 +78,13 @@ func everyButton() bot.PhaseCard {
 	outside.Confirm = &bot.Confirm{Title: "Start outside a window?", Text: "The phase will start now.", OK: "Start now", Cancel: "Wait"}
 	return bot.PhaseCard{
 		RunID: "r7k2q", PhaseID: "deploy", Group: "Deployment", Title: `Deploy <img src=x onerror=alert(1)>`, Index: 2, Total: 3,
-		Release: "v1.4", Env: "production", Production: true, State: "current", Gate: "Waiting for approval by an approver other than @ana",
+		Release: "v1.4", Env: "production", Production: true, State: bot.CardCurrent, Gate: bot.Gate{Kind: bot.GateApproval, NotBy: "@ana"},
 		Steps: []bot.StepLine{
 			{ID: "notes", Title: "Release notes reviewed", State: deploy.StepPending, Buttons: []bot.Button{b("Done", deploy.ActDone, "notes", bot.StylePrimary), skip("notes")}},
-			{ID: "build", Title: "Build", State: deploy.StepFailed, Automated: true, Adapter: "shell", Who: "@deploybot", When: "just now", Detail: "exit 1: <script>alert(1)</script>", Attempt: 2,
+			{ID: "build", Title: "Build", State: deploy.StepFailed, Automated: true, Adapter: "shell", By: &bot.Stamp{Who: "@deploybot", Ago: "just now"}, Result: "exit 1: <script>alert(1)</script>", Attempt: 2,
 				Buttons: []bot.Button{b("Retry", deploy.ActRetry, "build", bot.StylePrimary), skip("build")}},
-			{ID: "watch", Title: "Watch canary", State: deploy.StepRunning, Automated: true, Adapter: "watch", Detail: "12m of 30m, last check ok", Buttons: []bot.Button{end}},
-			{ID: "skipped", Title: "Benchmarks", State: deploy.StepSkipped, Who: "@bob", When: "2 min ago", Detail: `skipped: "not <needed>"`},
+			{ID: "watch", Title: "Watch canary", State: deploy.StepRunning, Automated: true, Adapter: "watch", Elapsed: 12 * time.Minute, Progress: "last check ok", Buttons: []bot.Button{end}},
+			{ID: "skipped", Title: "Benchmarks", State: deploy.StepSkipped, By: &bot.Stamp{Who: "@bob", Ago: "2 min ago"}, Reason: `"not <needed>"`},
 		},
 		Buttons: []bot.Button{outside, approve, rollback},
 	}
@@ -114,35 +114,18 @@ func TestRenderCard(t *testing.T) {
 
 func TestRenderSummaryAndNotice(t *testing.T) {
 	c := renderer(t, false)
-	s := bot.Summary{RunID: "r7k2q", Release: "v1.4", Env: "production", StartedBy: "@ana", Status: deploy.StatusActive, StatusText: "in progress",
+	s := bot.Summary{RunID: "r7k2q", Release: "v1.4", Env: "production", StartedBy: "@ana", Run: bot.RunState{Status: deploy.StatusActive},
 		PhaseTitle: "Deploy", Settled: 5, Total: 9, Started: time.Date(2030, 3, 5, 21, 58, 0, 0, time.UTC),
-		Lines: []string{"✅ Code & Repository — approved by @bob", "▶️ Deploy — in progress", "⬜ Validate", "unknown <b>line</b>"}}
+		Phases: []bot.PhaseLine{{Title: "Code & Repository", State: bot.PhaseApproved, ApprovedBy: "@bob"}, {Title: "Deploy", State: bot.PhaseInProgress},
+			{Title: "Validate", State: bot.PhasePending}, {Title: "Clean <b>up</b>", State: bot.PhaseStopped}}}
 	golden(t, render(t, c, "summary", c.summaryView(s)))
 
-	n := bot.Notice{Kind: bot.NoticeRollback, RunID: "r7k2q", Title: "🚨 Rolling back v1.4 on production",
+	n := bot.Notice{Kind: bot.NoticeRollback, RunID: "r7k2q", Icon: bot.IconAlert, Title: "Rolling back v1.4 on production",
 		Fields: []bot.Field{{Label: "Reason", Value: "<script>alert(1)</script>"}}, Lines: []string{"The rollback procedure (3 steps) is posted in the run's thread."}}
 	m := c.mem.put("console/abc", "console", "", bot.Message{Notice: &n}, time.Date(2030, 3, 5, 22, 1, 0, 0, time.UTC))
 	t.Run("notice", func(t *testing.T) {
 		golden(t, render(t, c, "notice", c.noticeView(m)))
 	})
-}
-
-func TestSplitIcon(t *testing.T) {
-	cases := []struct{ in, icon, text string }{
-		{"✅ Code — approved by @bob", "done", "Code — approved by @bob"},
-		{"▶️ Deploy — in progress", "current", "Deploy — in progress"},
-		{"🚀 Deployment of v1.4 started", "start", "Deployment of v1.4 started"},
-		{"plain text", "", "plain text"},
-		{"nospace", "", "nospace"},
-	}
-	for _, c := range cases {
-		t.Run(c.in, func(t *testing.T) {
-			got := splitIcon(c.in)
-			if got.Icon != c.icon || got.Text != c.text {
-				t.Errorf("splitIcon(%q) = %+v, want {%s %s}", c.in, got, c.icon, c.text)
-			}
-		})
-	}
 }
 
 func TestMemoryIsBounded(t *testing.T) {

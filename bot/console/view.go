@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -58,22 +57,87 @@ func statusLabel(s deploy.Status) string {
 type summaryView struct {
 	bot.Summary
 	StatusClass string
+	StatusText  string
 	StartedAgo  string
 	Lines       []iconLine
 }
 
-// iconLine is a line whose leading emoji became an icon class.
+// iconLine is a line with an icon class (drawn by the stylesheet, so the
+// page needs no emoji font).
 type iconLine struct{ Icon, Text string }
 
 func (c *Console) summaryView(s bot.Summary) summaryView {
-	v := summaryView{Summary: s, StatusClass: string(s.Status)}
+	v := summaryView{Summary: s, StatusClass: string(s.Run.Status), StatusText: bot.RunStatusText(s.Run)}
 	if !s.Started.IsZero() {
 		v.StartedAgo = "started " + deploy.Ago(c.clock.Now(), s.Started)
 	}
-	for _, l := range s.Lines {
-		v.Lines = append(v.Lines, splitIcon(l))
+	for _, l := range s.Phases {
+		v.Lines = append(v.Lines, phaseLine(l))
 	}
 	return v
+}
+
+// ---- words and icon classes: every state's, in one place ----
+
+// phaseLine is a phase's line on the summary.
+func phaseLine(l bot.PhaseLine) iconLine {
+	switch l.State {
+	case bot.PhaseApproved:
+		return iconLine{"done", l.Title + " — approved by " + l.ApprovedBy}
+	case bot.PhasePassed:
+		return iconLine{"done", l.Title + " — passed"}
+	case bot.PhaseInProgress:
+		return iconLine{"current", l.Title + " — in progress"}
+	case bot.PhaseStopped:
+		return iconLine{"stopped", l.Title + " — stopped"}
+	}
+	return iconLine{"pending", l.Title}
+}
+
+// cardClass is the class of a card's state; cardLabel its pill.
+func cardClass(s bot.CardState) string {
+	switch s {
+	case bot.CardCurrent, bot.CardWaiting, bot.CardStopped:
+		return string(s)
+	case bot.CardApproved, bot.CardPassed:
+		return "approved"
+	}
+	return "stopped"
+}
+
+func cardLabel(s bot.CardState) string {
+	if s == bot.CardWaiting {
+		return "waiting for a maintenance window"
+	}
+	return string(s)
+}
+
+// stepDetail is what the step line says after its state label: the state
+// label already says "skipped", so a skip shows its reason alone.
+func stepDetail(l bot.StepLine) string {
+	if l.State == deploy.StepSkipped {
+		return l.Reason
+	}
+	return bot.StepDetail(l)
+}
+
+// noticeIcon is the icon class of a notice.
+func noticeIcon(n *bot.Notice) string {
+	switch n.Icon {
+	case bot.IconStart:
+		return "start"
+	case bot.IconDone:
+		return "done"
+	case bot.IconAlert:
+		return "alert"
+	case bot.IconRolledBack:
+		return "rolledback"
+	case bot.IconStopped:
+		return "stopped"
+	case bot.IconClock, bot.IconOpen, bot.IconClosing, bot.IconWarning:
+		return "clock"
+	}
+	return "info"
 }
 
 // cardView is a phase card.
@@ -81,7 +145,9 @@ type cardView struct {
 	bot.PhaseCard
 	DOMID      string
 	StateClass string
-	Current    bool
+	// State is the pill's word; Gate what the phase waits for.
+	State, Gate string
+	Current     bool
 	// Folded cards (approved phases) show their steps only on request.
 	Folded        bool
 	Done, Skipped int
@@ -92,6 +158,9 @@ type cardView struct {
 // stepView is one step of a card.
 type stepView struct {
 	bot.StepLine
+	// Detail is the step's reason, progress or result; Who and When who
+	// changed it last.
+	Detail, Who, When string
 	// LastLine is the last line of the step's output, when it says more than Detail.
 	LastLine string
 	Output   string
@@ -107,7 +176,8 @@ type buttonView struct {
 
 // cardView renders a card; run, when known, supplies the steps' output.
 func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
-	v := cardView{PhaseCard: card, DOMID: "card-" + card.RunID + "-" + card.PhaseID, StateClass: stateClass(card.State), Current: card.State == "current" || strings.HasPrefix(card.State, "waiting")}
+	v := cardView{PhaseCard: card, DOMID: "card-" + card.RunID + "-" + card.PhaseID, StateClass: cardClass(card.State),
+		State: cardLabel(card.State), Gate: bot.GateText(card.Gate), Current: card.State == bot.CardCurrent || card.State == bot.CardWaiting}
 	var outputs map[string]string
 	if run != nil {
 		if i := run.FindPhase(card.PhaseID); i >= 0 {
@@ -118,11 +188,11 @@ func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
 		}
 	}
 	for _, s := range card.Steps {
-		sv := stepView{StepLine: s, Output: strings.TrimRight(outputs[s.ID], "\n"), Buttons: c.buttons(s.Buttons)}
-		if s.State == deploy.StepSkipped {
-			sv.Detail = strings.TrimPrefix(s.Detail, "skipped: ") // the state label says it
+		sv := stepView{StepLine: s, Detail: stepDetail(s), Output: strings.TrimRight(outputs[s.ID], "\n"), Buttons: c.buttons(s.Buttons)}
+		if s.By != nil {
+			sv.Who, sv.When = s.By.Who, s.By.Ago
 		}
-		if last := bot.LastLine(sv.Output); last != "" && !strings.Contains(s.Detail, last) {
+		if last := bot.LastLine(sv.Output); last != "" && !strings.Contains(bot.StepDetail(s), last) {
 			sv.LastLine = last
 		}
 		v.Steps = append(v.Steps, sv)
@@ -133,7 +203,7 @@ func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
 			v.Skipped++
 		}
 	}
-	v.Folded = v.StateClass == "approved" && !card.Rollback
+	v.Folded = card.State.Settled() && !card.Rollback
 	v.Buttons = c.buttons(card.Buttons)
 	return v
 }
@@ -154,18 +224,6 @@ func (c *Console) buttons(bs []bot.Button) []buttonView {
 		out = append(out, buttonView{Button: b, Action: b.ID(), Class: class})
 	}
 	return out
-}
-
-func stateClass(state string) string {
-	switch {
-	case state == "current":
-		return "current"
-	case state == "approved", state == "passed":
-		return "approved"
-	case strings.HasPrefix(state, "waiting"):
-		return "waiting"
-	}
-	return "stopped"
 }
 
 // shown reports whether phase i of run has a card: it started, or it is current.
@@ -189,53 +247,11 @@ type noticeView struct {
 
 func (c *Console) noticeView(m message) noticeView {
 	n := m.Msg.Notice
-	il := splitIcon(n.Title)
 	v := noticeView{
-		DOMID: m.domID(), Kind: string(n.Kind), Icon: noticeIcon(n.Kind, il.Icon), Title: il.Text,
+		DOMID: m.domID(), Kind: string(n.Kind), Icon: noticeIcon(n), Title: n.Title,
 		Fields: n.Fields, Lines: n.Lines, RunID: n.RunID, Time: m.Posted.UTC().Format("15:04"), Buttons: c.buttons(n.Buttons),
 	}
 	return v
-}
-
-func noticeIcon(k bot.NoticeKind, fromTitle string) string {
-	switch k {
-	case bot.NoticeAnnouncement:
-		return "start"
-	case bot.NoticeCompletion:
-		return "done"
-	case bot.NoticeRollback:
-		return "alert"
-	case bot.NoticeRolledBack:
-		return "rolledback"
-	case bot.NoticeAborted:
-		return "stopped"
-	case bot.NoticeReminder, bot.NoticeWindowOpen, bot.NoticeWindowClose:
-		return "clock"
-	}
-	if fromTitle != "" {
-		return fromTitle
-	}
-	return "info"
-}
-
-// icons maps the emoji the bot's model starts lines with to icon classes
-// (drawn by the stylesheet, so the page needs no emoji font).
-var icons = map[string]string{
-	"✅": "done", "⏭️": "skipped", "⏳": "running", "❌": "failed", "⚠️": "interrupted", "⬜": "pending",
-	"▶️": "current", "⏹️": "stopped", "🚀": "start", "🚨": "alert", "↩️": "rolledback", "🧊": "frozen",
-	"🗓️": "clock", "⏰": "clock",
-}
-
-// splitIcon turns a leading known emoji of s into an icon class.
-func splitIcon(s string) iconLine {
-	head, rest, ok := strings.Cut(s, " ")
-	if !ok {
-		return iconLine{Text: s}
-	}
-	if class, known := icons[head]; known {
-		return iconLine{Icon: class, Text: rest}
-	}
-	return iconLine{Text: s}
 }
 
 // runView is the main area: a run's summary, its cards and its timeline.
@@ -275,7 +291,7 @@ func (c *Console) runView(ctx context.Context, id string) (*runView, error) {
 func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, string) {
 	entries, err := c.engine.Audit(ctx, r.ID)
 	if err != nil {
-		return nil, refusal(err)
+		return nil, c.refusal(err)
 	}
 	titles := map[string]string{}
 	for i := range r.Phases {
@@ -325,7 +341,7 @@ func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
 	}
 	ws, err := c.windows.Upcoming(ctx)
 	if err != nil {
-		return nil, refusal(err)
+		return nil, c.refusal(err)
 	}
 	out := make([]windowView, 0, len(ws))
 	for _, w := range ws {
@@ -338,12 +354,6 @@ func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
 	return out, ""
 }
 
-// refusal is an error's text for a person: the engine's own message, or a
-// generic one (the detail is in the engine's log).
-func refusal(err error) string {
-	var de *deploy.Error
-	if errors.As(err, &de) {
-		return de.Msg
-	}
-	return "could not read it from the store right now"
-}
+// refusal is an error's text for a person, worded by bot.PersonText (the
+// detail of an unexpected error is logged under a reference).
+func (c *Console) refusal(err error) string { return bot.PersonText(c.log, err) }

@@ -7,10 +7,14 @@
 // as Discord messages with embeds and components. It implements bot.Poster.
 //
 // The interaction rules it keeps: slash commands are answered with a message
-// (type 4, ephemeral unless the reply is public); button clicks are
-// acknowledged at once with a deferred update (type 6) and the action then
-// runs, a refusal going to the clicker as an ephemeral followup through the
-// interaction webhook. Discord has no confirmation dialogs, so a button with a
+// (type 4, ephemeral unless the reply is public); button clicks follow the
+// bot's acknowledgement discipline (bot.Handoff): the action starts at once
+// and the front waits for it within the acknowledgement budget. A refusal
+// ready in time is the answer itself (an ephemeral message, type 4); a
+// success is a deferred update (type 6), the card's edit showing it. When
+// the action outlasts the budget, the deferred update goes out at the
+// budget, the action goes on, and a refusal follows as an ephemeral
+// followup through the interaction webhook. Discord has no confirmation dialogs, so a button with a
 // confirmation answers with an ephemeral Confirm/Cancel message whose
 // custom_ids carry the original action; a button that needs a reason opens a
 // modal (type 9) whose submission carries it. A phase whose step buttons do

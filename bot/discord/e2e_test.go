@@ -64,8 +64,8 @@ func TestRunThroughDiscord(t *testing.T) {
 
 	// Clicking the same Done again (a stale card) is refused to the clicker only.
 	in, _ = h.click(bob, card, discordfake.Component{CustomID: "done:" + runID(t, card) + ":build:review"})
-	if f := h.followup(in); !f.Ephemeral || f.User != bob.ID || !strings.Contains(f.Content, "already done by @ana") {
-		t.Errorf("second Done: followup %+v, want an ephemeral \"already done by @ana\" for bob", f)
+	if f := h.told(in); !f.Ephemeral || f.User != bob.ID || !strings.Contains(f.Content, "already done by @ana") {
+		t.Errorf("second Done: answer %+v, want an ephemeral \"already done by @ana\" for bob", f)
 	}
 
 	// Skip asks for a reason in a modal; the reason shows on the card.
@@ -89,9 +89,9 @@ func TestRunThroughDiscord(t *testing.T) {
 	// The starter may not approve (distinct_approver); carl is no approver.
 	for _, u := range []discordfake.User{ana, carl} {
 		in, _ = h.click(u, card, h.button(card, "Approve", ""))
-		f := h.followup(in)
+		f := h.told(in)
 		if !f.Ephemeral || f.User != u.ID {
-			t.Errorf("refused approve by %s: followup %+v is not ephemeral for them", u.Username, f)
+			t.Errorf("refused approve by %s: answer %+v is not ephemeral for them", u.Username, f)
 		}
 		t.Logf("%s approving: %s", u.Username, f.Content)
 	}

@@ -344,19 +344,35 @@ func (h *harness) submitReason(u discordfake.User, reason string) (*discordfake.
 	return in, h.deliver(in)
 }
 
-// followup waits for the followup of interaction in and returns its text.
-func (h *harness) followup(in *discordfake.Interaction) discordfake.Message {
+// told returns what the person behind in was told about its outcome: the
+// interaction's own answer when the reply was ready within the
+// acknowledgement budget (an ephemeral message, or the ephemeral message
+// the click was on, updated), else the followup that came later.
+func (h *harness) told(in *discordfake.Interaction) discordfake.Message {
 	h.t.Helper()
 	var m discordfake.Message
-	h.eventually("a followup to interaction "+in.ID, func() bool {
-		fs := h.fake.Followups(in.ID)
-		if len(fs) == 0 {
-			return false
-		}
-		m = fs[0]
-		return true
+	h.eventually("an answer to interaction "+in.ID, func() bool {
+		var ok bool
+		m, ok = told(h.fake, in)
+		return ok
 	})
 	return m
+}
+
+// told is harness.told without waiting.
+func told(fake *discordfake.Server, in *discordfake.Interaction) (discordfake.Message, bool) {
+	cb, _ := fake.CallbackFor(in.ID)
+	switch cb.Type {
+	case 4:
+		return fake.ResponseMessage(in.ID)
+	case 7:
+		id, _ := in.Message["id"].(string)
+		return fake.Message(id)
+	}
+	if fs := fake.Followups(in.ID); len(fs) > 0 {
+		return fs[0], true
+	}
+	return discordfake.Message{}, false
 }
 
 // read returns the whole body of r.

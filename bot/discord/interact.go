@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -143,7 +142,7 @@ func (f *Front) handle(parent context.Context, in *discordgo.Interaction, respon
 		if p := recover(); p != nil {
 			f.log.Error("interaction handler panicked", "interaction", in.ID, "panic", p)
 			if !answered {
-				_ = once(message(ephemeral("internal error; nothing was changed")))
+				_ = once(message(ephemeral(f.bot.Recovered(p))))
 			}
 		}
 	}()
@@ -396,7 +395,7 @@ func (f *Front) pick(ctx context.Context, in *discordgo.Interaction, data discor
 	}
 	run, err := f.bot.Engine().Get(ctx, runID)
 	if err != nil {
-		_ = respond(message(ephemeral(f.personText(err))))
+		_ = respond(message(ephemeral(f.bot.PersonText(err))))
 		return
 	}
 	i := run.FindPhase(phase)
@@ -456,17 +455,22 @@ func textInput(rows []discordgo.MessageComponent, id string) string {
 	return ""
 }
 
-// act acknowledges the interaction at once, then applies the button's
-// action; a refusal reaches the person as an ephemeral followup. On a card
-// the acknowledgement is a deferred update (the card's edit shows the
-// result); on an ephemeral message (a confirmation, a step's buttons) it
-// also removes that message's buttons.
+// act applies the button's action under the acknowledgement discipline
+// (bot.Handoff): it waits for the reply until the budget of ctx runs out.
+// A refusal ready in time is the interaction's answer (ephemeral; on an
+// ephemeral message, that message's new text); a success is a deferred
+// update of the card (its edit shows the result), or on an ephemeral
+// message (a confirmation, a step's buttons) the removal of its buttons.
+// When the reply is not ready in time, that same acknowledgement goes out
+// at once, the action goes on under its own deadline, and a refusal
+// follows up as an ephemeral message.
 func (f *Front) act(ctx context.Context, in *discordgo.Interaction, who deploy.Actor, id, reason string, respond responder) {
+	ephemeralSource := in.Message != nil && in.Message.Flags&discordgo.MessageFlagsEphemeral != 0
 	var ack *discordgo.InteractionResponse
 	switch {
 	case in.Message == nil:
 		ack = message(ephemeral("Sent."))
-	case in.Message.Flags&discordgo.MessageFlagsEphemeral != 0:
+	case ephemeralSource:
 		note := "✔️ Sent."
 		if reason != "" {
 			note = "✔️ Sent with your reason."
@@ -475,9 +479,9 @@ func (f *Front) act(ctx context.Context, in *discordgo.Interaction, who deploy.A
 	default:
 		ack = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
 	}
-	// A worker is taken before the acknowledgement: when all are busy the
-	// click is refused at once rather than parked, so the goroutines and
-	// the work waiting stay bounded however many clicks arrive.
+	// A worker is taken first: when all are busy the click is refused at
+	// once rather than parked, so the goroutines and the work waiting stay
+	// bounded however many clicks arrive.
 	select {
 	case f.slot <- struct{}{}:
 	default:
@@ -485,22 +489,40 @@ func (f *Front) act(ctx context.Context, in *discordgo.Interaction, who deploy.A
 		_ = respond(message(ephemeral("deploybot is busy right now; nothing was changed. Try again in a moment.")))
 		return
 	}
-	if respond(ack) != nil {
-		<-f.slot
-		return // not acknowledged: the person sees the interaction fail, and nothing was done
-	}
+	h := bot.NewHandoff(func(r bot.Reply) {
+		if r.Text != "" {
+			f.followup(in, r.Text, r.Public)
+		}
+	})
 	click := bot.Click{Platform: PlatformName, Channel: in.ChannelID, Actor: who, ButtonID: id, Reason: reason, RequestID: in.ID}
 	started := f.work.start(func() {
 		defer func() { <-f.slot }()
+		defer func() {
+			if v := recover(); v != nil {
+				h.Deliver(bot.Reply{Text: f.bot.Recovered(v)})
+			}
+		}()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), workTimeout)
 		defer cancel()
-		if reply := f.bot.Click(wctx, click); reply.Text != "" {
-			f.followup(in, reply.Text, reply.Public)
-		}
+		h.Deliver(f.bot.Click(wctx, click))
 	})
 	if !started {
 		<-f.slot
-		f.followup(in, "deploybot is shutting down; nothing was changed. Try again in a moment.", false)
+		_ = respond(message(ephemeral("deploybot is shutting down; nothing was changed. Try again in a moment.")))
+		return
+	}
+	wait := f.budget
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	reply, ready := h.Wait(wait)
+	switch {
+	case ready && reply.Text != "" && ephemeralSource:
+		_ = respond(&discordgo.InteractionResponse{Type: discordgo.InteractionResponseUpdateMessage, Data: settled(in, reply.Text)})
+	case ready && reply.Text != "":
+		_ = respond(message(ephemeral(reply.Text)))
+	default:
+		_ = respond(ack)
 	}
 }
 
@@ -528,18 +550,4 @@ func (f *Front) followup(in *discordgo.Interaction, text string, public bool) {
 		_, err := f.cb.FollowupMessageCreate(in, true, params, discordgo.WithContext(ctx))
 		return platformError("send followup", err)
 	})
-}
-
-// personText turns an error into text for the person: the engine's refusals
-// as they are, anything else as an internal error with a reference in the log.
-func (f *Front) personText(err error) string {
-	var de *deploy.Error
-	if errors.As(err, &de) {
-		return de.Msg
-	}
-	var b [4]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	ref := hex.EncodeToString(b[:])
-	f.log.Error("interaction failed", "ref", ref, "err", err)
-	return "internal error (ref " + ref + "); nothing was changed"
 }

@@ -96,14 +96,14 @@ func field(name, value string, inline bool) *discordgo.MessageEmbedField {
 func renderSummary(s bot.Summary) rendered {
 	e := &discordgo.MessageEmbed{
 		Title:       truncate(fmt.Sprintf("Deployment of %s to %s", s.Release, s.Env), maxTitle),
-		Description: truncate(strings.Join(s.Lines, "\n"), maxDescription),
-		Color:       statusColor(s.Status),
+		Description: truncate(strings.Join(phaseLines(s.Phases), "\n"), maxDescription),
+		Color:       statusColor(s.Run.Status),
 		Footer:      &discordgo.MessageEmbedFooter{Text: "run " + s.RunID},
 	}
 	if !s.Started.IsZero() {
 		e.Timestamp = s.Started.UTC().Format(time.RFC3339)
 	}
-	e.Fields = append(e.Fields, field("Status", s.StatusText, true), field("Started by", s.StartedBy, true))
+	e.Fields = append(e.Fields, field("Status", bot.RunStatusText(s.Run), true), field("Started by", s.StartedBy, true))
 	if s.PhaseTitle != "" {
 		e.Fields = append(e.Fields, field("Current phase", s.PhaseTitle, true))
 	}
@@ -151,8 +151,8 @@ func renderCard(c bot.PhaseCard) rendered {
 		Author: &discordgo.MessageEmbedAuthor{Name: truncate(author, maxTitle)},
 		Title:  truncate(title, maxTitle),
 		Color:  cardColor(c),
-		Fields: []*discordgo.MessageEmbedField{field("Gate", c.Gate, false)},
-		Footer: &discordgo.MessageEmbedFooter{Text: fmt.Sprintf("run %s · phase %s · %s", c.RunID, c.PhaseID, c.State)},
+		Fields: []*discordgo.MessageEmbedField{field("Gate", bot.GateText(c.Gate), false)},
+		Footer: &discordgo.MessageEmbedFooter{Text: fmt.Sprintf("run %s · phase %s · %s", c.RunID, c.PhaseID, cardStateWord(c.State))},
 	}
 	budget := maxEmbedTotal - 200 - utf8.RuneCountInString(e.Title) - utf8.RuneCountInString(e.Author.Name) -
 		utf8.RuneCountInString(e.Fields[0].Value) - utf8.RuneCountInString(e.Footer.Text)
@@ -162,16 +162,86 @@ func renderCard(c bot.PhaseCard) rendered {
 
 func cardColor(c bot.PhaseCard) int {
 	switch {
-	case c.Rollback && c.State == "current":
+	case c.Rollback && c.State == bot.CardCurrent:
 		return colorRed
-	case c.State == "approved" || c.State == "passed":
+	case c.State.Settled():
 		return colorGreen
-	case c.State == "stopped":
+	case c.State == bot.CardStopped:
 		return colorGrey
-	case c.State == "current":
+	case c.State == bot.CardCurrent:
 		return colorBlurple
 	}
 	return colorYellow
+}
+
+// ---- words and icons: every state's, in one place ----
+
+// cardStateWord names a card's state in its footer.
+func cardStateWord(s bot.CardState) string {
+	if s == bot.CardWaiting {
+		return "waiting for a maintenance window"
+	}
+	return string(s)
+}
+
+func stepIcon(s deploy.StepState) string {
+	switch s {
+	case deploy.StepDone:
+		return "✅"
+	case deploy.StepSkipped:
+		return "⏭️"
+	case deploy.StepRunning:
+		return "⏳"
+	case deploy.StepFailed:
+		return "❌"
+	case deploy.StepInterrupted:
+		return "⚠️"
+	}
+	return "⬜"
+}
+
+// phaseLines are the summary's lines, one a phase ("✅ Build — approved by @bob").
+func phaseLines(ps []bot.PhaseLine) []string {
+	out := make([]string, 0, len(ps))
+	for _, l := range ps {
+		line := "⬜ " + l.Title
+		switch l.State {
+		case bot.PhaseApproved:
+			line = "✅ " + l.Title + " — approved by " + l.ApprovedBy
+		case bot.PhasePassed:
+			line = "✅ " + l.Title + " — passed"
+		case bot.PhaseInProgress:
+			line = "▶️ " + l.Title + " — in progress"
+		case bot.PhaseStopped:
+			line = "⏹️ " + l.Title + " — stopped"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func noticeIcon(i bot.Icon) string {
+	switch i {
+	case bot.IconStart:
+		return "🚀"
+	case bot.IconDone:
+		return "✅"
+	case bot.IconAlert:
+		return "🚨"
+	case bot.IconRolledBack:
+		return "↩️"
+	case bot.IconStopped:
+		return "⏹️"
+	case bot.IconClock:
+		return "⏰"
+	case bot.IconOpen:
+		return "🟢"
+	case bot.IconClosing:
+		return "⏳"
+	case bot.IconWarning:
+		return "⚠️"
+	}
+	return ""
 }
 
 // stepLine renders step n (1-based) on one line: state icon, number, title,
@@ -179,15 +249,15 @@ func cardColor(c bot.PhaseCard) int {
 // (detail 0 leaves the result out).
 func stepLine(n int, s bot.StepLine, titleMax, detailMax int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s `%d` %s", s.Icon(), n, truncate(s.Title, titleMax))
+	fmt.Fprintf(&b, "%s `%d` %s", stepIcon(s.State), n, truncate(s.Title, titleMax))
 	if s.State == deploy.StepRunning || s.State == deploy.StepFailed || s.State == deploy.StepInterrupted {
 		b.WriteString(" — *" + string(s.State) + "*")
 	}
-	if s.Who != "" {
-		fmt.Fprintf(&b, " · %s %s", s.Who, s.When)
+	if s.By != nil {
+		fmt.Fprintf(&b, " · %s %s", s.By.Who, s.By.Ago)
 	}
-	if s.Detail != "" && detailMax > 0 {
-		b.WriteString(" · " + truncate(strings.ReplaceAll(s.Detail, "\n", " "), detailMax))
+	if d := bot.StepDetail(s); d != "" && detailMax > 0 {
+		b.WriteString(" · " + truncate(strings.ReplaceAll(d, "\n", " "), detailMax))
 	}
 	if s.LastLine != "" && detailMax > 0 {
 		b.WriteString(" · `" + truncate(strings.ReplaceAll(s.LastLine, "`", "'"), detailMax) + "`")
@@ -227,7 +297,11 @@ func stepList(steps []bot.StepLine, budget int) string {
 }
 
 func renderNotice(n bot.Notice) rendered {
-	r := rendered{Content: truncate(n.Title, maxContent)}
+	head := n.Title
+	if i := noticeIcon(n.Icon); i != "" {
+		head = i + " " + head
+	}
+	r := rendered{Content: truncate(head, maxContent)}
 	if len(n.Fields) == 0 && len(n.Lines) == 0 {
 		return r
 	}

@@ -275,7 +275,7 @@ func TestRenderNotice(t *testing.T) {
 		{"rolled back", bot.RolledBackNotice(rolledBack())},
 		{"aborted", bot.AbortNotice(aborted())},
 		{"text", bot.Notice{Kind: bot.NoticeText, Title: "Deploying v1.4.2: database migration started"}},
-		{"reminder with a button", bot.Notice{Kind: bot.NoticeReminder, Title: "⏰ Maintenance window for v1.4.2 opens in 1h",
+		{"reminder with a button", bot.Notice{Kind: bot.NoticeReminder, Icon: bot.IconClock, Title: "Maintenance window for v1.4.2 opens in 1h",
 			Fields:  []bot.Field{{Label: "Version", Value: "v1.4.2"}, {Label: "Starts", Value: "Tue 2030-03-05 21:00 UTC"}},
 			Buttons: []bot.Button{{Label: "Start", Action: deploy.ActionKind("start_window"), RunID: "w4k9zt", Phase: "v1.4.2", Style: bot.StylePrimary}}}},
 	}
@@ -369,7 +369,7 @@ func goldenJSON(t *testing.T, r any, modal bool) {
 }
 
 func TestRenderEmptyRollbackCard(t *testing.T) {
-	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: "passed", Gate: "Passed (no approval needed)"}
+	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: bot.CardPassed, Gate: bot.Gate{Kind: bot.GatePassed}}
 	r := render(bot.Message{Card: &c})
 	raw, err := json.Marshal(map[string]any{"content": r.Content, "embeds": r.Embeds, "components": r.Components})
 	if err != nil {

@@ -63,11 +63,14 @@ func TestStalledStoreIsAnsweredInTime(t *testing.T) {
 // answered at once with "busy, nothing was changed" instead of parking a
 // goroutine per click, and clicks work again once a worker is free.
 func TestClicksBeyondTheWorkersAreRefused(t *testing.T) {
-	h := newHarness(t, harnessConfig{noExecutor: true, workers: 1})
+	// The acknowledgement budget is short, so the first click is
+	// acknowledged (deferred) while its work still waits on Redis.
+	h := newHarness(t, harnessConfig{noExecutor: true, workers: 1, ackBudget: 300 * time.Millisecond})
 	h.command(ana, "start", map[string]string{"version": "v1.4.2"})
 	card := h.card("build", has("Code review completed", "3 of 3 steps open"))
 
-	// Redis stalls: the first click's work holds the only worker.
+	// Redis stalls: the first click's work outlasts its acknowledgement and
+	// holds the only worker.
 	h.delay.Store(int64(time.Second))
 	first, cb := h.click(ana, card, h.button(card, "Done", ":review"))
 	if cb.Type != 6 {
@@ -111,4 +114,49 @@ func TestClicksBeyondTheWorkersAreRefused(t *testing.T) {
 		return cb.Type == 6
 	})
 	h.card("build", has("✅ `3` Release notes drafted · @bob"))
+}
+
+// TestAcknowledgementDiscipline: a click is answered within the
+// acknowledgement budget whatever Redis does. A refusal ready in time is
+// the interaction's own answer (an ephemeral message); when the click takes
+// longer, it is acknowledged at the budget with a deferred update, goes on,
+// and the refusal follows up once it is known.
+func TestAcknowledgementDiscipline(t *testing.T) {
+	const budget = 300 * time.Millisecond
+	h := newHarness(t, harnessConfig{noExecutor: true, ackBudget: budget})
+	h.command(ana, "start", map[string]string{"version": "v1.4.2"})
+	card := h.card("build", has("Code review completed", "3 of 3 steps open"))
+	h.click(ana, card, h.button(card, "Done", ":review"))
+	h.card("build", has("✅ `1` Code review completed · @ana"))
+
+	t.Run("ready in time", func(t *testing.T) {
+		start := time.Now()
+		in, cb := h.click(bob, card, h.button(card, "Done", ":review"))
+		if took := time.Since(start); took > budget {
+			t.Errorf("a quick refusal was answered after %s, want before the %s budget", took, budget)
+		}
+		m, _ := h.fake.ResponseMessage(in.ID)
+		if cb.Type != 4 || !m.Ephemeral || m.User != bob.ID || !strings.Contains(m.Content, "already done by @ana") {
+			t.Errorf("answered with type %d, message %+v; want the ephemeral refusal as the answer", cb.Type, m)
+		}
+		if fs := h.fake.Followups(in.ID); len(fs) != 0 {
+			t.Errorf("a refusal answered in time also followed up: %v", fs)
+		}
+	})
+	t.Run("late", func(t *testing.T) {
+		h.delay.Store(int64(2 * budget)) // every Redis command stalls past the budget
+		defer h.delay.Store(0)
+		start := time.Now()
+		in, cb := h.click(carl, card, h.button(card, "Done", ":review"))
+		if took := time.Since(start); took < budget || took > budget+350*time.Millisecond {
+			t.Errorf("late click answered after %s, want at the %s budget", took, budget)
+		}
+		if cb.Type != 6 {
+			t.Errorf("late click answered with type %d, want 6 (deferred update)", cb.Type)
+		}
+		f := h.told(in)
+		if !f.Ephemeral || f.User != carl.ID || !strings.Contains(f.Content, "already done by @ana") {
+			t.Errorf("late refusal %+v, want an ephemeral followup for carl", f)
+		}
+	})
 }

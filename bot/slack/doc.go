@@ -1,7 +1,11 @@
 // Package slackfront is deploybot's Slack front (directory bot/slack): it
 // receives slash commands and interactions over HTTP (signed requests on
 // /slack/commands and /slack/interactions) or Socket Mode, turns them into
-// bot.Request and bot.Click, answers within Slack's 3 seconds, opens the
+// bot.Request and bot.Click, answers within Slack's 3 seconds (clicks and
+// dialogs under the bot's acknowledgement discipline, bot.Handoff: the
+// answer in the acknowledgement when it is ready within the budget, else an
+// empty acknowledgement and the answer by response_url or an ephemeral
+// message when it is ready), answers Slack's unsigned ssl_check, opens the
 // reason dialog for Skip, Rollback and starting outside a window, and
 // implements bot.Poster: it renders the neutral message model as Block Kit
 // and posts and edits messages with slack-go.

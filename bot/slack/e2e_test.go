@@ -555,3 +555,114 @@ func wantRetried(t *testing.T, err error) {
 		t.Errorf("err = %v (%T), want a plain (retried) error", err, err)
 	}
 }
+
+// TestAcknowledgementDiscipline: a click is answered within the
+// acknowledgement budget whatever Redis does. A refusal ready in time
+// reaches the clicker right after the acknowledgement; when the click takes
+// longer, it is acknowledged at the budget, goes on, and the refusal
+// follows once it is known.
+func TestAcknowledgementDiscipline(t *testing.T) {
+	const budget = 300 * time.Millisecond
+	h := newHarness(t, options{ackBudget: budget, noExecutor: true})
+	card := h.startRun()
+	h.click(uAna, card, "Done", ":review")
+	h.message(deployChannel, "✅ Code review completed")
+
+	t.Run("ready in time", func(t *testing.T) {
+		a, _ := card.Action("Done", ":review")
+		start := time.Now()
+		h.interact(h.fake.Click(uBob, card, a, "").Payload())
+		if took := time.Since(start); took > budget {
+			t.Errorf("a quick refusal was acknowledged after %s, want before the %s budget", took, budget)
+		}
+		h.ephemeral(uBob, "is already done by @ana")
+	})
+	t.Run("late", func(t *testing.T) {
+		h.count.delay.Store(int64(2 * budget)) // every Redis round trip stalls past the budget
+		defer h.count.delay.Store(0)
+		a, _ := card.Action("Done", ":review")
+		start := time.Now()
+		status, body := h.interact(h.fake.Click(uCat, card, a, "").Payload())
+		took := time.Since(start)
+		if status != http.StatusOK || len(strings.TrimSpace(string(body))) != 0 {
+			t.Errorf("late click acknowledged with %d %q, want an empty 200", status, body)
+		}
+		if took < budget || took > budget+250*time.Millisecond {
+			t.Errorf("late click acknowledged after %s, want at the %s budget", took, budget)
+		}
+		h.ephemeral(uCat, "is already done by @ana")
+	})
+	t.Run("late dialog", func(t *testing.T) {
+		// Skip on the stale card opens the reason dialog (no store call);
+		// its submission outlasts the budget: the dialog closes and the
+		// refusal follows as an ephemeral message in the channel.
+		h.click(uBob, card, "Skip", ":review")
+		var view slackfake.View
+		waitFor(t, "the reason dialog", func() bool {
+			vs := h.fake.Views()
+			if len(vs) > 0 {
+				view = vs[len(vs)-1]
+			}
+			return len(vs) > 0
+		})
+		h.count.delay.Store(int64(2 * budget))
+		defer h.count.delay.Store(0)
+		start := time.Now()
+		status, body := h.interact(h.fake.Submit(uBob, view, map[string]string{"reason": "done twice"}).Payload())
+		if took := time.Since(start); status != http.StatusOK || len(strings.TrimSpace(string(body))) != 0 || took > budget+250*time.Millisecond {
+			t.Errorf("late dialog answered %d %q after %s, want an empty 200 (the dialog closes) at the %s budget", status, body, took, budget)
+		}
+		e := h.ephemeral(uBob, "is already done by @ana")
+		if e.Channel != deployChannel {
+			t.Errorf("late refusal %+v, want it in the deploy channel", e)
+		}
+	})
+}
+
+// TestSSLCheck: Slack's certificate check arrives unsigned (no timestamp or
+// signature headers) on the command URL and is answered 200 before any
+// verification, with nothing else in its body acted on; anything else
+// unsigned, and an unsigned ssl_check on the interactions URL, stays 401.
+func TestSSLCheck(t *testing.T) {
+	h := newHarness(t, options{noExecutor: true})
+	unsignedPost := func(path, body string) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return r
+	}
+	// As Slack sends it, and with a command riding along that must not run.
+	withCommand := h.fake.Command(uAna, deployChannel, "start v1.4").Form()
+	withCommand.Set("ssl_check", "1")
+	cases := []struct {
+		name string
+		req  *http.Request
+		want int
+	}{
+		{"ssl_check as Slack sends it", unsignedPost(CommandsPath, "ssl_check=1&token=legacy-verification-token"), http.StatusOK},
+		{"ssl_check carrying a command", unsignedPost(CommandsPath, withCommand.Encode()), http.StatusOK},
+		{"unsigned command", unsignedPost(CommandsPath, h.fake.Command(uAna, deployChannel, "start v1.4").Form().Encode()), http.StatusUnauthorized},
+		{"ssl_check=0", unsignedPost(CommandsPath, "ssl_check=0"), http.StatusUnauthorized},
+		{"unsigned ssl_check on the interactions URL", unsignedPost(InteractionsPath, "ssl_check=1"), http.StatusUnauthorized},
+		{"ssl_check with a forged signature", slackfake.SignedRequest(h.srv.URL+CommandsPath, "not-the-secret", time.Now(), []byte("ssl_check=1")), http.StatusUnauthorized},
+		{"oversized unsigned body", unsignedPost(CommandsPath, "ssl_check=1&x="+strings.Repeat("y", 8<<10)), http.StatusUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, calls := h.count.n.Load(), len(h.fake.Calls())
+			status, body, _ := h.do(tc.req)
+			if status != tc.want {
+				t.Errorf("HTTP %d %q, want %d", status, body, tc.want)
+			}
+			if status == http.StatusOK && len(body) != 0 {
+				t.Errorf("ssl_check answered with a body: %q", body)
+			}
+			h.flush()
+			if n := h.count.n.Load() - before; n != 0 {
+				t.Errorf("%d Redis commands for an ssl_check or refused request", n)
+			}
+			if n := len(h.fake.Calls()) - calls; n != 0 {
+				t.Errorf("%d Slack calls for an ssl_check or refused request", n)
+			}
+		})
+	}
+}

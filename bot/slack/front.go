@@ -28,8 +28,11 @@ const (
 	// acknowledgement (ephemeral answers through response_url).
 	DefaultWorkers = 4
 	// DefaultAckBudget bounds everything done before a command or click is
-	// acknowledged, well inside Slack's 3 seconds.
-	DefaultAckBudget = 2500 * time.Millisecond
+	// acknowledged, well inside Slack's 3 seconds (bot.AckBudget).
+	DefaultAckBudget = bot.AckBudget
+	// DefaultMaxWork bounds the clicks being applied at once; past it a
+	// click is refused at once ("busy; nothing was changed").
+	DefaultMaxWork = 256
 	// DefaultGroupsTTL is how long the user groups' members are cached.
 	DefaultGroupsTTL = 5 * time.Minute
 	// DefaultCallTimeout bounds one Web API call made after the acknowledgement.
@@ -72,6 +75,11 @@ type Front struct {
 	groups *groupCache
 	pool   *pool
 	envs   chan struct{} // bounds Socket Mode envelopes handled at once
+	slots  chan struct{} // bounds the clicks being applied at once
+
+	workMu  sync.Mutex // workMu orders work.Add before Close's work.Wait
+	closing bool
+	work    sync.WaitGroup // clicks being applied
 }
 
 var _ bot.Poster = (*Front)(nil)
@@ -126,6 +134,7 @@ func New(cfg Config) (*Front, error) {
 		groups: newGroupCache(api, cfg.Clock, cfg.GroupsTTL, log),
 		pool:   newPool(cfg.Workers, log),
 		envs:   make(chan struct{}, 64),
+		slots:  make(chan struct{}, DefaultMaxWork),
 	}
 	return f, nil
 }
@@ -146,10 +155,25 @@ func (f *Front) Run(ctx context.Context) error {
 	return f.runSocket(ctx)
 }
 
-// Close stops the reply workers after the replies already queued (waiting
-// a few seconds at most). Requests that arrive later are still answered,
-// but their follow-up replies are dropped.
-func (f *Front) Close() { f.pool.close() }
+// Close waits a few seconds at most for the clicks being applied, then
+// stops the reply workers after the replies already queued (waiting a few
+// seconds at most). Requests that arrive later are still answered, but
+// their follow-up replies are dropped.
+func (f *Front) Close() {
+	f.workMu.Lock()
+	f.closing = true
+	f.workMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		f.work.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(poolGrace):
+	}
+	f.pool.close()
+}
 
 // pool is the bounded worker pool for work after an acknowledgement.
 type pool struct {

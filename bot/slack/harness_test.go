@@ -73,14 +73,35 @@ rollback:
       title: Revert to the previous version
 `
 
-// redisCounter counts round trips to Redis (a pipeline counts once).
-type redisCounter struct{ n atomic.Int64 }
+// redisCounter counts round trips to Redis (a pipeline counts once); with
+// delay set it holds each one back that long (or until its context ends),
+// as a stalling Redis would.
+type redisCounter struct{ n, delay atomic.Int64 }
+
+// stall waits out the delay, or returns ctx's error when it ends first.
+func (c *redisCounter) stall(ctx context.Context) error {
+	d := time.Duration(c.delay.Load())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 func (c *redisCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (c *redisCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		c.n.Add(1)
+		if err := c.stall(ctx); err != nil {
+			return err
+		}
 		return next(ctx, cmd)
 	}
 }
@@ -88,6 +109,9 @@ func (c *redisCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (c *redisCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		c.n.Add(1)
+		if err := c.stall(ctx); err != nil {
+			return err
+		}
 		return next(ctx, cmds)
 	}
 }

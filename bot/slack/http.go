@@ -89,12 +89,43 @@ func slashFromForm(f url.Values) slack.SlashCommand {
 func (f *Front) recovered(w http.ResponseWriter, what string) {
 	if v := recover(); v != nil {
 		f.log.Error("panic while handling a Slack request", "request", what, "panic", v)
-		writeJSON(w, CommandResponse{ResponseType: "ephemeral", Text: "internal error; nothing was changed"})
+		writeJSON(w, CommandResponse{ResponseType: "ephemeral", Text: replyText(f.bot.Recovered(v))})
 	}
+}
+
+// maxSSLCheckBody bounds the body of an unsigned request read for ssl_check
+// (Slack sends "ssl_check=1&token=…").
+const maxSSLCheckBody = 4 << 10
+
+// unsigned reports whether a request carries neither of Slack's signature
+// headers, as Slack's ssl_check does.
+func unsigned(h http.Header) bool {
+	return h.Get("X-Slack-Request-Timestamp") == "" && h.Get("X-Slack-Signature") == ""
+}
+
+// sslCheck answers an unsigned request on the command URL: Slack's
+// certificate check (ssl_check=1) gets an empty 200, as Slack's own SDKs
+// answer it, before any verification; nothing else of the body is read or
+// acted on. Anything else unsigned is refused (401) like any unverifiable
+// request.
+func (f *Front) sslCheck(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSSLCheckBody))
+	if err == nil {
+		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("ssl_check") == "1" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+	f.log.Warn("refused a request that is not verifiably from Slack", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", ErrUnsigned)
+	http.Error(w, "invalid signature", http.StatusUnauthorized)
 }
 
 func (f *Front) serveCommand(w http.ResponseWriter, r *http.Request) {
 	defer f.recovered(w, "command")
+	if unsigned(r.Header) {
+		f.sslCheck(w, r)
+		return
+	}
 	form, ok := f.readVerified(w, r)
 	if !ok {
 		return

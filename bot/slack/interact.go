@@ -193,13 +193,65 @@ func (f *Front) blockAction(ctx context.Context, cb *interaction) after {
 		}
 		return nil
 	}
-	reply := f.bot.Click(ctx, bot.Click{
-		Platform: Platform, Channel: channel, Actor: f.actor(ctx, cb.Team.ID, user, userName(cb.User)), ButtonID: id, RequestID: cb.TriggerID,
-	})
-	if reply.Text == "" {
+	team, name, reqID := cb.Team.ID, userName(cb.User), cb.TriggerID
+	tell := func(ctx context.Context, r bot.Reply) {
+		if r.Text != "" {
+			f.respond(ctx, responseURL, channel, user, r.Text)
+		}
+	}
+	reply, ready := f.answer(ctx, func(ctx context.Context) bot.Reply {
+		return f.bot.Click(ctx, bot.Click{Platform: Platform, Channel: channel, Actor: f.actor(ctx, team, user, name), ButtonID: id, RequestID: reqID})
+	}, tell)
+	if !ready || reply.Text == "" {
 		return nil
 	}
-	return func(ctx context.Context) { f.respond(ctx, responseURL, channel, user, reply.Text) }
+	return func(ctx context.Context) { tell(ctx, reply) }
+}
+
+// workTimeout bounds applying a click once it outlasted its acknowledgement.
+const workTimeout = 30 * time.Second
+
+// answer applies work under the acknowledgement discipline (bot.Handoff):
+// it waits for work's reply until ctx's deadline (the acknowledgement
+// budget) and returns it with ready set; when the reply is not ready by
+// then, it returns ready false and the work goes on under its own deadline,
+// its reply going to late through the reply workers. Work is never cut off
+// by the acknowledgement.
+func (f *Front) answer(ctx context.Context, work func(context.Context) bot.Reply, late func(context.Context, bot.Reply)) (reply bot.Reply, ready bool) {
+	select {
+	case f.slots <- struct{}{}:
+	default:
+		f.log.Warn("click refused: too many being applied", "max", cap(f.slots))
+		return bot.Reply{Text: "deploybot is busy right now; nothing was changed. Try again in a moment."}, true
+	}
+	f.workMu.Lock()
+	if f.closing {
+		f.workMu.Unlock()
+		<-f.slots
+		return bot.Reply{Text: "deploybot is shutting down; nothing was changed. Try again in a moment."}, true
+	}
+	f.work.Add(1)
+	f.workMu.Unlock()
+	h := bot.NewHandoff(func(r bot.Reply) {
+		f.pool.submit(func(ctx context.Context) { late(ctx, r) })
+	})
+	go func() {
+		defer f.work.Done()
+		defer func() { <-f.slots }()
+		defer func() {
+			if v := recover(); v != nil {
+				h.Deliver(bot.Reply{Text: f.bot.Recovered(v)})
+			}
+		}()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), workTimeout)
+		defer cancel()
+		h.Deliver(work(wctx))
+	}()
+	wait := f.cfg.AckBudget
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	return h.Wait(wait)
 }
 
 // reasonSubmitted applies the action of a reason dialog. A refusal keeps the
@@ -218,12 +270,21 @@ func (f *Front) reasonSubmitted(ctx context.Context, cb *interaction) any {
 	if reqID == "" {
 		reqID = cb.View.ID
 	}
-	reply := f.bot.Click(ctx, bot.Click{
-		Platform: Platform, Channel: meta.Channel, Actor: f.actor(ctx, cb.Team.ID, cb.User.ID, userName(cb.User)),
-		ButtonID: meta.Button, Reason: reason, RequestID: reqID,
+	team, user, name := cb.Team.ID, cb.User.ID, userName(cb.User)
+	reply, ready := f.answer(ctx, func(ctx context.Context) bot.Reply {
+		return f.bot.Click(ctx, bot.Click{
+			Platform: Platform, Channel: meta.Channel, Actor: f.actor(ctx, team, user, name),
+			ButtonID: meta.Button, Reason: reason, RequestID: reqID,
+		})
+	}, func(ctx context.Context, r bot.Reply) {
+		// The dialog has closed: the refusal reaches the person as an
+		// ephemeral message in the channel.
+		if r.Text != "" {
+			f.respond(ctx, "", meta.Channel, user, r.Text)
+		}
 	})
-	if reply.Text == "" {
-		return nil
+	if !ready || reply.Text == "" {
+		return nil // the dialog closes
 	}
 	return viewErrors{ResponseAction: "errors", Errors: map[string]string{reasonBlockID: clip(reply.Text, 300)}}
 }

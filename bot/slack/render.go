@@ -279,7 +279,7 @@ func fallback(s string) string {
 	return s
 }
 
-// ---- run summary ----
+// ---- icons: every state's emoji, in one place ----
 
 func statusIcon(s deploy.Status) string {
 	switch s {
@@ -296,6 +296,75 @@ func statusIcon(s deploy.Status) string {
 	}
 	return "•"
 }
+
+func stepIcon(s deploy.StepState) string {
+	switch s {
+	case deploy.StepDone:
+		return "✅"
+	case deploy.StepSkipped:
+		return "⏭️"
+	case deploy.StepRunning:
+		return "⏳"
+	case deploy.StepFailed:
+		return "❌"
+	case deploy.StepInterrupted:
+		return "⚠️"
+	}
+	return "⬜"
+}
+
+func gateIcon(s bot.CardState) string {
+	switch s {
+	case bot.CardApproved, bot.CardPassed:
+		return "✅"
+	case bot.CardStopped:
+		return "⏹️"
+	case bot.CardWaiting:
+		return "⏸️"
+	}
+	return "🚦"
+}
+
+// phaseLine is a phase's line on the summary ("✅ Build — approved by @bob").
+func phaseLine(l bot.PhaseLine) string {
+	switch l.State {
+	case bot.PhaseApproved:
+		return "✅ " + l.Title + " — approved by " + l.ApprovedBy
+	case bot.PhasePassed:
+		return "✅ " + l.Title + " — passed"
+	case bot.PhaseInProgress:
+		return "▶️ " + l.Title + " — in progress"
+	case bot.PhaseStopped:
+		return "⏹️ " + l.Title + " — stopped"
+	}
+	return "⬜ " + l.Title
+}
+
+func noticeIcon(i bot.Icon) string {
+	switch i {
+	case bot.IconStart:
+		return "🚀"
+	case bot.IconDone:
+		return "✅"
+	case bot.IconAlert:
+		return "🚨"
+	case bot.IconRolledBack:
+		return "↩️"
+	case bot.IconStopped:
+		return "⏹️"
+	case bot.IconClock:
+		return "⏰"
+	case bot.IconOpen:
+		return "🟢"
+	case bot.IconClosing:
+		return "⏳"
+	case bot.IconWarning:
+		return "⚠️"
+	}
+	return ""
+}
+
+// ---- run summary ----
 
 // progressBar draws settled/total as ten cells.
 func progressBar(settled, total int) string {
@@ -319,7 +388,8 @@ func RenderSummary(s bot.Summary) Rendered {
 	var blocks []slack.Block
 	blocks = append(blocks, slack.NewHeaderBlock(plain(fmt.Sprintf("🚀 %s → %s", s.Release, s.Env), maxHeaderText)))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s *%s*\n", statusIcon(s.Status), esc(s.StatusText, 1000))
+	status := bot.RunStatusText(s.Run)
+	fmt.Fprintf(&b, "%s *%s*\n", statusIcon(s.Run.Status), esc(status, 1000))
 	fmt.Fprintf(&b, "*Run* `%s` · started by %s", esc(s.RunID, 100), esc(s.StartedBy, 200))
 	if d := slackDate(s.Started); d != "" {
 		b.WriteString(" · " + d)
@@ -332,8 +402,8 @@ func RenderSummary(s bot.Summary) Rendered {
 	}
 	blocks = append(blocks, section(b.String()))
 	var lines []string
-	for _, l := range s.Lines {
-		lines = append(lines, esc(l, maxTitle+100))
+	for _, l := range s.Phases {
+		lines = append(lines, esc(phaseLine(l), maxTitle+100))
 	}
 	packed := packLines(lines)
 	room := maxBlocks - len(blocks) - 1
@@ -345,8 +415,9 @@ func RenderSummary(s bot.Summary) Rendered {
 		blocks = append(blocks, section(p))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Each phase has its own message in this thread, updated as it goes.")))
+	blocks = trimToBudget(blocks, "… more phases: /deploy status")
 	assignBlockIDs(blocks)
-	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.Release, s.Env, s.RunID, s.StatusText)
+	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.Release, s.Env, s.RunID, status)
 	if s.Total > 0 {
 		text += fmt.Sprintf(", %d/%d steps", s.Settled, s.Total)
 	}
@@ -360,18 +431,22 @@ func stateWord(s deploy.StepState) string { return string(s) }
 // stepMeta is the line under a step's title: state, who, when, result.
 func stepMeta(l bot.StepLine) string {
 	parts := []string{stateWord(l.State)}
-	if l.Who != "" {
-		parts = append(parts, l.Who)
+	if l.By != nil {
+		parts = append(parts, l.By.Who, l.By.Ago)
 	}
-	if l.When != "" {
-		parts = append(parts, l.When)
-	}
-	d := l.Detail
+	var d string
 	switch {
-	case strings.HasPrefix(d, "skipped: "):
-		d = "reason: " + strings.TrimPrefix(d, "skipped: ")
-	case l.State == deploy.StepRunning && strings.HasPrefix(d, "running for "):
-		d = strings.TrimPrefix(d, "running for ")
+	case l.State == deploy.StepSkipped:
+		d = "reason: " + l.Reason
+	case l.State == deploy.StepRunning:
+		d = bot.Human(l.Elapsed)
+		if l.Progress != "" {
+			d += " · " + l.Progress
+		}
+	case l.Result != "":
+		d = l.Result
+	case l.AwaitsWindow:
+		d = "waiting for a maintenance window"
 	}
 	if d != "" {
 		parts = append(parts, d)
@@ -397,7 +472,7 @@ func stepTitle(l bot.StepLine) string {
 	if l.Automated && l.Adapter != "" {
 		t += "  `" + esc(l.Adapter, 40) + "`"
 	}
-	return l.Icon() + " " + t
+	return stepIcon(l.State) + " " + t
 }
 
 // stepText is a step on its own: title, then state, who, when and result.
@@ -410,18 +485,6 @@ func stepA11y(title string) func(bot.Button) string {
 	return func(b bot.Button) string { return b.Label + ": " + title }
 }
 
-func gateIcon(state string) string {
-	switch state {
-	case "approved", "passed":
-		return "✅"
-	case "stopped":
-		return "⏹️"
-	case "waiting for a maintenance window":
-		return "⏸️"
-	}
-	return "🚦"
-}
-
 func cardHeader(c bot.PhaseCard) string {
 	if c.Rollback {
 		return "↩️ " + c.Title
@@ -432,11 +495,133 @@ func cardHeader(c bot.PhaseCard) string {
 	return c.Title
 }
 
-// RenderCard renders a phase card. A card with many steps is packed to fit
-// Block Kit's 50 blocks: first every step gets its own section (and its
-// buttons); if that is too many blocks, steps without buttons are packed
-// several to a section; if still too many, all steps are packed and each
-// kind of step button becomes one menu listing the steps it applies to.
+// maxBlockText is the budget of a message's block text: every text object
+// and accessibility label in its blocks. Slack refuses a message whose
+// blocks hold more than about 12,000 characters (msg_blocks_too_long, a
+// limit it does not publish), and an edit that adds "· @who · when" to a
+// line must not push a card over it.
+const maxBlockText = 9000
+
+// blockText counts the text of blocks as maxBlockText budgets it: every
+// text object (headers, sections and their fields, context, buttons,
+// menus and their options, confirmation dialogs) and accessibility label.
+func blockText(blocks []slack.Block) int {
+	n := 0
+	for _, b := range blocks {
+		switch x := b.(type) {
+		case *slack.HeaderBlock:
+			n += textOf(x.Text)
+		case *slack.SectionBlock:
+			n += textOf(x.Text)
+			for _, f := range x.Fields {
+				n += textOf(f)
+			}
+		case *slack.ContextBlock:
+			for _, e := range x.ContextElements.Elements {
+				if t, ok := e.(*slack.TextBlockObject); ok {
+					n += textOf(t)
+				}
+			}
+		case *slack.ActionBlock:
+			for _, e := range x.Elements.ElementSet {
+				switch el := e.(type) {
+				case *slack.ButtonBlockElement:
+					n += textOf(el.Text) + length(el.AccessibilityLabel) + confirmText(el.Confirm)
+				case *slack.SelectBlockElement:
+					n += textOf(el.Placeholder) + confirmText(el.Confirm)
+					for _, o := range el.Options {
+						n += textOf(o.Text)
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
+func textOf(t *slack.TextBlockObject) int {
+	if t == nil {
+		return 0
+	}
+	return length(t.Text)
+}
+
+func confirmText(c *slack.ConfirmationBlockObject) int {
+	if c == nil {
+		return 0
+	}
+	return textOf(c.Title) + textOf(c.Text) + textOf(c.Confirm) + textOf(c.Deny)
+}
+
+// trimToBudget is the last resort for a message whose text exceeds
+// maxBlockText (a notice or summary with hundreds of long lines): it drops
+// text sections from the end, never the first block, and says that
+// something was left out. Buttons go only when the text alone cannot make
+// it fit (dozens of buttons with confirmations): a message Slack refuses
+// would show nothing at all.
+func trimToBudget(blocks []slack.Block, more string) []slack.Block {
+	if blockText(blocks) <= maxBlockText {
+		return blocks
+	}
+	note := slack.NewContextBlock("", mrkdwn(more))
+	for blockText(blocks)+blockText([]slack.Block{note}) > maxBlockText {
+		drop := -1
+		for i := len(blocks) - 1; i > 0; i-- {
+			if blocks[i].BlockType() != slack.MBTAction {
+				drop = i
+				break
+			}
+		}
+		if drop < 0 && len(blocks) > 1 {
+			last := blocks[len(blocks)-1].(*slack.ActionBlock)
+			if els := last.Elements.ElementSet; len(els) > 1 {
+				last.Elements.ElementSet = els[:len(els)-1]
+				continue
+			}
+			drop = len(blocks) - 1
+		}
+		if drop < 0 {
+			break
+		}
+		blocks = append(blocks[:drop:drop], blocks[drop+1:]...)
+	}
+	// The note goes before the buttons at the end, if any.
+	at := len(blocks)
+	for at > 1 && blocks[at-1].BlockType() == slack.MBTAction {
+		at--
+	}
+	if len(blocks) >= maxBlocks {
+		return blocks
+	}
+	return append(append(append([]slack.Block{}, blocks[:at]...), note), blocks[at:]...)
+}
+
+// layout is how much a card's steps are condensed to fit Block Kit's 50
+// blocks and the block text budget; each level condenses more.
+type layout int
+
+const (
+	// layoutFull: every step in its own section, with its buttons.
+	layoutFull layout = iota
+	// layoutPacked: steps without buttons packed several to a section.
+	layoutPacked
+	// layoutCompact: settled steps as their title alone (no "· @who · when").
+	layoutCompact
+	// layoutFolded: runs of settled steps folded into one count line.
+	layoutFolded
+	// layoutTight: open steps' text shortened, buttons without
+	// accessibility labels.
+	layoutTight
+)
+
+// RenderCard renders a phase card. The steps are laid out at the first
+// level that fits Block Kit's 50 blocks and the block text budget: each
+// step in full with its buttons; then steps without buttons packed several
+// to a section; then settled steps as compact lines, then folded into
+// counts ("✅ 18 done"), the open steps always in full with their buttons;
+// then the open steps shortened. If the buttons still do not fit, every
+// step is packed and each kind of step button becomes one menu listing the
+// steps it applies to.
 func RenderCard(c bot.PhaseCard) Rendered {
 	head := []slack.Block{slack.NewHeaderBlock(plain(cardHeader(c), maxHeaderText))}
 	var ctx []string
@@ -449,34 +634,66 @@ func RenderCard(c bot.PhaseCard) Rendered {
 	}
 	head = append(head, slack.NewContextBlock("", mrkdwn(strings.Join(ctx, " · "))))
 
-	tail := []slack.Block{section(gateIcon(c.State) + " " + esc(c.Gate, 1000))}
+	tail := []slack.Block{section(gateIcon(c.State) + " " + esc(bot.GateText(c.Gate), 1000))}
 	tail = append(tail, actionBlocks(c.Buttons, nil)...)
 
 	room := maxBlocks - len(head) - len(tail)
-	steps := fullSteps(c)
-	if len(steps) > room {
-		steps = packedSteps(c)
+	budget := maxBlockText - blockText(head) - blockText(tail)
+	var steps []slack.Block
+	fits := false
+	for lv := layoutFull; lv <= layoutTight && !fits; lv++ {
+		steps = layoutSteps(c, lv)
+		fits = len(steps) <= room && blockText(steps) <= budget
 	}
-	if len(steps) > room {
-		steps = menuSteps(c, room)
+	if !fits {
+		steps = menuSteps(c, room, budget)
 	}
 	blocks := append(append(head, steps...), tail...)
 	assignBlockIDs(blocks)
 
-	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.Release, c.Env, c.Gate)
+	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.Release, c.Env, bot.GateText(c.Gate))
 	return Rendered{Text: fallback(text), Blocks: blocks}
 }
 
-func fullSteps(c bot.PhaseCard) []slack.Block {
-	var out []slack.Block
-	for _, l := range c.Steps {
-		out = append(out, section(stepText(l)))
-		out = append(out, actionBlocks(l.Buttons, stepA11y(l.Title))...)
+// compactLine is a settled step as its icon and title, with a skip's reason.
+func compactLine(l bot.StepLine) string {
+	line := stepIcon(l.State) + " *" + esc(l.Title, maxTitle) + "*"
+	if l.State == deploy.StepSkipped && l.Reason != "" {
+		line += " — reason: " + esc(l.Reason, 100)
 	}
-	return out
+	return line
 }
 
-func packedSteps(c bot.PhaseCard) []slack.Block {
+// foldLine sums up settled steps first..last (1-based) in one line.
+func foldLine(steps []bot.StepLine, first, last int) string {
+	done, skipped := 0, 0
+	for _, l := range steps {
+		if l.State == deploy.StepSkipped {
+			skipped++
+		} else {
+			done++
+		}
+	}
+	var parts []string
+	if done > 0 {
+		parts = append(parts, fmt.Sprintf("%s %d done", stepIcon(deploy.StepDone), done))
+	}
+	if skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%s %d skipped", stepIcon(deploy.StepSkipped), skipped))
+	}
+	return fmt.Sprintf("%s — steps %d–%d (/deploy status lists them)", strings.Join(parts, " · "), first, last)
+}
+
+// tightText is an open step shortened: a shorter title and result.
+func tightText(l bot.StepLine) string {
+	short := l
+	short.Title = clip(l.Title, 120)
+	short.Result, short.Progress, short.LastLine = clip(l.Result, 150), clip(l.Progress, 100), clip(l.LastLine, 100)
+	return stepText(short)
+}
+
+// layoutSteps renders the steps at level lv.
+func layoutSteps(c bot.PhaseCard, lv layout) []slack.Block {
 	var out []slack.Block
 	var run []string
 	flush := func() {
@@ -485,23 +702,124 @@ func packedSteps(c bot.PhaseCard) []slack.Block {
 		}
 		run = nil
 	}
-	for _, l := range c.Steps {
-		if len(l.Buttons) == 0 {
+	settled := func(l bot.StepLine) bool { return len(l.Buttons) == 0 && l.State.Settled() }
+	for i := 0; i < len(c.Steps); i++ {
+		l := c.Steps[i]
+		switch {
+		case lv == layoutFull:
+			out = append(out, section(stepText(l)))
+			out = append(out, actionBlocks(l.Buttons, stepA11y(l.Title))...)
+		case len(l.Buttons) > 0 && lv == layoutTight:
+			flush()
+			out = append(out, section(tightText(l)))
+			out = append(out, actionBlocks(l.Buttons, nil)...)
+		case len(l.Buttons) > 0:
+			flush()
+			out = append(out, section(stepText(l)))
+			out = append(out, actionBlocks(l.Buttons, stepA11y(l.Title))...)
+		case settled(l) && lv >= layoutFolded:
+			j := i
+			for j+1 < len(c.Steps) && settled(c.Steps[j+1]) {
+				j++
+			}
+			if j > i {
+				run = append(run, foldLine(c.Steps[i:j+1], i+1, j+1))
+			} else {
+				run = append(run, compactLine(l))
+			}
+			i = j
+		case settled(l) && lv >= layoutCompact:
+			run = append(run, compactLine(l))
+		default:
 			run = append(run, stepLine(l))
-			continue
 		}
-		flush()
-		out = append(out, section(stepText(l)))
-		out = append(out, actionBlocks(l.Buttons, stepA11y(l.Title))...)
 	}
 	flush()
 	return out
 }
 
 // menuSteps packs every step into sections and turns the step buttons into
-// one menu per label ("Done…", "Skip…"), whose options are the steps.
-func menuSteps(c bot.PhaseCard, room int) []slack.Block {
+// one menu per label ("Done…", "Skip…"), whose options are the steps. The
+// lines and the options' labels are condensed until the block text fits
+// budget; as a last resort the list is cut, never a menu.
+func menuSteps(c bot.PhaseCard, room, budget int) []slack.Block {
+	levels := []layout{layoutPacked, layoutCompact, layoutFolded, layoutTight}
+	lines := make([][]slack.Block, len(levels))
+	var sections, menus []slack.Block
+	for _, optMax := range []int{maxOptionText, 50, 36, 24} {
+		menus = stepMenus(c, optMax)
+		keep := room - len(menus)
+		for i, lv := range levels {
+			if lines[i] == nil {
+				lines[i] = sectionsOf(stepLines(c, lv))
+			}
+			sections = cut(lines[i], keep)
+			if blockText(sections)+blockText(menus) <= budget {
+				return append(sections, menus...)
+			}
+		}
+	}
+	// Cut the list from the end, keeping the menus.
+	more := section("… more steps: /deploy status lists them all")
+	for len(sections) > 0 && blockText(sections)+blockText(menus)+blockText([]slack.Block{more}) > budget {
+		sections = sections[:len(sections)-1]
+	}
+	return append(append(sections, more), menus...)
+}
+
+// sectionsOf packs lines into sections.
+func sectionsOf(lines []string) []slack.Block {
+	var out []slack.Block
+	for _, p := range packLines(lines) {
+		out = append(out, section(p))
+	}
+	return out
+}
+
+// cut keeps at most keep of sections, the last one saying there are more.
+func cut(sections []slack.Block, keep int) []slack.Block {
+	if len(sections) <= keep {
+		return sections
+	}
+	out := append([]slack.Block{}, sections[:keep]...)
+	last := out[keep-1].(*slack.SectionBlock)
+	out[keep-1] = section(clipEscaped(last.Text.Text, maxSectionText-60) + "\n… more steps: /deploy status lists them all")
+	return out
+}
+
+// stepLines is every step as a line at level lv, numbered as the menus'
+// options are (the menus carry the buttons).
+func stepLines(c bot.PhaseCard, lv layout) []string {
 	var lines []string
+	for i := 0; i < len(c.Steps); i++ {
+		l := c.Steps[i]
+		num := fmt.Sprintf("`%d` ", i+1)
+		switch {
+		case l.State.Settled() && lv >= layoutFolded:
+			j := i
+			for j+1 < len(c.Steps) && c.Steps[j+1].State.Settled() {
+				j++
+			}
+			if j > i {
+				lines = append(lines, foldLine(c.Steps[i:j+1], i+1, j+1))
+			} else {
+				lines = append(lines, num+compactLine(l))
+			}
+			i = j
+		case l.State.Settled() && lv >= layoutCompact:
+			lines = append(lines, num+compactLine(l))
+		case lv >= layoutTight:
+			lines = append(lines, num+stepIcon(l.State)+" *"+esc(l.Title, 80)+"*")
+		default:
+			lines = append(lines, num+stepLine(l))
+		}
+	}
+	return lines
+}
+
+// stepMenus turns the step buttons into one menu per label, with option
+// labels of at most optMax characters (nil when no step has a button).
+func stepMenus(c bot.PhaseCard, optMax int) []slack.Block {
 	type menu struct {
 		label   string
 		confirm *bot.Confirm
@@ -510,8 +828,7 @@ func menuSteps(c bot.PhaseCard, room int) []slack.Block {
 	}
 	var menus []*menu
 	byLabel := map[string]*menu{}
-	for _, l := range c.Steps {
-		lines = append(lines, stepLine(l))
+	for n, l := range c.Steps {
 		for _, b := range l.Buttons {
 			id := b.ID()
 			if len(id) > maxOptionValue {
@@ -524,7 +841,9 @@ func menuSteps(c bot.PhaseCard, room int) []slack.Block {
 				menus = append(menus, m)
 			}
 			if len(m.opts) < maxSelectOptions {
-				m.opts = append(m.opts, slack.NewOptionBlockObject(id, plain(l.Icon()+" "+l.Title, maxOptionText), nil))
+				// Options lead with the step's number, as the list does, so
+				// that shortened ones still read apart.
+				m.opts = append(m.opts, slack.NewOptionBlockObject(id, plain(fmt.Sprintf("%d. %s", n+1, l.Title), optMax), nil))
 			}
 		}
 	}
@@ -544,23 +863,10 @@ func menuSteps(c bot.PhaseCard, room int) []slack.Block {
 		}
 		els = append(els, sel)
 	}
-	packed := packLines(lines)
-	keep := room
-	if len(els) > 0 {
-		keep--
+	if len(els) == 0 {
+		return nil
 	}
-	if len(packed) > keep {
-		packed = packed[:keep]
-		packed[keep-1] = clipEscaped(packed[keep-1], maxSectionText-60) + "\n… more steps: /deploy status lists them all"
-	}
-	var out []slack.Block
-	for _, p := range packed {
-		out = append(out, section(p))
-	}
-	if len(els) > 0 {
-		out = append(out, slack.NewActionBlock("", els...))
-	}
-	return out
+	return []slack.Block{slack.NewActionBlock("", els...)}
 }
 
 // ---- notices ----
@@ -568,9 +874,13 @@ func menuSteps(c bot.PhaseCard, room int) []slack.Block {
 // RenderNotice renders a notice: its title, fields, lines and buttons.
 func RenderNotice(n bot.Notice) Rendered {
 	var blocks []slack.Block
-	title := esc(n.Title, maxSectionText-4)
+	head := n.Title
+	if i := noticeIcon(n.Icon); i != "" {
+		head = i + " " + head
+	}
+	title := esc(head, maxSectionText-4)
 	if n.Kind != bot.NoticeText {
-		title = "*" + esc(n.Title, maxSectionText-4) + "*"
+		title = "*" + esc(head, maxSectionText-4) + "*"
 	}
 	blocks = append(blocks, section(title))
 	var fields []*slack.TextBlockObject
@@ -608,6 +918,12 @@ func RenderNotice(n bot.Notice) Rendered {
 	if len(blocks) > maxBlocks {
 		blocks = blocks[:maxBlocks]
 	}
+	blocks = trimToBudget(blocks, "… (too long for one message; the rest is left out)")
 	assignBlockIDs(blocks)
-	return Rendered{Text: fallback(n.Text()), Blocks: blocks}
+	text := []string{head}
+	for _, f := range n.Fields {
+		text = append(text, f.Label+": "+f.Value)
+	}
+	text = append(text, n.Lines...)
+	return Rendered{Text: fallback(strings.Join(text, "\n")), Blocks: blocks}
 }

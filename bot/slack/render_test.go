@@ -343,6 +343,9 @@ func TestRenderExtremes(t *testing.T) {
 			if strings.Contains(string(raw), "<!channel>") || strings.Contains(out.Text, "<!channel>") {
 				t.Error("people's text reaches Slack unescaped: <!channel> would ping the channel")
 			}
+			if n := blockText(out.Blocks); n > maxBlockText {
+				t.Errorf("block text %d characters, over the %d budget", n, maxBlockText)
+			}
 		})
 	}
 }
@@ -460,7 +463,7 @@ func TestRenderNotice(t *testing.T) {
 		{"rolled back", bot.RolledBackNotice(rolledBack()), []string{"↩️ v1.4 on production is rolled back"}},
 		{"aborted", bot.AbortNotice(aborted()), []string{"aborted", "wrong version"}},
 		{"text", bot.Notice{Kind: bot.NoticeText, Title: "Deploying v1.4 <now> & then"}, []string{"Deploying v1.4 <now> & then"}},
-		{"with a button", bot.Notice{Kind: bot.NoticeReminder, Title: "⏰ Maintenance window in 1 h", Fields: []bot.Field{{Label: "Version", Value: "v1.4"}},
+		{"with a button", bot.Notice{Kind: bot.NoticeReminder, Icon: bot.IconClock, Title: "Maintenance window in 1 h", Fields: []bot.Field{{Label: "Version", Value: "v1.4"}},
 			Buttons: []bot.Button{{Label: "Start", Action: bot.ActStartWindow, RunID: "w3x9z", Style: bot.StylePrimary}}}, []string{"[Start]"}},
 	}
 	for _, tc := range cases {
@@ -503,7 +506,7 @@ func TestClipAndEscape(t *testing.T) {
 }
 
 func TestRenderEmptyRollbackCard(t *testing.T) {
-	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: "passed", Gate: "Passed (no approval needed)"}
+	c := bot.PhaseCard{RunID: "r7k2qd", PhaseID: "rollback", Title: "Rollback Procedure", Rollback: true, State: bot.CardPassed, Gate: bot.Gate{Kind: bot.GatePassed}}
 	r := RenderCard(c)
 	raw, err := json.Marshal(r.Blocks)
 	if err != nil {
@@ -514,5 +517,137 @@ func TestRenderEmptyRollbackCard(t *testing.T) {
 	}
 	if r.Text == "" {
 		t.Fatal("no fallback text")
+	}
+}
+
+// longTitle is a step title as long as real checklists write them.
+const longTitle = "Step %d: confirm that the payments reconciliation job for every region finished, that the ledger totals match the bank statement export, and that the on-call engineer has signed off in the release channel"
+
+// midRun returns a run of a phase of n long-titled steps, the first done
+// of them settled (done by different people, every seventh skipped with a
+// reason), the rest open.
+func midRun(t testing.TB, n, done int, title string) *deploy.Run {
+	rb := bigRunbook(t, n, title)
+	r := fixtureRun(rb)
+	people := []deploy.Actor{ana, bob, {ID: "U0CAT", Name: "catherine.longname", Platform: "slack"}}
+	for j := range done {
+		s := &r.Phases[0].Steps[j]
+		set(s, deploy.StepDone, people[j%len(people)], time.Duration(done-j)*time.Minute, "")
+		if j%7 == 3 {
+			s.State, s.Reason = deploy.StepSkipped, "checked by hand on the finance dashboard together with the treasury team, nothing to reconcile this week"
+		}
+	}
+	return r
+}
+
+// offeredSteps returns, for a rendered card, the step ids each action can
+// be applied to (as a button or a menu option).
+func offeredSteps(raw []byte) map[string]bool {
+	offered := map[string]bool{}
+	for _, a := range slackfake.Actions(raw) {
+		if a.Type == "button" {
+			offered[a.ActionID] = true
+		}
+		for _, o := range a.Options {
+			offered[o.Value] = true
+		}
+	}
+	return offered
+}
+
+// TestRenderLongPhase: a long phase mid-run, with long titles, stays under
+// the block text budget and usable: the open steps are shown in full with
+// their buttons (or, past what buttons fit, in menus), the settled ones
+// folded; every button is there.
+func TestRenderLongPhase(t *testing.T) {
+	cases := []struct {
+		name        string
+		steps, done int
+		buttons     bool // the open steps keep their own buttons (no menus)
+	}{
+		{"30 steps mid-run", 30, 18, true},
+		{"60 steps mid-run", 60, 36, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := midRun(t, tc.steps, tc.done, longTitle)
+			card := bot.BuildCard(r, 0, t0)
+			out := RenderCard(card)
+			raw := checkRendered(t, out)
+			if n := blockText(out.Blocks); n > maxBlockText {
+				t.Errorf("block text %d characters, over the %d budget", n, maxBlockText)
+			}
+			vis := slackfake.Visible(raw)
+			offered := offeredSteps(raw)
+			for j, l := range card.Steps {
+				if j < tc.done {
+					continue
+				}
+				if tc.buttons && !strings.Contains(vis, l.Title) {
+					t.Errorf("open step %d is not shown in full", j+1)
+				}
+				for _, b := range l.Buttons {
+					if !offered[b.ID()] {
+						t.Errorf("open step %d cannot be %s", j+1, b.Action)
+					}
+				}
+			}
+			for _, b := range card.Buttons {
+				if !offered[b.ID()] {
+					t.Errorf("the phase's %s button is missing", b.Label)
+				}
+			}
+			if menus := strings.Contains(string(raw), "static_select"); menus == tc.buttons {
+				t.Errorf("menus %v, want %v", menus, !tc.buttons)
+			}
+			t.Logf("%d blocks, %d characters of block text", len(out.Blocks), blockText(out.Blocks))
+			js, _ := out.JSON()
+			golden(t, js)
+		})
+	}
+}
+
+// TestBlockTextBudget: whatever the phase's size, its progress and its
+// titles, a card stays under the block text budget and Block Kit's limits,
+// and every open step (up to the 100 a menu lists) can be acted on.
+func TestBlockTextBudget(t *testing.T) {
+	titles := map[string]string{
+		"short": "Check %d",
+		"long":  longTitle,
+		"max":   "%d " + strings.Repeat("Very long step title with <markup> & entities ", 7),
+	}
+	for _, n := range []int{1, 5, 10, 20, 25, 30, 40, 50, 60, 80, 100, 150, 300} {
+		for tname, title := range titles {
+			for _, frac := range []int{0, 25, 50, 75, 90, 100} {
+				done := n * frac / 100
+				r := midRun(t, n, done, title)
+				if done < n {
+					// An open automated-looking step with a long result.
+					s := &r.Phases[0].Steps[done]
+					s.State, s.Result, s.Attempt = deploy.StepFailed, strings.Repeat("exit 1: reconciliation mismatch <in> ledger & bank ", 10), 2
+					s.By, s.At = &deploy.System, t0
+				}
+				card := bot.BuildCard(r, 0, t0)
+				out := RenderCard(card)
+				raw, _ := json.Marshal(out.Blocks)
+				if err := slackfake.CheckBlocks(raw); err != nil {
+					t.Errorf("%d %s steps, %d%% settled: %v", n, tname, frac, err)
+				}
+				if got := blockText(out.Blocks); got > maxBlockText {
+					t.Errorf("%d %s steps, %d%% settled: block text %d > %d", n, tname, frac, got, maxBlockText)
+				}
+				if n-done > maxSelectOptions {
+					continue
+				}
+				offered := offeredSteps(raw)
+				for j, l := range card.Steps {
+					for _, b := range l.Buttons {
+						if !offered[b.ID()] {
+							t.Errorf("%d %s steps, %d%% settled: step %d cannot be %s", n, tname, frac, j+1, b.Action)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -102,8 +102,8 @@ func TestWindowNotice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := bot.WindowNotice(tt.n)
-			if n.Kind != tt.kind || n.Title != tt.title {
-				t.Errorf("notice %s %q, want %s %q", n.Kind, n.Title, tt.kind, tt.title)
+			if n.Kind != tt.kind || n.Headline() != tt.title {
+				t.Errorf("notice %s %q, want %s %q", n.Kind, n.Headline(), tt.kind, tt.title)
 			}
 			for label, want := range tt.fields {
 				if got := field(n, label); got != want {
@@ -173,7 +173,7 @@ func (p *poster) Post(_ context.Context, channel, _ string, m bot.Message) (stri
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if m.Notice != nil {
-		p.posts = append(p.posts, channel+": "+m.Notice.Title)
+		p.posts = append(p.posts, channel+": "+m.Notice.Headline())
 	}
 	return "ts-1", nil
 }
