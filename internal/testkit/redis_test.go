@@ -2,14 +2,13 @@ package testkit
 
 import (
 	"context"
-	"time"
-
-	"github.com/redis/go-redis/v9"
-
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { Main(m) }
