@@ -26,8 +26,9 @@ import (
 func TestSentinelFailover(t *testing.T) {
 	master := testkit.StartRedis(t)
 	replica := testkit.StartReplica(t, master)
+	// Down after 2 s: a gap long enough to be seen by a 1 s /readyz.
 	sentinel := testkit.StartSentinel(t, "deploybot", master,
-		testkit.SentinelTimings{DownAfter: 500 * time.Millisecond, FailoverTimeout: 3 * time.Second}, 1)
+		testkit.SentinelTimings{DownAfter: 2 * time.Second, FailoverTimeout: 5 * time.Second}, 1)
 
 	s, err := Open("redis://"+sentinel.Addr()+"/0?master_name=deploybot", "failover:")
 	if err != nil {
