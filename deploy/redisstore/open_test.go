@@ -53,19 +53,17 @@ func TestClusterPrefix(t *testing.T) {
 // URL sets none; a Cluster store's keys carry the hash tag.
 func TestOpenBuildsTheClientOfEachForm(t *testing.T) {
 	type opts struct {
-		ctx                bool
-		dial, read, write  time.Duration
-		addrs              []string
-		master, masterPass string
+		ctx               bool
+		dial, read, write time.Duration
 	}
 	get := func(c redis.UniversalClient) opts {
 		switch c := c.(type) {
 		case *redis.ClusterClient:
 			o := c.Options()
-			return opts{ctx: o.ContextTimeoutEnabled, dial: o.DialTimeout, read: o.ReadTimeout, write: o.WriteTimeout, addrs: o.Addrs}
+			return opts{ctx: o.ContextTimeoutEnabled, dial: o.DialTimeout, read: o.ReadTimeout, write: o.WriteTimeout}
 		case *redis.Client:
 			o := c.Options()
-			return opts{ctx: o.ContextTimeoutEnabled, dial: o.DialTimeout, read: o.ReadTimeout, write: o.WriteTimeout, addrs: []string{o.Addr}}
+			return opts{ctx: o.ContextTimeoutEnabled, dial: o.DialTimeout, read: o.ReadTimeout, write: o.WriteTimeout}
 		}
 		t.Fatalf("client %T", c)
 		return opts{}
