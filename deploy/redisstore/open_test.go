@@ -200,3 +200,32 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
+
+// A store opened with a redis+cluster:// URL keeps the store contract on a
+// Redis Cluster, whose rules refuse a script touching keys of several
+// slots: the hash tag Open adds to the prefix keeps every key in one slot.
+func TestClusterContract(t *testing.T) {
+	srv := testkit.StartCluster(t)
+	url := "redis+cluster://" + srv.Addr()
+	storetest.Run(t, func(t *testing.T) deploy.Store {
+		s, err := Open(url, srv.Prefix(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+// Without the hash tag the same store breaks Cluster's rules: the control
+// for TestClusterContract.
+func TestClusterNeedsTheHashTag(t *testing.T) {
+	srv := testkit.StartCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+	defer c.Close()
+	s := New(c, "untagged:")
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := s.Apply(t.Context(), storetest.Create(r, true)); err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
+		t.Fatalf("Apply without a hash tag on a cluster: %v, want CROSSSLOT", err)
+	}
+}

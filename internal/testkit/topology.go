@@ -143,3 +143,25 @@ func waitFor(t testing.TB, within time.Duration, what string, check func(context
 	}
 	t.Fatalf("testkit: waited %s for %s (last error: %v)", within, what, last)
 }
+
+// StartCluster starts a one-node Redis Cluster (cluster mode on, all 16384
+// slots on the node) and waits until the cluster state is ok. One node is
+// enough to hold a store to Cluster's rules: a command or script whose keys
+// hash to different slots is refused (CROSSSLOT) even there. It is stopped
+// when the test ends.
+func StartCluster(t testing.TB) *RedisServer {
+	t.Helper()
+	conf := func(dir string) ([]string, error) {
+		return []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf")}, nil
+	}
+	s := startOwn(t, conf)
+	c := s.Client(t)
+	if err := c.Do(context.Background(), "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatalf("testkit: cluster slots: %v", err)
+	}
+	waitFor(t, 15*time.Second, "cluster state ok on "+s.Addr(), func(ctx context.Context, c *redis.Client) (bool, error) {
+		info, err := c.ClusterInfo(ctx).Result()
+		return strings.Contains(info, "cluster_state:ok"), err
+	}, s)
+	return s
+}
