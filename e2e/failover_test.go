@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,4 +140,36 @@ func hasButton(fake *slackfake.Server, m slackfake.Message, label, idPart string
 	m, _ = fake.Message(m.Channel, m.TS)
 	_, ok := m.Action(label, idPart)
 	return ok
+}
+
+// A REDIS_URL of none of the three forms stops the bot at start with one
+// line naming the variable and exit code 2, whether the configuration check
+// or go-redis's own option parsing finds the problem; a password in it is
+// never shown.
+func TestBadRedisURLStopsWithOneLine(t *testing.T) {
+	for name, tc := range map[string]struct{ url, want string }{
+		"addr without master_name": {"redis://:hunter2@s-a:26379?addr=s-b:26379", "needs master_name"},
+		"cluster with a database":  {"redis+cluster://n-a:6379/3", "only database 0"},
+		"unknown option":           {"redis://s-a:26379?master_name=m&password=hunter2&colour=blue", "unexpected option: colour"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary)
+			cmd.Dir = t.TempDir()
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DEPLOYBOT_ADDR=" + freeAddr(t), "REDIS_URL=" + tc.url}
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 {
+				t.Fatalf("exit %v, want 2; output:\n%s", err, out)
+			}
+			text := strings.TrimSpace(string(out))
+			if strings.Count(text, "\n") != 0 || !strings.Contains(text, "REDIS_URL: ") || !strings.Contains(text, tc.want) {
+				t.Fatalf("output %q: want one line naming REDIS_URL and saying %q", text, tc.want)
+			}
+			if strings.Contains(text, "hunter2") {
+				t.Fatalf("the password was printed: %q", text)
+			}
+		})
+	}
 }
