@@ -173,3 +173,61 @@ func TestBadRedisURLStopsWithOneLine(t *testing.T) {
 		})
 	}
 }
+
+// With the bot's Redis paused (SIGSTOP), every command and click is still
+// answered within Slack's 3 s, with "try again, nothing changed", and
+// /readyz answers 503; once Redis goes on, the same click takes effect.
+// (go-redis without ContextTimeoutEnabled kept reads waiting past the
+// deadline, and answers came up to 5 s late.)
+func TestPausedRedisAnswersInTime(t *testing.T) {
+	redis := testkit.StartRedis(t)
+	dir := t.TempDir()
+	d := newSlackDriver(t, strings.ReplaceAll(replicasRunbook, "%DIR%", dir))
+	d.env["REDIS_URL"] = redis.URL()
+	p := d.start()
+	if got := d.command(p, ana, "start v8.0"); !strings.Contains(got, "Started run") {
+		t.Fatalf("start: %q", got)
+	}
+	card := d.find(deployChannel, "Build and verify", "Release notes written")
+
+	redis.Pause(t)
+	const slackDeadline = 3 * time.Second
+	for i := range 3 {
+		began := time.Now()
+		got := d.command(p, ana, "list")
+		if took := time.Since(began); took > slackDeadline {
+			t.Errorf("command %d on a paused Redis answered after %s", i, took)
+		}
+		if !strings.Contains(got, "not answering right now") {
+			t.Errorf("command %d on a paused Redis: %q", i, got)
+		}
+		began = time.Now()
+		if code := d.click(p, bob, card, "Done", ":notes"); code != http.StatusOK {
+			t.Fatalf("click %d on a paused Redis: HTTP %d", i, code)
+		}
+		if took := time.Since(began); took > slackDeadline {
+			t.Errorf("click %d on a paused Redis answered after %s", i, took)
+		}
+	}
+	d.ephemeralTo(bob, "not answering right now; nothing was changed. Try again")
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + p.addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz on a paused Redis: %d", resp.StatusCode)
+	}
+
+	redis.Resume()
+	waitFor(t, "the click to take effect after Redis went on", 20*time.Second, func() bool {
+		if hasButton(d.fake, card, "Done", ":notes") {
+			d.click(p, bob, card, "Done", ":notes")
+			time.Sleep(300 * time.Millisecond)
+			return false
+		}
+		return true
+	})
+	d.find(deployChannel, "Build and verify", "smoke ok")
+}
