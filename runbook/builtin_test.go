@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// seedPath is the seed checklist, beside the repository in CI and here.
-const seedPath = "../../shared/seed/deployment-checklist.md"
+// seedPath is the seed checklist (PRODUCT.md's deployment checklist), kept in
+// the repository so the test needs nothing beside it.
+const seedPath = "testdata/seed-checklist.md"
 
 type seedPhase struct {
 	group, title string
@@ -34,7 +35,7 @@ func readSeed(t *testing.T) seedChecklist {
 	t.Helper()
 	data, err := os.ReadFile(seedPath)
 	if err != nil {
-		t.Fatalf("the seed checklist must be at %s (shared/ beside the repository): %v", seedPath, err)
+		t.Fatalf("the seed checklist must be at runbook/%s: %v", seedPath, err)
 	}
 	var c seedChecklist
 	group, inRollback := "", false

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"deploybot/bot"
@@ -24,6 +25,9 @@ const (
 	feedSize = 50
 	// recentRuns is how many finished runs the run list shows.
 	recentRuns = 10
+	// readBudget bounds all the store reads of one page or part together, so
+	// a stalled store costs a page no more than this.
+	readBudget = 1500 * time.Millisecond
 )
 
 // validRequestID is what a page may send as the id of a command or click
@@ -63,16 +67,18 @@ func (c *Console) handleIndex(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) handleRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), readBudget)
+	defer cancel()
 	switch r.URL.Query().Get("part") {
 	case "main":
-		v, err := c.runView(r.Context(), id)
+		v, err := c.runView(ctx, id)
 		if err != nil {
 			c.render(w, http.StatusNotFound, "main", pageData{ReadOnly: c.readOnly, Missing: c.refusal(err), Cursor: c.hub.cursor()})
 			return
 		}
 		c.render(w, http.StatusOK, "main", pageData{ReadOnly: c.readOnly, Run: v, Cursor: v.Cursor})
 	case "timeline":
-		v, err := c.runView(r.Context(), id)
+		v, err := c.runView(ctx, id)
 		if err != nil {
 			http.Error(w, c.refusal(err), http.StatusNotFound)
 			return
@@ -86,7 +92,8 @@ func (c *Console) handleRun(w http.ResponseWriter, r *http.Request) {
 // servePage renders the whole page with run id selected; with id empty it
 // selects the newest active run (or, on the dashboard, the newest run).
 func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), readBudget)
+	defer cancel()
 	d := pageData{ReadOnly: c.readOnly, Token: c.token != "", Name: personName(r), Cursor: c.hub.cursor(), HasWindows: c.windows != nil}
 	if d.Name == "" && !c.readOnly {
 		// A first visit acts at once, as a guest with a name of its own (so

@@ -11,6 +11,13 @@
 // and one of leased items by lease expiry; Claim moves items between them in
 // one script. Errors reaching Redis wrap deploy.ErrUnavailable.
 //
+// Open (open.go) builds the go-redis client from a URL: one server, a
+// Sentinel-managed master (master_name=) or a Redis Cluster
+// (redis+cluster://, with the prefix given a hash tag so every key is in one
+// slot). Every client it builds honours its callers' context deadlines
+// (ContextTimeoutEnabled), so a stalled Redis costs a caller no more than the
+// deadline it set.
+//
 // go-redis types never leave this package. It must not import the engine or
 // any chat platform package: only deploy (for the types it stores) and the
 // standard library besides go-redis.

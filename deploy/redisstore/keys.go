@@ -23,8 +23,10 @@ package redisstore
 //	p due:<kind>:ready     zset   unleased item ids, score = Due (unix ms)
 //	p due:<kind>:leased    zset   leased item ids, score = lease expiry (unix ms)
 //
-// In Redis Cluster every key of a store must hash to one slot: give the
-// prefix a hash tag, such as "{deploybot}:".
+// In Redis Cluster every key of a store must hash to one slot, so the prefix
+// carries a hash tag, such as "{deploybot}:": Open adds one to a
+// redis+cluster:// store's prefix (ClusterPrefix); a caller of New with a
+// cluster client must pass a tagged prefix itself.
 type keys struct{ p string }
 
 // Suffixes of the per-kind due queues; the Lua scripts append them to

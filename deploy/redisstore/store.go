@@ -63,19 +63,6 @@ func New(client redis.UniversalClient, prefix string, opts ...Option) *Store {
 	return s
 }
 
-// Open connects to the Redis at url (redis:// or rediss://, as parsed by
-// redis.ParseURL) and returns a store under prefix that owns the connection:
-// Close closes it. It does not contact Redis; use Ping for that.
-func Open(url, prefix string, opts ...Option) (*Store, error) {
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore open: %w", err)
-	}
-	s := New(redis.NewClient(o), prefix, opts...)
-	s.owned = true
-	return s, nil
-}
-
 // wrap prefixes err with the operation and marks failures to reach Redis
 // (network errors, timeouts, a closed client, a server that is loading or
 // without a master) as deploy.ErrUnavailable.

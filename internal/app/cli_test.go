@@ -34,9 +34,9 @@ func TestUnknownArgumentsPrintUsage(t *testing.T) {
 // checklistLines reads the seed checklist's step lines in order.
 func checklistLines(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "seed", "deployment-checklist.md"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "runbook", "testdata", "seed-checklist.md"))
 	if err != nil {
-		t.Fatalf("the seed checklist is expected at ../shared/seed beside the repository: %v", err)
+		t.Fatalf("the seed checklist is expected at runbook/testdata/seed-checklist.md: %v", err)
 	}
 	var lines []string
 	item := regexp.MustCompile(`^(?:- \[ \] |\d+\. )(.+)$`)

@@ -180,7 +180,7 @@ func (s *Server) openStore(ctx context.Context) error {
 		if err != nil {
 			return &ConfigError{Msg: "REDIS_URL: " + err.Error()}
 		}
-		s.store, s.storeAt = st, "Redis "+s.cfg.RedisURLRedacted()+" (prefix "+s.cfg.RedisPrefix+")"
+		s.store, s.storeAt = st, "Redis "+s.cfg.RedisURLRedacted()+" (prefix "+st.Prefix()+")"
 		s.closers = append(s.closers, func() { st.Close() })
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()

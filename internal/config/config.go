@@ -53,7 +53,9 @@ type Config struct {
 	// RunbookPath is the runbook YAML file (DEPLOYBOT_RUNBOOK); "" means the
 	// built-in runbook.
 	RunbookPath string
-	// RedisURL is the redis:// or rediss:// URL (REDIS_URL); unset means the
+	// RedisURL is the Redis URL (REDIS_URL): one server (redis:// or
+	// rediss://), a Sentinel-managed master (the same with master_name=) or a
+	// Redis Cluster (redis+cluster:// or rediss+cluster://); unset means the
 	// embedded store. It is a Secret because it may carry a password; see
 	// RedisURLRedacted for a printable form.
 	RedisURL Secret
@@ -314,8 +316,9 @@ func (c *Config) Discord() bool { return c.DiscordBotToken != "" && c.DiscordApp
 // come over the Gateway.
 func (c *Config) DiscordHTTP() bool { return c.Discord() && len(c.DiscordPublicKey) != 0 }
 
-// RedisURLRedacted returns REDIS_URL with its password replaced by "xxxxx",
-// fit for a log line; "" when unset.
+// RedisURLRedacted returns REDIS_URL with its passwords (the user info's and
+// a password parameter's) replaced by "xxxxx", fit for a log line; "" when
+// unset.
 func (c *Config) RedisURLRedacted() string { return redactURL(c.RedisURL.Reveal()) }
 
 // Logger returns the slog logger DEPLOYBOT_LOG_FORMAT and DEPLOYBOT_LOG_LEVEL
@@ -414,25 +417,75 @@ func parseURL(raw string) (*url.URL, string) {
 	return u, ""
 }
 
-// checkRedisURL returns what is wrong with a REDIS_URL, or "".
+// checkRedisURL returns what is wrong with a REDIS_URL, or "". Three forms
+// are accepted (README, "Redis"): one server (redis:// or rediss://), a
+// Sentinel-managed master (the same schemes, naming the Sentinels, with
+// master_name=), and a Redis Cluster (redis+cluster:// or rediss+cluster://).
+// go-redis checks the remaining options when the store is opened.
 func checkRedisURL(raw string) string {
 	u, p := parseURL(raw)
 	if p != "" {
 		return p
 	}
-	shown := u.Redacted()
+	shown := redactParsed(u)
+	bad := func(format string, args ...any) string {
+		return fmt.Sprintf("invalid URL %q: ", shown) + fmt.Sprintf(format, args...)
+	}
+	cluster := u.Scheme == "redis+cluster" || u.Scheme == "rediss+cluster"
+	q := u.Query()
 	switch {
-	case u.Scheme != "redis" && u.Scheme != "rediss":
-		return fmt.Sprintf("invalid URL %q: scheme must be redis:// or rediss://", shown)
+	case u.Scheme != "redis" && u.Scheme != "rediss" && !cluster:
+		return bad("scheme must be redis:// or rediss:// (redis+cluster:// or rediss+cluster:// for a Redis Cluster)")
 	case u.Hostname() == "":
-		return fmt.Sprintf("invalid URL %q: no host", shown)
+		return bad("no host")
 	}
 	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
 		if _, err := strconv.ParseUint(db, 10, 16); err != nil {
-			return fmt.Sprintf("invalid URL %q: path must be a database number such as /0", shown)
+			return bad("path must be a database number such as /0")
+		}
+		if cluster && db != "0" {
+			return bad("a Redis Cluster has only database 0")
 		}
 	}
+	for _, a := range q["addr"] {
+		if h, port, err := net.SplitHostPort(a); err != nil || h == "" || port == "" {
+			return bad("addr %q must be host:port", a)
+		}
+	}
+	switch {
+	case cluster && q.Has("master_name"):
+		return bad("master_name is for Sentinel; a Redis Cluster URL takes none")
+	case q.Has("master_name") && q.Get("master_name") == "":
+		return bad("master_name is empty")
+	case !cluster && q.Has("addr") && !q.Has("master_name"):
+		return bad("addr lists more Sentinels and needs master_name (a Redis Cluster URL starts with redis+cluster://)")
+	}
 	return ""
+}
+
+// secretParams are the query parameters of a URL that carry a password
+// (go-redis's Sentinel form sets the master's password with password=).
+var secretParams = []string{"password", "sentinel_password"}
+
+// redactParsed returns u with the password of its user info and of its
+// password parameters replaced by "xxxxx".
+func redactParsed(u *url.URL) string {
+	v := *u
+	if q := v.Query(); len(q) > 0 {
+		changed := false
+		for _, name := range secretParams {
+			if vals, ok := q[name]; ok {
+				for i := range vals {
+					vals[i] = "xxxxx"
+				}
+				changed = true
+			}
+		}
+		if changed {
+			v.RawQuery = q.Encode()
+		}
+	}
+	return v.Redacted()
 }
 
 // baseURL validates an http(s) base URL and makes it end in "/". An empty
@@ -474,7 +527,7 @@ func redactURL(raw string) string {
 	if err != nil {
 		return redacted
 	}
-	return u.Redacted()
+	return redactParsed(u)
 }
 
 // isSlackTeam reports whether s looks like a Slack team ID (T or E, then

@@ -132,13 +132,27 @@ func freePort() (int, error) {
 	return port, nil
 }
 
-func startRedisOn(bin string, port int) (*RedisServer, error) {
+// startRedisOn starts bin on port; extra arguments go after the standard ones
+// (--replicaof …), and a leading config file plus --sentinel (see
+// StartSentinel) before them, as redis-server wants.
+func startRedisOn(bin string, port int, extra ...string) (*RedisServer, error) {
+	return startRedisWith(bin, port, nil, extra...)
+}
+
+func startRedisWith(bin string, port int, conf func(dir string) ([]string, error), extra ...string) (*RedisServer, error) {
 	dir, err := os.MkdirTemp("", "testkit-redis-")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
+	var lead []string
+	if conf != nil {
+		if lead, err = conf(dir); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	logFile := filepath.Join(dir, "redis.log")
-	cmd := exec.Command(bin,
+	args := append(lead,
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--dir", dir,
@@ -147,6 +161,7 @@ func startRedisOn(bin string, port int) (*RedisServer, error) {
 		"--daemonize", "no",
 		"--logfile", logFile,
 	)
+	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.Dir = dir
 	srv := &RedisServer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, cmd: cmd, exited: make(chan struct{})}
 	if err := startWatched(cmd, srv.exited); err != nil {

@@ -1,10 +1,14 @@
 package testkit
 
 import (
+	"context"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -99,5 +103,39 @@ func TestStartAndStopOwnServer(t *testing.T) {
 	srv.stop()
 	if err := ping(srv.Addr()); err == nil {
 		t.Fatal("server still answers after stop")
+	}
+}
+
+// A master, a replica and a Sentinel that knows them both start on loopback,
+// and a paused server answers again once resumed.
+func TestSentinelTopology(t *testing.T) {
+	master := StartRedis(t)
+	replica := StartReplica(t, master)
+	sentinel := StartSentinel(t, "deploybot", master, SentinelTimings{}, 1)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr()})
+	defer sc.Close()
+	addr, err := sc.GetMasterAddrByName(t.Context(), "deploybot").Result()
+	if err != nil || net.JoinHostPort(addr[0], addr[1]) != master.Addr() {
+		t.Fatalf("sentinel's master: %v %v, want %s", addr, err, master.Addr())
+	}
+	if err := master.Client(t).Set(t.Context(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := master.Client(t).Do(t.Context(), "WAIT", 1, 2000).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := replica.Client(t).Get(t.Context(), "k").Result(); v != "v" {
+		t.Fatalf("replica has k = %q, %v", v, err)
+	}
+
+	master.Pause(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := master.Client(t).Ping(ctx).Err(); err == nil {
+		t.Fatal("a paused server answered PING")
+	}
+	master.Resume()
+	if err := ping(master.Addr()); err != nil {
+		t.Fatalf("resumed server: %v", err)
 	}
 }
