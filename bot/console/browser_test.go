@@ -308,3 +308,25 @@ func TestDashboardInTheBrowser(t *testing.T) {
 	}
 	p.WaitFor(t, "the timeline shows the tick", `document.getElementById("timeline-`+run.ID+`").textContent.includes("Release notes reviewed")`, live)
 }
+
+// TestNoticesArriveLive: with the page open, the announcement of a run
+// started from the command box appears in Notices without a reload, and so
+// does the completion notice of a chat run on the dashboard's run.
+func TestNoticesArriveLive(t *testing.T) {
+	f := newFixture(t, options{})
+	p := browser.Start(t).NewPage(t)
+	openAs(t, p, f.URL, "ana")
+	browser.Eval[int](t, p, `window.noReload = 1`)
+	p.Do(t, "start a run from the command box",
+		chromedp.SetValue(css("#command-input"), "/deploy start v3.1"),
+		chromedp.Click(css("#command-form button[type=submit]")),
+		chromedp.WaitVisible(css(".summary h1")),
+	)
+	p.WaitFor(t, "the announcement is in Notices", `!!document.querySelector("#feed .notice-announcement")`, live)
+	if got := text(t, p, "#feed .notice-announcement .notice-title"); !strings.Contains(got, "v3.1") {
+		t.Errorf("announcement title = %q, want it to name v3.1", got)
+	}
+	if browser.Eval[int](t, p, `window.noReload || 0`) != 1 {
+		t.Error("the page was reloaded; the notice should arrive live")
+	}
+}
