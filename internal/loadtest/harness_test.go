@@ -96,10 +96,21 @@ func (e *env) build() {
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
 	out := filepath.Join(e.dir, "bin") + string(filepath.Separator)
-	cmd := exec.Command("go", "build", "-o", out, ".", "./internal/loadtest/bare")
+	cmd := exec.Command("go", "build", "-o", out, "./internal/loadtest/bare")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		e.tb.Fatalf("go build: %v\n%s", err, b)
+	}
+	// LOADTEST_BOT_SRC builds the bot from another checkout (an older
+	// commit, say) while the load and the bare handler stay this one's.
+	src := root
+	if dir := os.Getenv("LOADTEST_BOT_SRC"); dir != "" {
+		src = dir
+	}
+	cmd = exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = src
+	if b, err := cmd.CombinedOutput(); err != nil {
+		e.tb.Fatalf("go build in %s: %v\n%s", src, err, b)
 	}
 	e.bot, e.bare = filepath.Join(out, "deploybot"), filepath.Join(out, "bare")
 }

@@ -39,6 +39,9 @@ type scale struct {
 // 10,000 stored finished runs.
 var full = scale{Runs: 200, SpreadRuns: 100, Steps: 20, Clients: 32, Finished: 10000, CostRuns: 50, Idle: 3 * time.Second, Settle: 60 * time.Second}
 
+// chunk is how many spread clicks go to the bare handler and then to the bot in turn.
+const chunk = 200
+
 // tiny checks the tool end to end in the normal test suite.
 var tiny = scale{Runs: 4, SpreadRuns: 2, Steps: 3, Clients: 4, Finished: 20, CostRuns: 2, Idle: 500 * time.Millisecond, Settle: 30 * time.Second}
 
@@ -57,16 +60,17 @@ type phase struct {
 
 // report is everything one load test measured.
 type report struct {
-	scale    scale
-	seed     result
-	idle     cmdDelta
-	idleRuns int
-	bare     phase
-	spread   phase
-	burst    phase
-	empty    phase
-	stored   phase
-	seedTime time.Duration // storing the finished runs
+	scale     scale
+	seed      result
+	idle      cmdDelta
+	idleRuns  int
+	bare      phase  // in turns with the bot's spread
+	bareAlone result // the same clicks before, alone
+	spread    phase
+	burst     phase
+	empty     phase
+	stored    phase
+	seedTime  time.Duration // storing the finished runs
 }
 
 func runLoad(tb testing.TB, sc scale) *report {
@@ -91,15 +95,32 @@ func runLoad(tb testing.TB, sc scale) *report {
 	spreadRuns, burstRuns := runs[:sc.SpreadRuns], runs[sc.SpreadRuns:]
 	spreadReqs := e.spread(spreadRuns, sc.Clients)
 
-	// The bare handler, with the very same signed bodies and clients.
+	// The bare handler, with the very same signed bodies and clients: once
+	// alone for its Redis commands, then in turns with the bot's spread.
 	bare := e.startBare()
 	before = e.commandStats()
-	rep.bare = phase{name: "bare handler", res: e.fire(bare.addr, spreadReqs, sc.Clients)}
-	rep.bare.cmds = delta(before, e.commandStats())
-	bare.stop()
+	rep.bareAlone = e.fire(bare.addr, spreadReqs, sc.Clients)
+	bareCmds := delta(before, e.commandStats())
 
-	// Spread: every step of SpreadRuns runs, interleaved over the runs.
-	rep.spread = e.measure(bot, "bot, spread", spreadRuns, sc, func() result { return e.fire(bot.addr, spreadReqs, sc.Clients) })
+	// Spread: every step of SpreadRuns runs, interleaved over the runs. The
+	// clicks go in chunks, each sent to the bare handler and then to the
+	// bot, so both see the same background on a shared machine.
+	var bareRes result
+	rep.spread = e.measure(bot, "bot, spread", spreadRuns, sc, func() result {
+		var all result
+		for i := 0; i < len(spreadReqs); i += chunk {
+			part := spreadReqs[i:min(i+chunk, len(spreadReqs))]
+			bareRes.add(e.fire(bare.addr, part, sc.Clients))
+			all.add(e.fire(bot.addr, part, sc.Clients))
+		}
+		return all
+	})
+	rep.bare = phase{name: "bare handler", res: bareRes, cmds: bareCmds}
+	// The bare handler's commands in the turns are not the bot's.
+	for k, v := range bareCmds {
+		rep.spread.cmds[k] -= v * int64(bareRes.n) / int64(rep.bareAlone.n)
+	}
+	bare.stop()
 
 	// Burst: every step of one run at once (one client per step), run after run.
 	rep.burst = e.measure(bot, "bot, one-run burst", burstRuns, sc, func() result {
@@ -115,20 +136,9 @@ func runLoad(tb testing.TB, sc scale) *report {
 	})
 	bot.stop()
 
-	// Click cost on an empty store, then with Finished finished runs stored.
-	bot2 := e.startBot("lt2:")
-	cold, _ := e.seed(bot2, "lt2a", sc.CostRuns, sc.Steps, sc.Clients)
-	e.settleIdle()
-	rep.empty = e.measure(bot2, "bot, empty store", cold, sc, func() result { return e.fire(bot2.addr, e.spread(cold, sc.Clients), sc.Clients) })
-	t0 := time.Now()
-	e.storeFinished("lt2:", sc.Finished)
-	rep.seedTime = time.Since(t0)
-	warm, _ := e.seed(bot2, "lt2b", sc.CostRuns, sc.Steps, sc.Clients)
-	e.settleIdle()
-	rep.stored = e.measure(bot2, fmt.Sprintf("bot, %d finished runs stored", sc.Finished), warm, sc, func() result {
-		return e.fire(bot2.addr, e.spread(warm, sc.Clients), sc.Clients)
-	})
-	bot2.stop()
+	// Click cost on an empty store and with Finished finished runs stored:
+	// two bots side by side, clicked in turns.
+	rep.empty, rep.stored, rep.seedTime = e.costCompare(sc)
 	return rep
 }
 
@@ -167,6 +177,59 @@ func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() 
 	p.cmds = delta(before, e.commandStats())
 	p.answers, p.quickly, p.sample = e.refusals(from)
 	return p
+}
+
+// costCompare measures the click on two bots, one on an empty store and one
+// with sc.Finished finished runs stored. Each gets CostRuns runs; the first
+// chunk of clicks goes to each alone, for its Redis commands per click, then
+// the rest in turns (alternating which goes first), for the timing.
+func (e *env) costCompare(sc scale) (empty, stored phase, seedTime time.Duration) {
+	t0 := time.Now()
+	e.storeFinished("lt3:", sc.Finished)
+	seedTime = time.Since(t0)
+	botE, botS := e.startBot("lt2:"), e.startBot("lt3:")
+	runsE, _ := e.seed(botE, "lt2", sc.CostRuns, sc.Steps, sc.Clients)
+	runsS, _ := e.seed(botS, "lt3", sc.CostRuns, sc.Steps, sc.Clients)
+	reqsE, reqsS := e.spread(runsE, sc.Clients), e.spread(runsS, sc.Clients)
+	e.settleIdle()
+	from := len(e.fake.Responses())
+	empty.name, stored.name = "bot, empty store", fmt.Sprintf("bot, %d finished runs stored", sc.Finished)
+	first := min(chunk, len(reqsE))
+	alone := func(p *phase, bot *proc, reqs []signed) {
+		before := e.commandStats()
+		p.res.add(e.fire(bot.addr, reqs, sc.Clients))
+		e.settleIdle()
+		p.cmds = delta(before, e.commandStats())
+	}
+	alone(&empty, botE, reqsE[:first])
+	alone(&stored, botS, reqsS[:first])
+	cmdClicks := first
+	for i, turn := first, 0; i < len(reqsE); i, turn = i+chunk, turn+1 {
+		end := min(i+chunk, len(reqsE))
+		if turn%2 == 0 {
+			empty.res.add(e.fire(botE.addr, reqsE[i:end], sc.Clients))
+			stored.res.add(e.fire(botS.addr, reqsS[i:end], sc.Clients))
+		} else {
+			stored.res.add(e.fire(botS.addr, reqsS[i:end], sc.Clients))
+			empty.res.add(e.fire(botE.addr, reqsE[i:end], sc.Clients))
+		}
+	}
+	for _, p := range []*phase{&empty, &stored} {
+		// Commands per click come from the first chunk: scale them to the clicks.
+		for k, v := range p.cmds {
+			p.cmds[k] = v * int64(p.res.n) / int64(cmdClicks)
+		}
+		if p.res.errs > 0 {
+			e.tb.Errorf("%s: %d of %d requests failed: %s", p.name, p.res.errs, p.res.n, p.res.errText)
+		}
+	}
+	empty.missing, empty.settled, empty.example = e.settle(runsE, sc.Steps, sc.Settle)
+	stored.missing, stored.settled, stored.example = e.settle(runsS, sc.Steps, sc.Settle)
+	answers, quickly, sample := e.refusals(from)
+	empty.answers, empty.quickly, empty.sample = answers, quickly, sample // the two bots' answers together
+	botE.stop()
+	botS.stop()
+	return empty, stored, seedTime
 }
 
 // storeFinished writes n finished runs straight into the bot's store.
@@ -232,14 +295,20 @@ func (r *report) write(w io.Writer) {
 	b, s := r.bare.res, r.spread.res
 	fmt.Fprintf(w, "\n- bot/bare (spread, same run): throughput **%.2f×**, p50 **%.1f×**, p99 **%.1f×**.\n",
 		s.rate()/b.rate(), ratio(s.pct(0.5), b.pct(0.5)), ratio(s.pct(0.99), b.pct(0.99)))
+	fmt.Fprintf(w, "- The spread went in chunks of %d clicks, each to the bare handler and then to the bot. The bare handler alone, before: %.0f clicks/s, p50 %s, p99 %s.\n",
+		chunk, r.bareAlone.rate(), ms(r.bareAlone.pct(0.5)), ms(r.bareAlone.pct(0.99)))
 	fmt.Fprintf(w, "- Burst: %d clicks at once on one run (one client per step), %d runs in turn.\n", sc.Steps, sc.Runs-sc.SpreadRuns)
 	fmt.Fprintf(w, "- Redis commands per click, spread, first request until the cards settled: %s.\n", r.spread.cmds.per(r.spread.res.n))
 	fmt.Fprintf(w, "- Bare handler commands per request: %s.\n", r.bare.cmds.per(r.bare.res.n))
-	fmt.Fprintf(w, "- Idle bot with %d live runs: %.0f Redis commands/s (%s per second).\n", r.idleRuns,
-		float64(r.idle.total())/sc.Idle.Seconds(), r.idle.per(int(sc.Idle.Seconds()+0.5)))
+	idle := r.idle.per(max(1, int(sc.Idle.Seconds()+0.5)))
+	if idle == "" {
+		idle = "none"
+	}
+	fmt.Fprintf(w, "- Idle bot with %d live runs: %.0f Redis commands/s (per second: %s).\n", r.idleRuns,
+		float64(r.idle.total())/sc.Idle.Seconds(), idle)
 	e, st := r.empty, r.stored
-	fmt.Fprintf(w, "- Click cost with %d finished runs stored (stored in %s) vs an empty store, %d runs × %d clicks each: throughput %.2f×, p50 %.2f×, p99 %.2f×, commands/click %.1f vs %.1f.\n",
-		sc.Finished, r.seedTime.Round(100*time.Millisecond), sc.CostRuns, sc.Steps, st.res.rate()/e.res.rate(), ratio(st.res.pct(0.5), e.res.pct(0.5)),
+	fmt.Fprintf(w, "- Click cost with %d finished runs stored (stored in %s) vs an empty store, two bots side by side clicked in turns, %d runs × %d clicks each (refusals and answers of both in the empty store's row; commands per click from the first %d clicks of each, alone): throughput %.2f×, p50 %.2f×, p99 %.2f×, commands/click %.1f vs %.1f.\n",
+		sc.Finished, r.seedTime.Round(100*time.Millisecond), sc.CostRuns, sc.Steps, min(chunk, sc.CostRuns*sc.Steps), st.res.rate()/e.res.rate(), ratio(st.res.pct(0.5), e.res.pct(0.5)),
 		ratio(st.res.pct(0.99), e.res.pct(0.99)), float64(st.cmds.total())/float64(st.res.n), float64(e.cmds.total())/float64(e.res.n))
 	for _, p := range []phase{r.spread, r.burst, r.empty, r.stored} {
 		if p.sample != "" {
