@@ -473,19 +473,27 @@ func (e *env) spread(runs []run, clients int) []signed {
 
 // refusals counts the answers people got on their clicks since the
 // response index from, and those among them that refused a click because
-// the run was changing.
+// the run was changing; sample lists the distinct answers with their counts.
 func (e *env) refusals(from int) (answers, quickly int, sample string) {
 	rs := e.fake.Responses()
+	count := map[string]int{}
+	var order []string
 	for _, r := range rs[from:] {
 		answers++
 		if strings.Contains(r.Text, "changing quickly") {
 			quickly++
 		}
-		if sample == "" {
-			sample = r.Text
+		line, _, _ := strings.Cut(r.Text, "\n")
+		if count[line] == 0 {
+			order = append(order, line)
 		}
+		count[line]++
 	}
-	return answers, quickly, sample
+	var parts []string
+	for _, l := range order {
+		parts = append(parts, fmt.Sprintf("%d× %q", count[l], l))
+	}
+	return answers, quickly, strings.Join(parts, ", ")
 }
 
 // settle waits until every run's card of the manual phase shows every step
