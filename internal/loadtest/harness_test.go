@@ -191,6 +191,41 @@ func (p *proc) stop() {
 	}
 }
 
+// cpu returns the CPU time (user and system) the process used so far, from
+// /proc (0 where there is none).
+func (p *proc) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clockTick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return time.Duration(ut+st) * clockTick
+}
+
+// redisCPU returns the CPU time Redis used so far (INFO cpu).
+func (e *env) redisCPU() time.Duration {
+	info, err := e.rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		e.tb.Fatalf("INFO cpu: %v", err)
+	}
+	var total float64
+	for _, l := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
 func (p *proc) tail() string {
 	b, _ := os.ReadFile(p.log)
 	if len(b) > 4000 {

@@ -53,7 +53,9 @@ type phase struct {
 	answers int      // answers people got on their clicks (refusals and errors)
 	quickly int      // answers "the run is changing quickly"
 	sample  string
-	missing int // runs whose card misses a click after settling
+	cpu     time.Duration // the process's CPU time for the clicks, posts included
+	rcpu    time.Duration // Redis's CPU time for them
+	missing int           // runs whose card misses a click after settling
 	settled time.Duration
 	example string
 }
@@ -99,8 +101,10 @@ func runLoad(tb testing.TB, sc scale) *report {
 	// alone for its Redis commands, then in turns with the bot's spread.
 	bare := e.startBare()
 	before = e.commandStats()
+	rcpu0, bareCPU0 := e.redisCPU(), bare.cpu()
 	rep.bareAlone = e.fire(bare.addr, spreadReqs, sc.Clients)
 	bareCmds := delta(before, e.commandStats())
+	bareRCPU := e.redisCPU() - rcpu0
 
 	// Spread: every step of SpreadRuns runs, interleaved over the runs. The
 	// clicks go in chunks, each sent to the bare handler and then to the
@@ -117,11 +121,14 @@ func runLoad(tb testing.TB, sc scale) *report {
 		}
 		return all
 	})
-	rep.bare = phase{name: "bare handler", res: bareRes, cmds: bareCmds}
-	// The bare handler's commands in the turns are not the bot's.
+	// The bare handler's CPU per click counts its requests alone and in turns.
+	bareCPU := (bare.cpu() - bareCPU0) * time.Duration(bareRes.n) / time.Duration(bareRes.n+rep.bareAlone.n)
+	rep.bare = phase{name: "bare handler", res: bareRes, cmds: bareCmds, cpu: bareCPU, rcpu: bareRCPU}
+	// The bare handler's commands and Redis time in the turns are not the bot's.
 	for k, v := range bareCmds {
 		rep.spread.cmds[k] -= v * int64(bareRes.n) / int64(rep.bareAlone.n)
 	}
+	rep.spread.rcpu -= bareRCPU * time.Duration(bareRes.n) / time.Duration(rep.bareAlone.n)
 	bare.stop()
 
 	// Burst: every step of one run at once (one client per step), run after run.
@@ -183,10 +190,13 @@ func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() 
 	e.tb.Helper()
 	from := len(e.fake.Responses())
 	before := e.commandStats()
+	cpu0, rcpu0 := bot.cpu(), e.redisCPU()
 	p := phase{name: name, res: load()}
 	if p.res.errs > 0 {
 		e.tb.Errorf("%s: %d of %d requests failed: %s\n%s", name, p.res.errs, p.res.n, p.res.errText, bot.tail())
 	}
+	e.quiet()
+	p.cpu, p.rcpu = bot.cpu()-cpu0, e.redisCPU()-rcpu0
 	p.missing, p.settled, p.example = e.settle(runs, sc.Steps, sc.Settle)
 	// The answers (refusals) are posted to the response_url after the
 	// acknowledgement; give the last ones a moment.
@@ -213,11 +223,12 @@ func (e *env) costCompare(sc scale) (empty, stored phase, seedTime time.Duration
 	empty.name, stored.name = "bot, empty store", fmt.Sprintf("bot, %d finished runs stored", sc.Finished)
 	first := min(chunk, len(reqsE))
 	alone := func(p *phase, bot *proc, reqs []signed) {
-		before := e.commandStats()
+		before, rcpu0 := e.commandStats(), e.redisCPU()
 		p.res.add(e.fire(bot.addr, reqs, sc.Clients))
-		e.settleIdle()
-		p.cmds = delta(before, e.commandStats())
+		e.quiet()
+		p.cmds, p.rcpu = delta(before, e.commandStats()), e.redisCPU()-rcpu0
 	}
+	cpuE, cpuS := botE.cpu(), botS.cpu()
 	alone(&empty, botE, reqsE[:first])
 	alone(&stored, botS, reqsS[:first])
 	cmdClicks := first
@@ -234,11 +245,13 @@ func (e *env) costCompare(sc scale) (empty, stored phase, seedTime time.Duration
 		}
 		e.quiet()
 	}
+	empty.cpu, stored.cpu = botE.cpu()-cpuE, botS.cpu()-cpuS
 	for _, p := range []*phase{&empty, &stored} {
-		// Commands per click come from the first chunk: scale them to the clicks.
+		// Commands and Redis time per click come from the first chunk: scale them to the clicks.
 		for k, v := range p.cmds {
 			p.cmds[k] = v * int64(p.res.n) / int64(cmdClicks)
 		}
+		p.rcpu = p.rcpu * time.Duration(p.res.n) / time.Duration(cmdClicks)
 		if p.res.errs > 0 {
 			e.tb.Errorf("%s: %d of %d requests failed: %s", p.name, p.res.errs, p.res.n, p.res.errText)
 		}
@@ -296,16 +309,18 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\n### Click load, %s (%d CPUs, %s/%s, %s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, host)
 	fmt.Fprintf(w, "%d runs × %d manual steps seeded by signed `/deploy start` (%.0f starts/s, p99 %s); %d clients.\n\n",
 		sc.Runs, sc.Steps, r.seed.rate(), ms(r.seed.pct(0.99)), sc.Clients)
-	fmt.Fprintln(w, "| load | clicks | clicks/s | p50 | p99 | Redis cmds/click | refused \"changing quickly\" | other answers | cards missing a click | cards settled after |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| load | clicks | clicks/s | p50 | p99 | CPU µs/click | Redis CPU µs/click | Redis cmds/click | refused \"changing quickly\" | other answers | cards missing a click | cards settled after |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	row := func(p phase, bare bool) {
 		c := float64(p.cmds.total()) / float64(p.res.n)
+		cpu := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(p.res.n)) }
 		if bare {
-			fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %.1f | – | – | – | – |\n", p.name, p.res.n, p.res.rate(), ms(p.res.pct(0.5)), ms(p.res.pct(0.99)), c)
+			fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %.1f | – | – | – | – |\n", p.name, p.res.n, p.res.rate(), ms(p.res.pct(0.5)), ms(p.res.pct(0.99)),
+				cpu(p.cpu), cpu(p.rcpu), c)
 			return
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %.1f | %d | %d | %d | %s |\n", p.name, p.res.n, p.res.rate(), ms(p.res.pct(0.5)), ms(p.res.pct(0.99)), c,
-			p.quickly, p.answers-p.quickly, p.missing, p.settled.Round(10*time.Millisecond))
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %.1f | %d | %d | %d | %s |\n", p.name, p.res.n, p.res.rate(), ms(p.res.pct(0.5)), ms(p.res.pct(0.99)),
+			cpu(p.cpu), cpu(p.rcpu), c, p.quickly, p.answers-p.quickly, p.missing, p.settled.Round(10*time.Millisecond))
 	}
 	row(r.bare, true)
 	row(r.spread, false)
@@ -313,8 +328,9 @@ func (r *report) write(w io.Writer) {
 	row(r.empty, false)
 	row(r.stored, false)
 	b, s := r.bare.res, r.spread.res
-	fmt.Fprintf(w, "\n- bot/bare (spread, same run): throughput **%.2f×**, p50 **%.1f×**, p99 **%.1f×**.\n",
-		s.rate()/b.rate(), ratio(s.pct(0.5), b.pct(0.5)), ratio(s.pct(0.99), b.pct(0.99)))
+	fmt.Fprintf(w, "\n- bot/bare (spread, same run): throughput **%.2f×**, p50 **%.1f×**, p99 **%.1f×**; CPU per click (the process's, posts included) **%.1f×**.\n",
+		s.rate()/b.rate(), ratio(s.pct(0.5), b.pct(0.5)), ratio(s.pct(0.99), b.pct(0.99)), ratio(r.spread.cpu, r.bare.cpu))
+	fmt.Fprintln(w, "- CPU figures hold better than the timings on a shared machine: they count only the process's own time (from /proc) and Redis's (INFO cpu), whatever else runs.")
 	fmt.Fprintf(w, "- The spread went in chunks of %d clicks, each to the bare handler and then to the bot. The bare handler alone, before: %.0f clicks/s, p50 %s, p99 %s.\n",
 		chunk, r.bareAlone.rate(), ms(r.bareAlone.pct(0.5)), ms(r.bareAlone.pct(0.99)))
 	fmt.Fprintf(w, "- Burst: %d clicks at once on one run (one client per step), %d runs in turn.\n", sc.Steps, sc.Runs-sc.SpreadRuns)
@@ -345,7 +361,6 @@ func ratio(a, b time.Duration) float64 {
 	}
 	return float64(a) / float64(b)
 }
-
 
 // BenchmarkClickLoad is issue 10's load test against the built binary. It
 // runs the whole load once whatever b.N is; run it with -benchtime 1x:
