@@ -581,3 +581,78 @@ func cardComplete(fake *slackfake.Server, channel string, steps int) bool {
 
 // errNoRuns is returned by a scale too small to run.
 var errNoRuns = errors.New("loadtest: the scale needs runs, steps and clients")
+
+// monitor is a Redis MONITOR connection: it tells the round trips clients
+// make from the commands scripts run inside Redis ("[0 lua]").
+type monitor struct {
+	conn  net.Conn
+	lines chan string
+}
+
+func (e *env) monitor() *monitor {
+	e.tb.Helper()
+	addr := e.rdb.Options().Addr
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	if _, err := c.Write([]byte("*1\r\n$7\r\nMONITOR\r\n")); err != nil {
+		e.tb.Fatal(err)
+	}
+	m := &monitor{conn: c, lines: make(chan string, 4096)}
+	go func() {
+		defer close(m.lines)
+		sc := bufio.NewScanner(c)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for sc.Scan() {
+			m.lines <- sc.Text()
+		}
+	}()
+	e.tb.Cleanup(func() { c.Close() })
+	return m
+}
+
+// roundTrips runs act between two ECHO markers and returns the commands
+// clients sent to Redis meanwhile (not those scripts ran, not the markers
+// and not the load test's INFO), by name.
+func (e *env) roundTrips(m *monitor, tag string, act func()) (cmdDelta, error) {
+	ctx := context.Background()
+	start, end := "loadtest-start-"+tag, "loadtest-end-"+tag
+	if err := e.rdb.Echo(ctx, start).Err(); err != nil {
+		return nil, err
+	}
+	act()
+	if err := e.rdb.Echo(ctx, end).Err(); err != nil {
+		return nil, err
+	}
+	out := cmdDelta{}
+	in := false
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-m.lines:
+			if !ok {
+				return nil, errors.New("MONITOR connection closed")
+			}
+			switch {
+			case strings.Contains(l, `"`+start+`"`):
+				in = true
+				continue
+			case strings.Contains(l, `"`+end+`"`):
+				return out, nil
+			}
+			// +1700000000.123456 [0 127.0.0.1:6379] "hget" "key" "doc"
+			i := strings.Index(l, "] \"")
+			if !in || i < 0 || strings.Contains(l[:i], " lua") {
+				continue
+			}
+			name, _, _ := strings.Cut(l[i+3:], "\"")
+			name = strings.ToLower(name)
+			if name != "info" && name != "echo" {
+				out[name]++
+			}
+		case <-timeout:
+			return nil, errors.New("MONITOR did not show the end marker within 10s")
+		}
+	}
+}

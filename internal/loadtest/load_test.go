@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,9 @@ type scale struct {
 	// Finished is the finished runs stored for the click-cost comparison,
 	// CostRuns the runs clicked there before and after storing them.
 	Finished, CostRuns int
+	// Probe is the clicks sent one at a time to count the Redis commands
+	// made before the answer.
+	Probe int
 	// Idle is how long the idle command rate is measured.
 	Idle time.Duration
 	// Settle bounds the wait for the cards to show every click.
@@ -37,13 +41,13 @@ type scale struct {
 // full is issue 10's load: 200 runs × 20 manual steps, 2,000 spread clicks
 // on 100 runs from 32 clients, 2,000 burst clicks on the other 100, and
 // 10,000 stored finished runs.
-var full = scale{Runs: 200, SpreadRuns: 100, Steps: 20, Clients: 32, Finished: 10000, CostRuns: 50, Idle: 3 * time.Second, Settle: 30 * time.Second}
+var full = scale{Runs: 200, SpreadRuns: 100, Steps: 20, Clients: 32, Finished: 10000, CostRuns: 50, Probe: 60, Idle: 3 * time.Second, Settle: 30 * time.Second}
 
 // chunk is how many spread clicks go to the bare handler and then to the bot in turn.
 const chunk = 200
 
 // tiny checks the tool end to end in the normal test suite.
-var tiny = scale{Runs: 4, SpreadRuns: 2, Steps: 3, Clients: 4, Finished: 20, CostRuns: 2, Idle: 500 * time.Millisecond, Settle: 30 * time.Second}
+var tiny = scale{Runs: 4, SpreadRuns: 2, Steps: 3, Clients: 4, Finished: 20, CostRuns: 2, Probe: 3, Idle: 500 * time.Millisecond, Settle: 30 * time.Second}
 
 // phase is the figures of one batch of clicks.
 type phase struct {
@@ -73,6 +77,7 @@ type report struct {
 	empty     phase
 	stored    phase
 	seedTime  time.Duration // storing the finished runs
+	probe     cmdDelta      // Redis commands by the time each probe click was answered
 }
 
 func runLoad(tb testing.TB, sc scale) *report {
@@ -147,7 +152,7 @@ func runLoad(tb testing.TB, sc scale) *report {
 
 	// Click cost on an empty store and with Finished finished runs stored:
 	// two bots side by side, clicked in turns.
-	rep.empty, rep.stored, rep.seedTime = e.costCompare(sc)
+	rep.empty, rep.stored, rep.probe, rep.seedTime = e.costCompare(sc)
 	return rep
 }
 
@@ -210,11 +215,14 @@ func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() 
 // with sc.Finished finished runs stored. Each gets CostRuns runs; the first
 // chunk of clicks goes to each alone, for its Redis commands per click, then
 // the rest in turns (alternating which goes first), for the timing.
-func (e *env) costCompare(sc scale) (empty, stored phase, seedTime time.Duration) {
+func (e *env) costCompare(sc scale) (empty, stored phase, probe cmdDelta, seedTime time.Duration) {
 	t0 := time.Now()
 	e.storeFinished("lt3:", sc.Finished)
 	seedTime = time.Since(t0)
 	botE, botS := e.startBot("lt2:"), e.startBot("lt3:")
+	probeRuns, _ := e.seed(botE, "lt2p", max(1, sc.Probe/sc.Steps), sc.Steps, sc.Clients)
+	e.settleIdle()
+	probe = e.probe(botE, probeRuns, sc.Probe)
 	runsE, _ := e.seed(botE, "lt2", sc.CostRuns, sc.Steps, sc.Clients)
 	runsS, _ := e.seed(botS, "lt3", sc.CostRuns, sc.Steps, sc.Clients)
 	reqsE, reqsS := e.spread(runsE, sc.Clients), e.spread(runsS, sc.Clients)
@@ -262,7 +270,35 @@ func (e *env) costCompare(sc scale) (empty, stored phase, seedTime time.Duration
 	empty.answers, empty.quickly, empty.sample = answers, quickly, sample // the two bots' answers together
 	botE.stop()
 	botS.stop()
-	return empty, stored, seedTime
+	return empty, stored, probe, seedTime
+}
+
+// probe sends n clicks one at a time and returns the Redis round trips the
+// bot made by the time each answer arrived (MONITOR, commands run inside
+// scripts left out). It is an upper bound on the acknowledgement path: work
+// the bot starts right after answering may have begun. It waits for the bot
+// to finish its posts between clicks.
+func (e *env) probe(bot *proc, runs []run, n int) cmdDelta {
+	m := e.monitor()
+	sum := cmdDelta{}
+	for i := range n {
+		r := runs[i%len(runs)]
+		req := e.click(i, r.channel, r.done[(i/len(runs))%len(r.done)])
+		var res result
+		d, err := e.roundTrips(m, strconv.Itoa(i), func() { res = e.fire(bot.addr, []signed{req}, 1) })
+		if err != nil {
+			e.tb.Fatalf("probe: %v", err)
+		}
+		if res.errs > 0 {
+			e.tb.Errorf("probe click %d: %s", i, res.errText)
+		}
+		for k, v := range d {
+			sum[k] += v
+		}
+		e.quiet()
+	}
+	m.conn.Close()
+	return sum
 }
 
 // storeFinished writes n finished runs straight into the bot's store.
@@ -309,7 +345,7 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\n### Click load, %s (%d CPUs, %s/%s, %s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, host)
 	fmt.Fprintf(w, "%d runs × %d manual steps seeded by signed `/deploy start` (%.0f starts/s, p99 %s); %d clients.\n\n",
 		sc.Runs, sc.Steps, r.seed.rate(), ms(r.seed.pct(0.99)), sc.Clients)
-	fmt.Fprintln(w, "| load | clicks | clicks/s | p50 | p99 | CPU µs/click | Redis CPU µs/click | Redis cmds/click | refused \"changing quickly\" | other answers | cards missing a click | cards settled after |")
+	fmt.Fprintln(w, "| load | clicks | clicks/s | p50 | p99 | CPU µs/click | Redis CPU µs/click | Redis commands/click (inside scripts too) | refused \"changing quickly\" | other answers | cards missing a click | cards settled after |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	row := func(p phase, bare bool) {
 		c := float64(p.cmds.total()) / float64(p.res.n)
@@ -335,6 +371,8 @@ func (r *report) write(w io.Writer) {
 		chunk, r.bareAlone.rate(), ms(r.bareAlone.pct(0.5)), ms(r.bareAlone.pct(0.99)))
 	fmt.Fprintf(w, "- Burst: %d clicks at once on one run (one client per step), %d runs in turn.\n", sc.Steps, sc.Runs-sc.SpreadRuns)
 	fmt.Fprintf(w, "- Redis commands per click, spread, first request until the cards settled: %s.\n", r.spread.cmds.per(r.spread.res.n))
+	fmt.Fprintf(w, "- Redis round trips by the time the answer arrived (MONITOR; commands inside scripts not counted), %d clicks one at a time on an idle bot, an upper bound on the acknowledgement path: **%.1f per click** (%s).\n",
+		sc.Probe, float64(r.probe.total())/float64(max(1, sc.Probe)), r.probe.per(max(1, sc.Probe)))
 	fmt.Fprintf(w, "- Bare handler commands per request: %s.\n", r.bare.cmds.per(r.bare.res.n))
 	idle := r.idle.per(max(1, int(sc.Idle.Seconds()+0.5)))
 	if idle == "" {
@@ -399,6 +437,9 @@ func TestLoadSmoke(t *testing.T) {
 	}
 	if r.bare.res.errs > 0 || r.bare.cmds["set"] != int64(r.bare.res.n) {
 		t.Errorf("bare handler: %d errors, %d SETs for %d requests", r.bare.res.errs, r.bare.cmds["set"], r.bare.res.n)
+	}
+	if r.probe.total() == 0 {
+		t.Error("the probe saw no Redis round trips")
 	}
 	if !strings.Contains(sb.String(), "bot/bare") {
 		t.Errorf("report has no ratio line:\n%s", sb.String())
