@@ -506,11 +506,11 @@ func (e *env) spread(runs []run, clients int) []signed {
 	return out
 }
 
-// refusals counts the answers people got on their clicks since the
-// response index from, and those among them that refused a click because
+// refusals counts the answers people got on their clicks (ephemeral
+// messages) since the index from, and those among them that refused a click because
 // the run was changing; sample lists the distinct answers with their counts.
 func (e *env) refusals(from int) (answers, quickly int, sample string) {
-	rs := e.fake.Responses()
+	rs := e.fake.Ephemerals("") // through the response_url, or chat.postEphemeral when that failed
 	count := map[string]int{}
 	var order []string
 	for _, r := range rs[from:] {

@@ -193,7 +193,7 @@ func (e *env) settleIdle() {
 // request until the cards settled.
 func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() result) phase {
 	e.tb.Helper()
-	from := len(e.fake.Responses())
+	from := len(e.fake.Ephemerals(""))
 	before := e.commandStats()
 	cpu0, rcpu0 := bot.cpu(), e.redisCPU()
 	p := phase{name: name, res: load()}
@@ -227,7 +227,7 @@ func (e *env) costCompare(sc scale) (empty, stored phase, probe cmdDelta, seedTi
 	runsS, _ := e.seed(botS, "lt3", sc.CostRuns, sc.Steps, sc.Clients)
 	reqsE, reqsS := e.spread(runsE, sc.Clients), e.spread(runsS, sc.Clients)
 	e.settleIdle()
-	from := len(e.fake.Responses())
+	from := len(e.fake.Ephemerals(""))
 	empty.name, stored.name = "bot, empty store", fmt.Sprintf("bot, %d finished runs stored", sc.Finished)
 	first := min(chunk, len(reqsE))
 	alone := func(p *phase, bot *proc, reqs []signed) {
