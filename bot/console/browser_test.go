@@ -8,6 +8,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"deploybot/bot"
+	"deploybot/bot/console"
 	"deploybot/deploy"
 	"deploybot/internal/testkit/browser"
 )
@@ -307,4 +309,78 @@ func TestDashboardInTheBrowser(t *testing.T) {
 		}
 	}
 	p.WaitFor(t, "the timeline shows the tick", `document.getElementById("timeline-`+run.ID+`").textContent.includes("Release notes reviewed")`, live)
+}
+
+// TestNoticesArriveLive: with the page open, the announcement of a run
+// started from the command box appears in Notices without a reload, on the
+// page that started it and on another person's.
+func TestNoticesArriveLive(t *testing.T) {
+	f := newFixture(t, options{})
+	b := browser.Start(t)
+	p := b.NewPage(t)
+	openAs(t, p, f.URL, "ana")
+	browser.Eval[int](t, p, `window.noReload = 1`)
+	// bob watches from a second browser: his page picks the new run up by itself.
+	bob := b.NewPage(t)
+	openAs(t, bob, f.URL, "bob")
+	browser.Eval[int](t, bob, `window.noReload = 1`)
+	p.Do(t, "start a run from the command box",
+		chromedp.SetValue(css("#command-input"), "/deploy start v3.1"),
+		chromedp.Click(css("#command-form button[type=submit]")),
+		chromedp.WaitVisible(css(".summary h1")),
+	)
+	p.WaitFor(t, "the announcement is in Notices", `!!document.querySelector("#feed .notice-announcement")`, live)
+	if got := text(t, p, "#feed .notice-announcement .notice-title"); !strings.Contains(got, "v3.1") {
+		t.Errorf("announcement title = %q, want it to name v3.1", got)
+	}
+	bob.WaitFor(t, "bob sees the run", `!!document.querySelector(".summary h1")`, live)
+	bob.WaitFor(t, "bob sees the announcement in Notices", `!!document.querySelector("#feed .notice-announcement")`, live)
+	for name, pg := range map[string]*browser.Page{"ana": p, "bob": bob} {
+		if browser.Eval[int](t, pg, `window.noReload || 0`) != 1 {
+			t.Errorf("%s's page was reloaded; the notice should arrive live", name)
+		}
+	}
+}
+
+// TestNoticeWhileARunLoads: a notice that arrives while the page loads
+// another run (after a click in the run list) still shows in Notices. The
+// page's request for the run is held until the notice has been sent.
+func TestNoticeWhileARunLoads(t *testing.T) {
+	f := newFixture(t, options{})
+	var ids []string
+	for _, env := range []string{"staging", "production"} {
+		out, err := f.Core.Engine.Start(context.Background(), deploy.StartRequest{Release: "v5", Env: env, Channel: "C0DEPLOY", Platform: "slack", Actor: slackUser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, out.Run.ID)
+	}
+	p := browser.Start(t).NewPage(t)
+	openAs(t, p, f.URL, "ana")
+	other := ids[0]
+	if browser.Eval[string](t, p, `document.body.dataset.run`) == other {
+		other = ids[1]
+	}
+	browser.Eval[bool](t, p, `(function(){
+		window.hold = new Promise(function (r) { window.release = r; });
+		const orig = window.fetch;
+		window.fetch = async function (u, o) {
+			if (String(u).includes("part=main")) { window.held = true; await window.hold; }
+			return orig(u, o);
+		};
+		return true;
+	})()`)
+	p.Do(t, "click the other run in the list", chromedp.Click(css(`a[data-run-link="`+other+`"]`)))
+	p.WaitFor(t, "the run's request is held", `window.held === true`, live)
+	n := bot.Notice{Kind: bot.NoticeText, Title: "sent while a run loads"}
+	if _, err := f.Console.Post(context.Background(), console.Channel, "", bot.Message{Notice: &n}); err != nil {
+		t.Fatal(err)
+	}
+	// The notice reaches the page over its stream meanwhile (a page that
+	// applies it at once shows it already; give a page that holds it back
+	// the time to receive it).
+	time.Sleep(time.Second)
+	browser.Eval[bool](t, p, `(window.release(), true)`)
+	p.WaitFor(t, "the other run is shown", `document.body.dataset.run === "`+other+`"`, live)
+	p.WaitFor(t, "the notice is in Notices", `document.getElementById("feed").textContent.includes("sent while a run loads")`, 5*time.Second)
 }

@@ -70,6 +70,19 @@ type Console struct {
 
 	mu   sync.Mutex       // mu protects revs
 	revs map[string]int64 // the latest Rev published per run, so a late Publish never undoes a newer one
+
+	// Transitions wait in pending, newest per run, until a drain goroutine
+	// renders them: Publish never renders on the caller's goroutine.
+	pmu      sync.Mutex // pmu protects pending and draining
+	pending  map[string]*pendingRun
+	draining bool
+}
+
+// pendingRun is a run's newest transition not yet rendered, with the phases
+// changed by it and by the older ones it replaced.
+type pendingRun struct {
+	run    *deploy.Run
+	phases map[string]bool
 }
 
 var (
@@ -109,7 +122,9 @@ func New(cfg Config) (*Console, error) {
 		cop: http.NewCrossOriginProtection(), mem: newMemory(maxMessagesPerChannel),
 		hub: newHub(hex.EncodeToString(epoch), hubSize), revs: map[string]int64{},
 		throttle: newSigninThrottle(),
+		pending:  map[string]*pendingRun{},
 	}
+	c.hub.now = cfg.Clock.Now
 	if c.token != "" {
 		c.session = sessionValue(c.token)
 	}
@@ -165,11 +180,70 @@ func (c *Console) Update(ctx context.Context, ref string, m bot.Message) error {
 // Publish implements deploy.Sink: it sends the run's entry in the run list to
 // the open pages, and, for runs the bot does not post to the console (those
 // of a chat platform), the run's summary and changed phase cards too. It
-// does not block.
+// does not block and renders nothing itself: with no page open it only
+// notes the change (a page opened later renders from the store), else it
+// queues the run for a goroutine that renders the newest revision of each
+// queued run.
 func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Event) {
 	if !c.newer(run.ID, run.Rev) {
 		return
 	}
+	if !c.hub.interested() {
+		c.hub.skip()
+		return
+	}
+	run = run.Clone() // rendered later, on another goroutine
+	phases := map[string]bool{}
+	for _, ev := range events {
+		if ev.Phase != "" {
+			phases[ev.Phase] = true
+		}
+	}
+	if cur := run.Current(); cur != nil {
+		phases[cur.ID] = true
+	}
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if p, ok := c.pending[run.ID]; ok {
+		if run.Rev > p.run.Rev {
+			p.run = run
+		}
+		for ph := range phases {
+			p.phases[ph] = true
+		}
+	} else {
+		c.pending[run.ID] = &pendingRun{run: run, phases: phases}
+	}
+	if !c.draining {
+		c.draining = true
+		go c.drain()
+	}
+}
+
+// drain renders the pending runs until none is left.
+func (c *Console) drain() {
+	for {
+		c.pmu.Lock()
+		if len(c.pending) == 0 {
+			c.draining = false
+			c.pmu.Unlock()
+			return
+		}
+		batch := make([]*pendingRun, 0, len(c.pending))
+		for id, p := range c.pending {
+			batch = append(batch, p)
+			delete(c.pending, id)
+		}
+		c.pmu.Unlock()
+		for _, p := range batch {
+			c.render1(p.run, p.phases)
+		}
+	}
+}
+
+// render1 renders a run's list entry and, for a chat run, its summary and
+// the cards of phases, and sends them to the open pages.
+func (c *Console) render1(run *deploy.Run, phases map[string]bool) {
 	now := c.clock.Now()
 	item := newRunItem(run, now)
 	parent := "recent-runs"
@@ -182,15 +256,6 @@ func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Ev
 	}
 	s := c.summaryView(bot.BuildSummary(run, now))
 	c.send(update{Op: "upsert", ID: "summary-" + run.ID, Parent: "summary-slot-" + run.ID, Run: run.ID, Kind: "summary"}, "summary", s)
-	phases := map[string]bool{}
-	for _, ev := range events {
-		if ev.Phase != "" {
-			phases[ev.Phase] = true
-		}
-	}
-	if cur := run.Current(); cur != nil {
-		phases[cur.ID] = true
-	}
 	for i := range run.Phases {
 		if phases[run.Phases[i].ID] && shown(run, i) {
 			cv := c.cardView(bot.BuildCard(run, i, now), run)
@@ -214,8 +279,13 @@ func (c *Console) newer(run string, rev int64) bool {
 	return true
 }
 
-// broadcast renders a stored message and sends it to the open pages.
+// broadcast renders a stored message and sends it to the open pages; with
+// no page open it renders nothing (a page opened later shows the stored copy).
 func (c *Console) broadcast(ctx context.Context, msg message) {
+	if !c.hub.interested() {
+		c.hub.skip()
+		return
+	}
 	m := msg.Msg
 	switch {
 	case m.Summary != nil:

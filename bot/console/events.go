@@ -41,20 +41,69 @@ type event struct {
 	data []byte
 }
 
+// pageGrace is how long after a page was rendered (or its stream ended) the
+// hub still counts it as open: the page opens its stream right after it is
+// rendered, and a stream that drops reconnects within seconds.
+const pageGrace = 30 * time.Second
+
 // hub numbers updates, keeps the last ones in a ring and wakes the streams.
+// It also knows whether any page is open: updates are rendered only then
+// (see Console.interested).
 type hub struct {
 	epoch string // epoch tells this process's numbering from an earlier one's
 	size  int
+	now   func() time.Time
 
-	mu     sync.Mutex // mu protects seq, ring, wake and closed
-	seq    uint64
-	ring   []event // the last size events, oldest first
-	wake   chan struct{}
-	closed bool
+	mu      sync.Mutex // mu protects everything below
+	seq     uint64
+	ring    []event // the last size events, oldest first
+	wake    chan struct{}
+	closed  bool
+	streams int       // open streams
+	seen    time.Time // when a page was last rendered or a stream last ended
+	skipped uint64    // the last seq numbered for an update nobody was shown
 }
 
+// newHub returns a hub telling the time with time.Now; Console.New gives it
+// the console's clock.
 func newHub(epoch string, size int) *hub {
-	return &hub{epoch: epoch, size: size, wake: make(chan struct{})}
+	return &hub{epoch: epoch, size: size, now: time.Now, wake: make(chan struct{})}
+}
+
+// interested reports whether a page is open or may be about to open its
+// stream: updates must be rendered and published.
+func (h *hub) interested() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.interestedLocked()
+}
+
+func (h *hub) interestedLocked() bool {
+	return h.streams > 0 || (!h.seen.IsZero() && h.now().Sub(h.seen) < pageGrace)
+}
+
+// skip numbers an update that is not rendered because no page is open. A
+// stream that resumes from before it gets a reset (the page reloads), so a
+// page never misses an update silently.
+func (h *hub) skip() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	h.skipped = h.seq
+}
+
+// open and done count the open streams.
+func (h *hub) open() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.streams++
+}
+
+func (h *hub) done() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.streams--
+	h.seen = h.now()
 }
 
 // publish numbers u and wakes every stream. It never blocks on a stream.
@@ -78,9 +127,11 @@ func (h *hub) publish(u update) {
 }
 
 // cursor names the latest update, for a page rendered now to resume from.
+// A page rendered now counts as open from here on (see interested).
 func (h *hub) cursor() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.seen = h.now()
 	return h.epoch + "-" + strconv.FormatUint(h.seq, 10)
 }
 
@@ -99,7 +150,7 @@ func (h *hub) parse(cur string) (seq uint64, ok bool) {
 func (h *hub) since(seq uint64) (evs []event, wake <-chan struct{}, gap, closed bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if seq > h.seq {
+	if seq > h.seq || seq < h.skipped {
 		return nil, h.wake, true, h.closed
 	}
 	if len(h.ring) > 0 && seq+1 < h.ring[0].seq {
@@ -151,6 +202,8 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
+	c.hub.open()
+	defer c.hub.done()
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
 	// The stream also ends when the server begins its graceful shutdown, so

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +39,14 @@ const (
 	scanTimeout = time.Minute
 	// claimPrefix prefixes the scheduler's once-only claim keys in the store.
 	claimPrefix = "schedule:"
+	// WindowsRefresh is how long a scan trusts the windows it read: windows
+	// booked or cancelled through another process are seen within it (this
+	// process's own bookings at once).
+	WindowsRefresh = 30 * time.Second
+	// LiveRefresh is how often, while a window is open, the scan reads the
+	// live runs again to move on the ones that wait for it. They are also
+	// read whenever a window opens, enters its closing period or ends.
+	LiveRefresh = 30 * time.Second
 )
 
 // Config configures a Scheduler. Store is required; the others have defaults
@@ -82,8 +92,20 @@ type Scheduler struct {
 	engine  Engine
 	notices Notices
 
-	mu    sync.Mutex           // mu serialises scans and protects known
+	mu    sync.Mutex           // mu serialises scans and protects known and the scan state below
 	known map[string]time.Time // claim keys this process knows are taken, until when to remember them
+
+	// A scan reads the store only for what is due (see Tick): the windows
+	// and the live runs it read last are kept, with when they were read.
+	wins      []deploy.Window
+	winsAt    time.Time   // zero: read at the next scan
+	winsStale atomic.Bool // set when this process booked or cancelled a window
+	live      []*deploy.Run
+	liveAt    time.Time       // zero: read when next needed
+	liveSig   string          // the windows' states when the live runs were read
+	tried     map[string]bool // runs advanced since the live runs were read
+	next      time.Time       // nothing is due before this; zero: scan at once
+	lastScan  time.Time
 }
 
 var _ deploy.WindowGate = (*Scheduler)(nil)
@@ -226,12 +248,30 @@ func (r *recurrence) occurrence(start time.Time) occurrence {
 		zone: zone, recurring: true, by: "runbook"}
 }
 
+// windowsChanged makes the next scan read the windows (this process booked
+// or cancelled one).
+func (s *Scheduler) windowsChanged() { s.winsStale.Store(true) }
+
+// windows returns the scheduled windows that end after from, read from the
+// store at most every WindowsRefresh.
+func (s *Scheduler) windows(ctx context.Context, from, now time.Time) ([]deploy.Window, error) {
+	if s.winsStale.Swap(false) || s.winsAt.IsZero() || now.Sub(s.winsAt) >= WindowsRefresh || now.Before(s.winsAt) {
+		ws, err := s.store.Windows(ctx, from)
+		if err != nil {
+			s.winsAt = time.Time{}
+			return nil, fmt.Errorf("windows: %w", err)
+		}
+		s.wins, s.winsAt = ws, now
+	}
+	return s.wins, nil
+}
+
 // occurrences returns the windows, scheduled and recurring, that end after
 // from and start at or before to, by start.
-func (s *Scheduler) occurrences(ctx context.Context, from, to time.Time) ([]occurrence, error) {
-	ws, err := s.store.Windows(ctx, from)
+func (s *Scheduler) occurrences(ctx context.Context, now, from, to time.Time) ([]occurrence, error) {
+	ws, err := s.windows(ctx, from, now)
 	if err != nil {
-		return nil, fmt.Errorf("windows: %w", err)
+		return nil, err
 	}
 	var out []occurrence
 	for _, w := range ws {
@@ -262,17 +302,26 @@ func (s *Scheduler) occurrences(ctx context.Context, from, to time.Time) ([]occu
 // that are no longer useful, and moves on live runs that wait for a window
 // that is open. Errors of single items do not stop the scan; they are
 // returned together.
+//
+// A scan costs what is due, not what is stored: it returns at once before
+// the next moment something is due (a reminder, a window opening, entering
+// its closing period or ending); it reads the windows at most every
+// WindowsRefresh (at once after this process booked or cancelled one), and
+// the live runs only while a window is open or just ended — when a window
+// changes state and every LiveRefresh while one is open.
 func (s *Scheduler) Tick(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.clock.Now().UTC()
+	if !s.due(now) {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
 	defer cancel()
-	now := s.clock.Now().UTC()
-	horizon := ClosingLead
-	if len(s.offsets) > 0 {
-		horizon = max(horizon, s.offsets[len(s.offsets)-1])
-	}
-	occs, err := s.occurrences(ctx, now.Add(-Lookback), now.Add(horizon))
+	s.lastScan = now
+	s.next = time.Time{} // until this scan succeeds
+	horizon := s.horizon()
+	occs, err := s.occurrences(ctx, now, now.Add(-Lookback), now.Add(horizon))
 	if err != nil {
 		s.m.errors.Inc()
 		return fmt.Errorf("schedule scan: %w", err)
@@ -283,7 +332,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		live []*deploy.Run
 	)
 	if engine != nil {
-		live, err = engine.Live(ctx)
+		live, err = s.liveRuns(ctx, engine, occs, now)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("live runs: %w", err))
 			live = nil
@@ -307,7 +356,90 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		s.m.errors.Inc()
 		return fmt.Errorf("schedule scan: %w", err)
 	}
+	s.next = s.nextDue(occs, now, horizon)
 	return nil
+}
+
+// horizon is how far ahead a scan looks: the largest reminder offset, at
+// least ClosingLead.
+func (s *Scheduler) horizon() time.Duration {
+	h := ClosingLead
+	if len(s.offsets) > 0 {
+		h = max(h, s.offsets[len(s.offsets)-1])
+	}
+	return h
+}
+
+// due reports whether a scan at now has anything to do.
+func (s *Scheduler) due(now time.Time) bool {
+	return s.next.IsZero() || !now.Before(s.next) || now.Before(s.lastScan) || s.winsStale.Load()
+}
+
+// nextDue returns the next moment a scan has something to do after a scan
+// at now: a reminder, a window starting, entering its closing period or
+// ending, a recurring window coming into view, re-reading the windows, and,
+// while a window is open, re-reading the live runs.
+func (s *Scheduler) nextDue(occs []occurrence, now time.Time, horizon time.Duration) time.Time {
+	next := s.winsAt.Add(WindowsRefresh)
+	at := func(t time.Time) {
+		if t.After(now) && t.Before(next) {
+			next = t
+		}
+	}
+	for i := range occs {
+		o := &occs[i]
+		for _, off := range s.offsets {
+			at(o.start.Add(-off))
+		}
+		at(o.start)
+		at(o.end.Add(-ClosingLead))
+		at(o.end)
+		at(o.end.Add(Lookback))
+		if o.openAt(now) && !s.liveAt.IsZero() {
+			at(s.liveAt.Add(LiveRefresh))
+		}
+	}
+	for _, r := range s.recs {
+		if t := r.next(now.Add(horizon)); !t.IsZero() {
+			at(t.Add(-horizon))
+		}
+	}
+	return next
+}
+
+// liveRuns returns the live runs when the scan needs them — a window is open,
+// or ended less than Lookback ago — reading them when a window changed state
+// since they were read, or every LiveRefresh while one is open; nil otherwise.
+func (s *Scheduler) liveRuns(ctx context.Context, engine Engine, occs []occurrence, now time.Time) ([]*deploy.Run, error) {
+	var sig strings.Builder
+	open := false
+	for i := range occs {
+		o := &occs[i]
+		switch {
+		case o.openAt(now):
+			open = true
+			state := "open"
+			if !now.Before(o.end.Add(-ClosingLead)) {
+				state = "closing"
+			}
+			sig.WriteString(o.key + "=" + state + ";")
+		case !now.Before(o.end):
+			sig.WriteString(o.key + "=ended;")
+		}
+	}
+	if sig.Len() == 0 {
+		s.live, s.liveAt, s.liveSig, s.tried = nil, time.Time{}, "", nil
+		return nil, nil
+	}
+	if s.liveAt.IsZero() || sig.String() != s.liveSig || (open && now.Sub(s.liveAt) >= LiveRefresh) || now.Before(s.liveAt) {
+		live, err := engine.Live(ctx)
+		if err != nil {
+			s.liveAt = time.Time{}
+			return nil, err
+		}
+		s.live, s.liveAt, s.liveSig, s.tried = live, now, sig.String(), map[string]bool{}
+	}
+	return s.live, nil
 }
 
 // claim takes the once-only claim on key, remembering taken keys so later
@@ -454,10 +586,14 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 func (s *Scheduler) advance(ctx context.Context, engine Engine, occs []occurrence, live []*deploy.Run, now time.Time) error {
 	var errs []error
 	for _, r := range live {
-		if r.Status != deploy.StatusActive || !waitingForWindow(r) || !coveredBy(occs, nil, r.Env, r.Release, now) {
+		if r.Status != deploy.StatusActive || s.tried[r.ID] || !waitingForWindow(r) || !coveredBy(occs, nil, r.Env, r.Release, now) {
 			continue
 		}
 		out, err := engine.Advance(ctx, r.ID)
+		if err == nil && s.tried != nil {
+			// Moved on, or not ready to: tried again with the next read of the live runs.
+			s.tried[r.ID] = true
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("advance %s: %w", r.ID, err))
 			continue

@@ -136,6 +136,7 @@ func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (d
 	if err := s.store.PutWindow(ctx, w); err != nil {
 		return deploy.Window{}, s.storeErr("schedule", err)
 	}
+	defer s.windowsChanged() // booked, or withdrawn below: the next scan reads the windows
 	// Two people booking overlapping windows at the same moment on two
 	// processes may both pass the check above. Read again: a booking that
 	// now sees another overlapping one withdraws itself. At most one of the
@@ -258,6 +259,7 @@ func (s *Scheduler) Unschedule(ctx context.Context, id string, actor deploy.Acto
 		return refuse(deploy.ErrNotAllowed, "only approvers may cancel window %s (%s)", id, deploy.WhoApproves(s.rb))
 	}
 	err = s.store.DeleteWindow(ctx, id)
+	s.windowsChanged()
 	if errors.Is(err, deploy.ErrNotFound) {
 		return refuse(deploy.ErrNotFound, "window %s was already cancelled", id)
 	}

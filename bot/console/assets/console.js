@@ -63,6 +63,10 @@
     if (u.run && u.run === currentRun && u.kind !== "notice") refreshTimelineSoon();
   }
 
+  // inMain reports whether an update belongs to the selected run's view
+  // (its summary and cards) rather than to the run list or the notices.
+  function inMain(u) { return u.kind === "summary" || u.kind === "card"; }
+
   function markSelected() {
     document.querySelectorAll(".runitem").forEach(function (li) {
       li.classList.toggle("selected", li.dataset.run === currentRun);
@@ -92,7 +96,11 @@
       const seq = seqOf(ev.lastEventId);
       recent.push({ seq: seq, u: u });
       if (recent.length > 400) recent.shift();
-      if (loading) return; // replayed once the run is loaded
+      // The run being loaded replaces the summary and cards; their updates
+      // are replayed once it is in. The run list and the notices are outside
+      // it and are applied at once (replaying them by the loaded run's
+      // cursor would drop those published before it).
+      if (loading && inMain(u)) return;
       apply(u);
     });
   }
@@ -113,7 +121,7 @@
       const root = main.querySelector("[data-cursor]");
       const since = root ? seqOf(root.dataset.cursor) : 0;
       loading = null;
-      recent.forEach(function (r) { if (r.seq > since) apply(r.u); });
+      recent.forEach(function (r) { if (r.seq > since && inMain(r.u)) apply(r.u); });
       markSelected();
       if (push) history.pushState({ run: id }, "", "/console/runs/" + encodeURIComponent(id));
     } catch (e) {
