@@ -199,6 +199,16 @@ type Store interface {
 	Ack(ctx context.Context, id string) error
 	// Pending returns all queued items of a kind, claimed or not.
 	Pending(ctx context.Context, kind string) ([]DueItem, error)
+	// Hold leases an item to the caller while it is still the version the
+	// caller has: its Payload is payload and its Claims is claims (0 for the
+	// writer of an item nobody claimed since). It sets LeaseUntil to until, so
+	// Claim skips the item until then. ErrNotFound when the item is gone,
+	// was replaced (another payload) or was claimed by someone else.
+	Hold(ctx context.Context, id string, claims int, payload string, until time.Time) error
+	// AckIf removes each of items (by ID) whose stored Payload is still the
+	// given item's Payload, in one atomic step: an item replaced meanwhile
+	// by a newer one (another payload) stays queued. It returns how many it removed.
+	AckIf(ctx context.Context, items ...DueItem) (int, error)
 
 	// ClaimOnce records key for ttl and reports whether this call was the first
 	// to do so: the once-only claim for reminders, idempotency keys and posts.
