@@ -38,7 +38,8 @@ type CoreConfig struct {
 }
 
 // Core is the engine, the executor and the bot, wired so that every
-// transition reaches both the bot (messages) and the executor (due steps).
+// transition's effects reach the bot (messages) and its events the executor
+// (due steps) and the other subscribers.
 type Core struct {
 	Engine   *deploy.Engine
 	Executor *deploy.Executor
@@ -61,12 +62,13 @@ func NewCore(cfg CoreConfig) *Core {
 	c.Engine = deploy.NewEngine(deploy.Config{
 		Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger,
 		Windows: cfg.Windows, Metrics: cfg.Metrics, Sink: deploy.SinkFunc(c.publish),
+		Effects: deploy.EffectSinkFunc(func(ctx context.Context, run *deploy.Run, owed []deploy.Owed) { c.Bot.Deliver(ctx, run, owed) }),
 	})
 	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: cfg.Steps, Lease: cfg.Lease, Poll: cfg.Poll,
 		Exclusive: cfg.Exclusive, Logger: cfg.Logger})
 	c.Outbox = bot.NewOutbox(bot.OutboxConfig{Clock: cfg.Clock, Logger: cfg.Logger, Interval: cfg.OutboxInterval})
 	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, NoticeChannel: cfg.NoticeChannel, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
-	c.sinks = []deploy.Sink{c.Bot, c.Executor}
+	c.sinks = []deploy.Sink{c.Executor}
 	return c
 }
 
@@ -86,8 +88,19 @@ func (c *Core) publish(ctx context.Context, run *deploy.Run, events []deploy.Eve
 	}
 }
 
-// Run runs the executor until ctx ends.
-func (c *Core) Run(ctx context.Context) error { return c.Executor.Run(ctx) }
+// Run runs the executor and the effect publisher (which delivers what
+// transitions of dead or stalled processes owe) until ctx ends.
+func (c *Core) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = c.Bot.RunEffects(ctx) // returns nil when ctx ends
+	}()
+	err := c.Executor.Run(ctx)
+	wg.Wait()
+	return err
+}
 
 // Close stops the outbox.
 func (c *Core) Close() { c.Outbox.Close() }
