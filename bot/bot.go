@@ -31,6 +31,9 @@ type Poster interface {
 // Config configures a Bot.
 type Config struct {
 	Engine *deploy.Engine
+	// Store is where effects, message references and windows are kept; nil
+	// means the engine's store.
+	Store Store
 	// Steps parses adapter steps for /deploy plan.
 	Steps deploy.StepParser
 	// Posters are the configured platforms.
@@ -73,6 +76,9 @@ func New(cfg Config) *Bot {
 	b := &Bot{
 		e: cfg.Engine, store: cfg.Engine.Store(), steps: cfg.Steps, posters: map[string]Poster{}, notice: cfg.NoticeChannel,
 		windows: cfg.Windows, out: cfg.Outbox, clock: cfg.Clock, log: cfg.Logger, pub: cfg.Effects.withDefaults(), refs: newRefCache(),
+	}
+	if cfg.Store != nil {
+		b.store = cfg.Store
 	}
 	if b.clock == nil {
 		b.clock = cfg.Engine.Clock()
