@@ -26,9 +26,9 @@ type WindowGate interface {
 type Config struct {
 	Store   Store
 	Runbook *runbook.Runbook
-	Clock   clock.Clock   // default clock.Real
-	Logger  *slog.Logger  // default slog.Default()
-	Sink    Sink          // receives every transition's events; may be nil
+	Clock   clock.Clock  // default clock.Real
+	Logger  *slog.Logger // default slog.Default()
+	Sink    Sink         // receives every transition's events; may be nil
 	// Effects delivers the chat effects each transition owes, from the run
 	// it produced; nil leaves them to whichever process polls the queue.
 	Effects EffectSink
@@ -39,9 +39,9 @@ type Config struct {
 	// CacheRuns bounds how many runs the engine keeps at their latest known
 	// rev, so a click on a known run costs one store round trip (default 4096).
 	CacheRuns int
-	Windows WindowGate    // nil: windows are always open
-	Metrics *Metrics      // nil: no metrics
-	NewID   func() string // run ids; default "r" + 5 random characters
+	Windows   WindowGate    // nil: windows are always open
+	Metrics   *Metrics      // nil: no metrics
+	NewID     func() string // run ids; default "r" + 5 random characters
 	// StoreTimeout bounds each store call made for a person (default 1.5s),
 	// so a stalled store gives a clear "try again" inside chat deadlines.
 	StoreTimeout time.Duration
