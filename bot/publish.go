@@ -442,9 +442,10 @@ func (c *refCache) cached(runID, key string) string {
 func (c *refCache) get(ctx context.Context, st Store, runID, key string) (ref string, fresh bool, err error) {
 	c.mu.Lock()
 	m, ok := c.runs[runID]
+	ref = m[key]
 	c.mu.Unlock()
 	if ok {
-		return m[key], false, nil
+		return ref, false, nil
 	}
 	ref, err = c.load(ctx, st, runID, key)
 	return ref, true, err
