@@ -22,6 +22,17 @@ type WindowGate interface {
 	IsOpen(ctx context.Context, env string, now time.Time) (bool, error)
 }
 
+// RunStore is what the engine needs of the store: runs, their audit logs
+// and environment freezes. Every transition is one Apply.
+type RunStore interface {
+	Apply(ctx context.Context, c Change) error
+	Run(ctx context.Context, id string) (*Run, error)
+	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
+	SetFreeze(ctx context.Context, f Freeze) error
+	DeleteFreeze(ctx context.Context, env string) error
+}
+
 // Config holds what an Engine needs. Store and Runbook are required.
 type Config struct {
 	Store   Store
@@ -51,7 +62,8 @@ type Config struct {
 // on the store together with its audit entries; a transition computed from a
 // stale read is recomputed, so a double click is answered "already done by …".
 type Engine struct {
-	store        Store
+	store        RunStore
+	full         Store // for Store(): the wiring hands it to the other consumers
 	rb           *runbook.Runbook
 	clock        clock.Clock
 	log          *slog.Logger
@@ -68,7 +80,7 @@ type Engine struct {
 // NewEngine returns an engine for cfg.
 func NewEngine(cfg Config) *Engine {
 	e := &Engine{
-		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
+		store: cfg.Store, full: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
 		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
 		runs: newRunCache(cfg.CacheRuns),
 	}
@@ -94,8 +106,9 @@ func NewEngine(cfg Config) *Engine {
 // Runbook returns the runbook new runs start with.
 func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
 
-// Store returns the engine's store.
-func (e *Engine) Store() Store { return e.store }
+// Store returns the store the engine was built with (its other consumers
+// declare the parts they use: bot.Store, StepQueue).
+func (e *Engine) Store() Store { return e.full }
 
 // Clock returns the engine's clock.
 func (e *Engine) Clock() clock.Clock { return e.clock }
