@@ -86,9 +86,9 @@ type Executor struct {
 	clock   clock.Clock
 	metrics *Metrics
 	log     *slog.Logger
-	nudge chan struct{}
-	slots chan struct{}
-	wg    sync.WaitGroup
+	nudge   chan struct{}
+	slots   chan struct{}
+	wg      sync.WaitGroup
 }
 
 // NewExecutor returns an executor for cfg.
