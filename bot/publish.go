@@ -234,12 +234,13 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 		}
 	}
 	if ref != "" {
-		if o.Kind != deploy.EffectNotice {
-			if err := p.Update(ctx, ref, m); err != nil {
-				return b.failed(ctx, o, err)
-			}
+		if o.Kind == deploy.EffectNotice {
+			return b.ack(ctx, o.Item) // posted before: not again
 		}
-		return b.ack(ctx, o.Item)
+		if err := p.Update(ctx, ref, m); err != nil {
+			return b.failed(ctx, o, err)
+		}
+		return b.settle(ctx, p, ref, run, o)
 	}
 	ch, replyTo := run.Channel, ""
 	switch o.Kind {
@@ -260,7 +261,39 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 		return &PermanentError{Err: fmt.Errorf("record %s: %w", key, err)}
 	}
 	b.refs.set(run.ID, key, newRef)
-	return b.ack(ctx, o.Item)
+	if o.Kind == deploy.EffectNotice {
+		return b.ack(ctx, o.Item)
+	}
+	return b.settle(ctx, p, newRef, run, o)
+}
+
+// settle acknowledges a summary or card rendered from run into the message
+// ref. When the effect was replaced or acknowledged meanwhile by a newer
+// version that this process did not write (another process's transition,
+// whose edit may have landed before this one), it reads the run and edits
+// the message again from the newer revision, so the message converges on the
+// latest state whatever order the edits reached the platform in.
+func (b *Bot) settle(ctx context.Context, p Poster, ref string, run *deploy.Run, o deploy.Owed) error {
+	n, err := b.store.AckIf(ctx, o.Item)
+	if err != nil {
+		return fmt.Errorf("ack %s: %w", o.Item.ID, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if r := b.e.Latest(run.ID); r != nil && r.Rev > run.Rev {
+		return nil // this process wrote the newer version: its delivery is queued here
+	}
+	fresh, err := b.e.Get(ctx, run.ID)
+	if err != nil || fresh.Rev <= run.Rev {
+		return nil // nothing newer to show, or its holder will show it
+	}
+	m, err := render(fresh, o.Effect, b.clock.Now())
+	if err != nil {
+		return nil
+	}
+	b.log.Debug("a newer revision was delivered meanwhile; editing again", "run_id", run.ID, "slot", o.Slot(), "rev", fresh.Rev)
+	return p.Update(ctx, ref, m)
 }
 
 // postHeld holds the effect for the length of a first post, then posts. It

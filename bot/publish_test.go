@@ -438,3 +438,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func doneID(runID, phase, step string) string {
 	return strings.Join([]string{string(deploy.ActDone), runID, phase, step}, ":")
 }
+
+// Two processes apply transitions of one run at the same moment and their
+// edits reach Slack out of order (the first process's edit is slow): the
+// summary and the card still end showing the newer revision.
+func TestEditsConvergeAcrossProcesses(t *testing.T) {
+	w := newWorld(t, twoPhases)
+	a, b := w.start(true), w.start(true)
+	runID := a.start(t)
+	a.flush(t)
+	w.fake.Script("chat.update", slackfake.Fault{Delay: time.Second}) // a's summary edit is slow
+	a.done(t, runID, "prepare", "review")
+	time.Sleep(100 * time.Millisecond) // a's edit is in flight
+	b.done(t, runID, "prepare", "notes")
+	b.flush(t)
+	a.flush(t)
+	summary, _ := w.fake.Find(runChannel, "Each phase has its own message")
+	if !strings.Contains(summary.Visible(), "2/3 steps") {
+		t.Errorf("the summary shows an older revision:\n%s", summary.Visible())
+	}
+	card, _ := w.fake.Find(runChannel, "Release notes")
+	if !strings.Contains(card.Visible(), "Passed") || strings.Count(card.Visible(), "done · ") != 2 {
+		t.Errorf("the prepare card shows an older revision:\n%s", card.Visible())
+	}
+}
