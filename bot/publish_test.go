@@ -18,6 +18,7 @@ import (
 	slackfront "deploybot/bot/slack"
 	"deploybot/deploy"
 	"deploybot/deploy/redisstore"
+	"deploybot/deploy/schedule"
 	"deploybot/internal/botcore"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
@@ -460,5 +461,42 @@ func TestEditsConvergeAcrossProcesses(t *testing.T) {
 	card, _ := w.fake.Find(runChannel, "Release notes")
 	if !strings.Contains(card.Visible(), "Passed") || strings.Count(card.Visible(), "done · ") != 2 {
 		t.Errorf("the prepare card shows an older revision:\n%s", card.Visible())
+	}
+}
+
+// A notify step's text and a window reminder are recorded in the store
+// before the call returns: when the process dies before posting them,
+// another one posts each once.
+func TestNoticesSurviveACrash(t *testing.T) {
+	w := newWorld(t, twoPhases)
+	dead := w.start(false)
+	ctx := t.Context()
+	if err := dead.core.Bot.NotifyRun(ctx, "", runChannel, "Deploying v1.4 to production (run r1)"); err != nil {
+		t.Fatal(err)
+	}
+	start := w.clk.Now().Add(time.Hour)
+	reminder := schedule.Notice{Kind: schedule.KindReminder, Offset: time.Hour, Until: time.Hour, At: w.clk.Now(), Platform: "slack",
+		Window: deploy.WindowView{ID: "w1", Release: "v1.4", Start: start, End: start.Add(time.Hour)}, Env: "production"}
+	if err := dead.core.Bot.PostWindowNotice(ctx, reminder); err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.core.Bot.PostWindowNotice(ctx, reminder); err != nil { // recorded twice: still one notice
+		t.Fatal(err)
+	}
+	live := w.start(true)
+	if n := live.poll(t, w); n != 2 {
+		t.Errorf("claimed %d notices, want 2", n)
+	}
+	if n := w.count(noticeChannel, "Deploying v1.4 to production (run r1)"); n != 1 {
+		t.Errorf("the notify text was posted %d times\n%s", n, w.transcript())
+	}
+	if n := w.count(noticeChannel, "Maintenance window for v1.4 opens in"); n != 1 {
+		t.Errorf("the reminder was posted %d times\n%s", n, w.transcript())
+	}
+	if n := live.poll(t, w); n != 0 {
+		t.Errorf("claimed %d notices again", n)
+	}
+	if items := w.owed(t); len(items) != 0 {
+		t.Errorf("still owed: %+v", items)
 	}
 }
