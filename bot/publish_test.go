@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -500,3 +501,60 @@ func TestNoticesSurviveACrash(t *testing.T) {
 		t.Errorf("still owed: %+v", items)
 	}
 }
+
+// BenchmarkClick clicks Done on 100 runs of 20 steps from parallel clients,
+// with the Slack poster (to the fake Slack) delivering every effect behind
+// the answers. It reports Redis round trips per click, delivery included.
+func BenchmarkClick(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("name: bench\nphases:\n  - id: p\n    title: Steps\n    approval: false\n    steps:\n")
+	for i := range 20 {
+		fmt.Fprintf(&sb, "      - id: s%02d\n        title: Step %02d\n", i, i)
+	}
+	rb, err := runbook.Parse("bench.yaml", []byte(sb.String()), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := testkit.Redis(b)
+	fake := slackfake.New(b)
+	cnt := &counter{}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
+	rdb.AddHook(cnt)
+	defer rdb.Close()
+	core := botcore.NewCore(botcore.CoreConfig{Store: redisstore.New(rdb, srv.Prefix(b)), Runbook: rb, Logger: quiet(), NoticeChannel: noticeChannel})
+	defer core.Close()
+	front, err := slackfront.New(slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: "s", APIURL: fake.APIURL(), Bot: core.Bot, Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	core.Bot.AddPoster(front)
+	var runs []string
+	for i := range 100 {
+		r := core.Bot.Command(context.Background(), bot.Request{Platform: "slack", Channel: runChannel, Actor: ana, Text: fmt.Sprintf("start v1.%d to env%d", i, i)})
+		if r.RunID == "" {
+			b.Fatal(r.Text)
+		}
+		runs = append(runs, r.RunID)
+	}
+	flushCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = core.Outbox.Flush(flushCtx)
+	var next atomic.Int64
+	before := cnt.n.Load()
+	b.ResetTimer()
+	b.SetParallelism(32 / max(1, runtimeProcs()))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1)-1) % (100 * 20)
+			id := doneID(runs[i%100], "p", fmt.Sprintf("s%02d", i/100))
+			if r := core.Bot.Click(context.Background(), bot.Click{Platform: "slack", Channel: runChannel, Actor: bob, ButtonID: id}); r.Text != "" && !strings.Contains(r.Text, "already") {
+				b.Error(r.Text)
+			}
+		}
+	})
+	b.StopTimer()
+	_ = core.Outbox.Flush(flushCtx)
+	b.ReportMetric(float64(cnt.n.Load()-before)/float64(b.N), "redis/click")
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
