@@ -69,6 +69,7 @@ type Bot struct {
 	log     *slog.Logger
 	pub     PublisherConfig
 	refs    *refCache
+	posting claims // first posts this process claimed
 }
 
 // New returns a Bot for cfg.

@@ -27,6 +27,7 @@ type Store interface {
 	Claim(ctx context.Context, kind string, now time.Time, lease time.Duration, max int) ([]deploy.DueItem, error)
 	Hold(ctx context.Context, id string, claims int, payload string, until time.Time) error
 	AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
+	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
 // PublisherConfig tunes the effect publisher.
@@ -249,10 +250,21 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 	case deploy.EffectCard:
 		replyTo = b.refs.cached(run.ID, p.Platform()+":summary")
 	}
-	newRef, err := b.postHeld(ctx, o, func(ctx context.Context) (string, error) { return p.Post(ctx, ch, replyTo, m) })
+	newRef, err := b.postHeld(ctx, o, func(ctx context.Context) (string, error) {
+		if o.Kind != deploy.EffectNotice {
+			// A newer version of the slot, written by another process while
+			// this one posts, is not held by this process's hold: the slot's
+			// first post is also claimed, for as long as the hold lasts.
+			if err := b.claimFirstPost(ctx, run.ID+":"+key); err != nil {
+				return "", err
+			}
+		}
+		return p.Post(ctx, ch, replyTo, m)
+	})
 	if err != nil || newRef == "" {
 		return err
 	}
+	b.posting.release(run.ID + ":" + key)
 	if err := b.store.SetMessage(ctx, run.ID, key, newRef); err != nil {
 		// Posted but not recorded: a redelivery would post it again, so the
 		// effect is acknowledged as delivered.
@@ -265,6 +277,53 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 		return b.ack(ctx, o.Item)
 	}
 	return b.settle(ctx, p, newRef, run, o)
+}
+
+// claimFirstPost claims the first post of a message for the length of a
+// hold; a process that already holds the claim (a retry after a failed
+// post) keeps it. Another process posting it makes this one wait and try
+// again, editing then.
+func (b *Bot) claimFirstPost(ctx context.Context, key string) error {
+	ttl := b.pub.FirstPost + 5*time.Second
+	if b.posting.holds(key, b.clock.Now()) {
+		return nil
+	}
+	first, err := b.store.ClaimOnce(ctx, "post:"+key, ttl)
+	if err != nil {
+		return fmt.Errorf("claim the first post of %s: %w", key, err)
+	}
+	if !first {
+		return &RateLimitError{After: 2 * time.Second, Err: errors.New("the message is being posted by another process")}
+	}
+	b.posting.hold(key, b.clock.Now().Add(ttl))
+	return nil
+}
+
+// claims remembers the first-post claims this process holds, until when.
+type claims struct {
+	mu    sync.Mutex // mu protects until
+	until map[string]time.Time
+}
+
+func (c *claims) holds(key string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return now.Before(c.until[key])
+}
+
+func (c *claims) hold(key string, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.until == nil {
+		c.until = map[string]time.Time{}
+	}
+	c.until[key] = until
+}
+
+func (c *claims) release(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.until, key)
 }
 
 // settle acknowledges a summary or card rendered from run into the message

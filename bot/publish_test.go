@@ -558,3 +558,42 @@ func BenchmarkClick(b *testing.B) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// While one process posts a run's summary for the first time (Slack is
+// slow), another applies a newer transition of the run: the newer version
+// of the summary is not posted a second time, it edits the first.
+func TestFirstPostIsNotRepeatedByANewerVersion(t *testing.T) {
+	w := newWorld(t, twoPhases)
+	w.runCh = noticeChannel // one queue: announcement, summary, card
+	a, b := w.start(true), w.start(true)
+	w.fake.Script("chat.postMessage", slackfake.Fault{}, slackfake.Fault{Delay: time.Second}) // the summary's post is slow
+	runID := a.start(t)
+	waitFor(t, "the announcement", func() bool { return len(w.fake.Messages()) == 1 })
+	time.Sleep(100 * time.Millisecond) // a's summary post is in flight
+	b.done(t, runID, "prepare", "notes")
+	a.flush(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.flush(t)
+	}()
+	for {
+		select {
+		case <-done:
+			w.clk.Advance(time.Minute)
+			if n := w.count(noticeChannel, "Each phase has its own message"); n != 1 {
+				t.Errorf("the summary was posted %d times\n%s", n, w.transcript())
+			}
+			if n := w.count(noticeChannel, "Release notes"); n != 1 {
+				t.Errorf("the card was posted %d times\n%s", n, w.transcript())
+			}
+			summary, _ := w.fake.Find(noticeChannel, "Each phase has its own message")
+			if !strings.Contains(summary.Visible(), "1/3 steps") {
+				t.Errorf("the summary does not show the newer revision:\n%s", summary.Visible())
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+			w.clk.Advance(time.Second) // the outbox waits on the fake clock
+		}
+	}
+}
