@@ -47,8 +47,9 @@ type Config struct {
 	// to deliver its effects before any process may claim them (default
 	// DefaultEffectHeadStart).
 	EffectHeadStart time.Duration
-	// CacheRuns bounds how many runs the engine keeps at their latest known
-	// rev, so a click on a known run costs one store round trip (default 4096).
+	// CacheRuns bounds how many live runs the engine keeps at their latest
+	// known rev, so a click on a known run costs one store round trip
+	// (default 4096; finished runs are not kept).
 	CacheRuns int
 	Windows   WindowGate    // nil: windows are always open
 	Metrics   *Metrics      // nil: no metrics

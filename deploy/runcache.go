@@ -35,8 +35,9 @@ func (c *runCache) get(id string) *Run {
 	return c.runs[id]
 }
 
-// put remembers r unless a newer revision is known. When full, it forgets
-// an arbitrary run (a cache miss costs one store read).
+// put remembers r unless a newer revision is known. Only live runs are
+// kept (a finished run changes no more, so clicks on it are refusals, read
+// fresh); when full, it forgets an arbitrary run (a miss costs one read).
 func (c *runCache) put(r *Run) {
 	if r == nil {
 		return
@@ -44,9 +45,16 @@ func (c *runCache) put(r *Run) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.runs[r.ID]; ok {
-		if old.Rev <= r.Rev {
+		switch {
+		case old.Rev > r.Rev:
+		case !r.Status.Live():
+			delete(c.runs, r.ID)
+		default:
 			c.runs[r.ID] = r
 		}
+		return
+	}
+	if !r.Status.Live() {
 		return
 	}
 	if len(c.runs) >= c.max {
