@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -607,44 +606,8 @@ func (e *Engine) Unfreeze(ctx context.Context, env string, actor Actor) error {
 	return nil
 }
 
-// StepItem is the payload of a "step" due item.
-type StepItem struct {
-	RunID   string `json:"run_id"`
-	Phase   string `json:"phase"`
-	Step    string `json:"step"`
-	Attempt int    `json:"attempt"`
-}
-
-// DueKindStep is the due-queue kind of automated step executions.
-const DueKindStep = "step"
-
-// DueKindExpiry is the due-queue kind of approval requests that expire.
-const DueKindExpiry = "expiry"
-
-// ExpiryItem is the payload of an "expiry" due item.
-type ExpiryItem struct {
-	RunID string    `json:"run_id"`
-	Phase string    `json:"phase"`
-	Since time.Time `json:"since"`
-}
-
-func (x ExpiryItem) due(at time.Time) DueItem {
-	b, _ := json.Marshal(x)
-	return DueItem{ID: fmt.Sprintf("expiry:%s:%s:%d", x.RunID, x.Phase, x.Since.UnixNano()), Kind: DueKindExpiry, Due: at, Payload: string(b)}
-}
-
 // Expire lets the approval request of a phase expire, when it is still the
 // same request (Since) and still unanswered. It never approves anything.
 func (e *Engine) Expire(ctx context.Context, x ExpiryItem) (Outcome, error) {
 	return e.mutate(ctx, x.RunID, "", System, func(t *txn) error { return t.expire(x) })
-}
-
-// ItemID returns the due-queue id of the step execution.
-func (s StepItem) ItemID() string {
-	return fmt.Sprintf("step:%s:%s:%s:%d", s.RunID, s.Phase, s.Step, s.Attempt)
-}
-
-func (s StepItem) due(at time.Time) DueItem {
-	b, _ := json.Marshal(s)
-	return DueItem{ID: s.ItemID(), Kind: DueKindStep, Due: at, Payload: string(b)}
 }

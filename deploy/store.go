@@ -70,24 +70,6 @@ type Change struct {
 	Cancel []string
 }
 
-// DueItem is an entry of the due queue: something to do at or after a time,
-// claimed by one worker at a time with a lease.
-type DueItem struct {
-	// ID is unique; scheduling an existing ID replaces it (and clears its lease).
-	ID string `json:"id"`
-	// Kind tells the consumer what it is ("step", "reminder", ...).
-	Kind string `json:"kind"`
-	// Due is when the item becomes claimable.
-	Due time.Time `json:"due"`
-	// Payload is the consumer's data (usually JSON).
-	Payload string `json:"payload,omitempty"`
-	// Claims counts how many times the item was claimed: more than one means a
-	// previous holder's lease expired without an Ack.
-	Claims int `json:"claims,omitempty"`
-	// LeaseUntil is set on claimed items.
-	LeaseUntil time.Time `json:"lease_until,omitzero"`
-}
-
 // Freeze is an operator's freeze of an environment: no run starts there until it is lifted.
 type Freeze struct {
 	Env    string    `json:"env"`
@@ -232,14 +214,4 @@ func CheckChange(c Change) error {
 		return fmt.Errorf("run %s: rev %d does not follow prev rev %d", c.Run.ID, c.Run.Rev, c.PrevRev)
 	}
 	return CheckItems(c.Schedule)
-}
-
-// CheckItems rejects due items without an id or a kind.
-func CheckItems(items []DueItem) error {
-	for _, it := range items {
-		if it.ID == "" || it.Kind == "" {
-			return fmt.Errorf("due item %q of kind %q: id and kind are required", it.ID, it.Kind)
-		}
-	}
-	return nil
 }
