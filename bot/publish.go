@@ -103,6 +103,9 @@ func (b *Bot) PollEffects(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("claim effects: %w", err)
 	}
+	if len(items) > 0 {
+		b.log.Info("delivering chat effects past their writer's head start", "count", len(items))
+	}
 	byRun := map[string][]deploy.Owed{}
 	var order []string
 	var drop []deploy.DueItem
