@@ -1,8 +1,9 @@
 // Package bot is the chat side of deploybot, independent of any platform: the
 // neutral message model (run summary, phase card, notice) built from a run,
-// the Bot that turns commands and clicks into engine calls and engine events
-// into message renders, and the Outbox that sends outgoing chat calls per
-// channel within rate limits.
+// the Bot that turns commands and clicks into engine calls and delivers the
+// effects transitions owe (publish.go: render, post or edit, acknowledge; and
+// a poller for effects whose writer died), and the Outbox that sends outgoing
+// chat calls per channel within rate limits.
 //
 // The platforms live in bot/slack, bot/discord and bot/console; each renders
 // the model its own way and implements Poster. This package must not import

@@ -99,9 +99,17 @@ func (b *Bot) Execute(ctx context.Context, req Request, cmd commands.Command) Re
 	case commands.KindList:
 		return b.list(ctx, req.Actor)
 	case commands.KindApprove, commands.KindRollback, commands.KindAbort:
-		r, err := b.resolve(ctx, cmd.Run, req)
-		if err != nil {
-			return b.refuse(err)
+		// A run this process knows needs no read here: the transition
+		// starts from it and checks it against the store in its write.
+		r := b.known(cmd.Run)
+		if r != nil && !visible(r, req.Actor) {
+			return b.refuse(&deploy.Error{Kind: deploy.ErrNotFound, Msg: "no such run: " + cmd.Run})
+		}
+		if r == nil {
+			var err error
+			if r, err = b.resolve(ctx, cmd.Run, req); err != nil {
+				return b.refuse(err)
+			}
 		}
 		kind := map[commands.Kind]deploy.ActionKind{commands.KindApprove: deploy.ActApprove, commands.KindRollback: deploy.ActRollback, commands.KindAbort: deploy.ActAbort}[cmd.Kind]
 		a := deploy.Action{Kind: kind, RunID: r.ID, Actor: req.Actor, Channel: req.Channel, Reason: cmd.Reason, RequestID: req.RequestID}
@@ -361,8 +369,19 @@ func StatusText(r *deploy.Run, now time.Time) string {
 	return strings.TrimRight(sb.String(), "\n")
 }
 
+// known returns the newest revision of run id this process knows, or nil.
+func (b *Bot) known(id string) *deploy.Run {
+	if id == "" {
+		return nil
+	}
+	return b.e.Latest(id)
+}
+
 // Click applies a button press. An empty reply means it took effect (the
 // message update shows it); a refusal ("already done by …") is for the clicker only.
+// The acknowledgement path is the engine's transition alone: one atomic
+// store write (plus one read when this process does not know the run at
+// its current rev); rendering and posting happen behind it.
 func (b *Bot) Click(ctx context.Context, c Click) Reply {
 	if r, ok := b.admit(c.Actor); !ok {
 		return r

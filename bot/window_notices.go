@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,11 +16,17 @@ import (
 // in the window's environment. The button carries the window id in RunID.
 const ActStartWindow deploy.ActionKind = "start_window"
 
-// PostWindowNotice implements schedule.Notices: it builds the notice from the
-// model (WindowNotice) and queues it like every other notice.
-func (b *Bot) PostWindowNotice(_ context.Context, n schedule.Notice) error {
-	b.PostNotice(n.Platform, n.Channel, WindowNotice(n))
-	return nil
+// PostWindowNotice implements schedule.Notices: it records the notice in
+// the store as an effect (one per occurrence: recording it again keeps one)
+// and queues its delivery; the notice is built from the model (WindowNotice)
+// when it is posted, by this process or, if it dies first, another one.
+func (b *Bot) PostWindowNotice(ctx context.Context, n schedule.Notice) error {
+	data, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("window notice: %w", err)
+	}
+	return b.owe(ctx, deploy.Effect{Kind: deploy.EffectWindow, Key: windowNoticeKey(n), Platform: n.Platform,
+		Channel: n.Channel, Data: data})
 }
 
 // WindowNotice builds the chat notice for a window notice: reminders (the

@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,16 +20,38 @@ type WindowGate interface {
 	IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error)
 }
 
+// RunStore is what the engine needs of the store: runs, their audit logs
+// and environment freezes. Every transition is one Apply.
+type RunStore interface {
+	Apply(ctx context.Context, c Change) error
+	Run(ctx context.Context, id string) (*Run, error)
+	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
+	SetFreeze(ctx context.Context, f Freeze) error
+	DeleteFreeze(ctx context.Context, env string) error
+}
+
 // Config holds what an Engine needs. Store and Runbook are required.
 type Config struct {
 	Store   Store
 	Runbook *runbook.Runbook
-	Clock   clock.Clock   // default clock.Real
-	Logger  *slog.Logger  // default slog.Default()
-	Sink    Sink          // receives every transition's events; may be nil
-	Windows WindowGate    // nil: windows are always open
-	Metrics *Metrics      // nil: no metrics
-	NewID   func() string // run ids; default "r" + 5 random characters
+	Clock   clock.Clock  // default clock.Real
+	Logger  *slog.Logger // default slog.Default()
+	Sink    Sink         // receives every transition's events; may be nil
+	// Effects delivers the chat effects each transition owes, from the run
+	// it produced; nil leaves them to whichever process polls the queue.
+	Effects EffectSink
+	// EffectHeadStart is how long the process that applied a transition has
+	// to deliver its effects before any process may claim them (default
+	// DefaultEffectHeadStart).
+	EffectHeadStart time.Duration
+	// CacheRuns bounds how many live runs the engine keeps at their latest
+	// known rev, so a click on a known run costs one store round trip
+	// (default 4096; finished runs are not kept).
+	CacheRuns int
+	Windows   WindowGate    // nil: windows are always open
+	Metrics   *Metrics      // nil: no metrics
+	NewID     func() string // run ids; default "r" + 5 random characters
 	// StoreTimeout bounds each store call made for a person (default 1.5s),
 	// so a stalled store gives a clear "try again" inside chat deadlines.
 	StoreTimeout time.Duration
@@ -40,22 +61,30 @@ type Config struct {
 // on the store together with its audit entries; a transition computed from a
 // stale read is recomputed, so a double click is answered "already done by …".
 type Engine struct {
-	store        Store
+	store        RunStore
+	full         Store // for Store(): the wiring hands it to the other consumers
 	rb           *runbook.Runbook
 	clock        clock.Clock
 	log          *slog.Logger
 	sink         Sink
+	effects      EffectSink
+	headStart    time.Duration
 	windows      WindowGate
 	metrics      *Metrics
 	newID        func() string
 	storeTimeout time.Duration
+	runs         *runCache
 }
 
 // NewEngine returns an engine for cfg.
 func NewEngine(cfg Config) *Engine {
 	e := &Engine{
-		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink,
-		windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
+		store: cfg.Store, full: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
+		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
+		runs: newRunCache(cfg.CacheRuns),
+	}
+	if e.headStart <= 0 {
+		e.headStart = DefaultEffectHeadStart
 	}
 	if e.clock == nil {
 		e.clock = clock.Real{}
@@ -76,8 +105,9 @@ func NewEngine(cfg Config) *Engine {
 // Runbook returns the runbook new runs start with.
 func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
 
-// Store returns the engine's store.
-func (e *Engine) Store() Store { return e.store }
+// Store returns the store the engine was built with (its other consumers
+// declare the parts they use: bot.Store, StepQueue).
+func (e *Engine) Store() Store { return e.full }
 
 // Clock returns the engine's clock.
 func (e *Engine) Clock() clock.Clock { return e.clock }
@@ -111,10 +141,12 @@ type StartRequest struct {
 	RequestID string
 }
 
-// Outcome is what a transition produced: the run as stored and the events caused.
+// Outcome is what a transition produced: the run as stored, the events
+// caused and the chat effects owed.
 type Outcome struct {
-	Run    *Run
-	Events []Event
+	Run     *Run
+	Events  []Event
+	Effects []Owed
 }
 
 // Start creates a run of the engine's runbook and takes the environment's lock
@@ -153,7 +185,8 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 		if err := t.advance(ctx); err != nil {
 			return Outcome{}, err
 		}
-		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: t.schedule}
+		owed := e.owe(run, t.events, now)
+		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed)}
 		err := e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):
@@ -165,8 +198,9 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 		}
 		e.metrics.transition("start", "ok")
 		e.log.Info("run started", "run_id", run.ID, "release", run.Release, "env", run.Env, "user", req.Actor.ID, "platform", req.Actor.Platform)
-		e.publish(ctx, run, t.events)
-		return Outcome{Run: run, Events: t.events}, nil
+		e.runs.put(run)
+		e.publish(ctx, run, t.events, owed)
+		return Outcome{Run: run, Events: t.events, Effects: owed}, nil
 	}
 	return Outcome{}, userErr(ErrBusy, "could not allocate a run id; try again")
 }
@@ -206,11 +240,47 @@ func (e *Engine) apply(ctx context.Context, c Change) error {
 	return err
 }
 
-func (e *Engine) publish(ctx context.Context, run *Run, events []Event) {
+// owe returns the effects the events call for, with their queue items
+// claimable by any process after the head start.
+func (e *Engine) owe(run *Run, events []Event, now time.Time) []Owed {
+	fx := EffectsOf(run, events)
+	if len(fx) == 0 {
+		return nil
+	}
+	out := make([]Owed, len(fx))
+	for i, f := range fx {
+		out[i] = Owe(f, now.Add(e.headStart))
+	}
+	return out
+}
+
+func withEffects(items []DueItem, owed []Owed) []DueItem {
+	if len(owed) == 0 {
+		return items
+	}
+	out := make([]DueItem, 0, len(items)+len(owed))
+	out = append(out, items...)
+	for _, o := range owed {
+		out = append(out, o.Item)
+	}
+	return out
+}
+
+// publish hands a stored transition to the effect sink (chat) and the sink
+// (executor, live feeds); neither blocks.
+func (e *Engine) publish(ctx context.Context, run *Run, events []Event, owed []Owed) {
+	ctx = context.WithoutCancel(ctx)
+	if e.effects != nil && len(owed) > 0 {
+		e.effects.Deliver(ctx, run, owed)
+	}
 	if e.sink != nil && len(events) > 0 {
-		e.sink.Publish(context.WithoutCancel(ctx), run, events)
+		e.sink.Publish(ctx, run, events)
 	}
 }
+
+// Latest returns the newest revision of a run this process knows (from its
+// own transitions and reads), or nil. It may be behind the store.
+func (e *Engine) Latest(id string) *Run { return e.runs.get(id) }
 
 // storeErr turns a store failure into a person-facing error, logging the detail with a reference.
 func (e *Engine) storeErr(op string, err error) error {
@@ -296,34 +366,58 @@ func outcomeLabel(err error) string {
 // errNoChange tells mutate that the transition had nothing to write.
 var errNoChange = errors.New("no change")
 
-// mutate reads the run, applies fn to a copy, and stores it with a
-// compare-and-set; on a conflict it reads again and re-applies fn.
+// mutate applies fn to a copy of the run and stores it with a
+// compare-and-set. Transitions of one run in this process are applied in
+// turn (a per-run lock, no global one), starting from the latest rev the
+// process knows, so a click on a known run is one store round trip. On a
+// conflict (another process moved the run on) it reads the run and applies
+// fn again; a refusal computed from the known rev is checked against a
+// fresh read, since the store may be ahead.
 func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn func(t *txn) error) (Outcome, error) {
 	if wid == "" {
 		wid = writeID("")
 	}
-	for range 8 {
-		start := time.Now()
-		cur, err := e.store.Run(ctx, runID)
-		e.metrics.storeLatency("get", time.Since(start))
-		if err != nil {
-			return Outcome{}, e.storeErr("get", err)
+	unlock, err := e.runs.lock(ctx, runID)
+	if err != nil {
+		return Outcome{}, e.storeErr("lock", err)
+	}
+	defer unlock()
+	cur := e.runs.get(runID)
+	for attempt := 0; attempt < 8; attempt++ {
+		fresh := cur == nil
+		if fresh {
+			start := time.Now()
+			cur, err = e.store.Run(ctx, runID)
+			e.metrics.storeLatency("get", time.Since(start))
+			if err != nil {
+				return Outcome{}, e.storeErr("get", err)
+			}
+			e.runs.put(cur)
 		}
 		next := cur.Clone()
 		now := e.clock.Now().UTC()
 		t := &txn{e: e, run: next, now: now, actor: actor}
 		if err := fn(t); err != nil {
+			if !fresh {
+				cur = nil // verify the refusal on the stored run
+				continue
+			}
 			if errors.Is(err, errNoChange) {
 				return Outcome{Run: cur}, nil
 			}
 			return Outcome{}, err
 		}
 		if len(t.entries) == 0 && len(t.events) == 0 && !t.dirty {
+			if !fresh {
+				cur = nil
+				continue
+			}
 			return Outcome{Run: cur}, nil
 		}
 		next.Rev = cur.Rev + 1
 		next.Updated = now
-		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: t.schedule, Cancel: t.cancel,
+		owed := e.owe(next, t.events, now)
+		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: withEffects(t.schedule, owed), Cancel: t.cancel,
 			UnlockEnv: !next.Status.Live()}
 		for i := range c.Audit {
 			c.Audit[i].Rev = next.Rev
@@ -331,19 +425,23 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 		err = e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):
+			cur = nil
 			continue
 		case errors.Is(err, ErrAlreadyApplied):
-			// A replay of a change that reached the store: it is applied; the
-			// events were published by the first attempt.
+			// A replay of a change that reached the store: it is applied; its
+			// events were published and its effects stored by the first attempt.
+			e.runs.drop(runID)
 			return Outcome{Run: next}, nil
 		case err != nil:
+			e.runs.drop(runID)
 			return Outcome{}, e.storeErr("apply", err)
 		}
+		e.runs.put(next)
 		if !next.Status.Live() && cur.Status.Live() {
 			e.metrics.runEnded(next.Status)
 		}
-		e.publish(ctx, next, t.events)
-		return Outcome{Run: next, Events: t.events}, nil
+		e.publish(ctx, next, t.events, owed)
+		return Outcome{Run: next, Events: t.events, Effects: owed}, nil
 	}
 	return Outcome{}, userErr(ErrBusy, "the run is changing quickly right now; try again")
 }
@@ -394,6 +492,7 @@ func (e *Engine) Get(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, e.storeErr("get", err)
 	}
+	e.runs.put(r)
 	return r, nil
 }
 
@@ -498,44 +597,8 @@ func (e *Engine) Unfreeze(ctx context.Context, env string, actor Actor) error {
 	return nil
 }
 
-// StepItem is the payload of a "step" due item.
-type StepItem struct {
-	RunID   string `json:"run_id"`
-	Phase   string `json:"phase"`
-	Step    string `json:"step"`
-	Attempt int    `json:"attempt"`
-}
-
-// DueKindStep is the due-queue kind of automated step executions.
-const DueKindStep = "step"
-
-// DueKindExpiry is the due-queue kind of approval requests that expire.
-const DueKindExpiry = "expiry"
-
-// ExpiryItem is the payload of an "expiry" due item.
-type ExpiryItem struct {
-	RunID string    `json:"run_id"`
-	Phase string    `json:"phase"`
-	Since time.Time `json:"since"`
-}
-
-func (x ExpiryItem) due(at time.Time) DueItem {
-	b, _ := json.Marshal(x)
-	return DueItem{ID: fmt.Sprintf("expiry:%s:%s:%d", x.RunID, x.Phase, x.Since.UnixNano()), Kind: DueKindExpiry, Due: at, Payload: string(b)}
-}
-
 // Expire lets the approval request of a phase expire, when it is still the
 // same request (Since) and still unanswered. It never approves anything.
 func (e *Engine) Expire(ctx context.Context, x ExpiryItem) (Outcome, error) {
 	return e.mutate(ctx, x.RunID, "", System, func(t *txn) error { return t.expire(x) })
-}
-
-// ItemID returns the due-queue id of the step execution.
-func (s StepItem) ItemID() string {
-	return fmt.Sprintf("step:%s:%s:%s:%d", s.RunID, s.Phase, s.Step, s.Attempt)
-}
-
-func (s StepItem) due(at time.Time) DueItem {
-	b, _ := json.Marshal(s)
-	return DueItem{ID: s.ItemID(), Kind: DueKindStep, Due: at, Payload: string(b)}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"deploybot/adapters"
+	"deploybot/internal/clock"
 	"deploybot/runbook"
 )
 
@@ -20,10 +21,37 @@ type StepParser interface {
 	Parse(name string, with map[string]any) (adapters.Step, error)
 }
 
-// ExecutorConfig configures an Executor. Engine and Steps are required.
+// StepQueue is what the executor needs of the store: the due queue of step
+// executions and approval expiries, and the runs they belong to.
+type StepQueue interface {
+	Run(ctx context.Context, id string) (*Run, error)
+	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	Schedule(ctx context.Context, items ...DueItem) error
+	Claim(ctx context.Context, kind string, now time.Time, lease time.Duration, max int) ([]DueItem, error)
+	ExtendClaim(ctx context.Context, id string, claims int, until time.Time) error
+	Ack(ctx context.Context, id string) error
+	Pending(ctx context.Context, kind string) ([]DueItem, error)
+}
+
+// Reporter is where the executor reports step results and approval
+// expiries; *Engine implements it.
+type Reporter interface {
+	Report(ctx context.Context, r StepReport) (Outcome, error)
+	Expire(ctx context.Context, x ExpiryItem) (Outcome, error)
+}
+
+// ExecutorConfig configures an Executor. Steps is required, and either
+// Engine or Queue and Reporter.
 type ExecutorConfig struct {
+	// Engine supplies the defaults of Queue (its store), Reporter, Clock and Metrics.
 	Engine *Engine
-	Steps  StepParser
+	// Queue is the due queue and the runs (default Engine's store).
+	Queue StepQueue
+	// Reporter receives results (default Engine).
+	Reporter Reporter
+	Clock    clock.Clock // default Engine's clock, else clock.Real
+	Metrics  *Metrics    // default Engine's metrics
+	Steps    StepParser
 	// Workers bounds how many steps run at once in this process (default 8).
 	Workers int
 	// Lease is how long a claim lasts without renewal (default 30s); a step
@@ -52,12 +80,15 @@ type ExecutorConfig struct {
 // reports the result through the engine. A step whose previous claim expired
 // (its process died) is reported interrupted, never re-run.
 type Executor struct {
-	cfg   ExecutorConfig
-	e     *Engine
-	log   *slog.Logger
-	nudge chan struct{}
-	slots chan struct{}
-	wg    sync.WaitGroup
+	cfg     ExecutorConfig
+	q       StepQueue
+	rep     Reporter
+	clock   clock.Clock
+	metrics *Metrics
+	log     *slog.Logger
+	nudge   chan struct{}
+	slots   chan struct{}
+	wg      sync.WaitGroup
 }
 
 // NewExecutor returns an executor for cfg.
@@ -84,10 +115,28 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Executor{
-		cfg: cfg, e: cfg.Engine, log: log.With("component", "executor"),
+	x := &Executor{
+		cfg: cfg, q: cfg.Queue, rep: cfg.Reporter, clock: cfg.Clock, metrics: cfg.Metrics, log: log.With("component", "executor"),
 		nudge: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
 	}
+	if e := cfg.Engine; e != nil {
+		if x.q == nil {
+			x.q = e.full
+		}
+		if x.rep == nil {
+			x.rep = e
+		}
+		if x.clock == nil {
+			x.clock = e.clock
+		}
+		if x.metrics == nil {
+			x.metrics = e.metrics
+		}
+	}
+	if x.clock == nil {
+		x.clock = clock.Real{}
+	}
+	return x
 }
 
 // Publish implements Sink: a transition that started a step wakes the executor
@@ -112,7 +161,7 @@ func (x *Executor) Nudge() {
 // Run polls the queue until ctx ends, then reports the steps it was running
 // as interrupted and waits for its workers.
 func (x *Executor) Run(ctx context.Context) error {
-	clk := x.e.clock
+	clk := x.clock
 	if x.cfg.Exclusive {
 		x.recoverLeases(ctx)
 	}
@@ -142,8 +191,8 @@ func (x *Executor) Run(ctx context.Context) error {
 // ones an earlier life of this process had claimed come back with Claims > 1
 // and are marked interrupted; never-claimed ones run as usual.
 func (x *Executor) recoverLeases(ctx context.Context) {
-	later := x.e.clock.Now().Add(x.cfg.Lease + time.Second)
-	items, err := x.e.store.Claim(ctx, DueKindStep, later, x.cfg.Lease, 1000)
+	later := x.clock.Now().Add(x.cfg.Lease + time.Second)
+	items, err := x.q.Claim(ctx, DueKindStep, later, x.cfg.Lease, 1000)
 	if err != nil {
 		x.log.Warn("recovering leases failed", "err", err)
 		return
@@ -161,7 +210,7 @@ func (x *Executor) recoverLeases(ctx context.Context) {
 		}
 		// Never claimed before: put it back as due now.
 		it.Claims, it.LeaseUntil = 0, time.Time{}
-		if err := x.e.store.Schedule(ctx, it); err != nil {
+		if err := x.q.Schedule(ctx, it); err != nil {
 			x.log.Warn("requeueing a step failed", "id", it.ID, "err", err)
 		}
 	}
@@ -179,8 +228,8 @@ func (x *Executor) Poll(ctx context.Context) int {
 	if free == 0 || ctx.Err() != nil {
 		return 0
 	}
-	now := x.e.clock.Now()
-	items, err := x.e.store.Claim(ctx, DueKindStep, now, x.cfg.Lease, free)
+	now := x.clock.Now()
+	items, err := x.q.Claim(ctx, DueKindStep, now, x.cfg.Lease, free)
 	if err != nil {
 		x.log.Warn("claim failed", "err", err)
 		return 0
@@ -200,7 +249,7 @@ func (x *Executor) Poll(ctx context.Context) int {
 // expire lets approval requests whose time ran out expire. Expiring is
 // idempotent, so an item claimed again after a crash is simply applied again.
 func (x *Executor) expire(ctx context.Context) {
-	items, err := x.e.store.Claim(ctx, DueKindExpiry, x.e.clock.Now(), x.cfg.Lease, 50)
+	items, err := x.q.Claim(ctx, DueKindExpiry, x.clock.Now(), x.cfg.Lease, 50)
 	if err != nil {
 		x.log.Warn("claim failed", "kind", DueKindExpiry, "err", err)
 		return
@@ -208,12 +257,12 @@ func (x *Executor) expire(ctx context.Context) {
 	for _, it := range items {
 		var ex ExpiryItem
 		if err := json.Unmarshal([]byte(it.Payload), &ex); err == nil {
-			if _, err := x.e.Expire(ctx, ex); err != nil {
+			if _, err := x.rep.Expire(ctx, ex); err != nil {
 				x.log.Warn("expiring an approval request failed", "run_id", ex.RunID, "phase", ex.Phase, "err", err)
 				continue // the lease runs out and it is tried again
 			}
 		}
-		_ = x.e.store.Ack(ctx, it.ID)
+		_ = x.q.Ack(ctx, it.ID)
 	}
 }
 
@@ -221,7 +270,7 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	var si StepItem
 	if err := json.Unmarshal([]byte(it.Payload), &si); err != nil {
 		x.log.Error("bad step item", "id", it.ID, "err", err)
-		_ = x.e.store.Ack(context.WithoutCancel(ctx), it.ID)
+		_ = x.q.Ack(context.WithoutCancel(ctx), it.ID)
 		return
 	}
 	log := x.log.With("run_id", si.RunID, "phase", si.Phase, "step", si.Step, "attempt", si.Attempt)
@@ -230,10 +279,10 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 		// A previous claim ran out: its process died while the step ran. Never re-run it.
 		log.Warn("step lease expired: marking interrupted")
 		x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Interrupted: true})
-		_ = x.e.store.Ack(bg, it.ID)
+		_ = x.q.Ack(bg, it.ID)
 		return
 	}
-	run, err := x.e.store.Run(ctx, si.RunID)
+	run, err := x.q.Run(ctx, si.RunID)
 	if err != nil {
 		log.Warn("step run not readable", "err", err)
 		return // the lease runs out; the next claim marks it interrupted
@@ -247,14 +296,14 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 		}
 	}
 	if sj < 0 || run.Phases[pi].Steps[sj].State != StepRunning || run.Phases[pi].Steps[sj].Attempt != si.Attempt {
-		_ = x.e.store.Ack(bg, it.ID) // cancelled or already settled
+		_ = x.q.Ack(bg, it.ID) // cancelled or already settled
 		return
 	}
 	def := run.StepDef(pi, sj)
 	step, err := x.cfg.Steps.Parse(def.Run, def.With)
 	if err != nil {
 		x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Summary: "invalid parameters: " + err.Error()})
-		_ = x.e.store.Ack(bg, it.ID)
+		_ = x.q.Ack(bg, it.ID)
 		return
 	}
 	vars := adapters.Vars{Version: run.Release, Env: run.Env, RunID: run.ID, Phase: si.Phase, Step: si.Step, Channel: run.Channel, Started: run.Created}
@@ -300,7 +349,7 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	case <-stopped:
 		log.Info("step stopped")
 		if !keepItem.Load() {
-			_ = x.e.store.Ack(bg, it.ID)
+			_ = x.q.Ack(bg, it.ID)
 		}
 		return
 	default:
@@ -308,16 +357,16 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	if ctx.Err() != nil {
 		// Shutting down: say so honestly instead of guessing a result.
 		x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Interrupted: true})
-		_ = x.e.store.Ack(bg, it.ID)
+		_ = x.q.Ack(bg, it.ID)
 		return
 	}
 	if errors.Is(stepCtx.Err(), context.DeadlineExceeded) && !res.OK && elapsed >= timeout-time.Second {
 		res.Summary = fmt.Sprintf("timed out after %s", runbook.Duration(timeout))
 	}
-	x.e.metrics.StepFinished(def.Run, res.OK, elapsed)
+	x.metrics.StepFinished(def.Run, res.OK, elapsed)
 	log.Info("step finished", "ok", res.OK, "summary", res.Summary)
 	x.report(bg, log, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, OK: res.OK, Summary: res.Summary, Output: res.Output})
-	_ = x.e.store.Ack(bg, it.ID)
+	_ = x.q.Ack(bg, it.ID)
 }
 
 // renew extends the lease until ctx ends, and calls stop when this worker no
@@ -327,7 +376,7 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 // is unreachable, so another process may soon take the item over and show
 // the step as interrupted; the step must not run on unseen).
 func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func(lost bool)) {
-	clk := x.e.clock
+	clk := x.clock
 	lastOK := clk.Now()
 	for {
 		select {
@@ -336,7 +385,7 @@ func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func
 		case <-clk.After(x.cfg.Renew):
 		}
 		now := clk.Now()
-		err := x.e.store.ExtendClaim(ctx, it.ID, it.Claims, now.Add(x.cfg.Lease))
+		err := x.q.ExtendClaim(ctx, it.ID, it.Claims, now.Add(x.cfg.Lease))
 		switch {
 		case errors.Is(err, ErrNotFound):
 			x.log.Warn("step lease lost; stopping it", "run_id", si.RunID, "step", si.Step)
@@ -351,7 +400,7 @@ func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func
 			continue
 		}
 		lastOK = now
-		run, err := x.e.store.Run(ctx, si.RunID)
+		run, err := x.q.Run(ctx, si.RunID)
 		if err != nil {
 			continue
 		}
@@ -390,7 +439,7 @@ func (l *liveLine) get() string {
 // in the first two minutes, then every minute, then every five), so a silent
 // command's card still says how long it has been running.
 func (x *Executor) heartbeat(stepCtx, ctx context.Context, si StepItem, live *liveLine) {
-	clk := x.e.clock
+	clk := x.clock
 	start := clk.Now()
 	lastLine, lastBucket := "", int64(0)
 	for {
@@ -404,7 +453,7 @@ func (x *Executor) heartbeat(stepCtx, ctx context.Context, si StepItem, live *li
 			continue
 		}
 		lastLine, lastBucket = line, bucket
-		_, _ = x.e.Report(ctx, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Progress: line, Beat: true})
+		_, _ = x.rep.Report(ctx, StepReport{RunID: si.RunID, Phase: si.Phase, Step: si.Step, Attempt: si.Attempt, Progress: line, Beat: true})
 	}
 }
 
@@ -421,7 +470,7 @@ func elapsedBucket(d time.Duration) int64 {
 }
 
 func (x *Executor) report(ctx context.Context, log *slog.Logger, r StepReport) {
-	if _, err := x.e.Report(ctx, r); err != nil && !errors.Is(err, ErrAlreadyDone) {
+	if _, err := x.rep.Report(ctx, r); err != nil && !errors.Is(err, ErrAlreadyDone) {
 		log.Error("recording step result failed", "err", err)
 	}
 }
@@ -429,11 +478,11 @@ func (x *Executor) report(ctx context.Context, log *slog.Logger, r StepReport) {
 // Reconcile finds steps shown as running whose queue item is gone (a lost
 // lease entry) and marks them interrupted, so nothing stays stuck.
 func (x *Executor) Reconcile(ctx context.Context) error {
-	live, err := x.e.store.Runs(ctx, RunFilter{Live: true})
+	live, err := x.q.Runs(ctx, RunFilter{Live: true})
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	pending, err := x.e.store.Pending(ctx, DueKindStep)
+	pending, err := x.q.Pending(ctx, DueKindStep)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}

@@ -70,24 +70,6 @@ type Change struct {
 	Cancel []string
 }
 
-// DueItem is an entry of the due queue: something to do at or after a time,
-// claimed by one worker at a time with a lease.
-type DueItem struct {
-	// ID is unique; scheduling an existing ID replaces it (and clears its lease).
-	ID string `json:"id"`
-	// Kind tells the consumer what it is ("step", "reminder", ...).
-	Kind string `json:"kind"`
-	// Due is when the item becomes claimable.
-	Due time.Time `json:"due"`
-	// Payload is the consumer's data (usually JSON).
-	Payload string `json:"payload,omitempty"`
-	// Claims counts how many times the item was claimed: more than one means a
-	// previous holder's lease expired without an Ack.
-	Claims int `json:"claims,omitempty"`
-	// LeaseUntil is set on claimed items.
-	LeaseUntil time.Time `json:"lease_until,omitzero"`
-}
-
 // Freeze is an operator's freeze of an environment: no run starts there until it is lifted.
 type Freeze struct {
 	Env    string    `json:"env"`
@@ -199,6 +181,16 @@ type Store interface {
 	Ack(ctx context.Context, id string) error
 	// Pending returns all queued items of a kind, claimed or not.
 	Pending(ctx context.Context, kind string) ([]DueItem, error)
+	// Hold leases an item to the caller while it is still the version the
+	// caller has: its Payload is payload and its Claims is claims (0 for the
+	// writer of an item nobody claimed since). It sets LeaseUntil to until, so
+	// Claim skips the item until then. ErrNotFound when the item is gone,
+	// was replaced (another payload) or was claimed by someone else.
+	Hold(ctx context.Context, id string, claims int, payload string, until time.Time) error
+	// AckIf removes each of items (by ID) whose stored Payload is still the
+	// given item's Payload, in one atomic step: an item replaced meanwhile
+	// by a newer one (another payload) stays queued. It returns how many it removed.
+	AckIf(ctx context.Context, items ...DueItem) (int, error)
 
 	// ClaimOnce records key for ttl and reports whether this call was the first
 	// to do so: the once-only claim for reminders, idempotency keys and posts.
@@ -222,14 +214,4 @@ func CheckChange(c Change) error {
 		return fmt.Errorf("run %s: rev %d does not follow prev rev %d", c.Run.ID, c.Run.Rev, c.PrevRev)
 	}
 	return CheckItems(c.Schedule)
-}
-
-// CheckItems rejects due items without an id or a kind.
-func CheckItems(items []DueItem) error {
-	for _, it := range items {
-		if it.ID == "" || it.Kind == "" {
-			return fmt.Errorf("due item %q of kind %q: id and kind are required", it.ID, it.Kind)
-		}
-	}
-	return nil
 }

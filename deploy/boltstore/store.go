@@ -711,6 +711,57 @@ func (s *Store) Ack(ctx context.Context, id string) error {
 	})
 }
 
+// Hold implements deploy.Store.
+func (s *Store) Hold(ctx context.Context, id string, claims int, payload string, until time.Time) error {
+	return s.update(ctx, "hold "+id, func(tx *bolt.Tx) error {
+		due := tx.Bucket(bDue)
+		v := due.Get([]byte(id))
+		if v == nil {
+			return deploy.ErrNotFound
+		}
+		var it deploy.DueItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		if it.Claims != claims || it.Payload != payload {
+			return deploy.ErrNotFound // not the caller's version any more
+		}
+		it.LeaseUntil = until
+		return put(due, id, it)
+	})
+}
+
+// AckIf implements deploy.Store in one transaction.
+func (s *Store) AckIf(ctx context.Context, items ...deploy.DueItem) (int, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.update(ctx, "ack", func(tx *bolt.Tx) error {
+		n = 0
+		due := tx.Bucket(bDue)
+		for _, want := range items {
+			v := due.Get([]byte(want.ID))
+			if v == nil {
+				continue
+			}
+			var it deploy.DueItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return err
+			}
+			if it.Payload != want.Payload {
+				continue
+			}
+			if err := due.Delete([]byte(want.ID)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // Pending implements deploy.Store: items by due time, then ID.
 func (s *Store) Pending(ctx context.Context, kind string) ([]deploy.DueItem, error) {
 	var out []deploy.DueItem

@@ -205,6 +205,49 @@ const luaAck = luaDue + `
 return due_remove(ARGV[2], ARGV[3], ARGV[1])
 `
 
+// luaHold leases an item to the caller while it is still the version the
+// caller has: the same claims count and the same payload. An unleased item
+// (its writer's) moves to the leased set, so Claim skips it until the lease
+// runs out.
+//
+//	KEYS[1] dueitem:<id>
+//	ARGV[1] id  ARGV[2] claims  ARGV[3] payload  ARGV[4] lease expiry (unix ms)
+//	ARGV[5] dueQueuePrefix
+//
+// Returns 1, or 0 when the item is gone or is not the caller's version.
+const luaHold = `
+local v = redis.call('HMGET', KEYS[1], 'kind', 'doc', 'claims')
+if not v[1] then return 0 end
+if v[3] ~= ARGV[2] then return 0 end
+local pl = cjson.decode(v[2])['payload']
+if type(pl) ~= 'string' then pl = '' end
+if pl ~= ARGV[3] then return 0 end
+redis.call('ZREM', ARGV[5] .. v[1] .. '` + readySuffix + `', ARGV[1])
+redis.call('ZADD', ARGV[5] .. v[1] .. '` + leasedSuffix + `', ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[1], 'lease', ARGV[4])
+return 1
+`
+
+// luaAckIf removes the items whose payload is still the given one.
+//
+//	KEYS    dueitem:<id> of each item (declared so a Cluster client routes the call)
+//	ARGV[1] dueItemPrefix  ARGV[2] dueQueuePrefix
+//	then (id, payload) per item.
+//
+// Returns how many items it removed.
+const luaAckIf = luaDue + `
+local n = 0
+for i = 3, #ARGV, 2 do
+  local doc = redis.call('HGET', ARGV[1] .. ARGV[i], 'doc')
+  if doc then
+    local pl = cjson.decode(doc)['payload']
+    if type(pl) ~= 'string' then pl = '' end
+    if pl == ARGV[i+1] then n = n + due_remove(ARGV[1], ARGV[2], ARGV[i]) end
+  end
+end
+return n
+`
+
 // luaPending returns every item of a kind, unleased ones (by due time) first.
 //
 //	KEYS[1] due:<kind>:ready  KEYS[2] due:<kind>:leased
@@ -225,7 +268,7 @@ return out
 // scripts holds the compiled scripts of one Store (kept per store, not in
 // package variables, so no state is shared between stores).
 type scripts struct {
-	apply, envHolder, runs, schedule, claim, extend, ack, pending *redis.Script
+	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf *redis.Script
 }
 
 func newScripts() *scripts {
@@ -238,5 +281,7 @@ func newScripts() *scripts {
 		extend:    redis.NewScript(luaExtend),
 		ack:       redis.NewScript(luaAck),
 		pending:   redis.NewScript(luaPending),
+		hold:      redis.NewScript(luaHold),
+		ackIf:     redis.NewScript(luaAckIf),
 	}
 }

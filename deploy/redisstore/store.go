@@ -479,6 +479,37 @@ func (s *Store) Ack(ctx context.Context, id string) error {
 	return wrap("ack "+id, s.sc.ack.Run(ctx, s.c, []string{s.k.dueItem(id)}, id, s.k.dueItemPrefix(), s.k.dueQueuePrefix()).Err())
 }
 
+// Hold implements deploy.Store. LeaseUntil is kept to the millisecond.
+func (s *Store) Hold(ctx context.Context, id string, claims int, payload string, until time.Time) error {
+	n, err := s.sc.hold.Run(ctx, s.c, []string{s.k.dueItem(id)}, id, claims, payload, ms(until), s.k.dueQueuePrefix()).Int()
+	if err != nil {
+		return wrap("hold "+id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore hold %s: %w", id, deploy.ErrNotFound)
+	}
+	return nil
+}
+
+// AckIf implements deploy.Store in one script call.
+func (s *Store) AckIf(ctx context.Context, items ...deploy.DueItem) (int, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	ks := make([]string, len(items))
+	args := make([]any, 0, 2+2*len(items))
+	args = append(args, s.k.dueItemPrefix(), s.k.dueQueuePrefix())
+	for i, it := range items {
+		ks[i] = s.k.dueItem(it.ID)
+		args = append(args, it.ID, it.Payload)
+	}
+	n, err := s.sc.ackIf.Run(ctx, s.c, ks, args...).Int()
+	if err != nil {
+		return 0, wrap("ack", err)
+	}
+	return n, nil
+}
+
 // Pending implements deploy.Store: items by due time, then ID.
 func (s *Store) Pending(ctx context.Context, kind string) ([]deploy.DueItem, error) {
 	res, err := s.sc.pending.Run(ctx, s.c, []string{s.k.dueReady(kind), s.k.dueLeased(kind)}, s.k.dueItemPrefix()).Slice()

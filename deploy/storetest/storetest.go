@@ -39,6 +39,9 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"DueLeaseLost", testDueLeaseLost},
 		{"DueConcurrentClaimers", testDueConcurrentClaimers},
 		{"DueInChange", testDueInChange},
+		{"DueAckIf", testDueAckIf},
+		{"DueHold", testDueHold},
+		{"EffectsInChange", testEffectsInChange},
 		{"ClaimOnce", testClaimOnce},
 		{"Windows", testWindows},
 		{"Messages", testMessages},
@@ -972,4 +975,117 @@ func checkItems(t *testing.T, what string, got, want []deploy.DueItem) {
 	if !same {
 		t.Errorf("%s:\ngot  %s\nwant %s", what, show(got), show(want))
 	}
+}
+
+// AckIf removes only items whose payload is still the one acknowledged: an
+// effect written again meanwhile (a newer rev of the same message slot)
+// stays queued for delivery.
+func testDueAckIf(t *testing.T, s deploy.Store) {
+	ctx := t.Context()
+	a1, b1, c1 := item("a", "effect", t0), item("b", "effect", t0), item("c", "effect", t0)
+	must(t, s.Schedule(ctx, a1, b1, c1))
+	_, err := s.Claim(ctx, "effect", t0, time.Minute, 10)
+	must(t, err)
+	b2 := b1
+	b2.Payload = `{"rev":2}`
+	must(t, s.Schedule(ctx, b2)) // a newer effect for slot b
+
+	n, err := s.AckIf(ctx, a1, b1, item("missing", "effect", t0))
+	must(t, err)
+	if n != 1 {
+		t.Errorf("AckIf removed %d items, want 1 (a)", n)
+	}
+	pending, err := s.Pending(ctx, "effect")
+	must(t, err)
+	checkItems(t, "pending after AckIf", pending, []deploy.DueItem{b2, claimedAs(c1, 1, t0.Add(time.Minute))})
+
+	n, err = s.AckIf(ctx, b2, c1)
+	must(t, err)
+	if n != 2 {
+		t.Errorf("AckIf removed %d items, want 2", n)
+	}
+	n, err = s.AckIf(ctx)
+	must(t, err)
+	if n != 0 {
+		t.Errorf("AckIf of nothing removed %d", n)
+	}
+	pending, err = s.Pending(ctx, "effect")
+	must(t, err)
+	checkItems(t, "pending at the end", pending, nil)
+}
+
+// Hold leases an item to whoever has its current version: the writer
+// (claims 0) before anyone claimed it, or the claimer. A holder whose item
+// was replaced or claimed by someone else learns it lost it.
+func testDueHold(t *testing.T, s deploy.Store) {
+	ctx := t.Context()
+	lease := 30 * time.Second
+	a := item("a", "effect", t0)
+	must(t, s.Schedule(ctx, a))
+	if err := s.Hold(ctx, "a", 0, "another payload", t0.Add(time.Minute)); !errors.Is(err, deploy.ErrNotFound) {
+		t.Errorf("Hold with a stale payload: %v, want ErrNotFound", err)
+	}
+	if err := s.Hold(ctx, "a", 1, a.Payload, t0.Add(time.Minute)); !errors.Is(err, deploy.ErrNotFound) {
+		t.Errorf("Hold with claims nobody made: %v, want ErrNotFound", err)
+	}
+	if err := s.Hold(ctx, "missing", 0, "", t0.Add(time.Minute)); !errors.Is(err, deploy.ErrNotFound) {
+		t.Errorf("Hold of a missing item: %v, want ErrNotFound", err)
+	}
+	// The writer holds its own item: nobody claims it until the hold ends.
+	must(t, s.Hold(ctx, "a", 0, a.Payload, t0.Add(time.Minute)))
+	got, err := s.Claim(ctx, "effect", t0.Add(time.Minute), lease, 10)
+	must(t, err)
+	checkClaimed(t, got, nil)
+	got, err = s.Claim(ctx, "effect", t0.Add(time.Minute+time.Second), lease, 10)
+	must(t, err)
+	checkClaimed(t, got, []deploy.DueItem{claimedAs(a, 1, t0.Add(time.Minute+time.Second+lease))})
+	// The writer lost it to the claimer; the claimer holds it longer.
+	if err := s.Hold(ctx, "a", 0, a.Payload, t0.Add(time.Hour)); !errors.Is(err, deploy.ErrNotFound) {
+		t.Errorf("Hold by the writer after a claim: %v, want ErrNotFound", err)
+	}
+	must(t, s.Hold(ctx, "a", 1, a.Payload, t0.Add(5*time.Minute)))
+	got, err = s.Claim(ctx, "effect", t0.Add(4*time.Minute), lease, 10)
+	must(t, err)
+	checkClaimed(t, got, nil)
+	// A newer version replaces it: the claimer's hold fails, the new writer's holds.
+	a2 := a
+	a2.Payload = `{"rev":2}`
+	must(t, s.Schedule(ctx, a2))
+	if err := s.Hold(ctx, "a", 1, a.Payload, t0.Add(time.Hour)); !errors.Is(err, deploy.ErrNotFound) {
+		t.Errorf("Hold of a replaced item: %v, want ErrNotFound", err)
+	}
+	must(t, s.Hold(ctx, "a", 0, a2.Payload, t0.Add(time.Hour)))
+	pending, err := s.Pending(ctx, "effect")
+	must(t, err)
+	checkItems(t, "pending", pending, []deploy.DueItem{claimedAs(a2, 0, t0.Add(time.Hour))})
+}
+
+// Effects ride in the transition's change: several changes of one slot
+// leave one item, the newest.
+func testEffectsInChange(t *testing.T, s deploy.Store) {
+	ctx := t.Context()
+	r1 := SampleRun("r1", "production", t0)
+	c1 := Create(r1, true)
+	sum1 := deploy.DueItem{ID: "effect:r1:summary", Kind: "effect", Due: t0.Add(5 * time.Second), Payload: `{"rev":1}`}
+	card1 := deploy.DueItem{ID: "effect:r1:phase:a", Kind: "effect", Due: t0.Add(5 * time.Second), Payload: `{"rev":1}`}
+	c1.Schedule = []deploy.DueItem{sum1, card1}
+	apply(t, s, c1)
+	r2 := Next(r1, func(r *deploy.Run) { r.Phases[0].Steps[0].State = deploy.StepDone })
+	c2 := Update(r1, r2, "step.done")
+	sum2 := sum1
+	sum2.Payload, sum2.Due = `{"rev":2}`, t0.Add(6*time.Second)
+	c2.Schedule = []deploy.DueItem{sum2}
+	apply(t, s, c2)
+	pending, err := s.Pending(ctx, "effect")
+	must(t, err)
+	checkItems(t, "effects", pending, []deploy.DueItem{card1, sum2})
+	// A conflicting change writes no effect.
+	stale := Update(r1, Next(r1, func(r *deploy.Run) { r.Status = deploy.StatusAborted }), "abort")
+	stale.Schedule = []deploy.DueItem{{ID: "effect:r1:notice:aborted", Kind: "effect", Due: t0, Payload: "x"}}
+	if err := s.Apply(ctx, stale); !errors.Is(err, deploy.ErrConflict) {
+		t.Fatalf("stale apply: %v, want ErrConflict", err)
+	}
+	pending, err = s.Pending(ctx, "effect")
+	must(t, err)
+	checkItems(t, "effects after a conflict", pending, []deploy.DueItem{card1, sum2})
 }

@@ -40,15 +40,15 @@ type CoreConfig struct {
 }
 
 // Core is the engine, the executor and the bot, wired so that every
-// transition reaches both the bot (messages) and the executor (due steps).
+// transition's effects reach the bot (messages) and its events the executor
+// (due steps) and the other subscribers.
 type Core struct {
 	Engine   *deploy.Engine
 	Executor *deploy.Executor
 	Bot      *bot.Bot
 	Outbox   *bot.Outbox
 
-	mu    sync.Mutex // mu protects sinks
-	sinks []deploy.Sink
+	feed *feed // the subscribers (live views), fed behind the transitions
 }
 
 // NewCore builds the core. Platforms are added with Core.Bot.AddPoster.
@@ -59,37 +59,132 @@ func NewCore(cfg CoreConfig) *Core {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Core{}
+	c := &Core{feed: newFeed(cfg.Logger)}
 	c.Engine = deploy.NewEngine(deploy.Config{
 		Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger,
 		Windows: cfg.Windows, Metrics: cfg.Metrics, Sink: deploy.SinkFunc(c.publish),
+		Effects: deploy.EffectSinkFunc(func(ctx context.Context, run *deploy.Run, owed []deploy.Owed) { c.Bot.Deliver(ctx, run, owed) }),
 	})
 	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: cfg.Steps, Lease: cfg.Lease, Poll: cfg.Poll,
 		Exclusive: cfg.Exclusive, Logger: cfg.Logger})
 	c.Outbox = bot.NewOutbox(bot.OutboxConfig{Clock: cfg.Clock, Logger: cfg.Logger, Interval: cfg.OutboxInterval})
 	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, NoticeChannel: cfg.NoticeChannel, Workspaces: cfg.Workspaces, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
-	c.sinks = []deploy.Sink{c.Bot, c.Executor}
 	return c
 }
 
-// Subscribe adds a sink that sees every transition (the console's live feed).
-func (c *Core) Subscribe(s deploy.Sink) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sinks = append(c.sinks, s)
+// Subscribe adds a sink that sees every transition (the console's live
+// feed). Subscribers are called in transition order on a goroutine of their
+// own, never on the path that answers the person who clicked.
+func (c *Core) Subscribe(s deploy.Sink) { c.feed.subscribe(s) }
+
+// publish nudges the executor (a non-blocking signal) and hands the
+// transition to the subscribers' feed.
+func (c *Core) publish(ctx context.Context, run *deploy.Run, events []deploy.Event) {
+	c.Executor.Publish(ctx, run, events)
+	c.feed.push(ctx, run, events)
 }
 
-func (c *Core) publish(ctx context.Context, run *deploy.Run, events []deploy.Event) {
-	c.mu.Lock()
-	sinks := append([]deploy.Sink(nil), c.sinks...)
-	c.mu.Unlock()
-	for _, s := range sinks {
-		s.Publish(ctx, run, events)
+// Run runs the executor and the effect publisher (which delivers what
+// transitions of dead or stalled processes owe) until ctx ends.
+func (c *Core) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = c.Bot.RunEffects(ctx) // returns nil when ctx ends
+	}()
+	err := c.Executor.Run(ctx)
+	wg.Wait()
+	return err
+}
+
+// Close stops the outbox and the subscribers' feed.
+func (c *Core) Close() {
+	c.Outbox.Close()
+	c.feed.close()
+}
+
+// maxFeed bounds the transitions waiting for slow subscribers; beyond it the
+// oldest are dropped (a live view heals on its next update or a reload).
+const maxFeed = 10000
+
+type transition struct {
+	ctx    context.Context
+	run    *deploy.Run
+	events []deploy.Event
+}
+
+// feed calls the subscribers with each transition, in order, on one goroutine.
+type feed struct {
+	log *slog.Logger
+
+	mu      sync.Mutex // mu protects everything below
+	wake    *sync.Cond
+	sinks   []deploy.Sink
+	q       []transition
+	running bool
+	closed  bool
+	done    chan struct{}
+}
+
+func newFeed(log *slog.Logger) *feed {
+	f := &feed{log: log, done: make(chan struct{})}
+	f.wake = sync.NewCond(&f.mu)
+	return f
+}
+
+func (f *feed) subscribe(s deploy.Sink) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sinks = append(f.sinks, s)
+	if !f.running && !f.closed {
+		f.running = true
+		go f.loop()
 	}
 }
 
-// Run runs the executor until ctx ends.
-func (c *Core) Run(ctx context.Context) error { return c.Executor.Run(ctx) }
+func (f *feed) push(ctx context.Context, run *deploy.Run, events []deploy.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sinks) == 0 || f.closed {
+		return
+	}
+	if len(f.q) >= maxFeed {
+		f.q = f.q[1:]
+		f.log.Warn("live views fall behind; dropping the oldest update")
+	}
+	f.q = append(f.q, transition{ctx: ctx, run: run, events: events})
+	f.wake.Signal()
+}
 
-// Close stops the outbox.
-func (c *Core) Close() { c.Outbox.Close() }
+func (f *feed) loop() {
+	defer close(f.done)
+	for {
+		f.mu.Lock()
+		for len(f.q) == 0 && !f.closed {
+			f.wake.Wait()
+		}
+		if f.closed {
+			f.mu.Unlock()
+			return
+		}
+		t := f.q[0]
+		f.q = f.q[1:]
+		sinks := append([]deploy.Sink(nil), f.sinks...)
+		f.mu.Unlock()
+		for _, s := range sinks {
+			s.Publish(t.ctx, t.run, t.events)
+		}
+	}
+}
+
+func (f *feed) close() {
+	f.mu.Lock()
+	running := f.running && !f.closed
+	f.closed = true
+	f.wake.Broadcast()
+	f.mu.Unlock()
+	if running {
+		<-f.done
+	}
+}

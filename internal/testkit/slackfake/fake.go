@@ -126,6 +126,9 @@ type Fault struct {
 	Error string
 	// Delay holds the answer back this long (or until the client gives up).
 	Delay time.Duration
+	// Hold holds the call until the client hangs up (its process died, or
+	// it gave up waiting), and then drops it: nothing is posted or edited.
+	Hold bool
 }
 
 // UserGroup is a Slack user group the fake knows.
@@ -155,6 +158,7 @@ type Server struct {
 	nextView    int
 	problems    []string
 	socket      *socketState
+	held        int // calls held now (Fault.Hold)
 }
 
 // New starts a fake Slack on a loopback port; it stops when the test ends.
@@ -238,6 +242,13 @@ func (s *Server) Script(method string, faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[method] = append(s.faults[method], faults...)
+}
+
+// Held returns how many calls are being held now (Fault.Hold).
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
 }
 
 // RateLimit makes the next n calls of each method answer HTTP 429 with
@@ -418,6 +429,18 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		s.faults[method] = q[1:]
 	}
 	s.mu.Unlock()
+	if fault != nil && fault.Hold {
+		s.mu.Lock()
+		s.held++
+		s.mu.Unlock()
+		<-r.Context().Done()
+		call.Status, call.Error = 0, "dropped: the client hung up"
+		s.mu.Lock()
+		s.held--
+		s.calls = append(s.calls, call)
+		s.mu.Unlock()
+		return
+	}
 	if fault != nil && fault.Delay > 0 {
 		select {
 		case <-time.After(fault.Delay):

@@ -203,3 +203,38 @@ func TestCheckBlocks(t *testing.T) {
 		})
 	}
 }
+
+// A held post waits until the client hangs up and is then dropped.
+func TestHoldDropsThePostWhenTheClientHangsUp(t *testing.T) {
+	s := slackfake.New(t)
+	s.Script("chat.postMessage", slackfake.Fault{Hold: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := client(s).PostMessageContext(ctx, "C1", slack.MsgOptionText("held", false))
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Held() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the post was never held")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a held post answered")
+	}
+	for s.Held() != 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if m := s.Messages(); len(m) != 0 {
+		t.Errorf("the held post was kept: %+v", m)
+	}
+	if _, _, err := client(s).PostMessageContext(t.Context(), "C1", slack.MsgOptionText("next", false)); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Messages(); len(m) != 1 || m[0].Text != "next" {
+		t.Errorf("messages %+v, want the next post only", m)
+	}
+}
