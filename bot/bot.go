@@ -9,11 +9,25 @@ import (
 	"deploybot/internal/clock"
 )
 
-// Message is one rendering target: exactly one field is set.
+// Message is one rendering target: exactly one of Summary, Card and Notice is set.
 type Message struct {
 	Summary *Summary
 	Card    *PhaseCard
 	Notice  *Notice
+	// Key identifies the message among all the bot posts ("RUN:slack:summary"),
+	// so a platform that can keep it with the message (Slack's metadata)
+	// lets Finder find it again; empty for messages no one looks for.
+	Key string
+}
+
+// Finder is a Poster that can find a message it posted with a Message.Key.
+// The publisher asks before a first post that follows a crash (an effect
+// claimed from a process that died): a post the platform accepted just
+// before the bot died, never recorded, is then edited instead of posted again.
+type Finder interface {
+	// Find returns the reference of the message posted with key in channel
+	// (among the replies to replyTo when it is set), or "" when there is none.
+	Find(ctx context.Context, channel, replyTo, key string) (ref string, err error)
 }
 
 // Poster is a chat platform's outgoing side as the Bot needs it. Each front

@@ -227,6 +227,7 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 		return b.giveUp(ctx, o, err)
 	}
 	key := p.Platform() + ":" + o.Slot()
+	m.Key = run.ID + ":" + key
 	ref, fresh, err := b.refs.get(ctx, b.store, run.ID, key)
 	if err != nil {
 		return err
@@ -252,6 +253,20 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 		ch = b.NoticeChannel(run.Channel)
 	case deploy.EffectCard:
 		replyTo = b.refs.cached(run.ID, p.Platform()+":summary")
+	}
+	if found := b.find(ctx, p, o, ch, replyTo, m.Key); found != "" {
+		// Posted by a process that died before recording it: adopt it.
+		if err := b.store.SetMessage(ctx, run.ID, key, found); err != nil {
+			return fmt.Errorf("record %s: %w", key, err)
+		}
+		b.refs.set(run.ID, key, found)
+		if o.Kind == deploy.EffectNotice {
+			return b.ack(ctx, o.Item)
+		}
+		if err := p.Update(ctx, found, m); err != nil {
+			return b.failed(ctx, o, err)
+		}
+		return b.settle(ctx, p, found, run, o)
 	}
 	newRef, err := b.postHeld(ctx, o, func(ctx context.Context) (string, error) {
 		if o.Kind != deploy.EffectNotice {
@@ -280,6 +295,24 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 		return b.ack(ctx, o.Item)
 	}
 	return b.settle(ctx, p, newRef, run, o)
+}
+
+// find looks for a message a dead process posted but never recorded, before
+// a first post that follows a crash: only for effects claimed from another
+// process (the writer's own first delivery cannot have posted yet), and only
+// on platforms that can find a message by its key. A failed search is
+// logged and the message posted: a rare duplicate beats a missing message.
+func (b *Bot) find(ctx context.Context, p Poster, o deploy.Owed, channel, replyTo, key string) string {
+	f, ok := p.(Finder)
+	if !ok || o.Item.Claims == 0 {
+		return ""
+	}
+	ref, err := f.Find(ctx, channel, replyTo, key)
+	if err != nil {
+		b.log.Warn("could not look for a message posted before a crash; posting it", "key", key, "err", err)
+		return ""
+	}
+	return ref
 }
 
 // claimFirstPost claims the first post of a message for the length of a

@@ -597,3 +597,42 @@ func TestFirstPostIsNotRepeatedByANewerVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestAPostTheDeadProcessMadeIsAdopted: Slack accepted the announcement and
+// the summary from a process that died before it recorded either. The next
+// life finds them by their metadata key and edits the summary instead of
+// posting either again.
+func TestAPostTheDeadProcessMadeIsAdopted(t *testing.T) {
+	w := newWorld(t, twoPhases)
+	dead := w.start(false)
+	runID := dead.start(t)
+	run, err := dead.core.Engine.Get(t.Context(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What Slack got from the dead process: the messages, with their keys.
+	poster, err := slackfront.New(slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: "s",
+		APIURL: w.fake.APIURL(), Bot: dead.core.Bot, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := bot.Announcement(run)
+	if _, err := poster.Post(t.Context(), noticeChannel, "", bot.Message{Notice: &n, Key: runID + ":slack:notice:announcement"}); err != nil {
+		t.Fatal(err)
+	}
+	s := bot.BuildSummary(run, w.clk.Now())
+	if _, err := poster.Post(t.Context(), runChannel, "", bot.Message{Summary: &s, Key: runID + ":slack:summary"}); err != nil {
+		t.Fatal(err)
+	}
+	dead.done(t, runID, "prepare", "review")
+	dead.done(t, runID, "prepare", "notes")
+	dead.done(t, runID, "rollout", "deploy")
+
+	live := w.start(true)
+	live.poll(t, w)
+	w.checkOnce(t, runID)
+	summary, _ := w.fake.Find(runChannel, "Each phase has its own message in this thread")
+	if summary.Edits == 0 || !strings.Contains(summary.Visible(), "completed") {
+		t.Errorf("the adopted summary was not brought up to date (edits %d):\n%s", summary.Edits, summary.Visible())
+	}
+}

@@ -37,10 +37,22 @@ func messageOptions(r Rendered) []slack.MsgOption {
 	}
 }
 
+// metadataType is the event type of the message metadata every message the
+// bot posts for a run carries: its key finds it again after a crash.
+const metadataType = "deploybot_message"
+
+// findWindow bounds how far back Find looks: a redelivery follows a crash
+// by seconds to minutes, not hours.
+const findWindow = time.Hour
+
 // Post implements bot.Poster with chat.postMessage; a reply goes into the
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
+// A message with a Key carries it in its metadata (see Find).
 func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
 	opts := messageOptions(Render(m))
+	if m.Key != "" {
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": m.Key}}))
+	}
 	if replyTo != "" {
 		if _, ts, err := SplitRef(replyTo); err == nil {
 			opts = append(opts, slack.MsgOptionTS(ts))
@@ -58,6 +70,39 @@ func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message
 		ch = channel
 	}
 	return Ref(ch, ts), nil
+}
+
+// Find implements bot.Finder: the reference of the message posted with key
+// in channel (in the thread of replyTo when it is set) during the last hour,
+// or "" when there is none. It reads conversations.history (or .replies)
+// with the messages' metadata: a post Slack accepted just before the bot
+// died, never recorded, is found instead of posted again.
+func (f *Front) Find(ctx context.Context, channel, replyTo, key string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
+	defer cancel()
+	oldest := fmt.Sprintf("%d.000000", f.clock.Now().Add(-findWindow).Unix())
+	var msgs []slack.Message
+	if _, ts, err := SplitRef(replyTo); replyTo != "" && err == nil {
+		got, _, _, err := f.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: channel, Timestamp: ts, Limit: 200, Oldest: oldest, IncludeAllMetadata: true})
+		if err != nil {
+			return "", classify("conversations.replies", err)
+		}
+		msgs = got
+	} else {
+		got, err := f.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: channel, Limit: 200, Oldest: oldest, IncludeAllMetadata: true})
+		if err != nil {
+			return "", classify("conversations.history", err)
+		}
+		msgs = got.Messages
+	}
+	for _, m := range msgs {
+		if m.Metadata.EventType == metadataType && m.Metadata.EventPayload["key"] == key {
+			return Ref(channel, m.Timestamp), nil
+		}
+	}
+	return "", nil
 }
 
 // Update implements bot.Poster with chat.update.

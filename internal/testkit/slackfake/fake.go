@@ -32,6 +32,9 @@ type Message struct {
 	Blocks json.RawMessage
 	// Edits counts the chat.update calls applied to the message.
 	Edits int
+	// Metadata is the message metadata the bot posted it with (JSON:
+	// {"event_type": ..., "event_payload": {...}}), or nil.
+	Metadata json.RawMessage
 	// Replies are the thread's replies, in order (set by Conversation only).
 	Replies []Message
 }
@@ -538,6 +541,10 @@ func (s *Server) method(method string, p url.Values, token string) (map[string]a
 		return s.post(p)
 	case "chat.update":
 		return s.update(p)
+	case "conversations.history":
+		return s.history(p)
+	case "conversations.replies":
+		return s.replies(p)
 	case "chat.postEphemeral":
 		ch := p.Get("channel")
 		if code := s.chanErr[ch]; code != "" {
@@ -609,9 +616,83 @@ func (s *Server) post(p url.Values) (map[string]any, string) {
 		}
 	}
 	m := &Message{Channel: ch, TS: s.newTS(), ThreadTS: thread, Text: p.Get("text"), Blocks: json.RawMessage(p.Get("blocks"))}
+	if md := p.Get("metadata"); md != "" {
+		if !json.Valid([]byte(md)) {
+			return nil, "invalid_metadata_format"
+		}
+		m.Metadata = json.RawMessage(md)
+	}
 	s.msgs[ch+"/"+m.TS] = m
 	s.order = append(s.order, ch+"/"+m.TS)
 	return map[string]any{"channel": ch, "ts": m.TS, "message": map[string]any{"text": m.Text, "ts": m.TS, "thread_ts": thread}}, ""
+}
+
+// history serves conversations.history: the channel's top-level messages,
+// newest first, at most limit (default 100), with their metadata only when
+// include_all_metadata is set, as Slack does.
+func (s *Server) history(p url.Values) (map[string]any, string) {
+	ch := p.Get("channel")
+	if code := s.chanErr[ch]; code != "" {
+		return nil, code
+	}
+	var out []map[string]any
+	for i := len(s.order) - 1; i >= 0; i-- {
+		m := s.msgs[s.order[i]]
+		if m.Channel != ch || (m.ThreadTS != "" && m.ThreadTS != m.TS) {
+			continue
+		}
+		out = append(out, s.wire(m, truthy(p.Get("include_all_metadata"))))
+	}
+	return page(out, p), ""
+}
+
+// replies serves conversations.replies: the thread's parent, then its
+// replies oldest first, at most limit (default 100).
+func (s *Server) replies(p url.Values) (map[string]any, string) {
+	ch, ts := p.Get("channel"), p.Get("ts")
+	if code := s.chanErr[ch]; code != "" {
+		return nil, code
+	}
+	if _, ok := s.msgs[ch+"/"+ts]; !ok {
+		return nil, "thread_not_found"
+	}
+	var out []map[string]any
+	for _, k := range s.order {
+		m := s.msgs[k]
+		if m.Channel == ch && (m.TS == ts || m.ThreadTS == ts) {
+			out = append(out, s.wire(m, truthy(p.Get("include_all_metadata"))))
+		}
+	}
+	return page(out, p), ""
+}
+
+// truthy reads a Slack boolean parameter ("1", "true").
+func truthy(v string) bool { return v == "1" || v == "true" }
+
+func (s *Server) wire(m *Message, metadata bool) map[string]any {
+	w := map[string]any{"type": "message", "ts": m.TS, "text": m.Text, "user": "U0BOT", "bot_id": "B0BOT"}
+	if m.ThreadTS != "" {
+		w["thread_ts"] = m.ThreadTS
+	}
+	if metadata && len(m.Metadata) > 0 {
+		w["metadata"] = m.Metadata
+	}
+	return w
+}
+
+func page(msgs []map[string]any, p url.Values) map[string]any {
+	limit := 100
+	if n, err := strconv.Atoi(p.Get("limit")); err == nil && n > 0 && n < limit {
+		limit = n
+	}
+	more := len(msgs) > limit
+	if more {
+		msgs = msgs[:limit]
+	}
+	if msgs == nil {
+		msgs = []map[string]any{}
+	}
+	return map[string]any{"messages": msgs, "has_more": more}
 }
 
 func (s *Server) update(p url.Values) (map[string]any, string) {

@@ -238,3 +238,38 @@ func TestHoldDropsThePostWhenTheClientHangsUp(t *testing.T) {
 		t.Errorf("messages %+v, want the next post only", m)
 	}
 }
+
+// TestHistoryWithMetadata: conversations.history lists a channel's top-level
+// messages newest first and conversations.replies a thread; metadata comes
+// back only when asked for, as in Slack.
+func TestHistoryWithMetadata(t *testing.T) {
+	s := slackfake.New(t)
+	api := client(s)
+	ctx := context.Background()
+	md := slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "deploybot_message", EventPayload: map[string]any{"key": "r1:slack:summary"}})
+	_, top, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("summary", false), md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("card", false), slack.MsgOptionTS(top)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("later", false)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C1", IncludeAllMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Messages) != 2 || h.Messages[0].Text != "later" || h.Messages[1].Metadata.EventPayload["key"] != "r1:slack:summary" {
+		t.Errorf("history = %+v", h.Messages)
+	}
+	h, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C1"})
+	if err != nil || h.Messages[1].Metadata.EventType != "" {
+		t.Errorf("metadata without include_all_metadata: %+v, %v", h.Messages, err)
+	}
+	r, _, _, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: top})
+	if err != nil || len(r) != 2 || r[1].Text != "card" {
+		t.Errorf("replies = %+v, %v", r, err)
+	}
+}
