@@ -142,7 +142,7 @@ func (c *Console) local(h http.Handler) http.Handler {
 func (c *Console) guard(h http.Handler) http.Handler {
 	return c.local(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.token != "" && !c.signedIn(r) {
-			if r.Method == http.MethodGet && r.URL.Query().Get("part") == "" && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/console/runs/")) {
+			if r.Method == http.MethodGet && r.URL.Query().Get("part") == "" && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/runs/") || strings.HasPrefix(r.URL.Path, "/console/runs/")) {
 				c.renderLogin(w, http.StatusUnauthorized, "")
 				return
 			}
