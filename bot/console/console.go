@@ -372,8 +372,28 @@ func (c *Console) publishWindows(ctx context.Context) {
 	same := html == c.lastWindows
 	c.lastWindows = html
 	c.wmu.Unlock()
-	if !same {
-		c.hub.publish(update{Op: "upsert", ID: "windows-panel", Kind: "windows", HTML: html})
+	if same {
+		return
+	}
+	c.hub.publish(update{Op: "upsert", ID: "windows-panel", Kind: "windows", HTML: html})
+	// A phase waiting for a window says when it opens: tell the waiting cards.
+	live, err := c.engine.Live(ctx)
+	if err != nil {
+		c.log.Debug("waiting cards not refreshed", "err", err)
+		return
+	}
+	now := c.clock.Now()
+	for _, run := range live {
+		if !run.Status.Live() || run.Phase < 0 || run.Phase >= len(run.Phases) {
+			continue
+		}
+		card := bot.BuildCard(run, run.Phase, now)
+		if card.State != bot.CardWaiting {
+			continue
+		}
+		pol := policyOf(run)
+		c.sendAs(update{Op: "upsert", ID: "card-" + run.ID + "-" + card.PhaseID, Parent: "cards-" + run.ID, Run: run.ID, Kind: "card"}, "card", pol,
+			func(ro role) any { return c.cardView(ctx, card, run, pol, ro) })
 	}
 }
 
