@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -139,6 +140,17 @@ func TestEachRunHasItsAddress(t *testing.T) {
 		res, body := get(t, d.URL, "/runs/"+run.ID, nil, nil)
 		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="token"`) || strings.Contains(body, "v7.0") {
 			t.Errorf("GET /runs/%s signed out = %d, want the sign-in form and nothing of the run", run.ID, res.StatusCode)
+		}
+		if !strings.Contains(body, `name="next" value="/runs/`+run.ID+`"`) {
+			t.Error("the sign-in form does not lead back to the run")
+		}
+		res, _ = post(t, d.URL, "/console/login", url.Values{"token": {"tok-123"}, "next": {"/runs/" + run.ID}}, nil, nil)
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/runs/"+run.ID {
+			t.Errorf("sign-in = %d to %q, want 303 to /runs/%s", res.StatusCode, loc, run.ID)
+		}
+		res, _ = post(t, d.URL, "/console/login", url.Values{"token": {"tok-123"}, "next": {"https://evil.example/"}}, nil, nil)
+		if loc := res.Header.Get("Location"); loc != "/" {
+			t.Errorf("sign-in with a foreign next leads to %q, want /", loc)
 		}
 		open := newFixture(t, options{readOnly: true})
 		run = open.start(t, "v7.1", "slack", "C0DEPLOY", slackUser)
@@ -355,12 +367,18 @@ func TestPhoneLayout(t *testing.T) {
 		t.Errorf("the page is %d px wide on a %d px screen: it scrolls sideways; widest: %s", sw, vw,
 			browser.Eval[string](t, p, `Array.from(document.querySelectorAll("body *")).filter(e => e.getBoundingClientRect().right > window.innerWidth).slice(0, 8).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right)).join(", ")`))
 	}
-	if top := browser.Eval[float64](t, p, `document.querySelector("#card-`+run+`-environment").getBoundingClientRect().top`); top > 844-120 {
+	browser.Eval[bool](t, p, `(window.scrollTo(0, 0), true)`) // waiting for the button scrolled to it
+	if top := browser.Eval[float64](t, p, `document.querySelector("#card-`+run+`-environment").getBoundingClientRect().top + window.scrollY`); top > 844-120 {
 		t.Errorf("the current phase starts %.0f px down, want it on the first screen", top)
 	}
 	if *screenshotPhone != "" {
 		browser.Eval[bool](t, p, `document.getElementById("toast").hidden = true`)
-		if err := os.WriteFile(*screenshotPhone, p.Screenshot(t), 0o644); err != nil {
+		// The first screen, as a phone shows it.
+		png, err := chromedp.Run(p.Context(), chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(*screenshotPhone, png, 0o644); err != nil {
 			t.Fatalf("write screenshot: %v", err)
 		}
 		t.Logf("wrote %s", *screenshotPhone)

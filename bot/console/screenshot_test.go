@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,7 +124,7 @@ func TestScreenshotOfARunInProgress(t *testing.T) {
 // through, and returns the fixture and the run's id.
 func showcaseRun(t *testing.T) (*fixture, string) {
 	t.Helper()
-	f := newFixture(t, options{runbook: showcase})
+	f := newFixture(t, options{runbook: showcase, windows: true})
 	ctx := context.Background()
 	ana := deploy.Actor{ID: "console:ana", Name: "ana", Platform: "console"}
 	bob := deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}
@@ -163,6 +164,9 @@ func showcaseRun(t *testing.T) (*fixture, string) {
 	stepDone("environment", "ssl")
 	click(ana, "skip:"+run+":environment:monitoring", "unchanged since v1.3; dashboards checked this morning")
 	click(ana, "done:"+run+":environment:rollback-plan", "")
+	if r := f.Core.Bot.Command(ctx, bot.Request{Platform: "console", Channel: "console", Actor: bob, Text: "/deploy schedule v1.4 2030-03-06 22:00 Europe/Berlin for 2h"}); !strings.Contains(r.Text, "booked") {
+		t.Fatalf("book a window: %s", r.Text)
+	}
 	f.Clock.Advance(2 * time.Minute)
 	flush, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
