@@ -86,6 +86,18 @@ type Console struct {
 type pendingRun struct {
 	run    *deploy.Run
 	phases map[string]bool
+	// ended is set when the run's status changed (a rollback started, or the
+	// run ended): every card that says "Stopped: run …" is rendered again.
+	ended bool
+}
+
+// statusChange reports whether an event changes the run's status.
+func statusChange(k deploy.EventKind) bool {
+	switch k {
+	case deploy.EventRollbackStarted, deploy.EventRunCompleted, deploy.EventRunRolledBack, deploy.EventRunAborted:
+		return true
+	}
+	return false
 }
 
 var (
@@ -200,10 +212,12 @@ func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Ev
 	}
 	run = run.Clone() // rendered later, on another goroutine
 	phases := map[string]bool{}
+	ended := false
 	for _, ev := range events {
 		if ev.Phase != "" {
 			phases[ev.Phase] = true
 		}
+		ended = ended || statusChange(ev.Kind)
 	}
 	if cur := run.Current(); cur != nil {
 		phases[cur.ID] = true
@@ -217,8 +231,9 @@ func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Ev
 		for ph := range phases {
 			p.phases[ph] = true
 		}
+		p.ended = p.ended || ended
 	} else {
-		c.pending[run.ID] = &pendingRun{run: run, phases: phases}
+		c.pending[run.ID] = &pendingRun{run: run, phases: phases, ended: ended}
 	}
 	if !c.draining {
 		c.draining = true
@@ -242,14 +257,18 @@ func (c *Console) drain() {
 		}
 		c.pmu.Unlock()
 		for _, p := range batch {
-			c.render1(p.run, p.phases)
+			c.render1(p.run, p.phases, p.ended)
 		}
 	}
 }
 
 // render1 renders a run's list entry and, for a chat run, its summary and
-// the cards of phases, and sends them to the open pages.
-func (c *Console) render1(run *deploy.Run, phases map[string]bool) {
+// the cards of phases, and sends them to the open pages. When the run's
+// status changed (ended), the cards that say how the run stopped are
+// rendered again, for every run: the bot updates only the phases an event
+// names, and a card must not keep "Stopped: run rolling back" after the
+// rollback finished.
+func (c *Console) render1(run *deploy.Run, phases map[string]bool, ended bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), readBudget)
 	defer cancel()
 	now := c.clock.Now()
@@ -261,14 +280,17 @@ func (c *Console) render1(run *deploy.Run, phases map[string]bool) {
 	}
 	c.sendAs(update{Op: "upsert", ID: "runitem-" + run.ID, Parent: parent, Prepend: true, Run: run.ID, Kind: "run", Live: item.Live}, "runitem", pol,
 		func(ro role) any { return newRunItem(run, now, ro) })
-	if run.Platform == PlatformName {
-		return // the bot posts this run's messages to the console itself
+	mine := run.Platform == PlatformName // the bot posts this run's messages to the console itself
+	if !mine {
+		s := c.summaryView(bot.BuildSummary(run, now))
+		c.send(update{Op: "upsert", ID: "summary-" + run.ID, Parent: "summary-slot-" + run.ID, Run: run.ID, Kind: "summary"}, "summary", s)
 	}
-	s := c.summaryView(bot.BuildSummary(run, now))
-	c.send(update{Op: "upsert", ID: "summary-" + run.ID, Parent: "summary-slot-" + run.ID, Run: run.ID, Kind: "summary"}, "summary", s)
 	for i := range run.Phases {
-		if phases[run.Phases[i].ID] && shown(run, i) {
-			card := bot.BuildCard(run, i, now)
+		if !shown(run, i) {
+			continue
+		}
+		card := bot.BuildCard(run, i, now)
+		if (!mine && phases[run.Phases[i].ID]) || (ended && card.Gate.Kind == bot.GateStopped) {
 			c.sendAs(update{Op: "upsert", ID: "card-" + run.ID + "-" + card.PhaseID, Parent: "cards-" + run.ID, Run: run.ID, Kind: "card"}, "card", pol,
 				func(ro role) any { return c.cardView(ctx, card, run, pol, ro) })
 		}

@@ -384,3 +384,33 @@ func TestPhoneLayout(t *testing.T) {
 		t.Logf("wrote %s", *screenshotPhone)
 	}
 }
+
+// TestStoppedCardsFollowTheRun: the card of the phase a rollback stopped
+// says how the run stopped, live, through to the end of the rollback.
+func TestStoppedCardsFollowTheRun(t *testing.T) {
+	f := newFixture(t, options{})
+	ctx := context.Background()
+	ana := deploy.Actor{ID: "console:ana", Name: "ana", Platform: "console"}
+	reply := f.Core.Bot.Command(ctx, bot.Request{Platform: "console", Channel: "console", Actor: ana, Text: "/deploy start v1.4"})
+	if reply.RunID == "" {
+		t.Fatalf("start: %s", reply.Text)
+	}
+	run := reply.RunID
+	p := browser.Start(t).NewPage(t)
+	openAs(t, p, f.URL, "bob")
+	gate := "#card-" + run + "-verify .gate"
+	p.Do(t, "see the run", chromedp.WaitVisible(css(gate)))
+	browser.Eval[int](t, p, `window.noReload = 1`)
+
+	if r := f.Core.Bot.Click(ctx, bot.Click{Platform: "console", Channel: "console", Actor: ana, ButtonID: "rollback:" + run + ":verify:", Reason: "smoke test failed"}); r.Text != "" {
+		t.Fatalf("rollback: %s", r.Text)
+	}
+	p.WaitFor(t, "the card says the run is rolling back", `document.querySelector(`+jsString(gate)+`).textContent.includes("rolling back")`, live)
+	if r := f.Core.Bot.Click(ctx, bot.Click{Platform: "console", Channel: "console", Actor: ana, ButtonID: "done:" + run + ":" + deploy.RollbackPhaseID + ":revert"}); r.Text != "" {
+		t.Fatalf("revert: %s", r.Text)
+	}
+	p.WaitFor(t, "the card says the run was rolled back", `document.querySelector(`+jsString(gate)+`).textContent.includes("Stopped: run rolled back")`, live)
+	if browser.Eval[int](t, p, `window.noReload || 0`) != 1 {
+		t.Error("the page was reloaded")
+	}
+}
