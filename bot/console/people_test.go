@@ -383,6 +383,17 @@ func TestPhoneLayout(t *testing.T) {
 		}
 		t.Logf("wrote %s", *screenshotPhone)
 	}
+
+	// A long status label wraps instead of widening the page.
+	why := "the canary's error rate doubled after the cache warm-up; rolling back to v1.3 until the connection-pool fix ships (INC-20300305-orchestration-prod-eu-west-1)"
+	bob := deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}
+	if r := f.Core.Bot.Click(context.Background(), bot.Click{Platform: "console", Channel: "console", Actor: bob, ButtonID: "rollback:" + run + ":environment:", Reason: why}); r.Text != "" {
+		t.Fatalf("rollback: %s", r.Text)
+	}
+	p.WaitFor(t, "the long status shows", `document.querySelector(".summary .pill").textContent.includes("INC-20300305")`, live)
+	if sw, vw := browser.Eval[int](t, p, `document.documentElement.scrollWidth`), browser.Eval[int](t, p, `window.innerWidth`); sw > vw {
+		t.Errorf("with a long status the page is %d px wide on a %d px screen", sw, vw)
+	}
 }
 
 // TestStoppedCardsFollowTheRun: the card of the phase a rollback stopped
