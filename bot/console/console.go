@@ -333,10 +333,16 @@ func (c *Console) broadcast(ctx context.Context, msg message) {
 			c.log.Debug("no step output for card", "run_id", m.Card.RunID, "err", err)
 		}
 		var pol *policy
+		card := *m.Card
 		if run != nil {
 			pol = policyOf(run)
+			// Effects may be delivered late, after a newer transition: the
+			// card is built from the stored run, so a late one never shows
+			// an older state over a newer one.
+			if i := run.FindPhase(card.PhaseID); i >= 0 && run.Rev > 0 {
+				card = bot.BuildCard(run, i, c.clock.Now())
+			}
 		}
-		card := *m.Card
 		c.sendAs(update{Op: "upsert", ID: "card-" + card.RunID + "-" + card.PhaseID, Parent: "cards-" + card.RunID, Run: card.RunID, Kind: "card"}, "card", pol,
 			func(ro role) any { return c.cardView(ctx, card, run, pol, ro) })
 	case m.Notice != nil:
