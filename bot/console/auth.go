@@ -142,8 +142,8 @@ func (c *Console) local(h http.Handler) http.Handler {
 func (c *Console) guard(h http.Handler) http.Handler {
 	return c.local(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.token != "" && !c.signedIn(r) {
-			if r.Method == http.MethodGet && r.URL.Query().Get("part") == "" && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/console/runs/")) {
-				c.renderLogin(w, http.StatusUnauthorized, "")
+			if r.Method == http.MethodGet && r.URL.Query().Get("part") == "" && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/runs/") || strings.HasPrefix(r.URL.Path, "/console/runs/")) {
+				c.renderLoginNext(w, http.StatusUnauthorized, "", r.URL.Path)
 				return
 			}
 			http.Error(w, "sign in first: open the console's page", http.StatusUnauthorized)
@@ -238,7 +238,7 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !c.tokenMatches(r.PostFormValue("token")) {
 		c.throttle.failed(client, now)
 		c.log.Warn("console sign-in refused", "remote", r.RemoteAddr)
-		c.renderLogin(w, http.StatusUnauthorized, "That token is not right.")
+		c.renderLoginNext(w, http.StatusUnauthorized, "That token is not right.", r.PostFormValue("next"))
 		return
 	}
 	c.throttle.succeeded(client)
@@ -248,11 +248,28 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Name: sessionCookie, Value: c.newSession(now), Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(SessionTTL.Seconds()),
 	})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, nextPage(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 func (c *Console) renderLogin(w http.ResponseWriter, status int, problem string) {
-	c.render(w, status, "login", struct{ Problem string }{problem})
+	c.renderLoginNext(w, status, problem, "/")
+}
+
+// renderLoginNext renders the sign-in form, which leads to the page next
+// once signed in (a run's own address, or /).
+func (c *Console) renderLoginNext(w http.ResponseWriter, status int, problem, next string) {
+	c.render(w, status, "login", struct{ Problem, Next string }{problem, nextPage(next)})
+}
+
+// runAddress is a run's own address.
+var runAddress = regexp.MustCompile(`^/runs/[A-Za-z0-9_-]{1,64}$`)
+
+// nextPage is where sign-in leads: p when it is a run's address, else /.
+func nextPage(p string) string {
+	if runAddress.MatchString(p) {
+		return p
+	}
+	return "/"
 }
 
 func (c *Console) handleName(w http.ResponseWriter, r *http.Request) {

@@ -28,9 +28,26 @@ func openAs(t *testing.T, p *browser.Page, url, name string) {
 		chromedp.WaitVisible(css("#name-input")),
 		chromedp.SetValue(css("#name-input"), name),
 		chromedp.Click(css("#name-form button")),
-		chromedp.WaitVisible(css("#me-name")),
 	)
-	p.WaitFor(t, "the live stream is connected", `document.getElementById("conn").dataset.state === "live"`, live)
+	// Picking a name reloads the page: what it offers depends on who looks.
+	waitAcrossReload(t, p, "the page is "+name+"'s and live", `(function(){ const me = document.getElementById("me-name"); return !!me && me.textContent === "@`+name+`" && document.getElementById("conn").dataset.state === "live"; })()`)
+}
+
+// waitAcrossReload polls cond like Page.WaitFor, through a reload of the page.
+func waitAcrossReload(t *testing.T, p *browser.Page, what, cond string) {
+	t.Helper()
+	deadline := time.Now().Add(live)
+	for {
+		ctx, cancel := context.WithTimeout(p.Context(), 2*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(2*time.Second)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("browser: waiting until %s: %v", what, err)
+		}
+	}
 }
 
 // text returns the text of the first element matching sel, or "".
@@ -92,11 +109,23 @@ func TestRehearsalInTheBrowser(t *testing.T) {
 	ana.Do(t, "tick the last step", chromedp.Click(css(`li.step[data-step="changelog"] button[data-label="Done"]`)))
 	ana.Do(t, "wait for Approve", chromedp.WaitVisible(css(`#card-`+runID+`-verify .card-foot button[data-label="Approve"]`)))
 
-	t.Run("the starter is refused, only she sees why", func(t *testing.T) {
-		ana.Do(t, "approve her own run", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Approve"]`)))
-		ana.WaitFor(t, "the refusal shows", `!!document.querySelector("#replies .reply.refused")`, live)
-		if got := text(t, ana, "#replies .reply.refused .reply-text"); !strings.Contains(got, "two-person rule") {
-			t.Errorf("refusal = %q, want the two-person rule", got)
+	t.Run("the starter's Approve is disabled with the reason on it", func(t *testing.T) {
+		sel := `#card-` + runID + `-verify .card-foot button[data-label="Approve"]`
+		if !browser.Eval[bool](t, ana, `document.querySelector(`+jsString(sel)+`).disabled`) {
+			t.Fatal("ana's Approve on her own run is enabled")
+		}
+		want := "you started this run: someone else approves (two-person rule)"
+		if got := browser.Eval[string](t, ana, `document.querySelector(`+jsString(sel)+`).title`); got != want {
+			t.Errorf("Approve's reason = %q, want %q", got, want)
+		}
+		if got := text(t, ana, "#card-"+runID+"-verify .why"); got != want {
+			t.Errorf("the card says %q under the gate, want %q", got, want)
+		}
+		if got := browser.Eval[string](t, ana, `document.querySelector("#card-`+runID+`-verify").dataset.approval || ""`); got != "waiting" {
+			t.Errorf("the card is marked %q for ana, want waiting (not hers to approve)", got)
+		}
+		if got := browser.Eval[string](t, ana, `document.title`); strings.Contains(got, "Approval waiting") {
+			t.Errorf("ana's tab title = %q; her own run's gate is not hers to approve", got)
 		}
 	})
 
@@ -108,8 +137,21 @@ func TestRehearsalInTheBrowser(t *testing.T) {
 			t.Errorf("bob's page shows %d replies meant for ana", n)
 		}
 	})
+	t.Run("the approver sees the gate marked for him and in the tab title", func(t *testing.T) {
+		if got := browser.Eval[string](t, bob, `document.querySelector("#card-`+runID+`-verify").dataset.approval || ""`); got != "mine" {
+			t.Errorf("the card is marked %q for bob, want mine", got)
+		}
+		if got := text(t, bob, "#card-"+runID+"-verify .badge-mine"); got != "your approval" {
+			t.Errorf("bob's card badge = %q, want %q", got, "your approval")
+		}
+		if browser.Eval[bool](t, bob, `document.querySelector('#card-`+runID+`-verify .card-foot button[data-label="Approve"]').disabled`) {
+			t.Error("bob's Approve is disabled")
+		}
+		bob.WaitFor(t, "the tab title counts the gate", `document.title === "(1) Approval waiting — deploybot"`, live)
+	})
 	bob.Do(t, "approve as bob", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Approve"]`)))
 
+	bob.WaitFor(t, "the tab title clears once approved", `document.title.indexOf("Approval waiting") < 0`, live)
 	t.Run("the first person sees the approval and the next phase live", func(t *testing.T) {
 		ana.WaitFor(t, "the next phase's card appears", `!!document.getElementById("card-`+runID+`-release")`, live)
 		ana.WaitFor(t, "the gate says who approved", `document.querySelector("#card-`+runID+`-verify .gate").textContent.includes("Approved by @bob")`, live)

@@ -68,6 +68,9 @@ type Console struct {
 	mem *memory
 	hub *hub
 
+	wmu         sync.Mutex // wmu protects lastWindows
+	lastWindows string     // the windows panel last sent to the pages
+
 	mu   sync.Mutex       // mu protects revs
 	revs map[string]int64 // the latest Rev published per run, so a late Publish never undoes a newer one
 
@@ -83,6 +86,18 @@ type Console struct {
 type pendingRun struct {
 	run    *deploy.Run
 	phases map[string]bool
+	// ended is set when the run's status changed (a rollback started, or the
+	// run ended): every card that says "Stopped: run …" is rendered again.
+	ended bool
+}
+
+// statusChange reports whether an event changes the run's status.
+func statusChange(k deploy.EventKind) bool {
+	switch k {
+	case deploy.EventRollbackStarted, deploy.EventRunCompleted, deploy.EventRunRolledBack, deploy.EventRunAborted:
+		return true
+	}
+	return false
 }
 
 var (
@@ -131,10 +146,13 @@ func New(cfg Config) (*Console, error) {
 	return c, nil
 }
 
-// Routes registers the console's handlers on mux: GET / and the paths under /console/.
+// Routes registers the console's handlers on mux: GET /, GET /runs/{id} (a
+// run's own address) and the paths under /console/.
 func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", c.guard(http.HandlerFunc(c.handleIndex)))
+	mux.Handle("GET /runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
 	mux.Handle("GET /console/runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
+	mux.Handle("GET /console/windows", c.guard(http.HandlerFunc(c.handleWindows)))
 	mux.Handle("GET /console/events", c.guard(http.HandlerFunc(c.handleEvents)))
 	mux.Handle("POST /console/command", c.guard(c.writable(http.HandlerFunc(c.handleCommand))))
 	mux.Handle("POST /console/click", c.guard(c.writable(http.HandlerFunc(c.handleClick))))
@@ -194,10 +212,12 @@ func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Ev
 	}
 	run = run.Clone() // rendered later, on another goroutine
 	phases := map[string]bool{}
+	ended := false
 	for _, ev := range events {
 		if ev.Phase != "" {
 			phases[ev.Phase] = true
 		}
+		ended = ended || statusChange(ev.Kind)
 	}
 	if cur := run.Current(); cur != nil {
 		phases[cur.ID] = true
@@ -211,8 +231,9 @@ func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Ev
 		for ph := range phases {
 			p.phases[ph] = true
 		}
+		p.ended = p.ended || ended
 	} else {
-		c.pending[run.ID] = &pendingRun{run: run, phases: phases}
+		c.pending[run.ID] = &pendingRun{run: run, phases: phases, ended: ended}
 	}
 	if !c.draining {
 		c.draining = true
@@ -236,30 +257,42 @@ func (c *Console) drain() {
 		}
 		c.pmu.Unlock()
 		for _, p := range batch {
-			c.render1(p.run, p.phases)
+			c.render1(p.run, p.phases, p.ended)
 		}
 	}
 }
 
 // render1 renders a run's list entry and, for a chat run, its summary and
-// the cards of phases, and sends them to the open pages.
-func (c *Console) render1(run *deploy.Run, phases map[string]bool) {
+// the cards of phases, and sends them to the open pages. When the run's
+// status changed (ended), the cards that say how the run stopped are
+// rendered again, for every run: the bot updates only the phases an event
+// names, and a card must not keep "Stopped: run rolling back" after the
+// rollback finished.
+func (c *Console) render1(run *deploy.Run, phases map[string]bool, ended bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), readBudget)
+	defer cancel()
 	now := c.clock.Now()
-	item := newRunItem(run, now)
+	pol := policyOf(run)
+	item := newRunItem(run, now, roleNobody)
 	parent := "recent-runs"
 	if item.Live {
 		parent = "live-runs"
 	}
-	c.send(update{Op: "upsert", ID: "runitem-" + run.ID, Parent: parent, Prepend: true, Run: run.ID, Kind: "run", Live: item.Live}, "runitem", item)
-	if run.Platform == PlatformName {
-		return // the bot posts this run's messages to the console itself
+	c.sendAs(update{Op: "upsert", ID: "runitem-" + run.ID, Parent: parent, Prepend: true, Run: run.ID, Kind: "run", Live: item.Live}, "runitem", pol,
+		func(ro role) any { return newRunItem(run, now, ro) })
+	mine := run.Platform == PlatformName // the bot posts this run's messages to the console itself
+	if !mine {
+		s := c.summaryView(bot.BuildSummary(run, now))
+		c.send(update{Op: "upsert", ID: "summary-" + run.ID, Parent: "summary-slot-" + run.ID, Run: run.ID, Kind: "summary"}, "summary", s)
 	}
-	s := c.summaryView(bot.BuildSummary(run, now))
-	c.send(update{Op: "upsert", ID: "summary-" + run.ID, Parent: "summary-slot-" + run.ID, Run: run.ID, Kind: "summary"}, "summary", s)
 	for i := range run.Phases {
-		if phases[run.Phases[i].ID] && shown(run, i) {
-			cv := c.cardView(bot.BuildCard(run, i, now), run)
-			c.send(update{Op: "upsert", ID: cv.DOMID, Parent: "cards-" + run.ID, Run: run.ID, Kind: "card"}, "card", cv)
+		if !shown(run, i) {
+			continue
+		}
+		card := bot.BuildCard(run, i, now)
+		if (!mine && phases[run.Phases[i].ID]) || (ended && card.Gate.Kind == bot.GateStopped) {
+			c.sendAs(update{Op: "upsert", ID: "card-" + run.ID + "-" + card.PhaseID, Parent: "cards-" + run.ID, Run: run.ID, Kind: "card"}, "card", pol,
+				func(ro role) any { return c.cardView(ctx, card, run, pol, ro) })
 		}
 	}
 }
@@ -299,11 +332,96 @@ func (c *Console) broadcast(ctx context.Context, msg message) {
 		} else {
 			c.log.Debug("no step output for card", "run_id", m.Card.RunID, "err", err)
 		}
-		cv := c.cardView(*m.Card, run)
-		c.send(update{Op: "upsert", ID: cv.DOMID, Parent: "cards-" + cv.RunID, Run: cv.RunID, Kind: "card"}, "card", cv)
+		var pol *policy
+		card := *m.Card
+		if run != nil {
+			pol = policyOf(run)
+			// Effects may be delivered late, after a newer transition: the
+			// card is built from the stored run, so a late one never shows
+			// an older state over a newer one.
+			if i := run.FindPhase(card.PhaseID); i >= 0 && run.Rev > 0 {
+				card = bot.BuildCard(run, i, c.clock.Now())
+			}
+		}
+		c.sendAs(update{Op: "upsert", ID: "card-" + card.RunID + "-" + card.PhaseID, Parent: "cards-" + card.RunID, Run: card.RunID, Kind: "card"}, "card", pol,
+			func(ro role) any { return c.cardView(ctx, card, run, pol, ro) })
 	case m.Notice != nil:
 		n := c.noticeView(msg)
 		c.send(update{Op: "upsert", ID: n.DOMID, Parent: "feed", Prepend: true, Run: n.RunID, Kind: "notice"}, "notice", n)
+		switch m.Notice.Kind {
+		case bot.NoticeWindowOpen, bot.NoticeWindowClose, bot.NoticeReminder:
+			c.publishWindows(ctx)
+		}
+	}
+}
+
+// sendAs renders the template block name for each role a person may have on
+// the run (pol decides whose role it is) and queues u for every open page,
+// each stream with its person's rendering. Without a policy, or on the
+// read-only dashboard (no buttons), it renders once.
+func (c *Console) sendAs(u update, name string, pol *policy, data func(role) any) {
+	if pol == nil || c.readOnly {
+		c.send(u, name, data(roleNobody))
+		return
+	}
+	var sb strings.Builder
+	if err := c.tmpl.ExecuteTemplate(&sb, name, data(roleNobody)); err != nil {
+		c.log.Error("render failed", "template", name, "err", err)
+		return
+	}
+	u.HTML = sb.String()
+	views := make(map[role]update, len(roles))
+	for _, ro := range roles {
+		sb.Reset()
+		if err := c.tmpl.ExecuteTemplate(&sb, name, data(ro)); err != nil {
+			c.log.Error("render failed", "template", name, "err", err)
+			return
+		}
+		v := u
+		v.HTML = sb.String()
+		views[ro] = v
+	}
+	c.hub.publishViews(u, views, pol.roleOf)
+}
+
+// publishWindows sends the windows panel to the open pages when it changed.
+func (c *Console) publishWindows(ctx context.Context) {
+	if c.windows == nil || !c.hub.interested() {
+		return
+	}
+	ws, werr := c.windowViews(ctx)
+	var sb strings.Builder
+	if err := c.tmpl.ExecuteTemplate(&sb, "windows", pageData{Windows: ws, WindowsErr: werr, HasWindows: true}); err != nil {
+		c.log.Error("render failed", "template", "windows", "err", err)
+		return
+	}
+	html := sb.String()
+	c.wmu.Lock()
+	same := html == c.lastWindows
+	c.lastWindows = html
+	c.wmu.Unlock()
+	if same {
+		return
+	}
+	c.hub.publish(update{Op: "upsert", ID: "windows-panel", Kind: "windows", HTML: html})
+	// A phase waiting for a window says when it opens: tell the waiting cards.
+	live, err := c.engine.Live(ctx)
+	if err != nil {
+		c.log.Debug("waiting cards not refreshed", "err", err)
+		return
+	}
+	now := c.clock.Now()
+	for _, run := range live {
+		if !run.Status.Live() || run.Phase < 0 || run.Phase >= len(run.Phases) {
+			continue
+		}
+		card := bot.BuildCard(run, run.Phase, now)
+		if card.State != bot.CardWaiting {
+			continue
+		}
+		pol := policyOf(run)
+		c.sendAs(update{Op: "upsert", ID: "card-" + run.ID + "-" + card.PhaseID, Parent: "cards-" + run.ID, Run: run.ID, Kind: "card"}, "card", pol,
+			func(ro role) any { return c.cardView(ctx, card, run, pol, ro) })
 	}
 }
 

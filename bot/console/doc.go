@@ -12,6 +12,14 @@
 // by html/template; POSTs are checked for cross-origin requests; without a
 // token the console answers only on localhost.
 //
+// The page is rendered for the person looking (viewer.go): buttons they
+// cannot use are disabled with the reason, a gate they may approve is marked
+// (and counted in the tab's title). A live change is rendered once per role
+// a person may have on the run, not once per page; each stream sends its
+// person's rendering. Each run has its own address, /runs/RUN; relative
+// times, running steps and window countdowns are <time> elements the script
+// keeps current, counting from the server's clock.
+//
 // It builds on bot and deploy and must not import the other platforms
 // (bot/slack, bot/discord), the stores (Redis, bbolt) or the adapters.
 package console

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"deploybot/deploy"
 	"deploybot/internal/httpserver"
 )
 
@@ -33,12 +34,28 @@ type update struct {
 	// Live is set on run-list entries of active runs.
 	Live bool   `json:"live,omitempty"`
 	HTML string `json:"html"`
+	// Now is the server's time at publishing: the page counts relative times from it.
+	Now string `json:"now,omitempty"`
 }
 
 // event is an update as numbered by the hub.
 type event struct {
 	seq  uint64
 	data []byte
+	// views, when set, are the update rendered for each role a person may
+	// have on its run; pick tells a stream's person's role (see viewer.go).
+	views map[role][]byte
+	pick  func(who deploy.Actor, named bool) role
+}
+
+// dataFor is the event as the person who is shown it sees it.
+func (e event) dataFor(who deploy.Actor, named bool) []byte {
+	if e.pick != nil {
+		if d, ok := e.views[e.pick(who, named)]; ok {
+			return d
+		}
+	}
+	return e.data
 }
 
 // pageGrace is how long after a page was rendered (or its stream ended) the
@@ -107,10 +124,39 @@ func (h *hub) done() {
 }
 
 // publish numbers u and wakes every stream. It never blocks on a stream.
-func (h *hub) publish(u update) {
+func (h *hub) publish(u update) { h.publishViews(u, nil, nil) }
+
+// publishViews publishes u, or to a person whose role pick tells, that
+// role's rendering in views. Identical renderings are kept once.
+func (h *hub) publishViews(u update, views map[role]update, pick func(deploy.Actor, bool) role) {
+	u.Now = h.now().UTC().Format(time.RFC3339Nano)
 	data, err := json.Marshal(u)
 	if err != nil {
 		return // an update holds only strings and bools
+	}
+	var vs map[role][]byte
+	if len(views) > 0 {
+		vs = make(map[role][]byte, len(views))
+		for ro, v := range views {
+			if v.HTML == u.HTML {
+				continue // the default rendering serves this role
+			}
+			v.Now = u.Now
+			d, err := json.Marshal(v)
+			if err != nil {
+				return
+			}
+			for _, seen := range vs {
+				if string(seen) == string(d) {
+					d = seen
+					break
+				}
+			}
+			vs[ro] = d
+		}
+		if len(vs) == 0 {
+			pick = nil
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -118,7 +164,7 @@ func (h *hub) publish(u update) {
 		return
 	}
 	h.seq++
-	h.ring = append(h.ring, event{seq: h.seq, data: data})
+	h.ring = append(h.ring, event{seq: h.seq, data: data, views: vs, pick: pick})
 	if len(h.ring) > h.size {
 		h.ring = append(h.ring[:0:0], h.ring[len(h.ring)-h.size:]...)
 	}
@@ -202,6 +248,8 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
+	who, named := actor(r)
+	named = named && !c.readOnly
 	c.hub.open()
 	defer c.hub.done()
 	beat := time.NewTicker(heartbeat)
@@ -218,7 +266,7 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range evs {
-			fmt.Fprintf(w, "id: %s-%d\nevent: update\ndata: %s\n\n", c.hub.epoch, e.seq, e.data)
+			fmt.Fprintf(w, "id: %s-%d\nevent: update\ndata: %s\n\n", c.hub.epoch, e.seq, e.dataFor(who, named))
 			seq = e.seq
 		}
 		if len(evs) > 0 {

@@ -59,6 +59,9 @@ type pageData struct {
 	Windows    []windowView
 	WindowsErr string
 	Cursor     string
+	// Now is the server's time when the page was rendered: the script counts
+	// relative times from it.
+	Now string
 }
 
 func (c *Console) handleIndex(w http.ResponseWriter, r *http.Request) {
@@ -69,16 +72,17 @@ func (c *Console) handleRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), readBudget)
 	defer cancel()
+	who, named := actor(r)
 	switch r.URL.Query().Get("part") {
 	case "main":
-		v, err := c.runView(ctx, id)
+		v, err := c.runView(ctx, id, who, named)
 		if err != nil {
 			c.render(w, http.StatusNotFound, "main", pageData{ReadOnly: c.readOnly, Missing: c.refusal(err), Cursor: c.hub.cursor()})
 			return
 		}
-		c.render(w, http.StatusOK, "main", pageData{ReadOnly: c.readOnly, Run: v, Cursor: v.Cursor})
+		c.render(w, http.StatusOK, "main", pageData{ReadOnly: c.readOnly, Run: v, Cursor: v.Cursor, Now: c.clock.Now().UTC().Format(time.RFC3339Nano)})
 	case "timeline":
-		v, err := c.runView(ctx, id)
+		v, err := c.runView(ctx, id, who, named)
 		if err != nil {
 			http.Error(w, c.refusal(err), http.StatusNotFound)
 			return
@@ -94,7 +98,8 @@ func (c *Console) handleRun(w http.ResponseWriter, r *http.Request) {
 func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	ctx, cancel := context.WithTimeout(r.Context(), readBudget)
 	defer cancel()
-	d := pageData{ReadOnly: c.readOnly, Token: c.token != "", Name: personName(r), Cursor: c.hub.cursor(), HasWindows: c.windows != nil}
+	d := pageData{ReadOnly: c.readOnly, Token: c.token != "", Name: personName(r), Cursor: c.hub.cursor(), HasWindows: c.windows != nil,
+		Now: c.clock.Now().UTC().Format(time.RFC3339Nano)}
 	if d.Name == "" && !c.readOnly {
 		// A first visit acts at once, as a guest with a name of its own (so
 		// a second browser is a second person); the name can be changed.
@@ -102,6 +107,11 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 		setNameCookie(w, r, d.Name)
 	}
 	now := c.clock.Now()
+	who, named := actor(r)
+	if d.Name != "" && !named {
+		who, named = deploy.Actor{ID: "console:" + d.Name, Name: d.Name, Platform: PlatformName}, true // the guest name just given
+	}
+	named = named && !c.readOnly
 	live, err := c.engine.Live(ctx)
 	if err != nil {
 		d.ListErr = c.refusal(err)
@@ -111,10 +121,10 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 		d.ListErr = c.refusal(err)
 	}
 	for _, run := range newestFirst(live) {
-		d.Live = append(d.Live, newRunItem(run, now))
+		d.Live = append(d.Live, newRunItem(run, now, policyOf(run).roleOf(who, named)))
 	}
 	for _, run := range recent {
-		d.Recent = append(d.Recent, newRunItem(run, now))
+		d.Recent = append(d.Recent, newRunItem(run, now, roleNobody))
 	}
 	if id == "" {
 		switch {
@@ -126,7 +136,7 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	status := http.StatusOK
 	if id != "" {
-		v, err := c.runView(ctx, id)
+		v, err := c.runView(ctx, id, who, named)
 		if err != nil {
 			d.Missing = c.refusal(err)
 			status = http.StatusNotFound
@@ -141,6 +151,16 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	d.Windows, d.WindowsErr = c.windowViews(ctx)
 	c.render(w, status, "page", d)
+}
+
+// handleWindows serves the windows panel (the page asks for it now and
+// then: a window booked on another platform or process shows too).
+func (c *Console) handleWindows(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readBudget)
+	defer cancel()
+	d := pageData{HasWindows: c.windows != nil}
+	d.Windows, d.WindowsErr = c.windowViews(ctx)
+	c.render(w, http.StatusOK, "windows", d)
 }
 
 // newestFirst orders runs by creation, newest first.
@@ -173,6 +193,7 @@ func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
 	reply := c.bot.Command(r.Context(), bot.Request{Platform: PlatformName, Channel: Channel, Actor: who, Text: text, RequestID: requestID(r)})
 	if reply.Public && reply.Text != "" {
 		c.postPublic(r.Context(), who, reply.Text)
+		c.publishWindows(r.Context()) // a window booked or cancelled shows at once
 	}
 	writeJSON(w, http.StatusOK, replyJSON{OK: true, Text: reply.Text, Public: reply.Public, Run: reply.RunID})
 }

@@ -408,7 +408,7 @@ func TestUpcomingWindows(t *testing.T) {
 	}
 	_, page := get(t, f.URL, "/", nil, nil)
 	shows := []struct{ name, want string }{
-		{"the panel", "Upcoming windows"},
+		{"the panel", "Maintenance windows"},
 		{"the booked window", "Thu 2030-03-07 06:00 UTC"},
 		{"its length and booker", "v1.4 · 1h 30m · scheduled by @ana"},
 		{"the recurring window", "recurring"},

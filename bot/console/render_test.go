@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -100,7 +101,7 @@ func TestRenderCard(t *testing.T) {
 	}{{"console", false}, {"dashboard", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := renderer(t, tc.readOnly)
-			got := render(t, c, "card", c.cardView(everyButton(), run))
+			got := render(t, c, "card", c.cardView(context.Background(), everyButton(), run, nil, roleNobody))
 			golden(t, got)
 			if strings.Contains(got, "<script>") || strings.Contains(got, "<img") {
 				t.Error("markup from outside was not escaped")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 // screenshot, when set, is where TestScreenshotOfARunInProgress writes its
 // picture (the README's): go test ./bot/console -run Screenshot -screenshot $PWD/docs/console.png
 var screenshot = flag.String("screenshot", "", "write the screenshot of a run in progress to this PNG file")
+
+// screenshotPhone, when set, is where TestPhoneLayout writes its picture:
+// go test ./bot/console -run 'Screenshot|Phone' -screenshot $PWD/docs/console.png -screenshot-phone $PWD/docs/console-phone.png
+var screenshotPhone = flag.String("screenshot-phone", "", "write the phone-width screenshot of a run in progress to this PNG file")
 
 // showcase is the first phases of the built-in checklist, with a few of its
 // checks automated by shell steps.
@@ -82,7 +87,44 @@ rollback:
 // reason, automated steps finished) and checks the page shows it with the
 // Approve button; with -screenshot it saves the README's picture of it.
 func TestScreenshotOfARunInProgress(t *testing.T) {
-	f := newFixture(t, options{runbook: showcase})
+	f, run := showcaseRun(t)
+	p := browser.Start(t).NewPage(t)
+	p.Do(t, "a desktop's screen", chromedp.EmulateViewport(1280, 900))
+	openAs(t, p, f.URL, "bob")
+	approve := `#card-` + run + `-environment .card-foot button[data-label="Approve"]`
+	p.Do(t, "see the run", chromedp.WaitVisible(css(approve)))
+
+	checks := []struct{ name, sel, want string }{
+		{"the summary names the release", ".summary h1", "v1.4 → production"},
+		{"the approved phase says by whom", "#card-" + run + "-code .gate", "Approved by @bob 8 min ago"},
+		{"the automated step finished", `#card-` + run + `-environment li[data-step="ssl"] .detail`, "exit 0"},
+		{"its output's last line shows", `#card-` + run + `-environment li[data-step="ssl"] .lastline`, "api.example.com: valid until 2030-11-02 (241 days)"},
+		{"the skipped step shows the reason", `#card-` + run + `-environment li[data-step="monitoring"] .detail`, "unchanged since v1.3; dashboards checked this morning"},
+		{"the gate waits for another approver", "#card-" + run + "-environment .gate", "Waiting for approval by an approver other than @ana"},
+		{"the gate is marked for bob", "#card-" + run + "-environment .badge-mine", "your approval"},
+		{"the announcement is in the feed", "#feed .notice-announcement .notice-title", "Deployment of v1.4 to production started"},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if got := text(t, p, c.sel); got != c.want {
+				t.Errorf("%s shows %q, want %q", c.sel, got, c.want)
+			}
+		})
+	}
+	if *screenshot != "" {
+		browser.Eval[bool](t, p, `document.getElementById("toast").hidden = true`)
+		if err := os.WriteFile(*screenshot, p.Screenshot(t), 0o644); err != nil {
+			t.Fatalf("write screenshot: %v", err)
+		}
+		t.Logf("wrote %s", *screenshot)
+	}
+}
+
+// showcaseRun builds a run of the showcase runbook two people are halfway
+// through, and returns the fixture and the run's id.
+func showcaseRun(t *testing.T) (*fixture, string) {
+	t.Helper()
+	f := newFixture(t, options{runbook: showcase, windows: true})
 	ctx := context.Background()
 	ana := deploy.Actor{ID: "console:ana", Name: "ana", Platform: "console"}
 	bob := deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}
@@ -122,6 +164,9 @@ func TestScreenshotOfARunInProgress(t *testing.T) {
 	stepDone("environment", "ssl")
 	click(ana, "skip:"+run+":environment:monitoring", "unchanged since v1.3; dashboards checked this morning")
 	click(ana, "done:"+run+":environment:rollback-plan", "")
+	if r := f.Core.Bot.Command(ctx, bot.Request{Platform: "console", Channel: "console", Actor: bob, Text: "/deploy schedule v1.4 2030-03-06 22:00 Europe/Berlin for 2h"}); !strings.Contains(r.Text, "booked") {
+		t.Fatalf("book a window: %s", r.Text)
+	}
 	f.Clock.Advance(2 * time.Minute)
 	flush, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -129,32 +174,5 @@ func TestScreenshotOfARunInProgress(t *testing.T) {
 		t.Fatalf("flush the outbox: %v", err)
 	}
 
-	p := browser.Start(t).NewPage(t)
-	openAs(t, p, f.URL, "bob")
-	approve := `#card-` + run + `-environment .card-foot button[data-label="Approve"]`
-	p.Do(t, "see the run", chromedp.WaitVisible(css(approve)))
-
-	checks := []struct{ name, sel, want string }{
-		{"the summary names the release", ".summary h1", "v1.4 → production"},
-		{"the approved phase says by whom", "#card-" + run + "-code .gate", "Approved by @bob 8 min ago"},
-		{"the automated step finished", `#card-` + run + `-environment li[data-step="ssl"] .detail`, "exit 0"},
-		{"its output's last line shows", `#card-` + run + `-environment li[data-step="ssl"] .lastline`, "api.example.com: valid until 2030-11-02 (241 days)"},
-		{"the skipped step shows the reason", `#card-` + run + `-environment li[data-step="monitoring"] .detail`, "unchanged since v1.3; dashboards checked this morning"},
-		{"the gate waits for another approver", "#card-" + run + "-environment .gate", "Waiting for approval by an approver other than @ana"},
-		{"the announcement is in the feed", "#feed .notice-announcement .notice-title", "Deployment of v1.4 to production started"},
-	}
-	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
-			if got := text(t, p, c.sel); got != c.want {
-				t.Errorf("%s shows %q, want %q", c.sel, got, c.want)
-			}
-		})
-	}
-	if *screenshot != "" {
-		browser.Eval[bool](t, p, `document.getElementById("toast").hidden = true`)
-		if err := os.WriteFile(*screenshot, p.Screenshot(t), 0o644); err != nil {
-			t.Fatalf("write screenshot: %v", err)
-		}
-		t.Logf("wrote %s", *screenshot)
-	}
+	return f, run
 }

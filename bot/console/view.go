@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,20 +21,42 @@ type runItem struct {
 	Phase                       string
 	Settled, Total              int
 	Live                        bool
-	When                        string
+	// When is "started" or "ended", at At (Ago words it for now).
+	When string
+	At   stamp
+	// Approval is set while the current phase waits for approval; Mine
+	// when the person looking may give it.
+	Approval, Mine bool
 }
 
-func newRunItem(r *deploy.Run, now time.Time) runItem {
+// stamp is a moment shown relative to now ("3 min ago"); the page's script
+// keeps the words current.
+type stamp struct {
+	At  time.Time
+	Ago string
+}
+
+// ISO is the moment for a <time datetime>.
+func (s stamp) ISO() string { return s.At.UTC().Format(time.RFC3339) }
+
+func newStamp(now, at time.Time) stamp { return stamp{At: at, Ago: deploy.Ago(now, at)} }
+
+func newRunItem(r *deploy.Run, now time.Time, ro role) runItem {
 	settled, total := r.Progress()
 	it := runItem{
 		ID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(),
 		Status: statusLabel(r.Status), StatusClass: string(r.Status), Settled: settled, Total: total,
-		Live: r.Status.Live(), When: "started " + deploy.Ago(now, r.Created),
+		Live: r.Status.Live(), When: "started", At: newStamp(now, r.Created),
 	}
 	if it.Live {
 		it.Phase = r.PhaseDef(r.Phase).Title
+		if r.Phase >= 0 && r.Phase < len(r.Phases) {
+			card := bot.BuildCard(r, r.Phase, now)
+			it.Approval = waitingApproval(&card)
+			it.Mine = it.Approval && ro.mayApprove()
+		}
 	} else if !r.Ended.IsZero() {
-		it.When = "ended " + deploy.Ago(now, r.Ended)
+		it.When, it.At = "ended", newStamp(now, r.Ended)
 	}
 	return it
 }
@@ -58,7 +82,7 @@ type summaryView struct {
 	bot.Summary
 	StatusClass string
 	StatusText  string
-	StartedAgo  string
+	StartedAgo  *stamp
 	Lines       []iconLine
 }
 
@@ -69,7 +93,8 @@ type iconLine struct{ Icon, Text string }
 func (c *Console) summaryView(s bot.Summary) summaryView {
 	v := summaryView{Summary: s, StatusClass: string(s.Run.Status), StatusText: bot.RunStatusText(s.Run)}
 	if !s.Started.IsZero() {
-		v.StartedAgo = "started " + deploy.Ago(c.clock.Now(), s.Started)
+		st := newStamp(c.clock.Now(), s.Started)
+		v.StartedAgo = &st
 	}
 	for _, l := range s.Phases {
 		v.Lines = append(v.Lines, phaseLine(l))
@@ -148,11 +173,23 @@ type cardView struct {
 	// State is the pill's word; Gate what the phase waits for.
 	State, Gate string
 	Current     bool
+	// ApprovedBy and ApprovedAt say who approved the phase and when.
+	ApprovedBy string
+	ApprovedAt *stamp
+	// Opens is when the window the phase waits for opens (OpensIn words it
+	// for now), OpensZone its time in the zone it was booked in.
+	Opens              *stamp
+	OpensIn, OpensText string
+	// Approval is set while the phase waits for approval; Mine when the
+	// person looking may give it.
+	Approval, Mine bool
 	// Folded cards (approved phases) show their steps only on request.
 	Folded        bool
 	Done, Skipped int
 	Steps         []stepView
 	Buttons       []buttonView
+	// Why are the reasons the person looking cannot use some buttons.
+	Why []string
 }
 
 // stepView is one step of a card.
@@ -160,7 +197,12 @@ type stepView struct {
 	bot.StepLine
 	// Detail is the step's reason, progress or result; Who and When who
 	// changed it last.
-	Detail, Who, When string
+	Detail, Who string
+	When        *stamp
+	// Running is when a running step started (Elapsed words it for now), and
+	// Progress what it reported.
+	Running           *stamp
+	Elapsed, Progress string
 	// LastLine is the last line of the step's output, when it says more than Detail.
 	LastLine string
 	Output   string
@@ -172,25 +214,59 @@ type buttonView struct {
 	bot.Button
 	Action string
 	Class  string
+	// Why, when set, is why the person looking cannot use the button: it is
+	// shown disabled, with the reason.
+	Why string
 }
 
-// cardView renders a card; run, when known, supplies the steps' output.
-func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
+// cardView renders a card for a person of role ro (pol decides what they
+// may do; nil when the run is unknown); run, when known, supplies the steps'
+// output.
+func (c *Console) cardView(ctx context.Context, card bot.PhaseCard, run *deploy.Run, pol *policy, ro role) cardView {
+	now := c.clock.Now()
 	v := cardView{PhaseCard: card, DOMID: "card-" + card.RunID + "-" + card.PhaseID, StateClass: cardClass(card.State),
 		State: cardLabel(card.State), Gate: bot.GateText(card.Gate), Current: card.State == bot.CardCurrent || card.State == bot.CardWaiting}
+	if card.Gate.Kind == bot.GateApproved && card.Gate.By != nil {
+		v.ApprovedBy = card.Gate.By.Who
+		st := newStamp(now, card.Gate.By.At)
+		v.ApprovedAt = &st
+	}
+	if card.State == bot.CardWaiting && run != nil {
+		c.opens(ctx, &v, run, now)
+	}
+	v.Approval = waitingApproval(&card)
+	v.Mine = v.Approval && ro.mayApprove()
 	var outputs map[string]string
+	var started map[string]time.Time
 	if run != nil {
 		if i := run.FindPhase(card.PhaseID); i >= 0 {
-			outputs = map[string]string{}
+			outputs, started = map[string]string{}, map[string]time.Time{}
 			for _, s := range run.Phases[i].Steps {
 				outputs[s.ID] = s.Output
+				started[s.ID] = s.Started
 			}
 		}
 	}
+	why := func(bs []bot.Button, sl *bot.StepLine) []buttonView {
+		out := c.buttons(bs)
+		for i := range out {
+			out[i].Why = pol.why(ro, out[i].Button, sl)
+			if out[i].Why != "" && !slices.Contains(v.Why, out[i].Why) {
+				v.Why = append(v.Why, out[i].Why)
+			}
+		}
+		return out
+	}
 	for _, s := range card.Steps {
-		sv := stepView{StepLine: s, Detail: stepDetail(s), Output: strings.TrimRight(outputs[s.ID], "\n"), Buttons: c.buttons(s.Buttons)}
+		sv := stepView{StepLine: s, Detail: stepDetail(s), Output: strings.TrimRight(outputs[s.ID], "\n"), Buttons: why(s.Buttons, &s)}
 		if s.By != nil {
-			sv.Who, sv.When = s.By.Who, s.By.Ago
+			sv.Who = s.By.Who
+			st := stamp{At: s.By.At, Ago: s.By.Ago}
+			sv.When = &st
+		}
+		if s.State == deploy.StepRunning && !started[s.ID].IsZero() {
+			st := stamp{At: started[s.ID]}
+			sv.Running, sv.Elapsed, sv.Progress = &st, bot.Human(s.Elapsed), s.Progress
 		}
 		if last := bot.LastLine(sv.Output); last != "" && !strings.Contains(bot.StepDetail(s), last) {
 			sv.LastLine = last
@@ -204,8 +280,62 @@ func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
 		}
 	}
 	v.Folded = card.State.Settled() && !card.Rollback
-	v.Buttons = c.buttons(card.Buttons)
+	v.Buttons = why(card.Buttons, nil)
 	return v
+}
+
+// opens fills in when the window the waiting phase of run waits for opens:
+// the first window not yet ended for the run's release (or for any release).
+// The engine does not say which window; the console asks the windows.
+func (c *Console) opens(ctx context.Context, v *cardView, run *deploy.Run, now time.Time) {
+	if c.windows == nil {
+		return
+	}
+	ws, err := c.windows.Upcoming(ctx)
+	if err != nil {
+		c.log.Debug("no window time for a waiting phase", "run_id", run.ID, "err", err)
+		return
+	}
+	for _, w := range ws {
+		if w.End.After(now) && (w.Release == "" || w.Release == run.Release) {
+			st := stamp{At: w.Start}
+			v.Opens, v.OpensIn, v.OpensText = &st, until(now, w.Start), windowClock(w.Start, w.Zone)
+			return
+		}
+	}
+}
+
+// until words how long until t ("in 2 h 10 min", "now").
+func until(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("in %d s", int(d.Round(time.Second)/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("in %d min", int((d+time.Minute-1)/time.Minute))
+	case d < 48*time.Hour:
+		m := int((d + time.Minute - 1) / time.Minute)
+		return fmt.Sprintf("in %d h %d min", m/60, m%60)
+	}
+	return fmt.Sprintf("in %d days", int(d/(24*time.Hour)))
+}
+
+// windowClock is a window's start in the zone it was booked in ("22:00
+// Europe/Berlin"), with the date when it is not today there.
+func windowClock(t time.Time, zone string) string {
+	loc := time.UTC
+	if zone != "" {
+		if l, err := time.LoadLocation(zone); err == nil {
+			loc = l
+		}
+	}
+	name := zone
+	if name == "" {
+		name = "UTC"
+	}
+	return t.In(loc).Format("Mon Jan 2 15:04") + " " + name
 }
 
 func (c *Console) buttons(bs []bot.Button) []buttonView {
@@ -271,17 +401,19 @@ type auditView struct {
 }
 
 // runView builds the main area of run id from the store.
-func (c *Console) runView(ctx context.Context, id string) (*runView, error) {
+func (c *Console) runView(ctx context.Context, id string, who deploy.Actor, named bool) (*runView, error) {
 	cursor := c.hub.cursor() // before reading, so nothing after the read is missed
 	r, err := c.engine.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	now := c.clock.Now()
+	pol := policyOf(r)
+	ro := pol.roleOf(who, named && !c.readOnly)
 	v := &runView{ID: r.ID, Summary: c.summaryView(bot.BuildSummary(r, now)), ReadOnly: c.readOnly, Cursor: cursor}
 	for i := range r.Phases {
 		if shown(r, i) {
-			v.Cards = append(v.Cards, c.cardView(bot.BuildCard(r, i, now), r))
+			v.Cards = append(v.Cards, c.cardView(ctx, bot.BuildCard(r, i, now), r, pol, ro))
 		}
 	}
 	v.Audit, v.AuditErr = c.auditView(ctx, r)
@@ -333,6 +465,11 @@ func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, st
 // windowView is an upcoming maintenance window.
 type windowView struct {
 	ID, Release, When, Length, Kind string
+	// Start and End bound the window; Open is set while it is open, and In
+	// words how long until it opens (or, while open, until it closes).
+	Start, End stamp
+	Open       bool
+	In         string
 }
 
 func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
@@ -343,9 +480,19 @@ func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
 	if err != nil {
 		return nil, c.refusal(err)
 	}
+	now := c.clock.Now()
 	out := make([]windowView, 0, len(ws))
 	for _, w := range ws {
-		v := windowView{ID: w.ID, Release: w.Release, When: bot.FormatWindowTime(w.Start, w.Zone), Length: bot.Human(w.End.Sub(w.Start)), Kind: "scheduled by " + w.By}
+		if !w.End.After(now) {
+			continue
+		}
+		v := windowView{ID: w.ID, Release: w.Release, When: bot.FormatWindowTime(w.Start, w.Zone), Length: bot.Human(w.End.Sub(w.Start)), Kind: "scheduled by " + w.By,
+			Start: stamp{At: w.Start}, End: stamp{At: w.End}, Open: !w.Start.After(now)}
+		if v.Open {
+			v.In = "open now · closes " + until(now, w.End)
+		} else {
+			v.In = "opens " + until(now, w.Start)
+		}
 		if w.Recurring {
 			v.ID, v.Kind = "", "recurring"
 		}

@@ -10,6 +10,71 @@
   let currentRun = body.dataset.run || "";
   const recent = []; // the last updates, replayed after a run is loaded
   let loading = null;
+  const baseTitle = document.title;
+
+  // ---- the server's clock: relative times count from it, so a page opened
+  // against a server whose clock differs from the browser's still agrees.
+
+  let skew = 0;
+  function setNow(iso) {
+    const t = Date.parse(iso || "");
+    if (!isNaN(t)) skew = t - Date.now();
+  }
+  setNow(body.dataset.now);
+  function now() { return Date.now() + skew; }
+
+  // The words match the server's (deploy.Ago, bot.Human), so a tick never
+  // changes what a fresh render says.
+  function ago(ms) {
+    const s = ms / 1000;
+    if (s < 30) return "just now";
+    if (s < 90) return "1 min ago";
+    if (s < 3600) return Math.round(s / 60) + " min ago";
+    if (s < 48 * 3600) return Math.round(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " days ago";
+  }
+  function human(ms) {
+    const s = Math.round(Math.max(0, ms) / 1000);
+    if (s >= 3600) return Math.floor(s / 3600) + "h " + String(Math.floor(s / 60) % 60).padStart(2, "0") + "m";
+    if (s >= 60) return Math.floor(s / 60) + "m";
+    return s + "s";
+  }
+  function until(ms) {
+    if (ms <= 0) return "now";
+    if (ms < 60000) return "in " + Math.round(ms / 1000) + " s";
+    const m = Math.ceil(ms / 60000);
+    if (ms < 3600000) return "in " + m + " min";
+    if (ms < 48 * 3600000) return "in " + Math.floor(m / 60) + " h " + (m % 60) + " min";
+    return "in " + Math.floor(ms / 86400000) + " days";
+  }
+
+  function set(el, text) { if (el.textContent !== text) el.textContent = text; }
+
+  // tick brings every relative time, running step and countdown up to date.
+  function tick() {
+    const t = now();
+    document.querySelectorAll("time[data-ago]").forEach(function (el) { set(el, ago(t - Date.parse(el.dateTime))); });
+    document.querySelectorAll("time[data-elapsed]").forEach(function (el) { set(el, human(t - Date.parse(el.dateTime))); });
+    document.querySelectorAll("time[data-until]").forEach(function (el) { set(el, until(Date.parse(el.dateTime) - t)); });
+    document.querySelectorAll("#windows-panel li[data-start]").forEach(function (li) {
+      const start = Date.parse(li.dataset.start), end = Date.parse(li.dataset.end);
+      const state = li.querySelector(".w-state");
+      if (t >= end) { li.hidden = true; return; }
+      const open = t >= start;
+      li.classList.toggle("window-open", open);
+      if (state) set(state, open ? "open now · closes " + until(end - t) : "opens " + until(start - t));
+    });
+    updateTitle();
+  }
+
+  // updateTitle counts the gates waiting for the person looking (on the
+  // dashboard: every gate waiting) in the tab's title.
+  function updateTitle() {
+    const sel = interactive ? '#live-runs .runitem[data-approval="mine"]' : "#live-runs .runitem[data-approval]";
+    const n = document.querySelectorAll(sel).length;
+    const title = n > 0 ? "(" + n + ") Approval waiting — deploybot" : baseTitle;
+    if (document.title !== title) document.title = title;
+  }
 
   function seqOf(cursor) {
     const i = (cursor || "").lastIndexOf("-");
@@ -61,6 +126,7 @@
       if (!currentRun && u.live && !loading) selectRun(u.run, true);
     }
     if (u.run && u.run === currentRun && u.kind !== "notice") refreshTimelineSoon();
+    tick();
   }
 
   // inMain reports whether an update belongs to the selected run's view
@@ -93,6 +159,7 @@
     es.addEventListener("update", function (ev) {
       let u;
       try { u = JSON.parse(ev.data); } catch (e) { return; }
+      setNow(u.now);
       const seq = seqOf(ev.lastEventId);
       recent.push({ seq: seq, u: u });
       if (recent.length > 400) recent.shift();
@@ -120,10 +187,12 @@
       body.dataset.run = currentRun;
       const root = main.querySelector("[data-cursor]");
       const since = root ? seqOf(root.dataset.cursor) : 0;
+      if (root) setNow(root.dataset.now);
       loading = null;
       recent.forEach(function (r) { if (r.seq > since && inMain(r.u)) apply(r.u); });
       markSelected();
-      if (push) history.pushState({ run: id }, "", "/console/runs/" + encodeURIComponent(id));
+      tick();
+      if (push && currentRun) history.pushState({ run: id }, "", runPath(id));
     } catch (e) {
       showToast("Could not load the run: " + e, true);
     } finally {
@@ -157,10 +226,16 @@
     }
   });
   window.addEventListener("popstate", function () {
-    const m = location.pathname.match(/^\/console\/runs\/([^/]+)$/);
+    const m = location.pathname.match(/^\/(?:console\/)?runs\/([^/]+)$/);
     if (m) selectRun(decodeURIComponent(m[1]), false);
     else location.reload();
   });
+
+  // runPath is a run's own address: a reload shows the same run.
+  function runPath(id) { return "/runs/" + encodeURIComponent(id); }
+  if (currentRun && location.pathname !== runPath(currentRun)) {
+    history.replaceState({ run: currentRun }, "", runPath(currentRun));
+  }
 
   // ---- acting: commands, buttons, name
 
@@ -183,7 +258,54 @@
     return { ok: false, text: (await res.text()).trim() || res.statusText };
   }
 
+  // ---- replies: a wide panel above the run, markdown rendered safely. The
+  // text is never parsed as HTML: the few marks it may use (`code`, *bold*,
+  // **bold**, bullet and numbered lines, line breaks) become elements made
+  // here, and everything else goes in as text.
+
+  function inline(parent, text) {
+    const re = /`([^`\n]+)`|\*\*([^*\n]+)\*\*|\*([^*\n]+)\*/g;
+    let last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) parent.append(text.slice(last, m.index));
+      const el = document.createElement(m[1] !== undefined ? "code" : "b");
+      el.textContent = m[1] !== undefined ? m[1] : (m[2] !== undefined ? m[2] : m[3]);
+      parent.append(el);
+      last = re.lastIndex;
+    }
+    if (last < text.length) parent.append(text.slice(last));
+  }
+
+  function markdown(text) {
+    const out = document.createDocumentFragment();
+    let list = null, para = null;
+    text.replace(/\r/g, "").split("\n").forEach(function (line) {
+      const bullet = line.match(/^\s*[•\-*]\s+(.*)$/);
+      const numbered = line.match(/^\s*(\d+)[.)]\s+(.*)$/);
+      if (bullet || numbered) {
+        const kind = bullet ? "ul" : "ol";
+        if (!list || list.tagName.toLowerCase() !== kind) {
+          list = document.createElement(kind);
+          if (numbered) list.start = Number(numbered[1]);
+          out.append(list);
+        }
+        const li = document.createElement("li");
+        inline(li, bullet ? bullet[1] : numbered[2]);
+        list.append(li);
+        para = null;
+        return;
+      }
+      list = null;
+      if (!line.trim()) { para = null; return; }
+      if (para) para.append(document.createElement("br"));
+      else { para = document.createElement("p"); out.append(para); }
+      inline(para, line);
+    });
+    return out;
+  }
+
   const replies = document.getElementById("replies");
+  const replyPanel = document.getElementById("reply-panel");
   function showReply(text, opts) {
     if (!replies || !text) return;
     const li = document.createElement("li");
@@ -195,15 +317,23 @@
       li.append(c);
     }
     const t = document.createElement("div");
-    t.className = "reply-text";
-    t.textContent = text;
+    t.className = "reply-text md";
+    t.append(markdown(text));
     li.append(t);
     const n = document.createElement("div");
     n.className = "reply-note";
     n.textContent = opts.public ? "shown to everyone" : "only you can see this";
     li.append(n);
     replies.prepend(li);
-    while (replies.children.length > 6) replies.lastElementChild.remove();
+    while (replies.children.length > 4) replies.lastElementChild.remove();
+    replyPanel.hidden = false;
+  }
+  const repliesClose = document.getElementById("replies-close");
+  if (repliesClose) {
+    repliesClose.addEventListener("click", function () {
+      replyPanel.hidden = true;
+      replies.replaceChildren();
+    });
   }
 
   const toast = document.getElementById("toast");
@@ -286,13 +416,13 @@
     } catch (e) {
       showToast("The console did not answer: " + e, true);
     } finally {
-      btn.disabled = false;
+      if (!btn.dataset.why) btn.disabled = false;
     }
   }
 
   document.addEventListener("click", function (ev) {
     const btn = ev.target.closest("button[data-button]");
-    if (btn && interactive) {
+    if (btn && interactive && !btn.dataset.why) {
       ev.preventDefault();
       onAction(btn);
     }
@@ -335,18 +465,33 @@
         showToast(r.text, true);
         return;
       }
-      const me = document.getElementById("me");
-      me.textContent = "acting as ";
-      const b = document.createElement("b");
-      b.id = "me-name";
-      b.textContent = "@" + r.name;
-      me.append(b);
-      nameForm.closest(".identity").classList.remove("needs-name");
-      showToast("You act as @" + r.name + ".", false);
-      document.getElementById("command-input").focus();
+      // What the page offers depends on who is looking: render it again.
+      location.reload();
     });
   }
 
+  // ---- the windows panel: booked and cancelled windows arrive on the live
+  // stream; a booking made elsewhere (another platform or process) shows
+  // within a minute.
+
+  async function refreshWindows() {
+    const el = document.getElementById("windows-panel");
+    if (!el || document.hidden) return;
+    try {
+      const res = await fetch("/console/windows", { headers: { Accept: "text/html" } });
+      if (!res.ok) return;
+      const node = toNode(await res.text());
+      const cur = document.getElementById("windows-panel");
+      if (node && cur && cur.outerHTML !== node.outerHTML) {
+        cur.replaceWith(node);
+        tick();
+      }
+    } catch (e) { /* the next round tries again */ }
+  }
+  if (document.getElementById("windows-panel")) setInterval(refreshWindows, 60000);
+
   markSelected();
+  tick();
+  setInterval(tick, 1000);
   connect();
 })();
