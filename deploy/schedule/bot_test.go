@@ -152,12 +152,11 @@ func newWorld(t *testing.T) *world {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
 	w := &world{clk: clock.NewFake(now), poster: &poster{}}
-	w.sched = schedule.New(schedule.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, NoticeChannel: "C-notices"})
-	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: w.sched})
-	w.bot = bot.New(bot.Config{Engine: w.engine, Posters: []bot.Poster{w.poster}, NoticeChannel: "C-notices", Windows: w.sched, Clock: w.clk, Logger: log})
+	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: store, Runbook: rb, Clock: w.clk, Logger: log})
+	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: cal})
+	w.bot = bot.New(bot.Config{Engine: w.engine, Posters: []bot.Poster{w.poster}, NoticeChannel: "C-notices", Windows: cal, Clock: w.clk, Logger: log})
 	t.Cleanup(w.bot.Outbox().Close)
-	w.sched.SetEngine(w.engine)
-	w.sched.SetNotices(w.bot)
+	w.sched = schedule.New(schedule.Config{Calendar: cal, Store: store, Engine: w.engine, Notices: w.bot, Clock: w.clk, Logger: log, NoticeChannel: "C-notices"})
 	return w
 }
 
