@@ -7,6 +7,7 @@ import (
 
 	"deploybot/deploy"
 	"deploybot/internal/clock"
+	"deploybot/runbook"
 )
 
 // Message is one rendering target: exactly one field is set.
@@ -104,16 +105,33 @@ func New(cfg Config) *Bot {
 	return b
 }
 
-// Engine returns the bot's engine.
-func (b *Bot) Engine() *deploy.Engine { return b.e }
+// Runbook returns the runbook new runs start with (the fronts read its
+// approvers and operators).
+func (b *Bot) Runbook() *runbook.Runbook { return b.e.Runbook() }
+
+// Get returns the run id at its latest known revision.
+func (b *Bot) Get(ctx context.Context, id string) (*deploy.Run, error) { return b.e.Get(ctx, id) }
+
+// Live returns the runs that have not finished.
+func (b *Bot) Live(ctx context.Context) ([]*deploy.Run, error) { return b.e.Live(ctx) }
+
+// Recent returns the n most recently finished runs.
+func (b *Bot) Recent(ctx context.Context, n int) ([]*deploy.Run, error) { return b.e.Recent(ctx, n) }
+
+// Audit returns the audit log of run id.
+func (b *Bot) Audit(ctx context.Context, id string) ([]deploy.AuditEntry, error) {
+	return b.e.Audit(ctx, id)
+}
+
+// Clock returns the bot's clock.
+func (b *Bot) Clock() clock.Clock { return b.clock }
 
 // Outbox returns the bot's outbox (tests flush it).
 func (b *Bot) Outbox() *Outbox { return b.out }
 
-// SetWindows sets the maintenance-window handler (wiring happens after construction).
-func (b *Bot) SetWindows(w Windows) { b.windows = w }
-
-// AddPoster adds a platform after construction.
+// AddPoster adds a platform after construction. Only the interactive
+// console still needs it (its page takes the bot); Slack and Discord
+// posters are given in Config.Posters.
 func (b *Bot) AddPoster(p Poster) {
 	b.posters[p.Platform()] = p
 	if b.primary == "" {

@@ -151,9 +151,9 @@ func newEnv(t *testing.T, noticeChannelID string) *env {
 		t.Fatalf("runbook: %v", err)
 	}
 	log := testLogger()
+	calendar := schedule.NewCalendar(schedule.CalendarConfig{Store: store, Runbook: rb, Clock: clock.Real{}, Logger: log})
 	core := botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: rb, Steps: reg, Clock: clock.Real{}, Logger: log,
-		NoticeChannel: noticeChannelID, Poll: 50 * time.Millisecond})
-	core.Bot.SetWindows(schedule.New(schedule.Config{Store: store, Runbook: rb, Clock: clock.Real{}, Logger: log}))
+		NoticeChannel: noticeChannelID, Poll: 50 * time.Millisecond, Windows: calendar})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

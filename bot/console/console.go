@@ -28,8 +28,8 @@ const Channel = "console"
 type Config struct {
 	// Bot takes the commands and clicks; required unless ReadOnly.
 	Bot *bot.Bot
-	// Engine reads runs and audit logs; nil means Bot.Engine().
-	Engine *deploy.Engine
+	// Runs reads runs and audit logs; nil means Bot.
+	Runs Runs
 	// ReadOnly makes the page a dashboard: no command box, no buttons, POSTs
 	// refused with 403. Set it when a chat platform is configured.
 	ReadOnly bool
@@ -44,6 +44,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Runs is what the console reads: runs and their audit logs. *bot.Bot
+// implements it.
+type Runs interface {
+	Get(ctx context.Context, id string) (*deploy.Run, error)
+	Live(ctx context.Context) ([]*deploy.Run, error)
+	Recent(ctx context.Context, n int) ([]*deploy.Run, error)
+	Audit(ctx context.Context, id string) ([]deploy.AuditEntry, error)
+}
+
 // Console serves the web console and dashboard. It implements bot.Poster
 // (the bot posts the console's messages to it) and deploy.Sink (every
 // transition nudges the live run list). Its methods are safe for concurrent use.
@@ -54,7 +63,7 @@ type Config struct {
 // RegisterOnShutdown so Shutdown does not wait for the live streams.
 type Console struct {
 	bot      *bot.Bot
-	engine   *deploy.Engine
+	engine   Runs
 	readOnly bool
 	token    string
 	session  []byte // session is the key session cookies are signed with
@@ -95,17 +104,20 @@ const maxRevs = 4096
 
 // New returns a console for cfg. It starts nothing: serve it with Routes.
 func New(cfg Config) (*Console, error) {
-	if cfg.Engine == nil && cfg.Bot != nil {
-		cfg.Engine = cfg.Bot.Engine()
+	if cfg.Runs == nil && cfg.Bot != nil {
+		cfg.Runs = cfg.Bot
 	}
-	if cfg.Engine == nil {
-		return nil, errors.New("console: an engine is required")
+	if cfg.Runs == nil {
+		return nil, errors.New("console: a bot (or Runs) is required")
 	}
 	if cfg.Bot == nil && !cfg.ReadOnly {
 		return nil, errors.New("console: a bot is required unless the console is read-only")
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = cfg.Engine.Clock()
+		cfg.Clock = clock.Real{}
+		if cfg.Bot != nil {
+			cfg.Clock = cfg.Bot.Clock()
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -117,7 +129,7 @@ func New(cfg Config) (*Console, error) {
 	epoch := make([]byte, 4)
 	_, _ = rand.Read(epoch)
 	c := &Console{
-		bot: cfg.Bot, engine: cfg.Engine, readOnly: cfg.ReadOnly, token: cfg.Token, windows: cfg.Windows,
+		bot: cfg.Bot, engine: cfg.Runs, readOnly: cfg.ReadOnly, token: cfg.Token, windows: cfg.Windows,
 		clock: cfg.Clock, log: cfg.Logger.With("component", "console"), tmpl: tmpl,
 		cop: http.NewCrossOriginProtection(), mem: newMemory(maxMessagesPerChannel),
 		hub: newHub(hex.EncodeToString(epoch), hubSize), revs: map[string]int64{},

@@ -103,15 +103,15 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	logw := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	core := botcore.NewCore(botcore.CoreConfig{Store: st, Runbook: rb, Steps: reg, Clock: clk, Logger: log})
 	var windows bot.Windows
+	var calendar botcore.Windows
 	if o.windows {
-		s := schedule.New(schedule.Config{Store: st, Runbook: rb, Clock: clk, Logger: log})
-		core.Bot.SetWindows(s)
-		windows = s
+		s := schedule.NewCalendar(schedule.CalendarConfig{Store: st, Runbook: rb, Clock: clk, Logger: log})
+		windows, calendar = s, s
 	}
+	core := botcore.NewCore(botcore.CoreConfig{Store: st, Runbook: rb, Steps: reg, Clock: clk, Logger: log, Windows: calendar})
 	c, err := console.New(console.Config{
-		Bot: core.Bot, Engine: core.Engine, ReadOnly: o.readOnly, Token: o.token, Windows: windows, Clock: clk, Logger: log,
+		Bot: core.Bot, ReadOnly: o.readOnly, Token: o.token, Windows: windows, Clock: clk, Logger: log,
 	})
 	if err != nil {
 		t.Fatalf("console.New: %v", err)

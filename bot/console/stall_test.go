@@ -75,7 +75,7 @@ func TestStalledStorePageAnswersWithinOneBudget(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	core := botcore.NewCore(botcore.CoreConfig{Store: st, Runbook: rb, Steps: reg, Logger: log})
 	defer core.Close()
-	c, err := console.New(console.Config{Bot: core.Bot, Engine: core.Engine, ReadOnly: true, Logger: log})
+	c, err := console.New(console.Config{Bot: core.Bot, ReadOnly: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func messageOptions(r Rendered) []slack.MsgOption {
 
 // Post implements bot.Poster with chat.postMessage; a reply goes into the
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
-func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
+func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
 	opts := messageOptions(Render(m))
 	if replyTo != "" {
 		if _, ts, err := SplitRef(replyTo); err == nil {
@@ -61,7 +61,7 @@ func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message
 }
 
 // Update implements bot.Poster with chat.update.
-func (f *Front) Update(ctx context.Context, ref string, m bot.Message) error {
+func (f *Poster) Update(ctx context.Context, ref string, m bot.Message) error {
 	ch, ts, err := SplitRef(ref)
 	if err != nil {
 		return &bot.PermanentError{Err: err}

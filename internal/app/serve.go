@@ -19,6 +19,8 @@ import (
 
 	"deploybot/adapters/notify"
 	"deploybot/bot/console"
+	"deploybot/bot/discord"
+	slackfront "deploybot/bot/slack"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
 	"deploybot/deploy/redisstore"
@@ -91,6 +93,8 @@ type Server struct {
 	storeAt string
 	core    *botcore.Core
 	sched   *schedule.Scheduler
+	slack   *slackfront.Poster
+	discord *discord.Poster
 	mux     *http.ServeMux
 	runners []func(context.Context) error
 	closers []func()
@@ -134,14 +138,22 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := deploy.NewMetrics(reg)
 
-	notifier := &lateNotifier{}
-	windows := &lateWindows{}
-	steps, err := Registry(RegistryConfig{Getenv: opt.Getenv, Notifier: notifier, Windows: windows, Clock: opt.Clock,
+	// The chat platforms' outgoing sides need no bot: built first, given to
+	// the bot at construction.
+	posters, err := s.posters(opt)
+	if err != nil {
+		return nil, err
+	}
+	// The runbook is validated against the adapters' schemas (parsing a
+	// step's `with:` needs no window calendar and no notifier); the window
+	// calendar reads the runbook; the registry that runs steps is built with
+	// the calendar.
+	kinds, err := Registry(RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock,
 		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()})
 	if err != nil {
 		return nil, err
 	}
-	rb, err := loadRunbook(cfg.RunbookPath, steps)
+	rb, err := loadRunbook(cfg.RunbookPath, kinds)
 	if err != nil {
 		var ps *runbook.Problems
 		if errors.As(err, &ps) {
@@ -149,20 +161,29 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		}
 		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
 	}
+	calendar := schedule.NewCalendar(schedule.CalendarConfig{Store: s.store, Runbook: rb, Clock: opt.Clock, Logger: opt.Logger})
+	notifier := &lateNotifier{}
+	steps, err := Registry(RegistryConfig{Getenv: opt.Getenv, Notifier: notifier, Windows: calendar, Clock: opt.Clock,
+		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()})
+	if err != nil {
+		return nil, err
+	}
 
 	notice := cfg.NoticeChannel
 	if cfg.ConsoleMode() && notice == "" {
 		notice = console.Channel
 	}
 	s.core = botcore.NewCore(botcore.CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
-		NoticeChannel: notice, Windows: windows, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
+		NoticeChannel: notice, Posters: posters, Windows: calendar, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
 	s.closers = append(s.closers, s.core.Close)
 	notifier.set(s.core.Bot)
 	s.runners = append(s.runners, s.core.Run)
 
-	if err := s.wireSchedule(rb, opt, reg, windows); err != nil {
-		return nil, err
-	}
+	// The reminder loop takes the calendar, the engine and the bot's notices
+	// at construction.
+	s.sched = schedule.New(schedule.Config{Calendar: calendar, Store: s.store, Engine: s.core.Engine, Notices: s.core.Bot,
+		Clock: opt.Clock, Logger: opt.Logger, Metrics: reg, NoticeChannel: s.cfg.NoticeChannel})
+	s.runners = append(s.runners, s.sched.Run)
 	if err := s.wireFronts(ctx, opt); err != nil {
 		return nil, err
 	}

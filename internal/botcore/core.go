@@ -27,8 +27,13 @@ type CoreConfig struct {
 	Clock         clock.Clock
 	Logger        *slog.Logger
 	NoticeChannel string
-	Windows       deploy.WindowGate
-	Metrics       *deploy.Metrics
+	// Posters are the chat platforms' outgoing sides, built before the core.
+	Posters []bot.Poster
+	// Windows is the window calendar (schedule.Calendar): the engine's gate
+	// and the bot's /deploy schedule, windows and unschedule. Nil: windows
+	// are always open and the commands answer that windows are not available.
+	Windows Windows
+	Metrics *deploy.Metrics
 	// Executor settings; zero values take the executor's defaults.
 	Lease, Poll time.Duration
 	// Exclusive: this process is the store's only user (the embedded store).
@@ -37,6 +42,12 @@ type CoreConfig struct {
 	OutboxInterval time.Duration
 	// Workspaces is the allow-list of Slack teams and Discord guilds (empty: all).
 	Workspaces []string
+}
+
+// Windows is what the core needs of the window calendar.
+type Windows interface {
+	deploy.WindowGate
+	bot.Windows
 }
 
 // Core is the engine, the executor and the bot, wired so that every
@@ -51,7 +62,9 @@ type Core struct {
 	feed *feed // the subscribers (live views), fed behind the transitions
 }
 
-// NewCore builds the core. Platforms are added with Core.Bot.AddPoster.
+// NewCore builds the core in dependency order: engine, executor, outbox,
+// bot. The bot is given the posters and the calendar here; the interactive
+// console, whose page takes the bot, is the one poster still added later.
 func NewCore(cfg CoreConfig) *Core {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -60,15 +73,20 @@ func NewCore(cfg CoreConfig) *Core {
 		cfg.Logger = slog.Default()
 	}
 	c := &Core{feed: newFeed(cfg.Logger)}
+	var gate deploy.WindowGate
+	var windows bot.Windows
+	if cfg.Windows != nil {
+		gate, windows = cfg.Windows, cfg.Windows
+	}
 	c.Engine = deploy.NewEngine(deploy.Config{
 		Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger,
-		Windows: cfg.Windows, Metrics: cfg.Metrics, Sink: deploy.SinkFunc(c.publish),
+		Windows: gate, Metrics: cfg.Metrics, Sink: deploy.SinkFunc(c.publish),
 		Effects: deploy.EffectSinkFunc(func(ctx context.Context, run *deploy.Run, owed []deploy.Owed) { c.Bot.Deliver(ctx, run, owed) }),
 	})
 	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: cfg.Steps, Lease: cfg.Lease, Poll: cfg.Poll,
 		Exclusive: cfg.Exclusive, Logger: cfg.Logger})
 	c.Outbox = bot.NewOutbox(bot.OutboxConfig{Clock: cfg.Clock, Logger: cfg.Logger, Interval: cfg.OutboxInterval})
-	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, NoticeChannel: cfg.NoticeChannel, Workspaces: cfg.Workspaces, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
+	c.Bot = bot.New(bot.Config{Engine: c.Engine, Steps: cfg.Steps, Posters: cfg.Posters, Windows: windows, NoticeChannel: cfg.NoticeChannel, Workspaces: cfg.Workspaces, Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger})
 	return c
 }
 
