@@ -44,4 +44,3 @@ type WindowSource interface {
 	Open(ctx context.Context, env, release string, now time.Time) (string, bool, error)
 	IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error)
 }
-
