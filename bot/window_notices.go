@@ -20,7 +20,7 @@ const ActStartWindow deploy.ActionKind = "start_window"
 // the store as an effect (one per occurrence: recording it again keeps one)
 // and queues its delivery; the notice is built from the model (WindowNotice)
 // when it is posted, by this process or, if it dies first, another one.
-func (b *Bot) PostWindowNotice(ctx context.Context, n schedule.Notice) error {
+func (b *Publisher) PostWindowNotice(ctx context.Context, n schedule.Notice) error {
 	data, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("window notice: %w", err)

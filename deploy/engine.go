@@ -55,6 +55,9 @@ type Config struct {
 	// StoreTimeout bounds each store call made for a person (default 1.5s),
 	// so a stalled store gives a clear "try again" inside chat deadlines.
 	StoreTimeout time.Duration
+	// Runs is the run cache, made before the engine when the effect
+	// publisher shares it; nil makes one of CacheRuns runs.
+	Runs *RunCache
 }
 
 // Engine applies transitions to runs. Every transition is one compare-and-set
@@ -81,7 +84,11 @@ func NewEngine(cfg Config) *Engine {
 	e := &Engine{
 		store: cfg.Store, full: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
 		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
-		runs: newRunCache(cfg.CacheRuns),
+	}
+	if cfg.Runs != nil {
+		e.runs = cfg.Runs.c
+	} else {
+		e.runs = newRunCache(cfg.CacheRuns)
 	}
 	if e.headStart <= 0 {
 		e.headStart = DefaultEffectHeadStart

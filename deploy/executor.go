@@ -52,6 +52,9 @@ type ExecutorConfig struct {
 	Clock    clock.Clock // default Engine's clock, else clock.Real
 	Metrics  *Metrics    // default Engine's metrics
 	Steps    StepParser
+	// Wake wakes the executor when a transition may have made a step due;
+	// the engine publishes to it. Nil: only Publish and Nudge wake it.
+	Wake *Wake
 	// Workers bounds how many steps run at once in this process (default 8).
 	Workers int
 	// Lease is how long a claim lasts without renewal (default 30s); a step
@@ -118,6 +121,9 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	x := &Executor{
 		cfg: cfg, q: cfg.Queue, rep: cfg.Reporter, clock: cfg.Clock, metrics: cfg.Metrics, log: log.With("component", "executor"),
 		nudge: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
+	}
+	if cfg.Wake != nil {
+		x.nudge = cfg.Wake.ch
 	}
 	if e := cfg.Engine; e != nil {
 		if x.q == nil {

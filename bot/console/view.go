@@ -66,7 +66,7 @@ type summaryView struct {
 // page needs no emoji font).
 type iconLine struct{ Icon, Text string }
 
-func (c *Console) summaryView(s bot.Summary) summaryView {
+func (c *Page) summaryView(s bot.Summary) summaryView {
 	v := summaryView{Summary: s, StatusClass: string(s.Run.Status), StatusText: bot.RunStatusText(s.Run)}
 	if !s.Started.IsZero() {
 		v.StartedAgo = "started " + deploy.Ago(c.clock.Now(), s.Started)
@@ -175,7 +175,7 @@ type buttonView struct {
 }
 
 // cardView renders a card; run, when known, supplies the steps' output.
-func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
+func (c *Page) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
 	v := cardView{PhaseCard: card, DOMID: "card-" + card.RunID + "-" + card.PhaseID, StateClass: cardClass(card.State),
 		State: cardLabel(card.State), Gate: bot.GateText(card.Gate), Current: card.State == bot.CardCurrent || card.State == bot.CardWaiting}
 	var outputs map[string]string
@@ -208,7 +208,7 @@ func (c *Console) cardView(card bot.PhaseCard, run *deploy.Run) cardView {
 	return v
 }
 
-func (c *Console) buttons(bs []bot.Button) []buttonView {
+func (c *Page) buttons(bs []bot.Button) []buttonView {
 	if c.readOnly {
 		return nil
 	}
@@ -245,7 +245,7 @@ type noticeView struct {
 	Buttons []buttonView
 }
 
-func (c *Console) noticeView(m message) noticeView {
+func (c *Page) noticeView(m message) noticeView {
 	n := m.Msg.Notice
 	v := noticeView{
 		DOMID: m.domID(), Kind: string(n.Kind), Icon: noticeIcon(n), Title: n.Title,

@@ -30,6 +30,14 @@ func (s *Server) posters(opt Options) ([]bot.Poster, error) {
 		s.discord = p
 		out = append(out, p)
 	}
+	page, err := console.NewPage(console.Config{Store: s.store, ReadOnly: !cfg.ConsoleMode(), Clock: opt.Clock, Logger: opt.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.page = page
+	if cfg.ConsoleMode() {
+		out = append(out, page)
+	}
 	return out, nil
 }
 
@@ -51,15 +59,11 @@ func (s *Server) discordConfig(opt Options) discord.Config {
 // interactive when no platform is configured, a read-only dashboard otherwise.
 func (s *Server) wireFronts(ctx context.Context, opt Options) error {
 	cfg := s.cfg
-	c, err := console.New(console.Config{Bot: s.core.Bot, ReadOnly: !cfg.ConsoleMode(), Token: cfg.DashboardToken.Reveal(),
-		Windows: s.sched, Clock: opt.Clock, Logger: opt.Logger})
+	c, err := console.New(console.Config{Page: s.page, Bot: s.core.Bot, ReadOnly: !cfg.ConsoleMode(), Token: cfg.DashboardToken.Reveal(),
+		Windows: s.core.Calendar, Clock: opt.Clock, Logger: opt.Logger})
 	if err != nil {
 		return &ConfigError{Msg: "DEPLOYBOT_DASHBOARD_TOKEN: " + err.Error()}
 	}
-	if cfg.ConsoleMode() {
-		s.core.Bot.AddPoster(c)
-	}
-	s.core.Subscribe(c)
 	c.Routes(s.mux)
 	s.onShutdown = append(s.onShutdown, c.Close)
 	return s.wireChat(ctx, opt)

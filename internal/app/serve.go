@@ -17,15 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"deploybot/adapters/notify"
 	"deploybot/bot/console"
 	"deploybot/bot/discord"
 	slackfront "deploybot/bot/slack"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
 	"deploybot/deploy/redisstore"
-	"deploybot/deploy/schedule"
-	"deploybot/internal/botcore"
+	"deploybot/internal/app/core"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
 	"deploybot/internal/httpserver"
@@ -91,10 +89,10 @@ type Server struct {
 	log     *slog.Logger
 	store   deploy.Store
 	storeAt string
-	core    *botcore.Core
-	sched   *schedule.Scheduler
+	core    *core.Core
 	slack   *slackfront.Poster
 	discord *discord.Poster
+	page    *console.Page
 	mux     *http.ServeMux
 	runners []func(context.Context) error
 	closers []func()
@@ -109,7 +107,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Core returns the wired core.
-func (s *Server) Core() *botcore.Core { return s.core }
+func (s *Server) Core() *core.Core { return s.core }
 
 // Build wires deploybot for cfg. It opens the store and loads the runbook;
 // nothing runs until Serve.
@@ -138,18 +136,18 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := deploy.NewMetrics(reg)
 
-	// The chat platforms' outgoing sides need no bot: built first, given to
-	// the bot at construction.
+	// 3. The outgoing sides: the chat platforms' posters and the console's
+	// page need no bot; the bot and the engine are given them.
 	posters, err := s.posters(opt)
 	if err != nil {
 		return nil, err
 	}
-	// The runbook is validated against the adapters' schemas (parsing a
-	// step's `with:` needs no window calendar and no notifier); the window
-	// calendar reads the runbook; the registry that runs steps is built with
-	// the calendar.
-	kinds, err := Registry(RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock,
-		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()})
+	// 4. The runbook, validated against the adapters' schemas: parsing a
+	// step's `with:` needs neither the window calendar nor the notifier,
+	// which the registry that runs steps gets from the core (step 6 below).
+	regCfg := RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock,
+		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()}
+	kinds, err := Registry(regCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -161,29 +159,29 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		}
 		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
 	}
-	calendar := schedule.NewCalendar(schedule.CalendarConfig{Store: s.store, Runbook: rb, Clock: opt.Clock, Logger: opt.Logger})
-	notifier := &lateNotifier{}
-	steps, err := Registry(RegistryConfig{Getenv: opt.Getenv, Notifier: notifier, Windows: calendar, Clock: opt.Clock,
-		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()})
-	if err != nil {
-		return nil, err
-	}
 
+	// 5-11. The core, in its order (internal/app/core): outbox, run cache
+	// and wake signal, effect publisher, window calendar, adapter registry,
+	// engine, executor, bot, reminder loop.
 	notice := cfg.NoticeChannel
 	if cfg.ConsoleMode() && notice == "" {
 		notice = console.Channel
 	}
-	s.core = botcore.NewCore(botcore.CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
-		NoticeChannel: notice, Posters: posters, Windows: calendar, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
+	s.core, err = core.Build(core.Config{Store: s.store, Runbook: rb, Posters: posters, Views: []deploy.Sink{s.page},
+		Registry: func(src core.Sources) (deploy.StepParser, error) {
+			rc := regCfg
+			rc.Windows, rc.Notifier = src.Windows, src.Notifier
+			return Registry(rc)
+		},
+		Clock: opt.Clock, Logger: opt.Logger, NoticeChannel: notice, WindowNoticeChannel: cfg.NoticeChannel,
+		Metrics: metrics, Registerer: reg, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
+	if err != nil {
+		return nil, err
+	}
 	s.closers = append(s.closers, s.core.Close)
-	notifier.set(s.core.Bot)
 	s.runners = append(s.runners, s.core.Run)
 
-	// The reminder loop takes the calendar, the engine and the bot's notices
-	// at construction.
-	s.sched = schedule.New(schedule.Config{Calendar: calendar, Store: s.store, Engine: s.core.Engine, Notices: s.core.Bot,
-		Clock: opt.Clock, Logger: opt.Logger, Metrics: reg, NoticeChannel: s.cfg.NoticeChannel})
-	s.runners = append(s.runners, s.sched.Run)
+	// 12. The incoming sides, which take the bot; 13. the HTTP routes.
 	if err := s.wireFronts(ctx, opt); err != nil {
 		return nil, err
 	}
@@ -275,32 +273,4 @@ func (s *Server) Close() {
 		s.closers[i]()
 	}
 	s.closers = nil
-}
-
-// lateNotifier lets the notify adapter, built before the bot, post through it.
-type lateNotifier struct {
-	mu sync.Mutex // mu protects n
-	n  notify.RunNotifier
-}
-
-func (l *lateNotifier) set(n notify.RunNotifier) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.n = n
-}
-
-// Notify posts through the bot once it is wired.
-func (l *lateNotifier) Notify(ctx context.Context, channel, text string) error {
-	return l.NotifyRun(ctx, channel, "", text)
-}
-
-// NotifyRun posts through the bot once it is wired.
-func (l *lateNotifier) NotifyRun(ctx context.Context, channel, runChannel, text string) error {
-	l.mu.Lock()
-	n := l.n
-	l.mu.Unlock()
-	if n == nil {
-		return errors.New("notices are not wired yet")
-	}
-	return n.NotifyRun(ctx, channel, runChannel, text)
 }
