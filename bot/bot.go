@@ -160,7 +160,7 @@ func New(cfg Config) *Bot {
 	if p == nil {
 		st := cfg.Store
 		if st == nil {
-			st = cfg.Engine.Store()
+			st, _ = cfg.Engine.Store().(Store)
 		}
 		ck := cfg.Clock
 		if ck == nil {

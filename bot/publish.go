@@ -28,6 +28,7 @@ type Store interface {
 	Hold(ctx context.Context, id string, claims int, payload string, until time.Time) error
 	AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
 	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	ScheduleOnce(ctx context.Context, key string, ttl time.Duration, items ...deploy.DueItem) (bool, error)
 }
 
 // PublisherConfig tunes the effect publisher.

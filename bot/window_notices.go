@@ -29,6 +29,28 @@ func (b *Publisher) PostWindowNotice(ctx context.Context, n schedule.Notice) err
 		Channel: n.Channel, Data: data})
 }
 
+// RecordWindowNotice implements schedule.OnceNotices: it records the notice
+// as an effect only if claim is not taken yet, in one atomic store write
+// that also takes the claim (deploy.Store.ScheduleOnce), and queues its
+// delivery when it did. So the reminder loop needs no separate claim, and
+// a crash cannot leave a notice claimed but never recorded.
+func (b *Publisher) RecordWindowNotice(ctx context.Context, claim string, ttl time.Duration, n schedule.Notice) (bool, error) {
+	data, err := json.Marshal(n)
+	if err != nil {
+		return false, fmt.Errorf("window notice: %w", err)
+	}
+	o := deploy.Owe(deploy.Effect{Kind: deploy.EffectWindow, Key: windowNoticeKey(n), Platform: n.Platform, Channel: n.Channel, Data: data},
+		b.clock.Now().Add(b.pub.HeadStart))
+	first, err := b.store.ScheduleOnce(ctx, claim, ttl, o.Item)
+	if err != nil {
+		return false, fmt.Errorf("record window notice: %w", err)
+	}
+	if first {
+		b.enqueueNotice(o)
+	}
+	return first, nil
+}
+
 // WindowNotice builds the chat notice for a window notice: reminders (the
 // version, the start in UTC and in the window's zone, how long until it
 // opens, and a Start button for scheduled windows), "window open", "window

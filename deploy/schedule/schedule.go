@@ -503,14 +503,61 @@ func (s *Scheduler) claim(ctx context.Context, key string, o *occurrence, now ti
 	if _, ok := s.known[key]; ok {
 		return false, nil
 	}
-	// The claim must outlive every scan that can still see the occurrence.
-	ttl := max(o.end.Sub(now)+Lookback+24*time.Hour, 2*Lookback)
-	first, err := s.claims.ClaimOnce(ctx, claimPrefix+key, ttl)
+	first, err := s.claims.ClaimOnce(ctx, claimPrefix+key, claimTTL(o, now))
 	if err != nil {
 		return false, fmt.Errorf("claim %s: %w", key, err)
 	}
 	s.known[key] = o.end.Add(Lookback + time.Hour)
 	return first, nil
+}
+
+// claimTTL is how long a claim on o is kept: it must outlive every scan
+// that can still see the occurrence.
+func claimTTL(o *occurrence, now time.Time) time.Duration {
+	return max(o.end.Sub(now)+Lookback+24*time.Hour, 2*Lookback)
+}
+
+// notify sends n about o once across processes. With OnceNotices the
+// durable record of the notice is the once-only claim (one atomic write);
+// otherwise the claim is taken first and the notice handed over after it.
+// It reports whether this call sent the notice. A failed record is not
+// remembered, so the next scan tries again.
+func (s *Scheduler) notify(ctx context.Context, key string, o *occurrence, n Notice, now time.Time) (bool, error) {
+	if _, ok := s.known[key]; ok {
+		return false, nil
+	}
+	once, ok := s.notices.(OnceNotices)
+	if !ok {
+		first, err := s.claim(ctx, key, o, now)
+		if err != nil || !first {
+			return false, err
+		}
+		return s.send(ctx, o, n, now), nil
+	}
+	n = s.address(o, n, now)
+	first, err := s.record(ctx, once, key, o, n, now)
+	if err != nil {
+		s.m.errors.Inc()
+		return false, fmt.Errorf("record %s: %w", key, err)
+	}
+	s.known[key] = o.end.Add(Lookback + time.Hour)
+	if first {
+		s.m.sent.WithLabelValues(string(n.Kind)).Inc()
+		s.log.Info("window notice sent", "window", o.label(), "kind", string(n.Kind), "offset", n.Offset.String(), "start", o.start)
+	}
+	return first, nil
+}
+
+// record calls RecordWindowNotice, turning a panic into an error.
+func (s *Scheduler) record(ctx context.Context, once OnceNotices, key string, o *occurrence, n Notice, now time.Time) (first bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.m.panics.Inc()
+			s.log.Error("recording a window notice panicked", "window", o.label(), "kind", string(n.Kind), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return once.RecordWindowNotice(ctx, claimPrefix+key, claimTTL(o, now), n)
 }
 
 // forget drops remembered claims of occurrences no scan will see again.
@@ -541,6 +588,18 @@ func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) er
 	started := !now.Before(o.start)
 	for i, off := range due {
 		key := fmt.Sprintf("remind:%s:%s", o.key, off)
+		log := s.log.With("window", o.label(), "offset", off.String(), "start", o.start)
+		if !started && i == 0 {
+			n := Notice{Kind: KindReminder, Offset: off, Until: o.start.Sub(now)}
+			sent, err := s.notify(ctx, key, o, n, now)
+			if err != nil {
+				return err
+			}
+			if late := now.Sub(o.start.Add(-off)); sent && late > s.tick {
+				log.Info("reminder sent late", "late", late.String())
+			}
+			continue
+		}
 		first, err := s.claim(ctx, key, o, now)
 		if err != nil {
 			return err
@@ -548,21 +607,13 @@ func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) er
 		if !first {
 			continue
 		}
-		log := s.log.With("window", o.label(), "offset", off.String(), "start", o.start)
 		switch {
 		case started:
 			s.m.dropped.WithLabelValues(string(KindReminder), "stale").Inc()
 			log.Info("reminder dropped: the window started before it could be sent")
-		case i > 0:
+		default:
 			s.m.dropped.WithLabelValues(string(KindReminder), "superseded").Inc()
 			log.Info("reminder dropped: a later reminder of the window is sent instead", "sent_offset", due[0].String())
-		default:
-			n := Notice{Kind: KindReminder, Offset: off, Until: o.start.Sub(now)}
-			if s.send(ctx, o, n, now) {
-				if late := now.Sub(o.start.Add(-off)); late > s.tick {
-					log.Info("reminder sent late", "late", late.String())
-				}
-			}
 		}
 	}
 	return nil
@@ -574,16 +625,16 @@ func (s *Scheduler) announceOpen(ctx context.Context, o *occurrence, now time.Ti
 	if now.Before(o.start) {
 		return nil
 	}
+	if now.Before(o.end) {
+		_, err := s.notify(ctx, "open:"+o.key, o, Notice{Kind: KindOpen, Until: o.end.Sub(now)}, now)
+		return err
+	}
 	first, err := s.claim(ctx, "open:"+o.key, o, now)
 	if err != nil || !first {
 		return err
 	}
-	if !now.Before(o.end) {
-		s.m.dropped.WithLabelValues(string(KindOpen), "stale").Inc()
-		s.log.Info("window-open notice dropped: the window ended before it could be sent", "window", o.label(), "start", o.start)
-		return nil
-	}
-	s.send(ctx, o, Notice{Kind: KindOpen, Until: o.end.Sub(now)}, now)
+	s.m.dropped.WithLabelValues(string(KindOpen), "stale").Inc()
+	s.log.Info("window-open notice dropped: the window ended before it could be sent", "window", o.label(), "start", o.start)
 	return nil
 }
 
@@ -602,12 +653,8 @@ func (s *Scheduler) warnClosing(ctx context.Context, o *occurrence, occs []occur
 	if len(runs) == 0 {
 		return nil
 	}
-	first, err := s.claim(ctx, "closing:"+o.key, o, now)
-	if err != nil || !first {
-		return err
-	}
-	s.send(ctx, o, Notice{Kind: KindClosing, Until: o.end.Sub(now), Runs: refs(runs), Platform: runs[0].Platform}, now)
-	return nil
+	_, err := s.notify(ctx, "closing:"+o.key, o, Notice{Kind: KindClosing, Until: o.end.Sub(now), Runs: refs(runs), Platform: runs[0].Platform}, now)
+	return err
 }
 
 // warnEnded warns, once per run, when the window ended while a production
@@ -624,12 +671,8 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 		if p == nil || !r.PhaseDef(r.Phase).Production || p.Started.IsZero() || !p.Started.Before(o.end) || !p.Ended.IsZero() {
 			continue
 		}
-		first, err := s.claim(ctx, "ended:"+o.key+":"+r.ID, o, now)
-		if err != nil {
+		if _, err := s.notify(ctx, "ended:"+o.key+":"+r.ID, o, Notice{Kind: KindEnded, Runs: refs([]*deploy.Run{r}), Platform: r.Platform}, now); err != nil {
 			return err
-		}
-		if first {
-			s.send(ctx, o, Notice{Kind: KindEnded, Runs: refs([]*deploy.Run{r}), Platform: r.Platform}, now)
 		}
 	}
 	return nil
@@ -707,17 +750,7 @@ func refs(runs []*deploy.Run) []RunRef {
 // send posts a notice about o, recovering a panic of the Notices
 // implementation. It reports whether the notice was handed over.
 func (s *Scheduler) send(ctx context.Context, o *occurrence, n Notice, now time.Time) (ok bool) {
-	n.Window, n.Env, n.At = o.view(), o.env, now
-	if n.Platform == "" {
-		n.Platform = o.platform
-	}
-	n.Channel = s.channel
-	if n.Channel == "" {
-		n.Channel = o.channel
-	}
-	if n.Channel == "" && len(n.Runs) > 0 {
-		n.Channel = n.Runs[0].Channel
-	}
+	n = s.address(o, n, now)
 	log := s.log.With("window", o.label(), "kind", string(n.Kind))
 	notices := s.notices
 	defer func() {
@@ -738,6 +771,22 @@ func (s *Scheduler) send(ctx context.Context, o *occurrence, n Notice, now time.
 	s.m.sent.WithLabelValues(string(n.Kind)).Inc()
 	log.Info("window notice sent", "offset", n.Offset.String(), "start", o.start)
 	return true
+}
+
+// address fills in what n is about and where it goes.
+func (s *Scheduler) address(o *occurrence, n Notice, now time.Time) Notice {
+	n.Window, n.Env, n.At = o.view(), o.env, now
+	if n.Platform == "" {
+		n.Platform = o.platform
+	}
+	n.Channel = s.channel
+	if n.Channel == "" {
+		n.Channel = o.channel
+	}
+	if n.Channel == "" && len(n.Runs) > 0 {
+		n.Channel = n.Runs[0].Channel
+	}
+	return n
 }
 
 // label names the occurrence in logs.
