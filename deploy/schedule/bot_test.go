@@ -26,8 +26,8 @@ import (
 var (
 	_ schedule.Notices     = (*bot.Bot)(nil)
 	_ schedule.OnceNotices = (*bot.Publisher)(nil)
-	_ bot.Windows      = (*schedule.Scheduler)(nil)
-	_ window.Windows   = (*schedule.Scheduler)(nil)
+	_ bot.Windows          = (*schedule.Scheduler)(nil)
+	_ window.Windows       = (*schedule.Scheduler)(nil)
 )
 
 var (
