@@ -126,8 +126,8 @@ func Build(cfg Config) (*Core, error) {
 		Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger, Runs: runs,
 		Windows: c.Calendar, Metrics: cfg.Metrics, Effects: c.Publisher, Sink: deploy.Sinks{wake, c.feed},
 	})
-	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Engine: c.Engine, Steps: c.Steps, Wake: wake, Lease: cfg.Lease, Poll: cfg.Poll,
-		Exclusive: cfg.Exclusive, Logger: cfg.Logger})
+	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Queue: cfg.Store, Reporter: c.Engine, Clock: cfg.Clock, Metrics: cfg.Metrics,
+		Steps: c.Steps, Wake: wake, Lease: cfg.Lease, Poll: cfg.Poll, Exclusive: cfg.Exclusive, Logger: cfg.Logger})
 	c.Bot = bot.New(bot.Config{Engine: c.Engine, Publisher: c.Publisher, Steps: c.Steps, Windows: c.Calendar, Workspaces: cfg.Workspaces})
 	c.Scheduler = schedule.New(schedule.Config{Calendar: c.Calendar, Store: cfg.Store, Engine: c.Engine, Notices: c.Publisher,
 		Clock: cfg.Clock, Logger: cfg.Logger, Metrics: cfg.Registerer, NoticeChannel: cfg.WindowNoticeChannel})
