@@ -17,11 +17,15 @@
 //
 // Everything it knows lives in the deploy.Store, never in goroutines or
 // timers: each Tick reads the windows, computes which notices are due at the
-// injected clock's time, and claims each notice occurrence once in the store
-// (deploy.Store.ClaimOnce, keyed on the occurrence: window and start time plus
-// the reminder offset) before posting it, so several processes sharing one
-// store send each notice exactly once, and a process that was down catches up
-// on start-up: a reminder whose window has not started yet is sent late, one
+// injected clock's time, and takes a once-only claim on each notice
+// occurrence in the store (keyed on the occurrence: window and start time
+// plus the reminder offset), so several processes sharing one store send
+// each notice exactly once. With OnceNotices (the bot's publisher) the claim
+// and the notice's durable record are one atomic write
+// (deploy.Store.ScheduleOnce), so a crash cannot leave a notice claimed but
+// unrecorded, and a failed write is retried by the next scan; notices that
+// are dropped only take the claim (ClaimOnce). A process that was down
+// catches up on start-up: a reminder whose window has not started yet is sent late, one
 // whose window has started is dropped, logged and counted.
 //
 // Environments: a scheduled window applies to the environment in its Env

@@ -129,9 +129,13 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		}
 	}()
 
+	// The composition order (docs/architecture.md): each part is built once,
+	// after everything it needs; nothing is set later.
+	// 1. The store.
 	if err := s.openStore(ctx); err != nil {
 		return nil, err
 	}
+	// 2. Metrics (the clock came with opt).
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := deploy.NewMetrics(reg)
@@ -144,7 +148,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	}
 	// 4. The runbook, validated against the adapters' schemas: parsing a
 	// step's `with:` needs neither the window calendar nor the notifier,
-	// which the registry that runs steps gets from the core (step 6 below).
+	// which the registry that runs steps gets from the core.
 	regCfg := RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock,
 		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()}
 	kinds, err := Registry(regCfg)
@@ -160,8 +164,8 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
 	}
 
-	// 5-11. The core, in its order (internal/app/core): outbox, run cache
-	// and wake signal, effect publisher, window calendar, adapter registry,
+	// 5. The core, in its order (internal/app/core): outbox, run cache and
+	// wake signal, effect publisher, window calendar, adapter registry,
 	// engine, executor, bot, reminder loop.
 	notice := cfg.NoticeChannel
 	if cfg.ConsoleMode() && notice == "" {
@@ -181,7 +185,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	s.closers = append(s.closers, s.core.Close)
 	s.runners = append(s.runners, s.core.Run)
 
-	// 12. The incoming sides, which take the bot; 13. the HTTP routes.
+	// 6. The incoming sides, which take the bot; 7. the HTTP routes.
 	if err := s.wireFronts(ctx, opt); err != nil {
 		return nil, err
 	}
