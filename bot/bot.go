@@ -7,6 +7,7 @@ import (
 
 	"deploybot/deploy"
 	"deploybot/internal/clock"
+	"deploybot/runbook"
 )
 
 // Message is one rendering target: exactly one of Summary, Card and Notice is set.
@@ -42,9 +43,97 @@ type Poster interface {
 	Update(ctx context.Context, ref string, m Message) error
 }
 
+// Runs is where the publisher finds the newest revision of a run this
+// process knows: the run cache the engine keeps (deploy.RunCache; *deploy.Engine
+// also implements it).
+type Runs interface {
+	Latest(id string) *deploy.Run
+}
+
+// PublisherParts are what a Publisher is built from. Store is required.
+type PublisherParts struct {
+	// Store keeps the effects, message references and first-post claims.
+	Store Store
+	// Runs gives the newest known revision of a run; nil: none (every
+	// render is from the run in hand or one store read).
+	Runs Runs
+	// Posters are the configured platforms' outgoing sides; the first is the
+	// primary one (notify steps and window notices without a platform).
+	Posters []Poster
+	// NoticeChannel receives announcements, completion, rollback and reminder
+	// notices; empty means the run's own channel.
+	NoticeChannel string
+	// Outbox sends the chat calls; nil makes one.
+	Outbox *Outbox
+	Clock  clock.Clock  // default clock.Real
+	Logger *slog.Logger // default slog.Default()
+	// Effects tunes the publisher; zero values take the defaults.
+	Effects PublisherConfig
+}
+
+// Publisher delivers the chat effects transitions owe (deploy.Effect,
+// recorded in the store with the transition) as messages, rendered from the
+// newest run it knows, so a lost or late call heals on the next render. It
+// is the engine's effect sink (Deliver), the notify adapter's Notifier and
+// the reminder loop's window notices; it needs no engine, so it is built
+// before the engine.
+type Publisher struct {
+	store   Store
+	runs    Runs
+	posters map[string]Poster
+	primary string
+	notice  string
+	out     *Outbox
+	clock   clock.Clock
+	log     *slog.Logger
+	pub     PublisherConfig
+	refs    *refCache
+	posting claims // first posts this process claimed
+}
+
+// noRuns knows no run.
+type noRuns struct{}
+
+func (noRuns) Latest(string) *deploy.Run { return nil }
+
+// NewPublisher returns a publisher for p.
+func NewPublisher(p PublisherParts) *Publisher {
+	b := &Publisher{
+		store: p.Store, runs: p.Runs, posters: map[string]Poster{}, notice: p.NoticeChannel,
+		out: p.Outbox, clock: p.Clock, log: p.Logger, pub: p.Effects.withDefaults(), refs: newRefCache(),
+	}
+	if b.runs == nil {
+		b.runs = noRuns{}
+	}
+	if b.clock == nil {
+		b.clock = clock.Real{}
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	b.log = b.log.With("component", "bot")
+	if b.out == nil {
+		b.out = NewOutbox(OutboxConfig{Clock: b.clock, Logger: b.log})
+	}
+	for _, x := range p.Posters {
+		b.posters[x.Platform()] = x
+		if b.primary == "" {
+			b.primary = x.Platform()
+		}
+	}
+	return b
+}
+
+// Outbox returns the publisher's outbox (tests flush it).
+func (b *Publisher) Outbox() *Outbox { return b.out }
+
 // Config configures a Bot.
 type Config struct {
 	Engine *deploy.Engine
+	// Publisher delivers the effects; nil builds one from Store, Posters,
+	// NoticeChannel, Outbox, Clock, Logger and Effects (with the engine's
+	// run cache).
+	Publisher *Publisher
 	// Store is where effects, message references and windows are kept; nil
 	// means the engine's store.
 	Store Store
@@ -69,74 +158,57 @@ type Config struct {
 }
 
 // Bot connects the engine and the chat platforms: it turns commands and
-// clicks into engine calls, and delivers the effects transitions owe
-// (deploy.Effect, recorded in the store with the transition) as messages,
-// rendered from the newest run it knows, so a lost or late call heals on
-// the next render.
+// clicks into engine calls, and, through its Publisher, delivers the effects
+// transitions owe.
 type Bot struct {
+	*Publisher
 	e       *deploy.Engine
-	store   Store
 	steps   deploy.StepParser
-	posters map[string]Poster
-	primary string
-	notice  string
 	windows Windows
 	allowed []string
-	out     *Outbox
-	clock   clock.Clock
-	log     *slog.Logger
-	pub     PublisherConfig
-	refs    *refCache
-	posting claims // first posts this process claimed
 }
 
 // New returns a Bot for cfg.
 func New(cfg Config) *Bot {
-	b := &Bot{
-		e: cfg.Engine, store: cfg.Engine.Store(), steps: cfg.Steps, posters: map[string]Poster{}, notice: cfg.NoticeChannel,
-		windows: cfg.Windows, allowed: cfg.Workspaces, out: cfg.Outbox, clock: cfg.Clock, log: cfg.Logger, pub: cfg.Effects.withDefaults(), refs: newRefCache(),
-	}
-	if cfg.Store != nil {
-		b.store = cfg.Store
-	}
-	if b.clock == nil {
-		b.clock = cfg.Engine.Clock()
-	}
-	if b.log == nil {
-		b.log = slog.Default()
-	}
-	b.log = b.log.With("component", "bot")
-	if b.out == nil {
-		b.out = NewOutbox(OutboxConfig{Clock: b.clock, Logger: b.log})
-	}
-	for _, p := range cfg.Posters {
-		b.posters[p.Platform()] = p
-		if b.primary == "" {
-			b.primary = p.Platform()
+	p := cfg.Publisher
+	if p == nil {
+		st := cfg.Store
+		if st == nil {
+			st, _ = cfg.Engine.Store().(Store)
 		}
+		ck := cfg.Clock
+		if ck == nil {
+			ck = cfg.Engine.Clock()
+		}
+		p = NewPublisher(PublisherParts{Store: st, Runs: cfg.Engine, Posters: cfg.Posters, NoticeChannel: cfg.NoticeChannel,
+			Outbox: cfg.Outbox, Clock: ck, Logger: cfg.Logger, Effects: cfg.Effects})
 	}
-	return b
+	return &Bot{Publisher: p, e: cfg.Engine, steps: cfg.Steps, windows: cfg.Windows, allowed: cfg.Workspaces}
 }
 
-// Engine returns the bot's engine.
-func (b *Bot) Engine() *deploy.Engine { return b.e }
+// Runbook returns the runbook new runs start with (the fronts read its
+// approvers and operators).
+func (b *Bot) Runbook() *runbook.Runbook { return b.e.Runbook() }
 
-// Outbox returns the bot's outbox (tests flush it).
-func (b *Bot) Outbox() *Outbox { return b.out }
+// Get returns the run id at its latest known revision.
+func (b *Bot) Get(ctx context.Context, id string) (*deploy.Run, error) { return b.e.Get(ctx, id) }
 
-// SetWindows sets the maintenance-window handler (wiring happens after construction).
-func (b *Bot) SetWindows(w Windows) { b.windows = w }
+// Live returns the runs that have not finished.
+func (b *Bot) Live(ctx context.Context) ([]*deploy.Run, error) { return b.e.Live(ctx) }
 
-// AddPoster adds a platform after construction.
-func (b *Bot) AddPoster(p Poster) {
-	b.posters[p.Platform()] = p
-	if b.primary == "" {
-		b.primary = p.Platform()
-	}
+// Recent returns the n most recently finished runs.
+func (b *Bot) Recent(ctx context.Context, n int) ([]*deploy.Run, error) { return b.e.Recent(ctx, n) }
+
+// Audit returns the audit log of run id.
+func (b *Bot) Audit(ctx context.Context, id string) ([]deploy.AuditEntry, error) {
+	return b.e.Audit(ctx, id)
 }
+
+// Clock returns the bot's clock.
+func (b *Bot) Clock() clock.Clock { return b.clock }
 
 // NoticeChannel returns where notices for a run started in channel go.
-func (b *Bot) NoticeChannel(channel string) string {
+func (b *Publisher) NoticeChannel(channel string) string {
 	if b.notice != "" {
 		return b.notice
 	}
@@ -145,7 +217,7 @@ func (b *Bot) NoticeChannel(channel string) string {
 
 // Notify posts a text notice to channel (the notice channel when empty) on
 // the primary platform; it implements the notify adapter's Notifier.
-func (b *Bot) Notify(ctx context.Context, channel, text string) error {
+func (b *Publisher) Notify(ctx context.Context, channel, text string) error {
 	return b.NotifyRun(ctx, channel, "", text)
 }
 
@@ -155,7 +227,7 @@ func (b *Bot) Notify(ctx context.Context, channel, text string) error {
 // only once the notice is owed durably; it is then posted through the
 // outbox (rate limits delay it rather than fail it) by this process, or by
 // another one if this one dies first.
-func (b *Bot) NotifyRun(ctx context.Context, channel, runChannel, text string) error {
+func (b *Publisher) NotifyRun(ctx context.Context, channel, runChannel, text string) error {
 	if _, ok := b.posters[b.primary]; !ok {
 		return errors.New("no chat platform configured")
 	}
@@ -174,7 +246,7 @@ func (b *Bot) NotifyRun(ctx context.Context, channel, runChannel, text string) e
 
 // PostNotice queues a notice to a channel of a platform (in memory: it is
 // lost if the process dies before posting it).
-func (b *Bot) PostNotice(platform, channel string, n Notice) {
+func (b *Publisher) PostNotice(platform, channel string, n Notice) {
 	p, ok := b.posters[platform]
 	if !ok {
 		p, ok = b.posters[b.primary]

@@ -28,6 +28,7 @@ type Store interface {
 	Hold(ctx context.Context, id string, claims int, payload string, until time.Time) error
 	AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
 	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	ScheduleOnce(ctx context.Context, key string, ttl time.Duration, items ...deploy.DueItem) (bool, error)
 }
 
 // PublisherConfig tunes the effect publisher.
@@ -74,7 +75,7 @@ func (c PublisherConfig) withDefaults() PublisherConfig {
 // Deliver implements deploy.EffectSink: it queues the effects a transition
 // owes on the outbox, to be rendered from the newest run this process knows
 // (at least run), posted or edited, and acknowledged. It does not block.
-func (b *Bot) Deliver(_ context.Context, run *deploy.Run, owed []deploy.Owed) {
+func (b *Publisher) Deliver(_ context.Context, run *deploy.Run, owed []deploy.Owed) {
 	for _, o := range owed {
 		b.enqueue(run, o)
 	}
@@ -83,7 +84,7 @@ func (b *Bot) Deliver(_ context.Context, run *deploy.Run, owed []deploy.Owed) {
 // RunEffects claims owed effects every Poll until ctx ends: those whose
 // writer died or stalled past its head start, and those whose delivery
 // failed. It returns nil when ctx ends.
-func (b *Bot) RunEffects(ctx context.Context) error {
+func (b *Publisher) RunEffects(ctx context.Context) error {
 	for {
 		if _, err := b.PollEffects(ctx); err != nil && ctx.Err() == nil {
 			b.log.Warn("claiming owed effects failed", "err", err)
@@ -98,7 +99,7 @@ func (b *Bot) RunEffects(ctx context.Context) error {
 
 // PollEffects claims the effects due now and queues their delivery, reading
 // each run concerned once. It returns how many it claimed.
-func (b *Bot) PollEffects(ctx context.Context) (int, error) {
+func (b *Publisher) PollEffects(ctx context.Context) (int, error) {
 	items, err := b.store.Claim(ctx, deploy.DueKindEffect, b.clock.Now(), b.pub.Lease, b.pub.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("claim effects: %w", err)
@@ -159,12 +160,12 @@ func (b *Bot) PollEffects(ctx context.Context) (int, error) {
 
 // runFor returns the run to render owed effects from: the one this process
 // knows when it is recent enough, else one store read.
-func (b *Bot) runFor(ctx context.Context, id string, owed []deploy.Owed) (*deploy.Run, error) {
+func (b *Publisher) runFor(ctx context.Context, id string, owed []deploy.Owed) (*deploy.Run, error) {
 	var need int64
 	for _, o := range owed {
 		need = max(need, o.Rev)
 	}
-	if r := b.e.Latest(id); r != nil && r.Rev >= need {
+	if r := b.runs.Latest(id); r != nil && r.Rev >= need {
 		return r, nil
 	}
 	return b.store.Run(ctx, id)
@@ -190,7 +191,7 @@ func sortOwed(run *deploy.Run, owed []deploy.Owed) {
 }
 
 // enqueue queues the delivery of a run's effect on its channel's queue.
-func (b *Bot) enqueue(run *deploy.Run, o deploy.Owed) {
+func (b *Publisher) enqueue(run *deploy.Run, o deploy.Owed) {
 	p, ok := b.posters[run.Platform]
 	if !ok {
 		// No process of this deployment posts there: nothing can deliver it.
@@ -208,8 +209,8 @@ func (b *Bot) enqueue(run *deploy.Run, o deploy.Owed) {
 }
 
 // newest returns the newer of run and the one the engine knows.
-func (b *Bot) newest(run *deploy.Run) *deploy.Run {
-	if r := b.e.Latest(run.ID); r != nil && r.Rev > run.Rev {
+func (b *Publisher) newest(run *deploy.Run) *deploy.Run {
+	if r := b.runs.Latest(run.ID); r != nil && r.Rev > run.Rev {
 		return r
 	}
 	return run
@@ -220,7 +221,7 @@ func (b *Bot) newest(run *deploy.Run) *deploy.Run {
 // this process holds the effect (its writer before anyone claimed it, or
 // its claimer), and its reference is stored, so a redelivery edits instead
 // of posting again; a one-shot notice already posted is not posted again.
-func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deploy.Owed) error {
+func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deploy.Owed) error {
 	run = b.newest(run)
 	m, err := render(run, o.Effect, b.clock.Now())
 	if err != nil {
@@ -302,7 +303,7 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 // process (the writer's own first delivery cannot have posted yet), and only
 // on platforms that can find a message by its key. A failed search is
 // logged and the message posted: a rare duplicate beats a missing message.
-func (b *Bot) find(ctx context.Context, p Poster, o deploy.Owed, channel, replyTo, key string) string {
+func (b *Publisher) find(ctx context.Context, p Poster, o deploy.Owed, channel, replyTo, key string) string {
 	f, ok := p.(Finder)
 	if !ok || o.Item.Claims == 0 {
 		return ""
@@ -319,7 +320,7 @@ func (b *Bot) find(ctx context.Context, p Poster, o deploy.Owed, channel, replyT
 // hold; a process that already holds the claim (a retry after a failed
 // post) keeps it. Another process posting it makes this one wait and try
 // again, editing then.
-func (b *Bot) claimFirstPost(ctx context.Context, key string) error {
+func (b *Publisher) claimFirstPost(ctx context.Context, key string) error {
 	ttl := b.pub.FirstPost + 5*time.Second
 	if b.posting.holds(key, b.clock.Now()) {
 		return nil
@@ -368,7 +369,7 @@ func (c *claims) release(key string) {
 // whose edit may have landed before this one), it reads the run and edits
 // the message again from the newer revision, so the message converges on the
 // latest state whatever order the edits reached the platform in.
-func (b *Bot) settle(ctx context.Context, p Poster, ref string, run *deploy.Run, o deploy.Owed) error {
+func (b *Publisher) settle(ctx context.Context, p Poster, ref string, run *deploy.Run, o deploy.Owed) error {
 	n, err := b.store.AckIf(ctx, o.Item)
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", o.Item.ID, err)
@@ -376,10 +377,10 @@ func (b *Bot) settle(ctx context.Context, p Poster, ref string, run *deploy.Run,
 	if n == 1 {
 		return nil
 	}
-	if r := b.e.Latest(run.ID); r != nil && r.Rev > run.Rev {
+	if r := b.runs.Latest(run.ID); r != nil && r.Rev > run.Rev {
 		return nil // this process wrote the newer version: its delivery is queued here
 	}
-	fresh, err := b.e.Get(ctx, run.ID)
+	fresh, err := b.store.Run(ctx, run.ID)
 	if err != nil || fresh.Rev <= run.Rev {
 		return nil // nothing newer to show, or its holder will show it
 	}
@@ -395,7 +396,7 @@ func (b *Bot) settle(ctx context.Context, p Poster, ref string, run *deploy.Run,
 // returns "" and no error when the effect is no longer this process's (a
 // newer version replaced it, or another process claimed it): whoever holds
 // it now delivers it.
-func (b *Bot) postHeld(ctx context.Context, o deploy.Owed, post func(ctx context.Context) (string, error)) (string, error) {
+func (b *Publisher) postHeld(ctx context.Context, o deploy.Owed, post func(ctx context.Context) (string, error)) (string, error) {
 	err := b.store.Hold(ctx, o.Item.ID, o.Item.Claims, o.Item.Payload, b.clock.Now().Add(b.pub.FirstPost+5*time.Second))
 	if errors.Is(err, deploy.ErrNotFound) {
 		return "", nil
@@ -417,7 +418,7 @@ func (b *Bot) postHeld(ctx context.Context, o deploy.Owed, post func(ctx context
 
 // failed passes a delivery error to the outbox; a permanent one also
 // acknowledges the effect, as no retry can deliver it.
-func (b *Bot) failed(ctx context.Context, o deploy.Owed, err error) error {
+func (b *Publisher) failed(ctx context.Context, o deploy.Owed, err error) error {
 	var pe *PermanentError
 	if errors.As(err, &pe) {
 		_ = b.ack(ctx, o.Item)
@@ -425,14 +426,14 @@ func (b *Bot) failed(ctx context.Context, o deploy.Owed, err error) error {
 	return err
 }
 
-func (b *Bot) giveUp(ctx context.Context, o deploy.Owed, err error) error {
+func (b *Publisher) giveUp(ctx context.Context, o deploy.Owed, err error) error {
 	_ = b.ack(ctx, o.Item)
 	return &PermanentError{Err: err}
 }
 
 // ack acknowledges an effect unless a newer version of its slot was
 // recorded meanwhile (that one stays owed).
-func (b *Bot) ack(ctx context.Context, it deploy.DueItem) error {
+func (b *Publisher) ack(ctx context.Context, it deploy.DueItem) error {
 	if _, err := b.store.AckIf(ctx, it); err != nil {
 		return fmt.Errorf("ack %s: %w", it.ID, err)
 	}
@@ -478,7 +479,7 @@ func render(run *deploy.Run, f deploy.Effect, now time.Time) (Message, error) {
 
 // owe records a notice that belongs to no run (a notify step's text, a
 // window notice) in the store, then queues its delivery here.
-func (b *Bot) owe(ctx context.Context, f deploy.Effect) error {
+func (b *Publisher) owe(ctx context.Context, f deploy.Effect) error {
 	o := deploy.Owe(f, b.clock.Now().Add(b.pub.HeadStart))
 	if err := b.store.Schedule(ctx, o.Item); err != nil {
 		return fmt.Errorf("record notice: %w", err)
@@ -488,7 +489,7 @@ func (b *Bot) owe(ctx context.Context, f deploy.Effect) error {
 }
 
 // enqueueNotice queues the delivery of a text or window notice.
-func (b *Bot) enqueueNotice(o deploy.Owed) {
+func (b *Publisher) enqueueNotice(o deploy.Owed) {
 	platform := o.Platform
 	if _, ok := b.posters[platform]; !ok {
 		platform = b.primary

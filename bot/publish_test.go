@@ -20,7 +20,7 @@ import (
 	"deploybot/deploy"
 	"deploybot/deploy/redisstore"
 	"deploybot/deploy/schedule"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
 	"deploybot/internal/testkit"
@@ -94,7 +94,7 @@ func newWorld(t *testing.T, yaml string) *world {
 // process is one bot process of the world.
 type process struct {
 	w     *world
-	core  *botcore.Core
+	core  *appcore.Core
 	count *counter
 }
 
@@ -125,14 +125,16 @@ func (w *world) start(deliver bool) *process {
 	rdb.AddHook(p.count)
 	w.t.Cleanup(func() { _ = rdb.Close() })
 	store := redisstore.New(rdb, w.prefix)
-	p.core = botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: w.rb, Clock: w.clk, Logger: quiet(), NoticeChannel: noticeChannel})
-	w.t.Cleanup(p.core.Close)
-	front, err := slackfront.New(slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: "s",
-		APIURL: w.fake.APIURL(), Bot: p.core.Bot, Logger: quiet()})
+	poster, err := slackfront.NewPoster(slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: "s",
+		APIURL: w.fake.APIURL(), Logger: quiet()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p.core.Bot.AddPoster(front)
+	p.core, err = appcore.Build(appcore.Config{Store: store, Runbook: w.rb, Posters: []bot.Poster{poster}, Clock: w.clk, Logger: quiet(), NoticeChannel: noticeChannel})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(p.core.Close)
 	if !deliver {
 		p.core.Outbox.Close()
 	}
@@ -521,13 +523,15 @@ func BenchmarkClick(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
 	rdb.AddHook(cnt)
 	defer rdb.Close()
-	core := botcore.NewCore(botcore.CoreConfig{Store: redisstore.New(rdb, srv.Prefix(b)), Runbook: rb, Logger: quiet(), NoticeChannel: noticeChannel})
-	defer core.Close()
-	front, err := slackfront.New(slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: "s", APIURL: fake.APIURL(), Bot: core.Bot, Logger: quiet()})
+	poster, err := slackfront.NewPoster(slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: "s", APIURL: fake.APIURL(), Logger: quiet()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	core.Bot.AddPoster(front)
+	core, err := appcore.Build(appcore.Config{Store: redisstore.New(rdb, srv.Prefix(b)), Runbook: rb, Posters: []bot.Poster{poster}, Logger: quiet(), NoticeChannel: noticeChannel})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer core.Close()
 	var runs []string
 	for i := range 100 {
 		r := core.Bot.Command(context.Background(), bot.Request{Platform: "slack", Channel: runChannel, Actor: ana, Text: fmt.Sprintf("start v1.%d to env%d", i, i)})

@@ -20,13 +20,35 @@ const ActStartWindow deploy.ActionKind = "start_window"
 // the store as an effect (one per occurrence: recording it again keeps one)
 // and queues its delivery; the notice is built from the model (WindowNotice)
 // when it is posted, by this process or, if it dies first, another one.
-func (b *Bot) PostWindowNotice(ctx context.Context, n schedule.Notice) error {
+func (b *Publisher) PostWindowNotice(ctx context.Context, n schedule.Notice) error {
 	data, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("window notice: %w", err)
 	}
 	return b.owe(ctx, deploy.Effect{Kind: deploy.EffectWindow, Key: windowNoticeKey(n), Platform: n.Platform,
 		Channel: n.Channel, Data: data})
+}
+
+// RecordWindowNotice implements schedule.OnceNotices: it records the notice
+// as an effect only if claim is not taken yet, in one atomic store write
+// that also takes the claim (deploy.Store.ScheduleOnce), and queues its
+// delivery when it did. So the reminder loop needs no separate claim, and
+// a crash cannot leave a notice claimed but never recorded.
+func (b *Publisher) RecordWindowNotice(ctx context.Context, claim string, ttl time.Duration, n schedule.Notice) (bool, error) {
+	data, err := json.Marshal(n)
+	if err != nil {
+		return false, fmt.Errorf("window notice: %w", err)
+	}
+	o := deploy.Owe(deploy.Effect{Kind: deploy.EffectWindow, Key: windowNoticeKey(n), Platform: n.Platform, Channel: n.Channel, Data: data},
+		b.clock.Now().Add(b.pub.HeadStart))
+	first, err := b.store.ScheduleOnce(ctx, claim, ttl, o.Item)
+	if err != nil {
+		return false, fmt.Errorf("record window notice: %w", err)
+	}
+	if first {
+		b.enqueueNotice(o)
+	}
+	return first, nil
 }
 
 // WindowNotice builds the chat notice for a window notice: reminders (the

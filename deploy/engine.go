@@ -33,7 +33,7 @@ type RunStore interface {
 
 // Config holds what an Engine needs. Store and Runbook are required.
 type Config struct {
-	Store   Store
+	Store   RunStore
 	Runbook *runbook.Runbook
 	Clock   clock.Clock  // default clock.Real
 	Logger  *slog.Logger // default slog.Default()
@@ -55,6 +55,9 @@ type Config struct {
 	// StoreTimeout bounds each store call made for a person (default 1.5s),
 	// so a stalled store gives a clear "try again" inside chat deadlines.
 	StoreTimeout time.Duration
+	// Runs is the run cache, made before the engine when the effect
+	// publisher shares it; nil makes one of CacheRuns runs.
+	Runs *RunCache
 }
 
 // Engine applies transitions to runs. Every transition is one compare-and-set
@@ -62,7 +65,6 @@ type Config struct {
 // stale read is recomputed, so a double click is answered "already done by …".
 type Engine struct {
 	store        RunStore
-	full         Store // for Store(): the wiring hands it to the other consumers
 	rb           *runbook.Runbook
 	clock        clock.Clock
 	log          *slog.Logger
@@ -79,9 +81,13 @@ type Engine struct {
 // NewEngine returns an engine for cfg.
 func NewEngine(cfg Config) *Engine {
 	e := &Engine{
-		store: cfg.Store, full: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
+		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
 		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
-		runs: newRunCache(cfg.CacheRuns),
+	}
+	if cfg.Runs != nil {
+		e.runs = cfg.Runs.c
+	} else {
+		e.runs = newRunCache(cfg.CacheRuns)
 	}
 	if e.headStart <= 0 {
 		e.headStart = DefaultEffectHeadStart
@@ -106,8 +112,8 @@ func NewEngine(cfg Config) *Engine {
 func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
 
 // Store returns the store the engine was built with (its other consumers
-// declare the parts they use: bot.Store, StepQueue).
-func (e *Engine) Store() Store { return e.full }
+// declare the parts they use, bot.Store and StepQueue, and check for them).
+func (e *Engine) Store() RunStore { return e.store }
 
 // Clock returns the engine's clock.
 func (e *Engine) Clock() clock.Clock { return e.clock }

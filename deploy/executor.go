@@ -52,6 +52,9 @@ type ExecutorConfig struct {
 	Clock    clock.Clock // default Engine's clock, else clock.Real
 	Metrics  *Metrics    // default Engine's metrics
 	Steps    StepParser
+	// Wake wakes the executor when a transition may have made a step due;
+	// the engine publishes to it. Nil: only Publish and Nudge wake it.
+	Wake *Wake
 	// Workers bounds how many steps run at once in this process (default 8).
 	Workers int
 	// Lease is how long a claim lasts without renewal (default 30s); a step
@@ -119,9 +122,12 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 		cfg: cfg, q: cfg.Queue, rep: cfg.Reporter, clock: cfg.Clock, metrics: cfg.Metrics, log: log.With("component", "executor"),
 		nudge: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
 	}
+	if cfg.Wake != nil {
+		x.nudge = cfg.Wake.ch
+	}
 	if e := cfg.Engine; e != nil {
-		if x.q == nil {
-			x.q = e.full
+		if q, ok := e.store.(StepQueue); ok && x.q == nil {
+			x.q = q
 		}
 		if x.rep == nil {
 			x.rep = e
@@ -506,52 +512,4 @@ func (x *Executor) Reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// PlannedStep is one step of a rehearsal.
-type PlannedStep struct {
-	Title   string
-	Adapter string // "" for a manual step
-	Plan    string // what the adapter would do
-}
-
-// PlannedPhase is one phase of a rehearsal.
-type PlannedPhase struct {
-	ID, Group, Title string
-	Approval         bool
-	Window           bool
-	Steps            []PlannedStep
-}
-
-// Plan rehearses a run of rb for release and env: for each automated step
-// what it would do, with nothing executed and no lock taken.
-func Plan(rb *runbook.Runbook, steps StepParser, release, env string) ([]PlannedPhase, error) {
-	if !validRelease.MatchString(release) || len(release) > 0 && release[0] == '-' {
-		return nil, userErr(ErrInvalid, "invalid version %q", release)
-	}
-	vars := adapters.Vars{Version: release, Env: env, RunID: "(new run)", Reason: "(the rollback reason)"}
-	plan := func(ph runbook.Phase, approval bool) PlannedPhase {
-		pp := PlannedPhase{ID: ph.ID, Group: ph.Group, Title: ph.Title, Approval: approval, Window: ph.WindowRequired()}
-		for _, s := range ph.Steps {
-			ps := PlannedStep{Title: s.Title, Adapter: s.Run}
-			if s.Automated() {
-				v := vars
-				v.Phase, v.Step = ph.ID, s.ID
-				st, err := steps.Parse(s.Run, s.With)
-				if err != nil {
-					ps.Plan = "invalid parameters: " + err.Error()
-				} else {
-					ps.Plan = st.Plan(v)
-				}
-			}
-			pp.Steps = append(pp.Steps, ps)
-		}
-		return pp
-	}
-	var out []PlannedPhase
-	for _, ph := range rb.Phases {
-		out = append(out, plan(ph, ph.NeedsApproval()))
-	}
-	out = append(out, plan(runbook.Phase{ID: RollbackPhaseID, Group: "Rollback", Title: "Rollback Procedure (if needed)", Steps: rb.Rollback.Steps}, false))
-	return out, nil
 }

@@ -195,6 +195,12 @@ type Store interface {
 	// ClaimOnce records key for ttl and reports whether this call was the first
 	// to do so: the once-only claim for reminders, idempotency keys and posts.
 	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// ScheduleOnce is ClaimOnce and Schedule in one atomic step: when key
+	// is not recorded it records key for ttl, schedules items and reports
+	// true; otherwise it changes nothing and reports false. A record that
+	// owes something (a window notice) is then its own once-only claim: no
+	// crash can leave the claim taken and the record missing.
+	ScheduleOnce(ctx context.Context, key string, ttl time.Duration, items ...DueItem) (bool, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

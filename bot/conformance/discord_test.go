@@ -37,14 +37,19 @@ type discordDriver struct {
 }
 
 func newDiscord(t *testing.T) (front, *env) {
-	e := newEnv(t, discordNotice)
 	fake := discordfake.New(t)
-	f, err := discord.New(discord.Config{Token: discordfake.BotToken, AppID: discordfake.AppID, PublicKey: fake.PublicKey(),
-		APIURL: fake.URL(), Bot: e.Core.Bot, Clock: clock.Real{}, Logger: testLogger()})
+	cfg := discord.Config{Token: discordfake.BotToken, AppID: discordfake.AppID, PublicKey: fake.PublicKey(),
+		APIURL: fake.URL(), Clock: clock.Real{}, Logger: testLogger()}
+	p, err := discord.NewPoster(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Core.Bot.AddPoster(f)
+	e := newEnv(t, discordNotice, p)
+	cfg.Poster, cfg.Bot = p, e.Core.Bot
+	f, err := discord.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	f.Routes(mux)
 	srv := httptest.NewServer(mux)

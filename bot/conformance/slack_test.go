@@ -41,14 +41,19 @@ type slackDriver struct {
 }
 
 func newSlack(t *testing.T) (front, *env) {
-	e := newEnv(t, slackNotice)
 	fake := slackfake.New(t)
-	f, err := slackfront.New(slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: config.Secret(slackSecret),
-		APIURL: fake.APIURL(), Bot: e.Core.Bot, Clock: clock.Real{}, Logger: testLogger()})
+	cfg := slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: config.Secret(slackSecret),
+		APIURL: fake.APIURL(), Clock: clock.Real{}, Logger: testLogger()}
+	p, err := slackfront.NewPoster(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Core.Bot.AddPoster(f)
+	e := newEnv(t, slackNotice, p)
+	cfg.Poster, cfg.Bot = p, e.Core.Bot
+	f, err := slackfront.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	f.Routes(mux)
 	srv := httptest.NewServer(mux)

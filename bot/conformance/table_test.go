@@ -17,8 +17,7 @@ import (
 	"deploybot/commands"
 	"deploybot/deploy"
 	"deploybot/deploy/redisstore"
-	"deploybot/deploy/schedule"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 	"deploybot/internal/clock"
 	"deploybot/internal/testkit"
 	"deploybot/runbook"
@@ -82,7 +81,7 @@ type front interface {
 // env is what the table sets up for a front: the core on a real Redis, with
 // the scheduler for windows; newFront adds the front to env.Core.Bot.
 type env struct {
-	Core     *botcore.Core
+	Core     *appcore.Core
 	Store    deploy.Store
 	exitFile string
 }
@@ -134,7 +133,7 @@ var stepTitles = map[string][]string{
 
 // newEnv builds the core on a real Redis, with the scheduler wired for
 // windows and notices going to the front's noticeChannelID.
-func newEnv(t *testing.T, noticeChannelID string) *env {
+func newEnv(t *testing.T, noticeChannelID string, posters ...bot.Poster) *env {
 	t.Helper()
 	srv := testkit.Redis(t)
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -151,9 +150,11 @@ func newEnv(t *testing.T, noticeChannelID string) *env {
 		t.Fatalf("runbook: %v", err)
 	}
 	log := testLogger()
-	core := botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: rb, Steps: reg, Clock: clock.Real{}, Logger: log,
+	core, err := appcore.Build(appcore.Config{Store: store, Runbook: rb, Steps: reg, Posters: posters, Clock: clock.Real{}, Logger: log,
 		NoticeChannel: noticeChannelID, Poll: 50 * time.Millisecond})
-	core.Bot.SetWindows(schedule.New(schedule.Config{Store: store, Runbook: rb, Clock: clock.Real{}, Logger: log}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

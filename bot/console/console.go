@@ -24,12 +24,19 @@ const PlatformName = "console"
 // run in it, and the bot posts its summaries, cards and notices to it.
 const Channel = "console"
 
-// Config configures a Console.
+// Config configures a Console (New) or its Page (NewPage).
 type Config struct {
-	// Bot takes the commands and clicks; required unless ReadOnly.
+	// Bot takes the commands and clicks; required by New unless ReadOnly.
+	// NewPage does not use it.
 	Bot *bot.Bot
-	// Engine reads runs and audit logs; nil means Bot.Engine().
-	Engine *deploy.Engine
+	// Page is the outgoing side built beforehand with NewPage (given to the
+	// bot as a poster and to the engine as a live view); nil makes New
+	// build one from this Config.
+	Page *Page
+	// Store is where the page reads a card's step output; nil means Runs.
+	Store RunReader
+	// Runs reads runs and audit logs for the pages; nil means Bot.
+	Runs Runs
 	// ReadOnly makes the page a dashboard: no command box, no buttons, POSTs
 	// refused with 403. Set it when a chat platform is configured.
 	ReadOnly bool
@@ -39,31 +46,41 @@ type Config struct {
 	Token string
 	// Windows lists upcoming maintenance windows; may be nil.
 	Windows bot.Windows
-	// Clock tells the time; nil means the engine's clock.
+	// Clock tells the time; nil means the bot's clock, else clock.Real.
 	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
-// Console serves the web console and dashboard. It implements bot.Poster
-// (the bot posts the console's messages to it) and deploy.Sink (every
-// transition nudges the live run list). Its methods are safe for concurrent use.
-//
-// Wiring (see ExampleNew): in console mode add it to the bot with
-// Bot.AddPoster and to the core with Core.Subscribe; in dashboard mode
-// (ReadOnly) only Subscribe it. Register Close with the HTTP server's
-// RegisterOnShutdown so Shutdown does not wait for the live streams.
-type Console struct {
-	bot      *bot.Bot
-	engine   *deploy.Engine
+// Runs is what the console's handlers read: runs and their audit logs.
+// *bot.Bot implements it.
+type Runs interface {
+	Get(ctx context.Context, id string) (*deploy.Run, error)
+	Live(ctx context.Context) ([]*deploy.Run, error)
+	Recent(ctx context.Context, n int) ([]*deploy.Run, error)
+	Audit(ctx context.Context, id string) ([]deploy.AuditEntry, error)
+}
+
+// RunReader reads stored runs (deploy.Store implements it).
+type RunReader interface {
+	Run(ctx context.Context, id string) (*deploy.Run, error)
+	// Runs lists live runs (the waiting cards redrawn when windows change).
+	Runs(ctx context.Context, f deploy.RunFilter) ([]*deploy.Run, error)
+}
+
+// Page is the console's outgoing side: the bot.Poster the bot posts the
+// console's messages to, and the deploy.Sink that keeps the open pages' run
+// lists live. It needs no bot, so it is built before the bot and the
+// engine. Its methods are safe for concurrent use.
+type Page struct {
 	readOnly bool
-	token    string
-	session  []byte // session is the key session cookies are signed with
-	throttle *signinThrottle
-	windows  bot.Windows
 	clock    clock.Clock
 	log      *slog.Logger
 	tmpl     *template.Template
-	cop      *http.CrossOriginProtection
+	get      func(ctx context.Context, id string) (*deploy.Run, error)
+	live     func(ctx context.Context) ([]*deploy.Run, error)
+	// windows lists the windows for the windows panel and the waiting
+	// cards' opening times; nil when windows are not available.
+	windows bot.Windows
 
 	mem *memory
 	hub *hub
@@ -79,6 +96,26 @@ type Console struct {
 	pmu      sync.Mutex // pmu protects pending and draining
 	pending  map[string]*pendingRun
 	draining bool
+}
+
+// Console serves the web console and dashboard: the incoming side (the
+// HTTP handlers, which take the bot) over its Page, which it embeds (so a
+// Console is also a bot.Poster and a deploy.Sink). Its methods are safe for
+// concurrent use.
+//
+// Wiring (see ExampleNew): build the Page with NewPage before the bot; in
+// console mode give it to the bot as a poster; give it to the engine's live
+// views in either mode; then build the Console with New. Register Close with
+// the HTTP server's RegisterOnShutdown so Shutdown does not wait for the
+// live streams.
+type Console struct {
+	*Page
+	bot      *bot.Bot
+	engine   Runs
+	token    string
+	session  []byte // session is the key session cookies are signed with
+	throttle *signinThrottle
+	cop      *http.CrossOriginProtection
 }
 
 // pendingRun is a run's newest transition not yet rendered, with the phases
@@ -101,26 +138,34 @@ func statusChange(k deploy.EventKind) bool {
 }
 
 var (
-	_ bot.Poster  = (*Console)(nil)
-	_ deploy.Sink = (*Console)(nil)
+	_ bot.Poster  = (*Page)(nil)
+	_ deploy.Sink = (*Page)(nil)
 )
 
 // maxRevs bounds the per-run revision memory; past it the memory is cleared.
 const maxRevs = 4096
 
-// New returns a console for cfg. It starts nothing: serve it with Routes.
-func New(cfg Config) (*Console, error) {
-	if cfg.Engine == nil && cfg.Bot != nil {
-		cfg.Engine = cfg.Bot.Engine()
-	}
-	if cfg.Engine == nil {
-		return nil, errors.New("console: an engine is required")
-	}
-	if cfg.Bot == nil && !cfg.ReadOnly {
-		return nil, errors.New("console: a bot is required unless the console is read-only")
+// NewPage returns the console's outgoing side for cfg (Bot, Token and
+// Windows are not used). It starts nothing.
+func NewPage(cfg Config) (*Page, error) {
+	get := func(context.Context, string) (*deploy.Run, error) { return nil, errors.New("no run reader") }
+	live := func(context.Context) ([]*deploy.Run, error) { return nil, errors.New("no run reader") }
+	switch {
+	case cfg.Store != nil:
+		get = cfg.Store.Run
+		live = func(ctx context.Context) ([]*deploy.Run, error) {
+			return cfg.Store.Runs(ctx, deploy.RunFilter{Live: true})
+		}
+	case cfg.Runs != nil:
+		get, live = cfg.Runs.Get, cfg.Runs.Live
+	case cfg.Bot != nil:
+		get, live = cfg.Bot.Get, cfg.Bot.Live
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = cfg.Engine.Clock()
+		cfg.Clock = clock.Real{}
+		if cfg.Bot != nil {
+			cfg.Clock = cfg.Bot.Clock()
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -131,15 +176,43 @@ func New(cfg Config) (*Console, error) {
 	}
 	epoch := make([]byte, 4)
 	_, _ = rand.Read(epoch)
-	c := &Console{
-		bot: cfg.Bot, engine: cfg.Engine, readOnly: cfg.ReadOnly, token: cfg.Token, windows: cfg.Windows,
-		clock: cfg.Clock, log: cfg.Logger.With("component", "console"), tmpl: tmpl,
-		cop: http.NewCrossOriginProtection(), mem: newMemory(maxMessagesPerChannel),
-		hub: newHub(hex.EncodeToString(epoch), hubSize), revs: map[string]int64{},
-		throttle: newSigninThrottle(),
-		pending:  map[string]*pendingRun{},
+	p := &Page{
+		readOnly: cfg.ReadOnly, clock: cfg.Clock, log: cfg.Logger.With("component", "console"), tmpl: tmpl, get: get, live: live, windows: cfg.Windows,
+		mem: newMemory(maxMessagesPerChannel), hub: newHub(hex.EncodeToString(epoch), hubSize), revs: map[string]int64{},
+		pending: map[string]*pendingRun{},
 	}
-	c.hub.now = cfg.Clock.Now
+	p.hub.now = cfg.Clock.Now
+	return p, nil
+}
+
+// New returns a console for cfg, over cfg.Page (or a new one). It starts
+// nothing: serve it with Routes.
+func New(cfg Config) (*Console, error) {
+	if cfg.Runs == nil && cfg.Bot != nil {
+		cfg.Runs = cfg.Bot
+	}
+	if cfg.Runs == nil {
+		return nil, errors.New("console: a bot (or Runs) is required")
+	}
+	if cfg.Bot == nil && !cfg.ReadOnly {
+		return nil, errors.New("console: a bot is required unless the console is read-only")
+	}
+	p := cfg.Page
+	if p == nil {
+		var err error
+		if p, err = NewPage(cfg); err != nil {
+			return nil, err
+		}
+	} else if p.readOnly != cfg.ReadOnly {
+		return nil, errors.New("console: the page and the console disagree on ReadOnly")
+	}
+	if cfg.Windows != nil && p.windows == nil {
+		return nil, errors.New("console: give the windows to the page (NewPage), which renders them")
+	}
+	c := &Console{
+		Page: p, bot: cfg.Bot, engine: cfg.Runs, token: cfg.Token,
+		cop: http.NewCrossOriginProtection(), throttle: newSigninThrottle(),
+	}
 	if c.token != "" {
 		c.session = sessionValue(c.token)
 	}
@@ -164,14 +237,14 @@ func (c *Console) Routes(mux *http.ServeMux) {
 
 // Close ends the live streams (call it before the HTTP server's Shutdown,
 // which waits for them otherwise).
-func (c *Console) Close() { c.hub.close() }
+func (c *Page) Close() { c.hub.close() }
 
 // Platform returns "console".
-func (c *Console) Platform() string { return PlatformName }
+func (c *Page) Platform() string { return PlatformName }
 
 // Post keeps m in memory under a new reference and sends it to the open pages.
 // The reference names the channel, so it stays usable after a restart.
-func (c *Console) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
+func (c *Page) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
 	if channel == "" {
 		channel = Channel
 	}
@@ -185,7 +258,7 @@ func (c *Console) Post(ctx context.Context, channel, replyTo string, m bot.Messa
 
 // Update replaces the message ref with m. A reference this process never
 // posted (it was posted before a restart) is kept as a new message.
-func (c *Console) Update(ctx context.Context, ref string, m bot.Message) error {
+func (c *Page) Update(ctx context.Context, ref string, m bot.Message) error {
 	channel := Channel
 	if i := strings.LastIndexByte(ref, '/'); i > 0 {
 		channel = ref[:i]
@@ -202,7 +275,7 @@ func (c *Console) Update(ctx context.Context, ref string, m bot.Message) error {
 // notes the change (a page opened later renders from the store), else it
 // queues the run for a goroutine that renders the newest revision of each
 // queued run.
-func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Event) {
+func (c *Page) Publish(_ context.Context, run *deploy.Run, events []deploy.Event) {
 	if !c.newer(run.ID, run.Rev) {
 		return
 	}
@@ -242,7 +315,7 @@ func (c *Console) Publish(_ context.Context, run *deploy.Run, events []deploy.Ev
 }
 
 // drain renders the pending runs until none is left.
-func (c *Console) drain() {
+func (c *Page) drain() {
 	for {
 		c.pmu.Lock()
 		if len(c.pending) == 0 {
@@ -268,7 +341,7 @@ func (c *Console) drain() {
 // rendered again, for every run: the bot updates only the phases an event
 // names, and a card must not keep "Stopped: run rolling back" after the
 // rollback finished.
-func (c *Console) render1(run *deploy.Run, phases map[string]bool, ended bool) {
+func (c *Page) render1(run *deploy.Run, phases map[string]bool, ended bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), readBudget)
 	defer cancel()
 	now := c.clock.Now()
@@ -299,7 +372,7 @@ func (c *Console) render1(run *deploy.Run, phases map[string]bool, ended bool) {
 
 // newer records rev as the latest of run and reports whether it is newer
 // than any seen before.
-func (c *Console) newer(run string, rev int64) bool {
+func (c *Page) newer(run string, rev int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rev <= c.revs[run] {
@@ -314,7 +387,7 @@ func (c *Console) newer(run string, rev int64) bool {
 
 // broadcast renders a stored message and sends it to the open pages; with
 // no page open it renders nothing (a page opened later shows the stored copy).
-func (c *Console) broadcast(ctx context.Context, msg message) {
+func (c *Page) broadcast(ctx context.Context, msg message) {
 	if !c.hub.interested() {
 		c.hub.skip()
 		return
@@ -327,7 +400,7 @@ func (c *Console) broadcast(ctx context.Context, msg message) {
 	case m.Card != nil:
 		// The card model carries no step output; the stored run has it.
 		var run *deploy.Run
-		if r, err := c.engine.Get(ctx, m.Card.RunID); err == nil {
+		if r, err := c.get(ctx, m.Card.RunID); err == nil {
 			run = r
 		} else {
 			c.log.Debug("no step output for card", "run_id", m.Card.RunID, "err", err)
@@ -359,7 +432,7 @@ func (c *Console) broadcast(ctx context.Context, msg message) {
 // the run (pol decides whose role it is) and queues u for every open page,
 // each stream with its person's rendering. Without a policy, or on the
 // read-only dashboard (no buttons), it renders once.
-func (c *Console) sendAs(u update, name string, pol *policy, data func(role) any) {
+func (c *Page) sendAs(u update, name string, pol *policy, data func(role) any) {
 	if pol == nil || c.readOnly {
 		c.send(u, name, data(roleNobody))
 		return
@@ -385,7 +458,7 @@ func (c *Console) sendAs(u update, name string, pol *policy, data func(role) any
 }
 
 // publishWindows sends the windows panel to the open pages when it changed.
-func (c *Console) publishWindows(ctx context.Context) {
+func (c *Page) publishWindows(ctx context.Context) {
 	if c.windows == nil || !c.hub.interested() {
 		return
 	}
@@ -405,7 +478,7 @@ func (c *Console) publishWindows(ctx context.Context) {
 	}
 	c.hub.publish(update{Op: "upsert", ID: "windows-panel", Kind: "windows", HTML: html})
 	// A phase waiting for a window says when it opens: tell the waiting cards.
-	live, err := c.engine.Live(ctx)
+	live, err := c.live(ctx)
 	if err != nil {
 		c.log.Debug("waiting cards not refreshed", "err", err)
 		return
@@ -427,7 +500,7 @@ func (c *Console) publishWindows(ctx context.Context) {
 
 // send renders the template block name with data into u.HTML and queues u
 // for every open page.
-func (c *Console) send(u update, name string, data any) {
+func (c *Page) send(u update, name string, data any) {
 	var sb strings.Builder
 	if err := c.tmpl.ExecuteTemplate(&sb, name, data); err != nil {
 		c.log.Error("render failed", "template", name, "err", err)

@@ -7,8 +7,11 @@
 //
 // The console owns its HTTP handlers, its HTML templates, stylesheet and
 // script (embedded, no front-end build step), the in-memory copy of the
-// messages the bot posts to it (it implements bot.Poster), and the live feed
-// (it implements deploy.Sink). Everything that came from outside is escaped
+// messages the bot posts to it, and the live feed. It is built in two parts,
+// in dependency order: the Page (NewPage: the bot.Poster and the
+// deploy.Sink, no bot needed) before the bot and the engine, which are given
+// it; then the Console (New: the handlers, which take the bot and embed the
+// Page). Everything that came from outside is escaped
 // by html/template; POSTs are checked for cross-origin requests; without a
 // token the console answers only on localhost.
 //

@@ -4,9 +4,11 @@ import (
 	"log"
 	"net/http"
 
+	"deploybot/bot"
 	"deploybot/bot/console"
+	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 	"deploybot/runbook"
 )
 
@@ -21,13 +23,22 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	core := botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: rb, NoticeChannel: console.Channel})
-	c, err := console.New(console.Config{Bot: core.Bot})
+	// The page is built first: the bot posts summaries, cards and notices
+	// to it, and every transition updates its run list live.
+	page, err := console.NewPage(console.Config{Store: store})
 	if err != nil {
 		log.Fatal(err)
 	}
-	core.Bot.AddPoster(c) // the bot posts summaries, cards and notices to the page
-	core.Subscribe(c)     // every transition updates the run list live
+	core, err := appcore.Build(appcore.Config{Store: store, Runbook: rb, NoticeChannel: console.Channel,
+		Posters: []bot.Poster{page}, Views: []deploy.Sink{page}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Then its handlers, which take the bot.
+	c, err := console.New(console.Config{Page: page, Bot: core.Bot})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	mux := http.NewServeMux()
 	c.Routes(mux)

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"deploybot/deploy/schedule"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,8 +19,7 @@ import (
 	"deploybot/bot/console"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
-	"deploybot/deploy/schedule"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 	"deploybot/internal/clock"
 	"deploybot/runbook"
 )
@@ -69,7 +69,7 @@ var t0 = time.Date(2030, time.March, 5, 21, 58, 0, 0, time.UTC)
 // an httptest server with the console's routes.
 type fixture struct {
 	URL     string
-	Core    *botcore.Core
+	Core    *appcore.Core
 	Console *console.Console
 	Clock   *clock.Fake
 	Store   deploy.Store
@@ -103,23 +103,31 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	logw := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	core := botcore.NewCore(botcore.CoreConfig{Store: st, Runbook: rb, Steps: reg, Clock: clk, Logger: log})
+	// The same parts in the same order as the binary: the page, then the
+	// core (internal/app/core), then the console's handlers.
+	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: st, Runbook: rb, Clock: clk, Logger: log})
 	var windows bot.Windows
 	if o.windows {
-		s := schedule.New(schedule.Config{Store: st, Runbook: rb, Clock: clk, Logger: log})
-		core.Bot.SetWindows(s)
-		windows = s
+		windows = cal
+	}
+	page, err := console.NewPage(console.Config{Store: st, ReadOnly: o.readOnly, Windows: windows, Clock: clk, Logger: log})
+	if err != nil {
+		t.Fatalf("console.NewPage: %v", err)
+	}
+	var posters []bot.Poster
+	if !o.readOnly {
+		posters = append(posters, page)
+	}
+	core, err := appcore.Build(appcore.Config{Store: st, Runbook: rb, Steps: reg, Posters: posters, Views: []deploy.Sink{page}, Calendar: cal, Clock: clk, Logger: log})
+	if err != nil {
+		t.Fatal(err)
 	}
 	c, err := console.New(console.Config{
-		Bot: core.Bot, Engine: core.Engine, ReadOnly: o.readOnly, Token: o.token, Windows: windows, Clock: clk, Logger: log,
+		Page: page, Bot: core.Bot, ReadOnly: o.readOnly, Token: o.token, Clock: clk, Logger: log,
 	})
 	if err != nil {
 		t.Fatalf("console.New: %v", err)
 	}
-	if !o.readOnly {
-		core.Bot.AddPoster(c)
-	}
-	core.Subscribe(c)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

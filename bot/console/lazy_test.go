@@ -21,8 +21,8 @@ func lazyConsole(t *testing.T) (*Console, *clock.Fake) {
 	clk := clock.NewFake(time.Date(2030, 3, 4, 10, 0, 0, 0, time.UTC))
 	h := newHub("e", hubSize)
 	h.now = clk.Now
-	return &Console{readOnly: true, tmpl: tmpl, clock: clk, hub: h, mem: newMemory(4), revs: map[string]int64{},
-		pending: map[string]*pendingRun{}}, clk
+	return &Console{Page: &Page{readOnly: true, tmpl: tmpl, clock: clk, hub: h, mem: newMemory(4), revs: map[string]int64{},
+		pending: map[string]*pendingRun{}}}, clk
 }
 
 // ring returns the events the hub holds.

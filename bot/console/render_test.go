@@ -44,7 +44,7 @@ func renderer(t *testing.T, readOnly bool) *Console {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Console{readOnly: readOnly, tmpl: tmpl, clock: clock.NewFake(time.Date(2030, 3, 5, 22, 10, 0, 0, time.UTC)), hub: newHub("e", 8), mem: newMemory(4)}
+	return &Console{Page: &Page{readOnly: readOnly, tmpl: tmpl, clock: clock.NewFake(time.Date(2030, 3, 5, 22, 10, 0, 0, time.UTC)), hub: newHub("e", 8), mem: newMemory(4)}}
 }
 
 func render(t *testing.T, c *Console, name string, data any) string {

@@ -16,7 +16,7 @@ import (
 	"deploybot/bot/console"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 	"deploybot/runbook"
 )
 
@@ -73,9 +73,12 @@ func TestStalledStorePageAnswersWithinOneBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	core := botcore.NewCore(botcore.CoreConfig{Store: st, Runbook: rb, Steps: reg, Logger: log})
+	core, err := appcore.Build(appcore.Config{Store: st, Runbook: rb, Steps: reg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer core.Close()
-	c, err := console.New(console.Config{Bot: core.Bot, Engine: core.Engine, ReadOnly: true, Logger: log})
+	c, err := console.New(console.Config{Bot: core.Bot, ReadOnly: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

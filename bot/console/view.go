@@ -90,7 +90,7 @@ type summaryView struct {
 // page needs no emoji font).
 type iconLine struct{ Icon, Text string }
 
-func (c *Console) summaryView(s bot.Summary) summaryView {
+func (c *Page) summaryView(s bot.Summary) summaryView {
 	v := summaryView{Summary: s, StatusClass: string(s.Run.Status), StatusText: bot.RunStatusText(s.Run)}
 	if !s.Started.IsZero() {
 		st := newStamp(c.clock.Now(), s.Started)
@@ -222,7 +222,7 @@ type buttonView struct {
 // cardView renders a card for a person of role ro (pol decides what they
 // may do; nil when the run is unknown); run, when known, supplies the steps'
 // output.
-func (c *Console) cardView(ctx context.Context, card bot.PhaseCard, run *deploy.Run, pol *policy, ro role) cardView {
+func (c *Page) cardView(ctx context.Context, card bot.PhaseCard, run *deploy.Run, pol *policy, ro role) cardView {
 	now := c.clock.Now()
 	v := cardView{PhaseCard: card, DOMID: "card-" + card.RunID + "-" + card.PhaseID, StateClass: cardClass(card.State),
 		State: cardLabel(card.State), Gate: bot.GateText(card.Gate), Current: card.State == bot.CardCurrent || card.State == bot.CardWaiting}
@@ -287,7 +287,7 @@ func (c *Console) cardView(ctx context.Context, card bot.PhaseCard, run *deploy.
 // opens fills in when the window the waiting phase of run waits for opens:
 // the first window not yet ended for the run's release (or for any release).
 // The engine does not say which window; the console asks the windows.
-func (c *Console) opens(ctx context.Context, v *cardView, run *deploy.Run, now time.Time) {
+func (c *Page) opens(ctx context.Context, v *cardView, run *deploy.Run, now time.Time) {
 	if c.windows == nil {
 		return
 	}
@@ -338,7 +338,7 @@ func windowClock(t time.Time, zone string) string {
 	return t.In(loc).Format("Mon Jan 2 15:04") + " " + name
 }
 
-func (c *Console) buttons(bs []bot.Button) []buttonView {
+func (c *Page) buttons(bs []bot.Button) []buttonView {
 	if c.readOnly {
 		return nil
 	}
@@ -375,7 +375,7 @@ type noticeView struct {
 	Buttons []buttonView
 }
 
-func (c *Console) noticeView(m message) noticeView {
+func (c *Page) noticeView(m message) noticeView {
 	n := m.Msg.Notice
 	v := noticeView{
 		DOMID: m.domID(), Kind: string(n.Kind), Icon: noticeIcon(n), Title: n.Title,
@@ -472,7 +472,7 @@ type windowView struct {
 	In         string
 }
 
-func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
+func (c *Page) windowViews(ctx context.Context) ([]windowView, string) {
 	if c.windows == nil {
 		return nil, ""
 	}
@@ -503,4 +503,4 @@ func (c *Console) windowViews(ctx context.Context) ([]windowView, string) {
 
 // refusal is an error's text for a person, worded by bot.PersonText (the
 // detail of an unexpected error is logged under a reference).
-func (c *Console) refusal(err error) string { return bot.PersonText(c.log, err) }
+func (c *Page) refusal(err error) string { return bot.PersonText(c.log, err) }

@@ -4,7 +4,10 @@
 // over the Gateway or on POST /discord/interactions (Ed25519-verified,
 // timestamps older than five minutes and bodies over 1 MiB refused), and the
 // rendering of the neutral message model (run summary, phase cards, notices)
-// as Discord messages with embeds and components. It implements bot.Poster.
+// as Discord messages with embeds and components by its Poster
+// (bot.Poster). NewPoster builds the outgoing side before the bot, which is
+// given it; New builds the incoming side, which takes the bot and embeds the
+// Poster.
 //
 // The interaction rules it keeps: slash commands are answered with a message
 // (type 4, ephemeral unless the reply is public); button clicks follow the

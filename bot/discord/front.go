@@ -39,8 +39,11 @@ type Config struct {
 	// GuildID registers the command on one guild (fast, for development)
 	// instead of globally.
 	GuildID string
-	// Bot runs commands and clicks. Required.
+	// Bot runs commands and clicks. Required by New, not used by NewPoster.
 	Bot *bot.Bot
+	// Poster is the outgoing side built beforehand with NewPoster (the bot
+	// is built with it); nil makes New build one from this Config.
+	Poster *Poster
 	// Clock checks interaction timestamps and paces retries (default clock.Real).
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -66,33 +69,83 @@ const (
 // interactions endpoint and Run registers the command and, without a public
 // key, receives interactions over the Gateway.
 type Front struct {
+	*Poster
 	appID   string
 	guildID string
 	pub     ed25519.PublicKey
-	s       *discordgo.Session // REST: messages, commands, the Gateway
 	cb      *discordgo.Session // interaction answers and followups (a rate limiter of their own)
 	bot     *bot.Bot
 	clock   clock.Clock
-	log     *slog.Logger
 	budget  time.Duration // bounds the work before the first response
 
 	work tasks         // interaction work still running after the acknowledgement
 	slot chan struct{} // bounds the interaction work running at once
 }
 
-var _ bot.Poster = (*Front)(nil)
+// Poster is the Discord front's outgoing side: the bot.Poster that posts and
+// edits messages over REST. It needs no bot, so it is built before the bot,
+// which is given it at construction.
+type Poster struct {
+	s   *discordgo.Session // REST: messages, commands, the Gateway
+	log *slog.Logger
+}
 
-// New returns a Discord front for cfg. It makes no network call.
+var _ bot.Poster = (*Poster)(nil)
+
+// NewPoster returns the outgoing side for cfg (Bot is not used). It makes no
+// network call.
+func NewPoster(cfg Config) (*Poster, error) {
+	cfg, session, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := session()
+	if err != nil {
+		return nil, err
+	}
+	return &Poster{s: s, log: cfg.Logger.With("component", "discord", "platform", PlatformName)}, nil
+}
+
+// New returns a Discord front for cfg, over cfg.Poster (or a new one). It
+// makes no network call.
 func New(cfg Config) (*Front, error) {
+	if cfg.Bot == nil {
+		return nil, errors.New("discord: a bot is required")
+	}
+	cfg, session, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.Poster
+	if p == nil {
+		s, err := session()
+		if err != nil {
+			return nil, err
+		}
+		p = &Poster{s: s, log: cfg.Logger.With("component", "discord", "platform", PlatformName)}
+	}
+	// Interaction answers get a session (and so a rate limiter) of their own:
+	// Discord exempts them from the global limit, and a card edit waiting
+	// out its bucket must never hold up an answer due within 3 seconds.
+	cb, err := session()
+	if err != nil {
+		return nil, err
+	}
+	return &Front{
+		Poster: p, appID: cfg.AppID, guildID: cfg.GuildID, pub: cfg.PublicKey, cb: cb, bot: cfg.Bot, clock: cfg.Clock, budget: cfg.AckBudget,
+		slot: make(chan struct{}, cfg.Workers),
+	}, nil
+}
+
+// prepare checks cfg, fills in its defaults and returns a maker of sessions.
+func prepare(cfg Config) (Config, func() (*discordgo.Session, error), error) {
 	switch {
 	case strings.TrimSpace(cfg.Token) == "":
-		return nil, errors.New("discord: DISCORD_BOT_TOKEN is required")
+		return cfg, nil, errors.New("discord: DISCORD_BOT_TOKEN is required")
 	case strings.TrimSpace(cfg.AppID) == "":
-		return nil, errors.New("discord: DISCORD_APP_ID is required")
-	case cfg.Bot == nil:
-		return nil, errors.New("discord: a bot is required")
+		return cfg, nil, errors.New("discord: DISCORD_APP_ID is required")
 	case cfg.PublicKey != nil && len(cfg.PublicKey) != ed25519.PublicKeySize:
-		return nil, fmt.Errorf("discord: DISCORD_PUBLIC_KEY must be %d bytes (64 hex digits), got %d", ed25519.PublicKeySize, len(cfg.PublicKey))
+		return cfg, nil, fmt.Errorf("discord: DISCORD_PUBLIC_KEY must be %d bytes (64 hex digits), got %d", ed25519.PublicKeySize, len(cfg.PublicKey))
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -114,7 +167,7 @@ func New(cfg Config) (*Front, error) {
 	if cfg.APIURL != "" {
 		rt, err := newRewrite(cfg.APIURL, client.Transport)
 		if err != nil {
-			return nil, err
+			return cfg, nil, err
 		}
 		client.Transport = rt
 	}
@@ -133,29 +186,15 @@ func New(cfg Config) (*Front, error) {
 		s.Identify.Intents = discordgo.IntentsNone
 		return s, nil
 	}
-	s, err := session()
-	if err != nil {
-		return nil, err
-	}
-	// Interaction answers get a session (and so a rate limiter) of their own:
-	// Discord exempts them from the global limit, and a card edit waiting
-	// out its bucket must never hold up an answer due within 3 seconds.
-	cb, err := session()
-	if err != nil {
-		return nil, err
-	}
-	return &Front{
-		appID: cfg.AppID, guildID: cfg.GuildID, pub: cfg.PublicKey, s: s, cb: cb, bot: cfg.Bot, clock: cfg.Clock, budget: cfg.AckBudget,
-		log: cfg.Logger.With("component", "discord", "platform", PlatformName), slot: make(chan struct{}, cfg.Workers),
-	}, nil
+	return cfg, session, nil
 }
 
 // Platform returns "discord".
-func (f *Front) Platform() string { return PlatformName }
+func (f *Poster) Platform() string { return PlatformName }
 
 // Post posts m in channel, as a reply to the message replyTo when it is set,
 // and returns the new message's reference ("channel/message").
-func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
+func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
 	r := render(m)
 	send := &discordgo.MessageSend{Content: r.Content, Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()}
 	if ch, id, ok := splitRef(replyTo); ok {
@@ -173,7 +212,7 @@ func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message
 }
 
 // Update replaces the message ref ("channel/message") with m.
-func (f *Front) Update(ctx context.Context, ref string, m bot.Message) error {
+func (f *Poster) Update(ctx context.Context, ref string, m bot.Message) error {
 	ch, id, ok := splitRef(ref)
 	if !ok {
 		return &bot.PermanentError{Err: fmt.Errorf("discord: update: malformed message reference %q", ref)}
@@ -193,7 +232,7 @@ func (f *Front) Update(ctx context.Context, ref string, m bot.Message) error {
 // sending on the bucket (its own wait ignores the context and has no cap):
 // the outbox then waits on its clock, can be stopped, and sends the latest
 // state afterwards. A bucket in use by another call is left to discordgo.
-func (f *Front) preflight(bucket string) error {
+func (f *Poster) preflight(bucket string) error {
 	b := f.s.Ratelimiter.GetBucket(bucket)
 	if !b.TryLock() {
 		return nil

@@ -17,9 +17,10 @@ import (
 
 	"deploybot/adapters"
 	"deploybot/adapters/shell"
+	"deploybot/bot"
 	"deploybot/bot/discord"
 	"deploybot/deploy/redisstore"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 	"deploybot/internal/clock"
 	"deploybot/internal/testkit"
 	"deploybot/internal/testkit/discordfake"
@@ -81,7 +82,7 @@ type harness struct {
 	t       *testing.T
 	fake    *discordfake.Server
 	clock   *clock.Fake
-	core    *botcore.Core
+	core    *appcore.Core
 	front   *discord.Front
 	url     string // the interactions endpoint
 	gateway bool
@@ -124,17 +125,26 @@ func newHarness(t *testing.T, hc harnessConfig) *harness {
 		t.Fatalf("runbook: %v", err)
 	}
 	log := testLogger()
-	core := botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: rb, Steps: reg, Clock: clk, Logger: log, NoticeChannel: noticeChannel})
 	cfg := discord.Config{Token: discordfake.BotToken, AppID: discordfake.AppID, APIURL: fake.URL(), GuildID: hc.guild,
-		Bot: core.Bot, Clock: clk, Logger: log, AckBudget: hc.ackBudget, Workers: hc.workers}
+		Clock: clk, Logger: log, AckBudget: hc.ackBudget, Workers: hc.workers}
 	if !hc.gateway {
 		cfg.PublicKey = fake.PublicKey()
 	}
+	// The same parts in the same order as the binary: the poster, then the
+	// core (internal/app/core), then the front's incoming side.
+	poster, err := discord.NewPoster(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := appcore.Build(appcore.Config{Store: store, Runbook: rb, Steps: reg, Posters: []bot.Poster{poster}, Clock: clk, Logger: log, NoticeChannel: noticeChannel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Poster, cfg.Bot = poster, core.Bot
 	front, err := discord.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	core.Bot.AddPoster(front)
 	mux := http.NewServeMux()
 	front.Routes(mux)
 	hs := httptest.NewServer(mux)

@@ -364,7 +364,7 @@ func componentLabel(rows []discordgo.MessageComponent, customID string) string {
 // confirmation text; a button no longer on the card gets a generic one.
 func (f *Front) findButton(ctx context.Context, a deploy.Action, id string) (bot.Button, *bot.Confirm) {
 	fallback := bot.Button{Action: a.Kind, RunID: a.RunID, Phase: a.Phase, Step: a.Step}
-	run, err := f.bot.Engine().Get(ctx, a.RunID)
+	run, err := f.bot.Get(ctx, a.RunID)
 	if err != nil {
 		return fallback, nil
 	}
@@ -393,7 +393,7 @@ func (f *Front) pick(ctx context.Context, in *discordgo.Interaction, data discor
 		_ = respond(message(ephemeral("that menu is not one of mine")))
 		return
 	}
-	run, err := f.bot.Engine().Get(ctx, runID)
+	run, err := f.bot.Get(ctx, runID)
 	if err != nil {
 		_ = respond(message(ephemeral(f.bot.PersonText(err))))
 		return

@@ -174,7 +174,7 @@ func TestCustomIDsFitDiscord(t *testing.T) {
 // TestMalformedInteractionsAreAnswered: interactions without the data their
 // type promises are answered (ephemerally) instead of crashing the handler.
 func TestMalformedInteractionsAreAnswered(t *testing.T) {
-	f := &Front{appID: "1", clock: clock.NewFake(now), log: discardLogger()}
+	f := &Front{appID: "1", clock: clock.NewFake(now), Poster: &Poster{log: discardLogger()}}
 	member := &discordgo.Member{User: &discordgo.User{ID: "9", Username: "x"}}
 	for _, in := range []*discordgo.Interaction{
 		{ID: "1", Type: discordgo.InteractionApplicationCommand, Token: "t"},

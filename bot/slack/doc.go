@@ -6,9 +6,13 @@
 // answer in the acknowledgement when it is ready within the budget, else an
 // empty acknowledgement and the answer by response_url or an ephemeral
 // message when it is ready), answers Slack's unsigned ssl_check, opens the
-// reason dialog for Skip, Rollback and starting outside a window, and
-// implements bot.Poster: it renders the neutral message model as Block Kit
-// and posts and edits messages with slack-go.
+// reason dialog for Skip, Rollback and starting outside a window; and its
+// Poster (bot.Poster) renders the neutral message model as Block Kit and
+// posts and edits messages with slack-go.
+//
+// The front is built in two parts, in dependency order: NewPoster (the
+// outgoing side, no bot needed) before the bot, which is given it; then New
+// (the incoming side, which takes the bot and embeds the Poster).
 //
 // It owns the Slack wire formats and Block Kit limits. It must not import
 // the stores (Redis, bbolt), the adapters or other fronts; it talks to the

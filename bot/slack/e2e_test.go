@@ -246,8 +246,7 @@ func TestRateLimitStorm(t *testing.T) {
 func TestSecondRunRefused(t *testing.T) {
 	h := newHarness(t, options{})
 	h.startRun()
-	runID := h.core.Bot.Engine()
-	live, err := runID.Live(context.Background())
+	live, err := h.core.Bot.Live(context.Background())
 	if err != nil || len(live) != 1 {
 		t.Fatalf("live runs: %v %v", live, err)
 	}
@@ -352,7 +351,7 @@ func TestCommandReplies(t *testing.T) {
 			}
 		})
 	}
-	live, _ := h.core.Bot.Engine().Live(context.Background())
+	live, _ := h.core.Bot.Live(context.Background())
 	h.flush()
 	if len(live) != 0 || len(h.fake.Messages()) != 0 {
 		t.Errorf("refused commands created %d runs and %d messages", len(live), len(h.fake.Messages()))

@@ -49,8 +49,12 @@ type Config struct {
 	AppToken config.Secret
 	// APIURL is the Web API base URL (default Slack's own); a missing final "/" is added.
 	APIURL string
-	// Bot is the chat side that commands and clicks go to: required.
-	Bot    *bot.Bot
+	// Bot is the chat side that commands and clicks go to: required by New,
+	// not used by NewPoster.
+	Bot *bot.Bot
+	// Poster is the outgoing side built beforehand with NewPoster (the bot
+	// is built with it); nil makes New build one from this Config.
+	Poster *Poster
 	Clock  clock.Clock
 	Logger *slog.Logger
 	// HTTPClient makes the Web API, response_url and Socket Mode calls.
@@ -63,14 +67,23 @@ type Config struct {
 	GroupsTTL time.Duration
 }
 
-// Front is deploybot's Slack front: HTTP handlers, the Socket Mode loop,
-// and the bot.Poster that posts and edits messages.
+// Poster is the Slack front's outgoing side: the bot.Poster that posts and
+// edits messages through the Web API. It needs no bot, so it is built before
+// the bot, which is given it at construction.
+type Poster struct {
+	api *slack.Client
+	log *slog.Logger
+}
+
+var _ bot.Poster = (*Poster)(nil)
+
+// Front is deploybot's Slack front: the incoming side (HTTP handlers, the
+// Socket Mode loop) that takes the bot, over its Poster.
 type Front struct {
+	*Poster
 	cfg    Config
-	api    *slack.Client
 	bot    *bot.Bot
 	clock  clock.Clock
-	log    *slog.Logger
 	http   *http.Client
 	groups *groupCache
 	pool   *pool
@@ -82,19 +95,56 @@ type Front struct {
 	work    sync.WaitGroup // clicks being applied
 }
 
-var _ bot.Poster = (*Front)(nil)
+// NewPoster returns the outgoing side for cfg (Bot is not used). It makes
+// no network call.
+func NewPoster(cfg Config) (*Poster, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newPoster(cfg), nil
+}
 
-// New returns a Slack front for cfg. It starts nothing: Run runs Socket Mode
-// (when an app token is set) and Routes adds the HTTP handlers.
+func newPoster(cfg Config) *Poster {
+	opts := []slack.Option{slack.OptionAPIURL(cfg.APIURL), slack.OptionHTTPClient(cfg.HTTPClient)}
+	if cfg.AppToken.IsSet() {
+		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken.Reveal()))
+	}
+	return &Poster{api: slack.New(cfg.BotToken.Reveal(), opts...), log: cfg.Logger.With("component", "slack", "platform", Platform)}
+}
+
+// New returns a Slack front for cfg, over cfg.Poster (or a new one). It
+// starts nothing: Run runs Socket Mode (when an app token is set) and Routes
+// adds the HTTP handlers.
 func New(cfg Config) (*Front, error) {
 	if cfg.Bot == nil {
 		return nil, errors.New("slack front: no bot")
 	}
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.Poster
+	if p == nil {
+		p = newPoster(cfg)
+	}
+	f := &Front{
+		Poster: p, cfg: cfg, bot: cfg.Bot, clock: cfg.Clock, http: cfg.HTTPClient,
+		groups: newGroupCache(p.api, cfg.Clock, cfg.GroupsTTL, p.log),
+		pool:   newPool(cfg.Workers, p.log),
+		envs:   make(chan struct{}, 64),
+		slots:  make(chan struct{}, DefaultMaxWork),
+	}
+	return f, nil
+}
+
+// withDefaults checks cfg and fills in its defaults.
+func withDefaults(cfg Config) (Config, error) {
 	if !cfg.BotToken.IsSet() {
-		return nil, errors.New("slack front: SLACK_BOT_TOKEN is not set")
+		return cfg, errors.New("slack front: SLACK_BOT_TOKEN is not set")
 	}
 	if !cfg.SigningSecret.IsSet() && !cfg.AppToken.IsSet() {
-		return nil, errors.New("slack front: set SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)")
+		return cfg, errors.New("slack front: set SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)")
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = config.DefaultSlackAPIURL
@@ -103,7 +153,7 @@ func New(cfg Config) (*Front, error) {
 		cfg.APIURL += "/"
 	}
 	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("slack front: SLACK_API_URL %q is not an http(s) URL", cfg.APIURL)
+		return cfg, fmt.Errorf("slack front: SLACK_API_URL %q is not an http(s) URL", cfg.APIURL)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -123,24 +173,11 @@ func New(cfg Config) (*Front, error) {
 	if cfg.GroupsTTL <= 0 {
 		cfg.GroupsTTL = DefaultGroupsTTL
 	}
-	log := cfg.Logger.With("component", "slack", "platform", Platform)
-	opts := []slack.Option{slack.OptionAPIURL(cfg.APIURL), slack.OptionHTTPClient(cfg.HTTPClient)}
-	if cfg.AppToken.IsSet() {
-		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken.Reveal()))
-	}
-	api := slack.New(cfg.BotToken.Reveal(), opts...)
-	f := &Front{
-		cfg: cfg, api: api, bot: cfg.Bot, clock: cfg.Clock, log: log, http: cfg.HTTPClient,
-		groups: newGroupCache(api, cfg.Clock, cfg.GroupsTTL, log),
-		pool:   newPool(cfg.Workers, log),
-		envs:   make(chan struct{}, 64),
-		slots:  make(chan struct{}, DefaultMaxWork),
-	}
-	return f, nil
+	return cfg, nil
 }
 
 // Platform returns "slack".
-func (f *Front) Platform() string { return Platform }
+func (p *Poster) Platform() string { return Platform }
 
 // Run serves Socket Mode until ctx ends when an app token is configured;
 // otherwise it waits for ctx (the HTTP handlers serve meanwhile). Either way

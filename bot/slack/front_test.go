@@ -12,7 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"deploybot/deploy/boltstore"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 
 	"deploybot/internal/clock"
 	"deploybot/internal/testkit/slackfake"
@@ -108,7 +108,10 @@ func FuzzInteraction(f *testing.F) {
 	}
 	f.Cleanup(func() { _ = store.Close() })
 	rb := fixtureRunbook(f, fixtureYAML)
-	core := botcore.NewCore(botcore.CoreConfig{Store: store, Runbook: rb, Logger: quietLogger()})
+	core, err := appcore.Build(appcore.Config{Store: store, Runbook: rb, Logger: quietLogger()})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Cleanup(core.Close)
 	fake := slackfake.New(f)
 	front, err := New(Config{BotToken: slackfake.BotToken, SigningSecret: testSecret, APIURL: fake.APIURL(), Bot: core.Bot, Logger: quietLogger()})

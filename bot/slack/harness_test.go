@@ -19,8 +19,9 @@ import (
 
 	"deploybot/adapters"
 	"deploybot/adapters/shell"
+	"deploybot/bot"
 	"deploybot/deploy/redisstore"
-	"deploybot/internal/botcore"
+	appcore "deploybot/internal/app/core"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
 	"deploybot/internal/testkit"
@@ -141,7 +142,7 @@ type harness struct {
 	rdb    *redis.Client
 	count  *redisCounter
 
-	core   *botcore.Core
+	core   *appcore.Core
 	front  *Front
 	srv    *httptest.Server
 	cancel context.CancelFunc
@@ -185,12 +186,8 @@ func (h *harness) start() {
 	h.rdb.AddHook(h.count)
 	store := redisstore.New(h.rdb, h.prefix)
 	log := quietLogger()
-	h.core = botcore.NewCore(botcore.CoreConfig{
-		Store: store, Runbook: h.rb, Steps: h.reg, Clock: clock.Real{}, Logger: log,
-		NoticeChannel: noticeChannel, Poll: 50 * time.Millisecond,
-	})
 	cfg := Config{
-		BotToken: config.Secret(slackfake.BotToken), APIURL: h.fake.APIURL(), Bot: h.core.Bot, Logger: log,
+		BotToken: config.Secret(slackfake.BotToken), APIURL: h.fake.APIURL(), Logger: log,
 		AckBudget: h.opt.ackBudget,
 	}
 	if h.opt.socket {
@@ -198,14 +195,29 @@ func (h *harness) start() {
 	} else {
 		cfg.SigningSecret = config.Secret(testSecret)
 	}
+	// The same parts in the same order as the binary: the poster, then the
+	// core (internal/app/core), then the front's incoming side.
+	poster, err := NewPoster(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var posters []bot.Poster
+	if !h.opt.noPoster {
+		posters = append(posters, poster)
+	}
+	h.core, err = appcore.Build(appcore.Config{
+		Store: store, Runbook: h.rb, Steps: h.reg, Posters: posters, Clock: clock.Real{}, Logger: log,
+		NoticeChannel: noticeChannel, Poll: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Poster, cfg.Bot = poster, h.core.Bot
 	front, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.front = front
-	if !h.opt.noPoster {
-		h.core.Bot.AddPoster(front)
-	}
 	mux := http.NewServeMux()
 	front.Routes(mux)
 	h.srv = httptest.NewServer(mux)

@@ -293,7 +293,7 @@ func (f *Front) reasonSubmitted(ctx context.Context, cb *interaction) any {
 // runbook's approver list names.
 func (f *Front) actor(ctx context.Context, team, id, name string) deploy.Actor {
 	a := deploy.Actor{ID: id, Name: name, Platform: Platform, Workspace: team}
-	rb := f.bot.Engine().Runbook()
+	rb := f.bot.Runbook()
 	handles := approverHandles(append(slices.Clone(rb.Approvers), rb.Operators...))
 	if len(handles) > 0 {
 		gctx, cancel := context.WithTimeout(ctx, groupsWait)

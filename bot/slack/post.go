@@ -41,14 +41,14 @@ func messageOptions(r Rendered) []slack.MsgOption {
 // bot posts for a run carries: its key finds it again after a crash.
 const metadataType = "deploybot_message"
 
-// findWindow bounds how far back Find looks: a redelivery follows a crash
-// by seconds to minutes, not hours.
-const findWindow = time.Hour
+// findLimit bounds how far back Find looks: a redelivery follows a crash by
+// seconds to minutes, so the message is among the channel's newest.
+const findLimit = 200
 
 // Post implements bot.Poster with chat.postMessage; a reply goes into the
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
 // A message with a Key carries it in its metadata (see Find).
-func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
+func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
 	opts := messageOptions(Render(m))
 	if m.Key != "" {
 		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": m.Key}}))
@@ -73,25 +73,24 @@ func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message
 }
 
 // Find implements bot.Finder: the reference of the message posted with key
-// in channel (in the thread of replyTo when it is set) during the last hour,
-// or "" when there is none. It reads conversations.history (or .replies)
+// in channel (in the thread of replyTo when it is set) among the newest
+// findLimit messages, or "" when there is none. It reads conversations.history (or .replies)
 // with the messages' metadata: a post Slack accepted just before the bot
 // died, never recorded, is found instead of posted again.
-func (f *Front) Find(ctx context.Context, channel, replyTo, key string) (string, error) {
+func (f *Poster) Find(ctx context.Context, channel, replyTo, key string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
-	oldest := fmt.Sprintf("%d.000000", f.clock.Now().Add(-findWindow).Unix())
 	var msgs []slack.Message
 	if _, ts, err := SplitRef(replyTo); replyTo != "" && err == nil {
 		got, _, _, err := f.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-			ChannelID: channel, Timestamp: ts, Limit: 200, Oldest: oldest, IncludeAllMetadata: true})
+			ChannelID: channel, Timestamp: ts, Limit: findLimit, IncludeAllMetadata: true})
 		if err != nil {
 			return "", classify("conversations.replies", err)
 		}
 		msgs = got
 	} else {
 		got, err := f.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-			ChannelID: channel, Limit: 200, Oldest: oldest, IncludeAllMetadata: true})
+			ChannelID: channel, Limit: findLimit, IncludeAllMetadata: true})
 		if err != nil {
 			return "", classify("conversations.history", err)
 		}
@@ -106,7 +105,7 @@ func (f *Front) Find(ctx context.Context, channel, replyTo, key string) (string,
 }
 
 // Update implements bot.Poster with chat.update.
-func (f *Front) Update(ctx context.Context, ref string, m bot.Message) error {
+func (f *Poster) Update(ctx context.Context, ref string, m bot.Message) error {
 	ch, ts, err := SplitRef(ref)
 	if err != nil {
 		return &bot.PermanentError{Err: err}

@@ -2,10 +2,12 @@ package schedule_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,9 +24,10 @@ import (
 // *bot.Bot posts the scheduler's notices; the scheduler answers the bot's
 // window commands and the window adapter's questions.
 var (
-	_ schedule.Notices = (*bot.Bot)(nil)
-	_ bot.Windows      = (*schedule.Scheduler)(nil)
-	_ window.Windows   = (*schedule.Scheduler)(nil)
+	_ schedule.Notices     = (*bot.Bot)(nil)
+	_ schedule.OnceNotices = (*bot.Publisher)(nil)
+	_ bot.Windows          = (*schedule.Scheduler)(nil)
+	_ window.Windows       = (*schedule.Scheduler)(nil)
 )
 
 var (
@@ -143,21 +146,27 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldOver(t, func(s deploy.Store) deploy.Store { return s })
+}
+
+// newWorldOver is newWorld over wrap(the store).
+func newWorldOver(t *testing.T, wrap func(deploy.Store) deploy.Store) *world {
+	t.Helper()
 	srv := testkit.Redis(t)
-	store, err := redisstore.Open(srv.URL(), srv.Prefix(t))
+	rs, err := redisstore.Open(srv.URL(), srv.Prefix(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = store.Close() })
+	t.Cleanup(func() { _ = rs.Close() })
+	store := wrap(rs)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
 	w := &world{clk: clock.NewFake(now), poster: &poster{}}
-	w.sched = schedule.New(schedule.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, NoticeChannel: "C-notices"})
-	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: w.sched})
-	w.bot = bot.New(bot.Config{Engine: w.engine, Posters: []bot.Poster{w.poster}, NoticeChannel: "C-notices", Windows: w.sched, Clock: w.clk, Logger: log})
+	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: store, Runbook: rb, Clock: w.clk, Logger: log})
+	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: cal})
+	w.bot = bot.New(bot.Config{Engine: w.engine, Posters: []bot.Poster{w.poster}, NoticeChannel: "C-notices", Windows: cal, Clock: w.clk, Logger: log})
 	t.Cleanup(w.bot.Outbox().Close)
-	w.sched.SetEngine(w.engine)
-	w.sched.SetNotices(w.bot)
+	w.sched = schedule.New(schedule.Config{Calendar: cal, Store: store, Engine: w.engine, Notices: w.bot, Clock: w.clk, Logger: log, NoticeChannel: "C-notices"})
 	return w
 }
 
@@ -245,5 +254,66 @@ func TestBookRemindAndStartFromChat(t *testing.T) {
 	gone := w.bot.Click(ctx, bot.Click{Platform: "slack", Channel: "C-notices", Actor: bob, ButtonID: start, RequestID: "click-3"})
 	if !strings.Contains(gone.Text, "cancelled or has ended") {
 		t.Errorf("Start click on a cancelled window: %q", gone.Text)
+	}
+}
+
+// failFirstRecord fails the first store write that records a notice (the
+// bot's Schedule or ScheduleOnce), as a process dying between claiming a
+// notice and recording it would.
+type failFirstRecord struct {
+	deploy.Store
+	failed atomic.Bool
+}
+
+func (s *failFirstRecord) fail() error {
+	if s.failed.CompareAndSwap(false, true) {
+		return errors.New("connection reset by peer")
+	}
+	return nil
+}
+
+func (s *failFirstRecord) Schedule(ctx context.Context, items ...deploy.DueItem) error {
+	if err := s.fail(); err != nil {
+		return err
+	}
+	return s.Store.Schedule(ctx, items...)
+}
+
+func (s *failFirstRecord) ScheduleOnce(ctx context.Context, key string, ttl time.Duration, items ...deploy.DueItem) (bool, error) {
+	if err := s.fail(); err != nil {
+		return false, err
+	}
+	return s.Store.ScheduleOnce(ctx, key, ttl, items...)
+}
+
+// A reminder whose record fails is not lost: the record is the once-only
+// claim, so nothing was claimed and the next scan records and posts it,
+// once.
+func TestReminderWhoseRecordFailedIsSentByTheNextScan(t *testing.T) {
+	flaky := &failFirstRecord{}
+	w := newWorldOver(t, func(s deploy.Store) deploy.Store { flaky.Store = s; return flaky })
+	ctx := t.Context()
+	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "schedule v1.4 2030-06-03 12:00 Europe/Berlin for 1h"})
+	if !strings.Contains(reply.Text, "booked for v1.4") {
+		t.Fatalf("schedule reply %+v", reply)
+	}
+	ws, err := w.sched.Upcoming(ctx)
+	if err != nil || len(ws) != 1 {
+		t.Fatalf("upcoming = %v, %v", ws, err)
+	}
+	w.clk.Set(ws[0].Start.Add(-time.Hour))
+	if err := w.sched.Tick(ctx); err == nil {
+		t.Error("the scan whose record failed reported no error")
+	}
+	for range 2 {
+		if err := w.sched.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.bot.Outbox().Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.poster.all(); len(got) != 1 || got[0] != "C-notices: ⏰ Maintenance window for v1.4 opens in 1h 00m" {
+		t.Fatalf("posted %q, want the 1h reminder once", got)
 	}
 }

@@ -1,18 +1,31 @@
-// Package schedule owns maintenance windows over time: booking, listing and
-// cancelling scheduled windows (it implements bot.Windows), recurring windows
-// from the runbook's `windows:` (cron expression, duration, time zone), the
-// window gate the engine asks before a `window: required` phase runs (it
-// implements deploy.WindowGate), and the notices that go with windows:
-// reminders at the runbook's `reminders:` offsets, "window open", "window
-// closes in 15 minutes" and "window ended while a production phase is open".
+// Package schedule owns maintenance windows over time, in two parts built in
+// dependency order:
+//
+//   - Calendar books, lists and cancels scheduled windows (it implements
+//     bot.Windows), knows the recurring windows from the runbook's `windows:`
+//     (cron expression, duration, time zone), and answers whether a window is
+//     open: it is the gate the engine asks before a `window: required` phase
+//     runs (deploy.WindowGate) and the window adapter's source. It needs only
+//     the store and the runbook, so it is built before the adapters and the
+//     engine.
+//   - Scheduler is the reminder loop, built after the engine and the effect
+//     publisher and given both at construction: it sends the notices that go
+//     with windows (reminders at the runbook's `reminders:` offsets, "window
+//     open", "window closes in 15 minutes" and "window ended while a
+//     production phase is open") and moves on runs that wait for a window
+//     when one opens. It embeds its Calendar.
 //
 // Everything it knows lives in the deploy.Store, never in goroutines or
 // timers: each Tick reads the windows, computes which notices are due at the
-// injected clock's time, and claims each notice occurrence once in the store
-// (deploy.Store.ClaimOnce, keyed on the occurrence: window and start time plus
-// the reminder offset) before posting it, so several processes sharing one
-// store send each notice exactly once, and a process that was down catches up
-// on start-up: a reminder whose window has not started yet is sent late, one
+// injected clock's time, and takes a once-only claim on each notice
+// occurrence in the store (keyed on the occurrence: window and start time
+// plus the reminder offset), so several processes sharing one store send
+// each notice exactly once. With OnceNotices (the bot's publisher) the claim
+// and the notice's durable record are one atomic write
+// (deploy.Store.ScheduleOnce), so a crash cannot leave a notice claimed but
+// unrecorded, and a failed write is retried by the next scan; notices that
+// are dropped only take the claim (ClaimOnce). A process that was down
+// catches up on start-up: a reminder whose window has not started yet is sent late, one
 // whose window has started is dropped, logged and counted.
 //
 // Environments: a scheduled window applies to the environment in its Env

@@ -32,8 +32,8 @@ func engineFixture(t *testing.T, now time.Time) (*fixture, *deploy.Engine) {
 	t.Helper()
 	rb := gatedRunbook()
 	f := newFixture(t, rb, now)
-	e := deploy.NewEngine(deploy.Config{Store: f.store, Runbook: rb, Clock: f.clk, Logger: quiet(), Windows: f.s})
-	f.s.SetEngine(e)
+	e := deploy.NewEngine(deploy.Config{Store: f.store, Runbook: rb, Clock: f.clk, Logger: quiet(), Windows: f.s.Calendar})
+	f.rebuild(e, f.rec)
 	return f, e
 }
 
@@ -98,8 +98,8 @@ func TestRecurringWindowStartsWaitingPhase(t *testing.T) {
 	berlin := mustZone(t, "Europe/Berlin")
 	now := time.Date(2030, 6, 3, 21, 50, 0, 0, berlin)
 	f := newFixture(t, rb, now)
-	e := deploy.NewEngine(deploy.Config{Store: f.store, Runbook: rb, Clock: f.clk, Logger: quiet(), Windows: f.s})
-	f.s.SetEngine(e)
+	e := deploy.NewEngine(deploy.Config{Store: f.store, Runbook: rb, Clock: f.clk, Logger: quiet(), Windows: f.s.Calendar})
+	f.rebuild(e, f.rec)
 	out, err := e.Start(t.Context(), deploy.StartRequest{Release: "v3", Env: "staging", Channel: "C", Platform: "slack", Actor: ana})
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,13 @@ func newFixture(t testing.TB, rb *runbook.Runbook, now time.Time) *fixture {
 	return f
 }
 
+// rebuild replaces the fixture's reminder loop with one over the same
+// calendar that moves e's runs on and posts to n, the way main builds the
+// loop after the engine.
+func (f *fixture) rebuild(e Engine, n Notices) {
+	f.s = New(Config{Calendar: f.s.Calendar, Store: f.store, Engine: e, Notices: n, Clock: f.clk, Logger: quiet(), Metrics: f.reg, NoticeChannel: "C-notices"})
+}
+
 func (f *fixture) tick(t testing.TB) {
 	t.Helper()
 	if err := f.s.Tick(t.Context()); err != nil {

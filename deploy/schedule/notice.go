@@ -63,6 +63,17 @@ type Notices interface {
 	PostWindowNotice(ctx context.Context, n Notice) error
 }
 
+// OnceNotices is Notices whose record of a notice is its own once-only
+// claim: RecordWindowNotice records the notice durably under claim (kept
+// for ttl) only if claim is not taken yet, in one atomic store write, and
+// reports whether it did. The scheduler then takes no separate claim, so no
+// crash can leave a notice claimed but never recorded. *bot.Publisher
+// implements it.
+type OnceNotices interface {
+	Notices
+	RecordWindowNotice(ctx context.Context, claim string, ttl time.Duration, n Notice) (bool, error)
+}
+
 // NoticesFunc adapts a function to Notices.
 type NoticesFunc func(ctx context.Context, n Notice) error
 

@@ -129,7 +129,7 @@ func (p *panicky) PostWindowNotice(ctx context.Context, n Notice) error {
 func TestPanickingNoticesDoNotStopTheScheduler(t *testing.T) {
 	f := newFixture(t, &runbook.Runbook{Reminders: dur(15 * time.Minute)}, t0)
 	p := &panicky{}
-	f.s.SetNotices(p)
+	f.rebuild(nil, p)
 	book(t, f.store, deploy.Window{ID: "wfirst", Release: "v1", Start: t0.Add(20 * time.Minute), Created: t0})
 	book(t, f.store, deploy.Window{ID: "wsecnd", Release: "v2", Env: "staging", Start: t0.Add(50 * time.Minute), Created: t0})
 

@@ -49,18 +49,99 @@ const (
 	LiveRefresh = 30 * time.Second
 )
 
-// Config configures a Scheduler. Store is required; the others have defaults
-// or may be set later (SetEngine, SetNotices) before Run.
+// WindowStore is what the calendar needs of the store: the booked windows,
+// and a once-only claim that makes a repeated booking request one booking.
+type WindowStore interface {
+	Windows(ctx context.Context, endAfter time.Time) ([]deploy.Window, error)
+	PutWindow(ctx context.Context, w deploy.Window) error
+	DeleteWindow(ctx context.Context, id string) error
+	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// CalendarConfig configures a Calendar. Store is required.
+type CalendarConfig struct {
+	Store WindowStore
+	// Runbook gives the recurring windows and the approvers who may book and
+	// cancel any window. Nil means no recurring windows.
+	Runbook *runbook.Runbook
+	Clock   clock.Clock  // default clock.Real
+	Logger  *slog.Logger // default slog.Default()
+}
+
+// Calendar books, lists and cancels maintenance windows and answers whether
+// one is open. It needs no engine and posts nothing: it is the engine's gate
+// (deploy.WindowGate), the window adapter's source, the bot's /deploy
+// schedule, windows and unschedule (bot.Windows), and what the reminder loop
+// (Scheduler) reads. Its methods are safe for concurrent use.
+type Calendar struct {
+	store WindowStore
+	rb    *runbook.Runbook
+	clock clock.Clock
+	log   *slog.Logger
+	recs  []*recurrence
+
+	winsStale atomic.Bool // set when this process booked or cancelled a window
+}
+
+var _ deploy.WindowGate = (*Calendar)(nil)
+
+// NewCalendar returns a calendar for cfg. It makes no store calls. Recurring
+// windows that do not parse (the runbook's validation reports them) are
+// logged and left out.
+func NewCalendar(cfg CalendarConfig) *Calendar {
+	c := &Calendar{store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger}
+	if c.rb == nil {
+		c.rb = &runbook.Runbook{}
+	}
+	if c.clock == nil {
+		c.clock = clock.Real{}
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.log = c.log.With("component", "calendar")
+	for _, w := range c.rb.Windows {
+		r, err := parseRecurrence(w)
+		if err != nil {
+			c.log.Error("recurring window left out", "cron", w.Cron, "err", err)
+			continue
+		}
+		c.recs = append(c.recs, r)
+	}
+	return c
+}
+
+// Runbook returns the runbook the calendar was built with.
+func (c *Calendar) Runbook() *runbook.Runbook { return c.rb }
+
+// windowsChanged makes the next scan read the windows (this process booked
+// or cancelled one).
+func (c *Calendar) windowsChanged() { c.winsStale.Store(true) }
+
+// NoticeStore is what the reminder loop needs of the store: the once-only
+// claims that make each notice go out once across processes.
+type NoticeStore interface {
+	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Config configures a Scheduler, the reminder loop. Calendar (or Store, from
+// which a calendar is built) is required; everything it talks to is given
+// here, at construction.
 type Config struct {
-	Store deploy.Store
-	// Runbook gives the reminder offsets, the recurring windows and the
-	// approvers who may cancel any window. Nil means no recurring windows and
-	// the default reminders.
+	// Calendar is where the windows are; nil builds one from Store, Runbook,
+	// Clock and Logger.
+	Calendar *Calendar
+	// Store keeps the once-only claims of the notices. Nil: the Calendar's
+	// store, when it has ClaimOnce (every deploy.Store does).
+	Store NoticeStore
+	// Runbook gives the reminder offsets (and, when Calendar is nil, the
+	// recurring windows and approvers). Nil: the calendar's runbook.
 	Runbook *runbook.Runbook
 	// Engine moves runs on when a window opens, and tells which runs are live
 	// (for the "closes in 15 minutes" and "ended" notices). Nil: neither.
 	Engine Engine
-	// Notices posts window notices. Nil: notices are claimed, logged and counted but not posted.
+	// Notices records and posts window notices. Nil: notices are claimed,
+	// logged and counted but not posted.
 	Notices Notices
 	Clock   clock.Clock  // default clock.Real
 	Logger  *slog.Logger // default slog.Default()
@@ -73,22 +154,20 @@ type Config struct {
 	Tick time.Duration
 }
 
-// Scheduler books and lists maintenance windows, answers whether one is open,
-// and sends their reminders and notices exactly once across processes that
-// share a store. It implements bot.Windows, deploy.WindowGate and the window
-// adapter's Windows interface. Its methods are safe for concurrent use.
+// Scheduler is the reminder loop: it sends the windows' reminders and
+// notices exactly once across processes that share a store, and moves on
+// runs that wait for a window when one opens. It embeds its Calendar, so it
+// also answers everything the calendar does. Its methods are safe for
+// concurrent use.
 type Scheduler struct {
-	store   deploy.Store
-	rb      *runbook.Runbook
+	*Calendar
+	claims  NoticeStore
 	clock   clock.Clock
 	log     *slog.Logger
 	m       *metrics
 	channel string
 	tick    time.Duration
 	offsets []time.Duration // reminder offsets, smallest first
-	recs    []*recurrence
-
-	wiring  sync.RWMutex // wiring protects engine and notices
 	engine  Engine
 	notices Notices
 
@@ -97,31 +176,39 @@ type Scheduler struct {
 
 	// A scan reads the store only for what is due (see Tick): the windows
 	// and the live runs it read last are kept, with when they were read.
-	wins      []deploy.Window
-	winsAt    time.Time   // zero: read at the next scan
-	winsStale atomic.Bool // set when this process booked or cancelled a window
-	live      []*deploy.Run
-	liveAt    time.Time       // zero: read when next needed
-	liveSig   string          // the windows' states when the live runs were read
-	tried     map[string]bool // runs advanced since the live runs were read
-	next      time.Time       // nothing is due before this; zero: scan at once
-	lastScan  time.Time
+	wins     []deploy.Window
+	winsAt   time.Time // zero: read at the next scan
+	live     []*deploy.Run
+	liveAt   time.Time       // zero: read when next needed
+	liveSig  string          // the windows' states when the live runs were read
+	tried    map[string]bool // runs advanced since the live runs were read
+	next     time.Time       // nothing is due before this; zero: scan at once
+	lastScan time.Time
 }
 
-var _ deploy.WindowGate = (*Scheduler)(nil)
-
-// New returns a scheduler for cfg. It makes no store calls. Recurring windows
-// that do not parse (the runbook's validation reports them) are logged and left out.
+// New returns a scheduler for cfg. It makes no store calls.
 func New(cfg Config) *Scheduler {
+	cal := cfg.Calendar
+	if cal == nil {
+		var ws WindowStore
+		if cfg.Store != nil {
+			ws, _ = cfg.Store.(WindowStore)
+		}
+		cal = NewCalendar(CalendarConfig{Store: ws, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger})
+	}
 	s := &Scheduler{
-		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, channel: cfg.NoticeChannel,
+		Calendar: cal, claims: cfg.Store, clock: cfg.Clock, log: cfg.Logger, channel: cfg.NoticeChannel,
 		tick: cfg.Tick, engine: cfg.Engine, notices: cfg.Notices, known: map[string]time.Time{},
 	}
-	if s.rb == nil {
-		s.rb = &runbook.Runbook{}
+	if s.claims == nil {
+		s.claims = cal.store
+	}
+	rb := cfg.Runbook
+	if rb == nil {
+		rb = cal.rb
 	}
 	if s.clock == nil {
-		s.clock = clock.Real{}
+		s.clock = cal.clock
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -131,41 +218,13 @@ func New(cfg Config) *Scheduler {
 		s.tick = DefaultTick
 	}
 	s.m = newMetrics(cfg.Metrics)
-	for _, o := range s.rb.ReminderOffsets() {
+	for _, o := range rb.ReminderOffsets() {
 		if d := time.Duration(o); d > 0 && !slices.Contains(s.offsets, d) {
 			s.offsets = append(s.offsets, d)
 		}
 	}
 	slices.Sort(s.offsets)
-	for _, w := range s.rb.Windows {
-		r, err := parseRecurrence(w)
-		if err != nil {
-			s.log.Error("recurring window left out", "cron", w.Cron, "err", err)
-			continue
-		}
-		s.recs = append(s.recs, r)
-	}
 	return s
-}
-
-// SetEngine sets the engine (wiring: the engine is built with the scheduler as its gate).
-func (s *Scheduler) SetEngine(e Engine) {
-	s.wiring.Lock()
-	defer s.wiring.Unlock()
-	s.engine = e
-}
-
-// SetNotices sets where notices are posted (wiring: the bot is built after the scheduler).
-func (s *Scheduler) SetNotices(n Notices) {
-	s.wiring.Lock()
-	defer s.wiring.Unlock()
-	s.notices = n
-}
-
-func (s *Scheduler) wired() (Engine, Notices) {
-	s.wiring.RLock()
-	defer s.wiring.RUnlock()
-	return s.engine, s.notices
 }
 
 // Run scans for due notices every Tick until ctx ends, starting with one
@@ -248,10 +307,6 @@ func (r *recurrence) occurrence(start time.Time) occurrence {
 		zone: zone, recurring: true, by: "runbook"}
 }
 
-// windowsChanged makes the next scan read the windows (this process booked
-// or cancelled one).
-func (s *Scheduler) windowsChanged() { s.winsStale.Store(true) }
-
 // windows returns the scheduled windows that end after from, read from the
 // store at most every WindowsRefresh.
 func (s *Scheduler) windows(ctx context.Context, from, now time.Time) ([]deploy.Window, error) {
@@ -326,7 +381,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		s.m.errors.Inc()
 		return fmt.Errorf("schedule scan: %w", err)
 	}
-	engine, _ := s.wired()
+	engine := s.engine
 	var (
 		errs []error
 		live []*deploy.Run
@@ -448,14 +503,61 @@ func (s *Scheduler) claim(ctx context.Context, key string, o *occurrence, now ti
 	if _, ok := s.known[key]; ok {
 		return false, nil
 	}
-	// The claim must outlive every scan that can still see the occurrence.
-	ttl := max(o.end.Sub(now)+Lookback+24*time.Hour, 2*Lookback)
-	first, err := s.store.ClaimOnce(ctx, claimPrefix+key, ttl)
+	first, err := s.claims.ClaimOnce(ctx, claimPrefix+key, claimTTL(o, now))
 	if err != nil {
 		return false, fmt.Errorf("claim %s: %w", key, err)
 	}
 	s.known[key] = o.end.Add(Lookback + time.Hour)
 	return first, nil
+}
+
+// claimTTL is how long a claim on o is kept: it must outlive every scan
+// that can still see the occurrence.
+func claimTTL(o *occurrence, now time.Time) time.Duration {
+	return max(o.end.Sub(now)+Lookback+24*time.Hour, 2*Lookback)
+}
+
+// notify sends n about o once across processes. With OnceNotices the
+// durable record of the notice is the once-only claim (one atomic write);
+// otherwise the claim is taken first and the notice handed over after it.
+// It reports whether this call sent the notice. A failed record is not
+// remembered, so the next scan tries again.
+func (s *Scheduler) notify(ctx context.Context, key string, o *occurrence, n Notice, now time.Time) (bool, error) {
+	if _, ok := s.known[key]; ok {
+		return false, nil
+	}
+	once, ok := s.notices.(OnceNotices)
+	if !ok {
+		first, err := s.claim(ctx, key, o, now)
+		if err != nil || !first {
+			return false, err
+		}
+		return s.send(ctx, o, n, now), nil
+	}
+	n = s.address(o, n, now)
+	first, err := s.record(ctx, once, key, o, n, now)
+	if err != nil {
+		s.m.errors.Inc()
+		return false, fmt.Errorf("record %s: %w", key, err)
+	}
+	s.known[key] = o.end.Add(Lookback + time.Hour)
+	if first {
+		s.m.sent.WithLabelValues(string(n.Kind)).Inc()
+		s.log.Info("window notice sent", "window", o.label(), "kind", string(n.Kind), "offset", n.Offset.String(), "start", o.start)
+	}
+	return first, nil
+}
+
+// record calls RecordWindowNotice, turning a panic into an error.
+func (s *Scheduler) record(ctx context.Context, once OnceNotices, key string, o *occurrence, n Notice, now time.Time) (first bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.m.panics.Inc()
+			s.log.Error("recording a window notice panicked", "window", o.label(), "kind", string(n.Kind), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return once.RecordWindowNotice(ctx, claimPrefix+key, claimTTL(o, now), n)
 }
 
 // forget drops remembered claims of occurrences no scan will see again.
@@ -486,6 +588,18 @@ func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) er
 	started := !now.Before(o.start)
 	for i, off := range due {
 		key := fmt.Sprintf("remind:%s:%s", o.key, off)
+		log := s.log.With("window", o.label(), "offset", off.String(), "start", o.start)
+		if !started && i == 0 {
+			n := Notice{Kind: KindReminder, Offset: off, Until: o.start.Sub(now)}
+			sent, err := s.notify(ctx, key, o, n, now)
+			if err != nil {
+				return err
+			}
+			if late := now.Sub(o.start.Add(-off)); sent && late > s.tick {
+				log.Info("reminder sent late", "late", late.String())
+			}
+			continue
+		}
 		first, err := s.claim(ctx, key, o, now)
 		if err != nil {
 			return err
@@ -493,21 +607,13 @@ func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) er
 		if !first {
 			continue
 		}
-		log := s.log.With("window", o.label(), "offset", off.String(), "start", o.start)
 		switch {
 		case started:
 			s.m.dropped.WithLabelValues(string(KindReminder), "stale").Inc()
 			log.Info("reminder dropped: the window started before it could be sent")
-		case i > 0:
+		default:
 			s.m.dropped.WithLabelValues(string(KindReminder), "superseded").Inc()
 			log.Info("reminder dropped: a later reminder of the window is sent instead", "sent_offset", due[0].String())
-		default:
-			n := Notice{Kind: KindReminder, Offset: off, Until: o.start.Sub(now)}
-			if s.send(ctx, o, n, now) {
-				if late := now.Sub(o.start.Add(-off)); late > s.tick {
-					log.Info("reminder sent late", "late", late.String())
-				}
-			}
 		}
 	}
 	return nil
@@ -519,16 +625,16 @@ func (s *Scheduler) announceOpen(ctx context.Context, o *occurrence, now time.Ti
 	if now.Before(o.start) {
 		return nil
 	}
+	if now.Before(o.end) {
+		_, err := s.notify(ctx, "open:"+o.key, o, Notice{Kind: KindOpen, Until: o.end.Sub(now)}, now)
+		return err
+	}
 	first, err := s.claim(ctx, "open:"+o.key, o, now)
 	if err != nil || !first {
 		return err
 	}
-	if !now.Before(o.end) {
-		s.m.dropped.WithLabelValues(string(KindOpen), "stale").Inc()
-		s.log.Info("window-open notice dropped: the window ended before it could be sent", "window", o.label(), "start", o.start)
-		return nil
-	}
-	s.send(ctx, o, Notice{Kind: KindOpen, Until: o.end.Sub(now)}, now)
+	s.m.dropped.WithLabelValues(string(KindOpen), "stale").Inc()
+	s.log.Info("window-open notice dropped: the window ended before it could be sent", "window", o.label(), "start", o.start)
 	return nil
 }
 
@@ -547,12 +653,8 @@ func (s *Scheduler) warnClosing(ctx context.Context, o *occurrence, occs []occur
 	if len(runs) == 0 {
 		return nil
 	}
-	first, err := s.claim(ctx, "closing:"+o.key, o, now)
-	if err != nil || !first {
-		return err
-	}
-	s.send(ctx, o, Notice{Kind: KindClosing, Until: o.end.Sub(now), Runs: refs(runs), Platform: runs[0].Platform}, now)
-	return nil
+	_, err := s.notify(ctx, "closing:"+o.key, o, Notice{Kind: KindClosing, Until: o.end.Sub(now), Runs: refs(runs), Platform: runs[0].Platform}, now)
+	return err
 }
 
 // warnEnded warns, once per run, when the window ended while a production
@@ -569,12 +671,8 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 		if p == nil || !r.PhaseDef(r.Phase).Production || p.Started.IsZero() || !p.Started.Before(o.end) || !p.Ended.IsZero() {
 			continue
 		}
-		first, err := s.claim(ctx, "ended:"+o.key+":"+r.ID, o, now)
-		if err != nil {
+		if _, err := s.notify(ctx, "ended:"+o.key+":"+r.ID, o, Notice{Kind: KindEnded, Runs: refs([]*deploy.Run{r}), Platform: r.Platform}, now); err != nil {
 			return err
-		}
-		if first {
-			s.send(ctx, o, Notice{Kind: KindEnded, Runs: refs([]*deploy.Run{r}), Platform: r.Platform}, now)
 		}
 	}
 	return nil
@@ -652,19 +750,9 @@ func refs(runs []*deploy.Run) []RunRef {
 // send posts a notice about o, recovering a panic of the Notices
 // implementation. It reports whether the notice was handed over.
 func (s *Scheduler) send(ctx context.Context, o *occurrence, n Notice, now time.Time) (ok bool) {
-	n.Window, n.Env, n.At = o.view(), o.env, now
-	if n.Platform == "" {
-		n.Platform = o.platform
-	}
-	n.Channel = s.channel
-	if n.Channel == "" {
-		n.Channel = o.channel
-	}
-	if n.Channel == "" && len(n.Runs) > 0 {
-		n.Channel = n.Runs[0].Channel
-	}
+	n = s.address(o, n, now)
 	log := s.log.With("window", o.label(), "kind", string(n.Kind))
-	_, notices := s.wired()
+	notices := s.notices
 	defer func() {
 		if p := recover(); p != nil {
 			ok = false
@@ -683,6 +771,22 @@ func (s *Scheduler) send(ctx context.Context, o *occurrence, n Notice, now time.
 	s.m.sent.WithLabelValues(string(n.Kind)).Inc()
 	log.Info("window notice sent", "offset", n.Offset.String(), "start", o.start)
 	return true
+}
+
+// address fills in what n is about and where it goes.
+func (s *Scheduler) address(o *occurrence, n Notice, now time.Time) Notice {
+	n.Window, n.Env, n.At = o.view(), o.env, now
+	if n.Platform == "" {
+		n.Platform = o.platform
+	}
+	n.Channel = s.channel
+	if n.Channel == "" {
+		n.Channel = o.channel
+	}
+	if n.Channel == "" && len(n.Runs) > 0 {
+		n.Channel = n.Runs[0].Channel
+	}
+	return n
 }
 
 // label names the occurrence in logs.

@@ -58,7 +58,7 @@ func refuse(kind error, format string, args ...any) error {
 
 // storeErr turns a store failure on the chat path into a person-facing
 // error, logging the detail under a reference.
-func (s *Scheduler) storeErr(op string, err error) error {
+func (s *Calendar) storeErr(op string, err error) error {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	ref := fmt.Sprintf("%x", b)
@@ -74,7 +74,7 @@ func (s *Scheduler) storeErr(op string, err error) error {
 // not in the future at the scheduler's clock, an unknown zone, an invalid
 // version or length, and a window overlapping another scheduled window of the
 // same environment (kind ErrOverlap). Recurring windows may overlap it.
-func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (deploy.Window, error) {
+func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (deploy.Window, error) {
 	now := s.clock.Now().UTC()
 	if !deploy.IsApprover(s.rb, req.Actor) {
 		return deploy.Window{}, refuse(deploy.ErrNotAllowed, "only approvers may book a maintenance window (%s)", deploy.WhoApproves(s.rb))
@@ -162,7 +162,7 @@ func (s *Scheduler) Schedule(ctx context.Context, req deploy.ScheduleRequest) (d
 
 // prune deletes windows that ended more than KeepEnded ago (best effort: a
 // failure leaves them for the next booking) and returns those not ended.
-func (s *Scheduler) prune(ctx context.Context, all []deploy.Window, now time.Time) []deploy.Window {
+func (s *Calendar) prune(ctx context.Context, all []deploy.Window, now time.Time) []deploy.Window {
 	var live []deploy.Window
 	for _, w := range all {
 		switch {
@@ -212,7 +212,7 @@ func overlapErr(o *deploy.Window) error {
 
 // Upcoming lists the scheduled windows that have not ended, and for each
 // recurring window the occurrence open now or else the next one, by start.
-func (s *Scheduler) Upcoming(ctx context.Context) ([]deploy.WindowView, error) {
+func (s *Calendar) Upcoming(ctx context.Context) ([]deploy.WindowView, error) {
 	now := s.clock.Now().UTC()
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -243,7 +243,7 @@ func (s *Scheduler) Upcoming(ctx context.Context) ([]deploy.WindowView, error) {
 // Unschedule cancels a scheduled window. The person who booked it and the
 // runbook's approvers may; others get ErrNotAllowed. Its pending reminders
 // are not sent.
-func (s *Scheduler) Unschedule(ctx context.Context, id string, actor deploy.Actor) error {
+func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor) error {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	ws, err := s.store.Windows(ctx, time.Time{})
@@ -272,7 +272,7 @@ func (s *Scheduler) Unschedule(ctx context.Context, id string, actor deploy.Acto
 
 // IsOpen implements deploy.WindowGate: whether a scheduled window of env or
 // a recurring window is open at now (start inclusive, end exclusive).
-func (s *Scheduler) IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error) {
+func (s *Calendar) IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error) {
 	_, open, err := s.Open(ctx, env, release, now)
 	return open, err
 }
@@ -280,7 +280,7 @@ func (s *Scheduler) IsOpen(ctx context.Context, env, release string, now time.Ti
 // Open implements the window adapter's Windows: it describes the window open
 // for env at now (a recurring one first). When none is open it reports false
 // and describes the next window for env, or returns "" when there is none.
-func (s *Scheduler) Open(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
+func (s *Calendar) Open(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
 	var next *occurrence
 	consider := func(o occurrence) {
 		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
@@ -319,7 +319,7 @@ func (s *Scheduler) Open(ctx context.Context, env, release string, now time.Time
 // window for env is open at now (scheduled or recurring) or a scheduled
 // (booked) window for env starts after now, and describes it. Future
 // occurrences of recurring windows do not count as booked.
-func (s *Scheduler) Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
+func (s *Calendar) Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
 	desc, open, err := s.Open(ctx, env, release, now)
 	if err != nil || open {
 		return desc, open, err

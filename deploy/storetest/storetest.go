@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"DueHold", testDueHold},
 		{"EffectsInChange", testEffectsInChange},
 		{"ClaimOnce", testClaimOnce},
+		{"ScheduleOnce", testScheduleOnce},
 		{"Windows", testWindows},
 		{"Messages", testMessages},
 		{"FreezeCRUD", testFreezeCRUD},
@@ -1088,4 +1089,58 @@ func testEffectsInChange(t *testing.T, s deploy.Store) {
 	pending, err = s.Pending(ctx, "effect")
 	must(t, err)
 	checkItems(t, "effects after a conflict", pending, []deploy.DueItem{card1, sum2})
+}
+
+// testScheduleOnce: the record of a notice is its own once-only claim: the
+// first call records the key and schedules the item together, later calls
+// (and ClaimOnce on the same key) change nothing, and of concurrent callers
+// exactly one schedules.
+func testScheduleOnce(t *testing.T, s deploy.Store) {
+	ctx := t.Context()
+	first, err := s.ScheduleOnce(ctx, "window:w1:remind:1h", time.Hour, item("notice-a", "effect", t0))
+	must(t, err)
+	if !first {
+		t.Fatal("first ScheduleOnce = false")
+	}
+	again, err := s.ScheduleOnce(ctx, "window:w1:remind:1h", time.Hour, item("notice-b", "effect", t0))
+	must(t, err)
+	if again {
+		t.Error("second ScheduleOnce on the same key = true")
+	}
+	claimed, err := s.ClaimOnce(ctx, "window:w1:remind:1h", time.Hour)
+	must(t, err)
+	if claimed {
+		t.Error("ClaimOnce after ScheduleOnce on the same key = true")
+	}
+	pending, err := s.Pending(ctx, "effect")
+	must(t, err)
+	checkItems(t, "pending", pending, []deploy.DueItem{item("notice-a", "effect", t0)})
+
+	const n = 16
+	wins := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ok, err := s.ScheduleOnce(ctx, "window:w2:open", time.Hour, item(fmt.Sprintf("open-%d", i), "open", t0))
+			if err != nil {
+				t.Error(err)
+			}
+			wins[i] = ok
+		})
+	}
+	wg.Wait()
+	count := 0
+	for _, w := range wins {
+		if w {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("%d of %d concurrent ScheduleOnce calls won, want exactly 1", count, n)
+	}
+	opened, err := s.Pending(ctx, "open")
+	must(t, err)
+	if len(opened) != 1 {
+		t.Errorf("%d items scheduled by concurrent ScheduleOnce calls, want 1", len(opened))
+	}
 }

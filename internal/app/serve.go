@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"deploybot/deploy/schedule"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,13 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"deploybot/adapters/notify"
 	"deploybot/bot/console"
+	"deploybot/bot/discord"
+	slackfront "deploybot/bot/slack"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
 	"deploybot/deploy/redisstore"
-	"deploybot/deploy/schedule"
-	"deploybot/internal/botcore"
+	"deploybot/internal/app/core"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
 	"deploybot/internal/httpserver"
@@ -89,8 +90,10 @@ type Server struct {
 	log     *slog.Logger
 	store   deploy.Store
 	storeAt string
-	core    *botcore.Core
-	sched   *schedule.Scheduler
+	core    *core.Core
+	slack   *slackfront.Poster
+	discord *discord.Poster
+	page    *console.Page
 	mux     *http.ServeMux
 	runners []func(context.Context) error
 	closers []func()
@@ -105,7 +108,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Core returns the wired core.
-func (s *Server) Core() *botcore.Core { return s.core }
+func (s *Server) Core() *core.Core { return s.core }
 
 // Build wires deploybot for cfg. It opens the store and loads the runbook;
 // nothing runs until Serve.
@@ -127,21 +130,27 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		}
 	}()
 
+	// The composition order (docs/architecture.md): each part is built once,
+	// after everything it needs; nothing is set later.
+	// 1. The store.
 	if err := s.openStore(ctx); err != nil {
 		return nil, err
 	}
+	// 2. Metrics (the clock came with opt).
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := deploy.NewMetrics(reg)
 
-	notifier := &lateNotifier{}
-	windows := &lateWindows{}
-	steps, err := Registry(RegistryConfig{Getenv: opt.Getenv, Notifier: notifier, Windows: windows, Clock: opt.Clock,
-		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()})
+	// 3. The runbook, validated against the adapters' schemas: parsing a
+	// step's `with:` needs neither the window calendar nor the notifier,
+	// which the registry that runs steps gets from the core.
+	regCfg := RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock,
+		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()}
+	kinds, err := Registry(regCfg)
 	if err != nil {
 		return nil, err
 	}
-	rb, err := loadRunbook(cfg.RunbookPath, steps)
+	rb, err := loadRunbook(cfg.RunbookPath, kinds)
 	if err != nil {
 		var ps *runbook.Problems
 		if errors.As(err, &ps) {
@@ -150,19 +159,37 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
 	}
 
+	// 4. The window calendar (store and runbook; no engine): the engine's
+	// gate, the window adapter's source and what the console's page shows.
+	calendar := schedule.NewCalendar(schedule.CalendarConfig{Store: s.store, Runbook: rb, Clock: opt.Clock, Logger: opt.Logger})
+	// 5. The outgoing sides: the chat platforms' posters and the console's
+	// page need no bot; the bot and the engine are given them.
+	posters, err := s.posters(opt, calendar)
+	if err != nil {
+		return nil, err
+	}
+	// 6. The core, in its order (internal/app/core): outbox, run cache and
+	// wake signal, effect publisher, window calendar, adapter registry,
+	// engine, executor, bot, reminder loop.
 	notice := cfg.NoticeChannel
 	if cfg.ConsoleMode() && notice == "" {
 		notice = console.Channel
 	}
-	s.core = botcore.NewCore(botcore.CoreConfig{Store: s.store, Runbook: rb, Steps: steps, Clock: opt.Clock, Logger: opt.Logger,
-		NoticeChannel: notice, Windows: windows, Metrics: metrics, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
-	s.closers = append(s.closers, s.core.Close)
-	notifier.set(s.core.Bot)
-	s.runners = append(s.runners, s.core.Run)
-
-	if err := s.wireSchedule(rb, opt, reg, windows); err != nil {
+	s.core, err = core.Build(core.Config{Store: s.store, Runbook: rb, Posters: posters, Views: []deploy.Sink{s.page}, Calendar: calendar,
+		Registry: func(src core.Sources) (deploy.StepParser, error) {
+			rc := regCfg
+			rc.Windows, rc.Notifier = src.Windows, src.Notifier
+			return Registry(rc)
+		},
+		Clock: opt.Clock, Logger: opt.Logger, NoticeChannel: notice, WindowNoticeChannel: cfg.NoticeChannel,
+		Metrics: metrics, Registerer: reg, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
+	if err != nil {
 		return nil, err
 	}
+	s.closers = append(s.closers, s.core.Close)
+	s.runners = append(s.runners, s.core.Run)
+
+	// 7. The incoming sides, which take the bot; 8. the HTTP routes.
 	if err := s.wireFronts(ctx, opt); err != nil {
 		return nil, err
 	}
@@ -254,32 +281,4 @@ func (s *Server) Close() {
 		s.closers[i]()
 	}
 	s.closers = nil
-}
-
-// lateNotifier lets the notify adapter, built before the bot, post through it.
-type lateNotifier struct {
-	mu sync.Mutex // mu protects n
-	n  notify.RunNotifier
-}
-
-func (l *lateNotifier) set(n notify.RunNotifier) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.n = n
-}
-
-// Notify posts through the bot once it is wired.
-func (l *lateNotifier) Notify(ctx context.Context, channel, text string) error {
-	return l.NotifyRun(ctx, channel, "", text)
-}
-
-// NotifyRun posts through the bot once it is wired.
-func (l *lateNotifier) NotifyRun(ctx context.Context, channel, runChannel, text string) error {
-	l.mu.Lock()
-	n := l.n
-	l.mu.Unlock()
-	if n == nil {
-		return errors.New("notices are not wired yet")
-	}
-	return n.NotifyRun(ctx, channel, runChannel, text)
 }
