@@ -112,7 +112,7 @@ func New(cfg Config) (*Front, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		cfg.HTTPClient = defaultHTTPClient()
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers

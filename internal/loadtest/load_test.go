@@ -196,11 +196,13 @@ func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() 
 	from := len(e.fake.Ephemerals(""))
 	before := e.commandStats()
 	cpu0, rcpu0 := bot.cpu(), e.redisCPU()
+	stop := e.profiling(bot, strings.NewReplacer(" ", "-", ",", "").Replace(name))
 	p := phase{name: name, res: load()}
 	if p.res.errs > 0 {
 		e.tb.Errorf("%s: %d of %d requests failed: %s\n%s", name, p.res.errs, p.res.n, p.res.errText, bot.tail())
 	}
 	e.quiet()
+	stop()
 	p.cpu, p.rcpu = bot.cpu()-cpu0, e.redisCPU()-rcpu0
 	p.missing, p.settled, p.example = e.settle(runs, sc.Steps, sc.Settle)
 	// The answers (refusals) are posted to the response_url after the
