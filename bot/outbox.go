@@ -57,7 +57,7 @@ type OutboxConfig struct {
 // far above what the platforms' rate limits let through (Slack's chat.update
 // allows about one call a second per workspace), so it only bounds the work
 // a burst of clicks queues.
-const DefaultMaxCalls = 8
+const DefaultMaxCalls = 4
 
 // Outbox sends outgoing chat calls through one FIFO queue per channel. It
 // honours rate limits (waits Retry-After and tries again), retries transient

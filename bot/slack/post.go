@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,36 +29,49 @@ func SplitRef(ref string) (channel, ts string, err error) {
 	return channel, ts, nil
 }
 
-func messageOptions(r Rendered) []slack.MsgOption {
-	return []slack.MsgOption{
-		slack.MsgOptionText(r.Text, false),
-		slack.MsgOptionBlocks(r.Blocks...),
-		slack.MsgOptionDisableLinkUnfurl(),
-		slack.MsgOptionDisableMediaUnfurl(),
+// message is the JSON body of chat.postMessage and chat.update. The Web API
+// takes JSON with the token as a bearer header: the blocks are encoded once,
+// where a form (slack-go's way) encodes them and then escapes them again.
+type message struct {
+	Channel     string        `json:"channel"`
+	TS          string        `json:"ts,omitempty"`        // chat.update: the message
+	ThreadTS    string        `json:"thread_ts,omitempty"` // chat.postMessage: the thread
+	Text        string        `json:"text"`
+	Blocks      []slack.Block `json:"blocks"`
+	UnfurlLinks bool          `json:"unfurl_links"`
+	UnfurlMedia bool          `json:"unfurl_media"`
+}
+
+func newMessage(channel string, r Rendered) message {
+	blocks := r.Blocks
+	if blocks == nil {
+		blocks = []slack.Block{} // "[]": an edit without blocks clears them
 	}
+	return message{Channel: channel, Text: r.Text, Blocks: blocks}
 }
 
 // Post implements bot.Poster with chat.postMessage; a reply goes into the
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
 func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
-	opts := messageOptions(Render(m))
+	msg := newMessage(channel, Render(m))
 	if replyTo != "" {
 		if _, ts, err := SplitRef(replyTo); err == nil {
-			opts = append(opts, slack.MsgOptionTS(ts))
+			msg.ThreadTS = ts
 		} else {
 			f.log.Warn("posting outside the thread", "err", err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
-	ch, ts, err := f.api.PostMessageContext(ctx, channel, opts...)
+	res, err := f.callJSON(ctx, "chat.postMessage", msg)
 	if err != nil {
 		return "", classify("chat.postMessage", err)
 	}
+	ch := res.Channel
 	if ch == "" {
 		ch = channel
 	}
-	return Ref(ch, ts), nil
+	return Ref(ch, res.TS), nil
 }
 
 // Update implements bot.Poster with chat.update.
@@ -66,12 +80,64 @@ func (f *Front) Update(ctx context.Context, ref string, m bot.Message) error {
 	if err != nil {
 		return &bot.PermanentError{Err: err}
 	}
+	msg := newMessage(ch, Render(m))
+	msg.TS = ts
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
-	if _, _, _, err := f.api.UpdateMessageContext(ctx, ch, ts, messageOptions(Render(m))...); err != nil {
+	if _, err := f.callJSON(ctx, "chat.update", msg); err != nil {
 		return classify("chat.update", err)
 	}
 	return nil
+}
+
+// apiResult is the part of a chat method's answer the front reads.
+type apiResult struct {
+	OK      bool   `json:"ok"`
+	Error   string `json:"error"`
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// maxAPIAnswer bounds the answer of a Web API call that is read.
+const maxAPIAnswer = 1 << 20
+
+// callJSON calls a Web API method with a JSON body. Its errors are
+// slack-go's, as classify reads them: *slack.RateLimitedError for a 429
+// with Retry-After, slack.StatusCodeError for another status, and
+// slack.SlackErrorResponse for an answer with ok false.
+func (f *Front) callJSON(ctx context.Context, method string, body any) (apiResult, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return apiResult{}, fmt.Errorf("encode: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.cfg.APIURL+method, bytes.NewReader(b))
+	if err != nil {
+		return apiResult{}, err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Authorization", "Bearer "+f.cfg.BotToken.Reveal())
+	res, err := f.http.Do(req)
+	if err != nil {
+		return apiResult{}, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxAPIAnswer))
+		if ra := res.Header.Get("Retry-After"); res.StatusCode == http.StatusTooManyRequests && ra != "" {
+			if n, err := strconv.ParseInt(ra, 10, 64); err == nil {
+				return apiResult{}, &slack.RateLimitedError{RetryAfter: time.Duration(n) * time.Second}
+			}
+		}
+		return apiResult{}, slack.StatusCodeError{Code: res.StatusCode, Status: res.Status}
+	}
+	var r apiResult
+	if err := json.NewDecoder(io.LimitReader(res.Body, maxAPIAnswer)).Decode(&r); err != nil {
+		return apiResult{}, fmt.Errorf("decode the answer: %w", err)
+	}
+	if !r.OK {
+		return apiResult{}, slack.SlackErrorResponse{Err: r.Error}
+	}
+	return r, nil
 }
 
 // transientCodes are Slack error codes that a later try may not get.

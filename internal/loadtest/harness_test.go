@@ -673,8 +673,7 @@ func (e *env) roundTrips(m *monitor, tag string, act func()) (cmdDelta, error) {
 					continue // after the answer
 				}
 			}
-			name, _, _ := strings.Cut(l[i+3:], "\"")
-			name = strings.ToLower(name)
+			name := scriptLabel(l[i+2:])
 			if name != "info" && name != "echo" {
 				out[name]++
 			}
@@ -682,4 +681,22 @@ func (e *env) roundTrips(m *monitor, tag string, act func()) (cmdDelta, error) {
 			return nil, errors.New("MONITOR did not show the end marker within 10s")
 		}
 	}
+}
+
+// scriptLabel names the command of a MONITOR line's arguments
+// ("\"evalsha\" \"<sha>\" \"1\" \"lt2:run:r1\" …"): its name, and for a script
+// the kind of its first key ("evalsha run", "evalsha dueitem"), so the
+// transition's script tells from the acknowledgements of delivered effects.
+func scriptLabel(args string) string {
+	var parts []string
+	for _, f := range strings.SplitN(args, " ", 5) {
+		parts = append(parts, strings.Trim(f, "\""))
+	}
+	name := strings.ToLower(parts[0])
+	if (name == "evalsha" || name == "eval") && len(parts) > 3 && parts[2] != "0" {
+		if k := strings.Split(parts[3], ":"); len(k) > 2 {
+			return name + " " + k[1] // the load test's prefixes are "lt1:", "lt2:"…
+		}
+	}
+	return name
 }
