@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"deploybot/internal/clock"
+	"deploybot/internal/workers"
 )
 
 // RateLimitError is returned by a platform call that was rate limited; the
@@ -69,6 +70,7 @@ type Outbox struct {
 	log *slog.Logger
 
 	slots chan struct{} // a token per call in progress
+	calls *workers.Pool // runs the calls on reused goroutines
 
 	mu     sync.Mutex // mu protects queues, busy and closed
 	queues map[string]*queue
@@ -107,7 +109,7 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, ctx: ctx, cancel: cancel,
-		slots: make(chan struct{}, cfg.MaxCalls)}
+		slots: make(chan struct{}, cfg.MaxCalls), calls: workers.New(time.Minute)}
 	o.idle = sync.NewCond(&o.mu)
 	return o
 }
@@ -213,7 +215,8 @@ func (o *Outbox) run(q string, p *op) {
 	}
 	backoff := time.Second
 	for attempt := 1; o.ctx.Err() == nil; attempt++ {
-		err := p.do(o.ctx)
+		var err error
+		o.calls.Do(func() { err = p.do(o.ctx) })
 		if err == nil {
 			return
 		}

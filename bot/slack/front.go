@@ -16,6 +16,7 @@ import (
 	"deploybot/bot"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
+	"deploybot/internal/workers"
 )
 
 // Platform is the platform name of the Slack front ("slack"), as actors,
@@ -76,6 +77,7 @@ type Front struct {
 	pool   *pool
 	envs   chan struct{} // bounds Socket Mode envelopes handled at once
 	slots  chan struct{} // bounds the clicks being applied at once
+	clicks *workers.Pool // applies clicks on reused goroutines
 
 	workMu  sync.Mutex // workMu orders work.Add before Close's work.Wait
 	closing bool
@@ -135,6 +137,7 @@ func New(cfg Config) (*Front, error) {
 		pool:   newPool(cfg.Workers, log),
 		envs:   make(chan struct{}, 64),
 		slots:  make(chan struct{}, DefaultMaxWork),
+		clicks: workers.New(time.Minute),
 	}
 	return f, nil
 }
