@@ -74,6 +74,7 @@ type Bot struct {
 	pub     PublisherConfig
 	refs    *refCache
 	posting claims // first posts this process claimed
+	acks    acks   // acknowledgements of delivered effects, batched
 }
 
 // New returns a Bot for cfg.

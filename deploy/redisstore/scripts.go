@@ -258,6 +258,28 @@ end
 return n
 `
 
+// luaAckEach is luaAckIf answering per item.
+//
+//	KEYS    dueitem:<id> of each item (declared so a Cluster client routes the call)
+//	ARGV[1] dueItemPrefix  ARGV[2] dueQueuePrefix
+//	then (id, payload) per item.
+//
+// Returns a list with 1 for each item it removed, 0 for each it left.
+const luaAckEach = luaDue + `
+local out = {}
+for i = 3, #ARGV, 2 do
+  local r = 0
+  local doc = redis.call('HGET', ARGV[1] .. ARGV[i], 'doc')
+  if doc then
+    local pl = cjson.decode(doc)['payload']
+    if type(pl) ~= 'string' then pl = '' end
+    if pl == ARGV[i+1] then r = due_remove(ARGV[1], ARGV[2], ARGV[i]) end
+  end
+  out[#out+1] = r
+end
+return out
+`
+
 // luaPending returns every item of a kind, unleased ones (by due time) first.
 //
 //	KEYS[1] due:<kind>:ready  KEYS[2] due:<kind>:leased
@@ -278,7 +300,7 @@ return out
 // scripts holds the compiled scripts of one Store (kept per store, not in
 // package variables, so no state is shared between stores).
 type scripts struct {
-	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf *redis.Script
+	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf, ackEach *redis.Script
 }
 
 func newScripts() *scripts {
@@ -293,5 +315,6 @@ func newScripts() *scripts {
 		pending:   redis.NewScript(luaPending),
 		hold:      redis.NewScript(luaHold),
 		ackIf:     redis.NewScript(luaAckIf),
+		ackEach:   redis.NewScript(luaAckEach),
 	}
 }

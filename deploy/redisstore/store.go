@@ -553,6 +553,33 @@ func (s *Store) AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
 	return n, nil
 }
 
+// AckEach is AckIf telling which items it removed: done[i] is false when
+// items[i] was gone or replaced by another version. One script call.
+func (s *Store) AckEach(ctx context.Context, items ...deploy.DueItem) (done []bool, err error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	ks := make([]string, len(items))
+	args := make([]any, 0, 2+2*len(items))
+	args = append(args, s.k.dueItemPrefix(), s.k.dueQueuePrefix())
+	for i, it := range items {
+		ks[i] = s.k.dueItem(it.ID)
+		args = append(args, it.ID, it.Payload)
+	}
+	res, err := s.sc.ackEach.Run(ctx, s.c, ks, args...).Int64Slice()
+	if err != nil {
+		return nil, wrap("ack", err)
+	}
+	if len(res) != len(items) {
+		return nil, fmt.Errorf("redisstore ack: %d answers for %d items", len(res), len(items))
+	}
+	done = make([]bool, len(items))
+	for i, n := range res {
+		done[i] = n == 1
+	}
+	return done, nil
+}
+
 // Pending implements deploy.Store: items by due time, then ID.
 func (s *Store) Pending(ctx context.Context, kind string) ([]deploy.DueItem, error) {
 	res, err := s.sc.pending.Run(ctx, s.c, []string{s.k.dueReady(kind), s.k.dueLeased(kind)}, s.k.dueItemPrefix()).Slice()
