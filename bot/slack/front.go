@@ -78,6 +78,7 @@ type Front struct {
 	envs   chan struct{} // bounds Socket Mode envelopes handled at once
 	slots  chan struct{} // bounds the clicks being applied at once
 	clicks *workers.Pool // applies clicks on reused goroutines
+	blocks *blockCache   // the JSON of blocks recently sent
 
 	workMu  sync.Mutex // workMu orders work.Add before Close's work.Wait
 	closing bool
@@ -138,6 +139,7 @@ func New(cfg Config) (*Front, error) {
 		envs:   make(chan struct{}, 64),
 		slots:  make(chan struct{}, DefaultMaxWork),
 		clicks: workers.New(time.Minute),
+		blocks: newBlockCache(),
 	}
 	return f, nil
 }

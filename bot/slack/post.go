@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -33,27 +35,93 @@ func SplitRef(ref string) (channel, ts string, err error) {
 // takes JSON with the token as a bearer header: the blocks are encoded once,
 // where a form (slack-go's way) encodes them and then escapes them again.
 type message struct {
-	Channel     string        `json:"channel"`
-	TS          string        `json:"ts,omitempty"`        // chat.update: the message
-	ThreadTS    string        `json:"thread_ts,omitempty"` // chat.postMessage: the thread
-	Text        string        `json:"text"`
-	Blocks      []slack.Block `json:"blocks"`
-	UnfurlLinks bool          `json:"unfurl_links"`
-	UnfurlMedia bool          `json:"unfurl_media"`
+	Channel     string          `json:"channel"`
+	TS          string          `json:"ts,omitempty"`        // chat.update: the message
+	ThreadTS    string          `json:"thread_ts,omitempty"` // chat.postMessage: the thread
+	Text        string          `json:"text"`
+	Blocks      json.RawMessage `json:"blocks"`
+	UnfurlLinks bool            `json:"unfurl_links"`
+	UnfurlMedia bool            `json:"unfurl_media"`
 }
 
-func newMessage(channel string, r Rendered) message {
-	blocks := r.Blocks
-	if blocks == nil {
-		blocks = []slack.Block{} // "[]": an edit without blocks clears them
+func (f *Front) newMessage(channel string, r Rendered) (message, error) {
+	blocks, err := f.blocks.encode(r.Blocks) // "[]" when none: an edit without blocks clears them
+	if err != nil {
+		return message{}, &bot.PermanentError{Err: fmt.Errorf("slack: encode blocks: %w", err)}
 	}
-	return message{Channel: channel, Text: r.Text, Blocks: blocks}
+	return message{Channel: channel, Text: r.Text, Blocks: blocks}, nil
+}
+
+// blockCache remembers the JSON of the blocks recently sent, by block id.
+// Successive renders of a card or a summary repeat most of their blocks (a
+// click changes one step's line), and slack-go's blocks are slow to encode
+// (nested MarshalJSON methods whose output encoding/json checks again), so
+// a block equal to the one remembered under its id reuses its JSON.
+type blockCache struct {
+	mu sync.Mutex // mu protects m
+	m  map[string]cachedBlock
+}
+
+type cachedBlock struct {
+	block slack.Block
+	raw   []byte
+}
+
+// maxCachedBlocks bounds the cache; when full it starts again empty.
+const maxCachedBlocks = 8192
+
+func newBlockCache() *blockCache { return &blockCache{m: map[string]cachedBlock{}} }
+
+// encode returns the JSON array of blocks.
+func (c *blockCache) encode(blocks []slack.Block) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, b := range blocks {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		raw, err := c.block(b)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(raw)
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
+func (c *blockCache) block(b slack.Block) ([]byte, error) {
+	id := b.ID()
+	if id != "" {
+		c.mu.Lock()
+		hit, ok := c.m[id]
+		c.mu.Unlock()
+		// Blocks are not changed once rendered: an equal block encodes
+		// to the same JSON.
+		if ok && reflect.DeepEqual(hit.block, b) {
+			return hit.raw, nil
+		}
+	}
+	raw, err := json.Marshal(b)
+	if err != nil || id == "" {
+		return raw, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxCachedBlocks {
+		clear(c.m)
+	}
+	c.m[id] = cachedBlock{block: b, raw: raw}
+	c.mu.Unlock()
+	return raw, nil
 }
 
 // Post implements bot.Poster with chat.postMessage; a reply goes into the
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
 func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
-	msg := newMessage(channel, Render(m))
+	msg, err := f.newMessage(channel, Render(m))
+	if err != nil {
+		return "", err
+	}
 	if replyTo != "" {
 		if _, ts, err := SplitRef(replyTo); err == nil {
 			msg.ThreadTS = ts
@@ -80,7 +148,10 @@ func (f *Front) Update(ctx context.Context, ref string, m bot.Message) error {
 	if err != nil {
 		return &bot.PermanentError{Err: err}
 	}
-	msg := newMessage(ch, Render(m))
+	msg, err := f.newMessage(ch, Render(m))
+	if err != nil {
+		return err
+	}
 	msg.TS = ts
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
