@@ -39,9 +39,28 @@ type message struct {
 	TS          string          `json:"ts,omitempty"`        // chat.update: the message
 	ThreadTS    string          `json:"thread_ts,omitempty"` // chat.postMessage: the thread
 	Text        string          `json:"text"`
-	Blocks      json.RawMessage `json:"blocks"`
+	Blocks      json.RawMessage `json:"-"` // spliced in by MarshalJSON
 	UnfurlLinks bool            `json:"unfurl_links"`
 	UnfurlMedia bool            `json:"unfurl_media"`
+}
+
+// MarshalJSON encodes the message with its blocks' JSON as it is:
+// encoding/json would check and compact a json.RawMessage byte by byte.
+func (m message) MarshalJSON() ([]byte, error) {
+	type plain message // without this method
+	head, err := json.Marshal(plain(m))
+	if err != nil {
+		return nil, err
+	}
+	blocks := m.Blocks
+	if len(blocks) == 0 {
+		blocks = json.RawMessage("[]")
+	}
+	out := make([]byte, 0, len(head)+len(blocks)+12)
+	out = append(out, head[:len(head)-1]...) // without the closing brace
+	out = append(out, `,"blocks":`...)
+	out = append(out, blocks...)
+	return append(out, '}'), nil
 }
 
 func (f *Front) newMessage(channel string, r Rendered) (message, error) {
@@ -176,8 +195,8 @@ const maxAPIAnswer = 1 << 20
 // slack-go's, as classify reads them: *slack.RateLimitedError for a 429
 // with Retry-After, slack.StatusCodeError for another status, and
 // slack.SlackErrorResponse for an answer with ok false.
-func (f *Front) callJSON(ctx context.Context, method string, body any) (apiResult, error) {
-	b, err := json.Marshal(body)
+func (f *Front) callJSON(ctx context.Context, method string, body json.Marshaler) (apiResult, error) {
+	b, err := body.MarshalJSON()
 	if err != nil {
 		return apiResult{}, fmt.Errorf("encode: %w", err)
 	}

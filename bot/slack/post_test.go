@@ -2,6 +2,7 @@ package slackfront
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,5 +54,26 @@ func TestBlockCacheEncodesAsMarshal(t *testing.T) {
 	}
 	if got, _ := c.encode(nil); string(got) != "[]" {
 		t.Errorf("no blocks: %s, want []", got)
+	}
+}
+
+func TestMessageJSON(t *testing.T) {
+	m := message{Channel: "C1", TS: "1.2", Text: "hi \"there\"", Blocks: json.RawMessage(`[{"type":"divider"}]`)}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	want := map[string]any{"channel": "C1", "ts": "1.2", "text": "hi \"there\"", "blocks": []any{map[string]any{"type": "divider"}},
+		"unfurl_links": false, "unfurl_media": false}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %s", b)
+	}
+	b, _ = json.Marshal(message{Channel: "C1"})
+	if err := json.Unmarshal(b, &got); err != nil || fmt.Sprint(got["blocks"]) != "[]" {
+		t.Errorf("no blocks: %s", b)
 	}
 }
