@@ -89,6 +89,7 @@ type Publisher struct {
 	pub     PublisherConfig
 	refs    *refCache
 	posting claims // first posts this process claimed
+	acks    acks   // acknowledgements of delivered effects, batched
 }
 
 // noRuns knows no run.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"deploybot/internal/clock"
+	"deploybot/internal/workers"
 )
 
 // RateLimitError is returned by a platform call that was rate limited; the
@@ -46,7 +47,18 @@ type OutboxConfig struct {
 	// MaxAttempts bounds retries of calls that fail with errors other than rate
 	// limits (default 12); rate-limited calls are retried until they pass.
 	MaxAttempts int
+	// MaxCalls bounds the calls in progress across all queues (default
+	// DefaultMaxCalls). Queues waiting for a turn keep coalescing: under a
+	// burst of clicks, the edits of one message queued meanwhile become one
+	// call, and the calls leave the cores to the requests being answered.
+	MaxCalls int
 }
+
+// DefaultMaxCalls is the default bound on an outbox's calls in progress:
+// far above what the platforms' rate limits let through (Slack's chat.update
+// allows about one call a second per workspace), so it only bounds the work
+// a burst of clicks queues.
+const DefaultMaxCalls = 4
 
 // Outbox sends outgoing chat calls through one FIFO queue per channel. It
 // honours rate limits (waits Retry-After and tries again), retries transient
@@ -56,6 +68,9 @@ type OutboxConfig struct {
 type Outbox struct {
 	cfg OutboxConfig
 	log *slog.Logger
+
+	slots chan struct{} // a token per call in progress
+	calls *workers.Pool // runs the calls on reused goroutines
 
 	mu     sync.Mutex // mu protects queues, busy and closed
 	queues map[string]*queue
@@ -89,8 +104,12 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 12
 	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = DefaultMaxCalls
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, ctx: ctx, cancel: cancel}
+	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, ctx: ctx, cancel: cancel,
+		slots: make(chan struct{}, cfg.MaxCalls), calls: workers.New(time.Minute)}
 	o.idle = sync.NewCond(&o.mu)
 	return o
 }
@@ -128,24 +147,47 @@ func (o *Outbox) drain(name string, qu *queue) {
 	defer o.wg.Done()
 	first := true
 	for {
+		if !first && o.cfg.Interval > 0 {
+			o.mu.Lock()
+			empty := len(qu.ops) == 0
+			o.mu.Unlock()
+			if !empty {
+				o.sleep(o.cfg.Interval)
+			}
+		}
+		// The op is taken only once a call slot is free: until then it
+		// stays in the queue, where a newer call with its key replaces it.
+		held := o.acquire()
 		o.mu.Lock()
-		if len(qu.ops) == 0 || o.ctx.Err() != nil {
+		if !held || len(qu.ops) == 0 || o.ctx.Err() != nil {
 			delete(o.queues, name)
 			o.busy--
 			o.idle.Broadcast()
 			o.mu.Unlock()
+			if held {
+				o.release()
+			}
 			return
 		}
 		p := qu.ops[0]
 		qu.ops = qu.ops[1:]
 		o.mu.Unlock()
-		if !first && o.cfg.Interval > 0 {
-			o.sleep(o.cfg.Interval)
-		}
 		first = false
 		o.run(name, p)
 	}
 }
+
+// acquire takes a call slot; false when the outbox closes first.
+func (o *Outbox) acquire() bool {
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	case <-o.ctx.Done():
+		return false
+	}
+}
+
+func (o *Outbox) release() { <-o.slots }
 
 func (o *Outbox) sleep(d time.Duration) {
 	select {
@@ -155,10 +197,26 @@ func (o *Outbox) sleep(d time.Duration) {
 }
 
 // run calls p until it passes, is rate limited no more, or fails for good.
+// It is called holding a call slot, gives it up while it waits between
+// tries, and gives it back when it returns.
 func (o *Outbox) run(q string, p *op) {
+	held := true
+	defer func() {
+		if held {
+			o.release()
+		}
+	}()
+	wait := func(d time.Duration) bool {
+		o.release()
+		held = false
+		o.sleep(d)
+		held = o.acquire()
+		return held
+	}
 	backoff := time.Second
 	for attempt := 1; o.ctx.Err() == nil; attempt++ {
-		err := p.do(o.ctx)
+		var err error
+		o.calls.Do(func() { err = p.do(o.ctx) })
 		if err == nil {
 			return
 		}
@@ -166,12 +224,14 @@ func (o *Outbox) run(q string, p *op) {
 		var pe *PermanentError
 		switch {
 		case errors.As(err, &rl):
-			wait := rl.After
-			if wait <= 0 {
-				wait = time.Second
+			d := rl.After
+			if d <= 0 {
+				d = time.Second
 			}
-			o.log.Warn("rate limited; waiting", "queue", q, "key", p.key, "retry_after", wait)
-			o.sleep(wait)
+			o.log.Warn("rate limited; waiting", "queue", q, "key", p.key, "retry_after", d)
+			if !wait(d) {
+				return
+			}
 			continue
 		case errors.As(err, &pe):
 			o.log.Error("chat call failed for good", "queue", q, "key", p.key, "err", err)
@@ -181,7 +241,9 @@ func (o *Outbox) run(q string, p *op) {
 			return
 		}
 		o.log.Warn("chat call failed; retrying", "queue", q, "key", p.key, "attempt", attempt, "backoff", backoff, "err", err)
-		o.sleep(backoff)
+		if !wait(backoff) {
+			return
+		}
 		backoff = min(backoff*2, o.cfg.MaxBackoff)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,42 @@ func TestOutboxPacesOneQueue(t *testing.T) {
 	got := rec.list()
 	if len(got) != 3 || got[0] != "a@00" || got[1] != "b@01" || got[2] != "c@02" {
 		t.Fatalf("calls = %v, want one a second", got)
+	}
+}
+
+func TestOutboxBoundsCallsInProgressAndCoalescesWhileWaiting(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	o := bot.NewOutbox(bot.OutboxConfig{Clock: clk, Logger: slog.New(slog.DiscardHandler), MaxCalls: 1})
+	t.Cleanup(o.Close)
+	var rec recorder
+	started, unblock := make(chan struct{}), make(chan struct{})
+	o.Enqueue("slack:C1", "card", func(context.Context) error {
+		close(started)
+		<-unblock
+		rec.add("C1 card v1")
+		return nil
+	})
+	<-started
+	// The one call slot is taken: the other channel's edits wait, and the
+	// newer edit of the card replaces the one queued before it.
+	for _, v := range []string{"v1", "v2", "v3"} {
+		o.Enqueue("slack:C2", "card", func(context.Context) error {
+			rec.add("C2 card " + v)
+			return nil
+		})
+	}
+	o.Enqueue("slack:C2", "summary", func(context.Context) error {
+		rec.add("C2 summary")
+		return nil
+	})
+	time.Sleep(20 * time.Millisecond)
+	if got := rec.list(); len(got) != 0 {
+		t.Fatalf("calls ran past the bound: %v", got)
+	}
+	close(unblock)
+	flush(t, o)
+	want := []string{"C1 card v1", "C2 card v3", "C2 summary"}
+	if got := rec.list(); !slices.Equal(got, want) {
+		t.Errorf("calls = %v, want %v", got, want)
 	}
 }

@@ -370,11 +370,11 @@ func (c *claims) release(key string) {
 // the message again from the newer revision, so the message converges on the
 // latest state whatever order the edits reached the platform in.
 func (b *Publisher) settle(ctx context.Context, p Poster, ref string, run *deploy.Run, o deploy.Owed) error {
-	n, err := b.store.AckIf(ctx, o.Item)
+	acked, err := b.ackOne(ctx, o.Item)
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", o.Item.ID, err)
 	}
-	if n == 1 {
+	if acked {
 		return nil
 	}
 	if r := b.runs.Latest(run.ID); r != nil && r.Rev > run.Rev {
@@ -434,7 +434,7 @@ func (b *Publisher) giveUp(ctx context.Context, o deploy.Owed, err error) error 
 // ack acknowledges an effect unless a newer version of its slot was
 // recorded meanwhile (that one stays owed).
 func (b *Publisher) ack(ctx context.Context, it deploy.DueItem) error {
-	if _, err := b.store.AckIf(ctx, it); err != nil {
+	if _, err := b.ackOne(ctx, it); err != nil {
 		return fmt.Errorf("ack %s: %w", it.ID, err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"deploybot/bot"
 	"deploybot/internal/clock"
 	"deploybot/internal/config"
+	"deploybot/internal/workers"
 )
 
 // Platform is the platform name of the Slack front ("slack"), as actors,
@@ -71,8 +72,12 @@ type Config struct {
 // edits messages through the Web API. It needs no bot, so it is built before
 // the bot, which is given it at construction.
 type Poster struct {
-	api *slack.Client
-	log *slog.Logger
+	api    *slack.Client
+	log    *slog.Logger
+	http   *http.Client
+	apiURL string        // the Web API base URL, ending in "/"
+	token  config.Secret // the bot token, for the calls made as JSON
+	blocks *blockCache   // the JSON of blocks recently sent
 }
 
 var _ bot.Poster = (*Poster)(nil)
@@ -89,6 +94,7 @@ type Front struct {
 	pool   *pool
 	envs   chan struct{} // bounds Socket Mode envelopes handled at once
 	slots  chan struct{} // bounds the clicks being applied at once
+	clicks *workers.Pool // applies clicks on reused goroutines
 
 	workMu  sync.Mutex // workMu orders work.Add before Close's work.Wait
 	closing bool
@@ -110,7 +116,8 @@ func newPoster(cfg Config) *Poster {
 	if cfg.AppToken.IsSet() {
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken.Reveal()))
 	}
-	return &Poster{api: slack.New(cfg.BotToken.Reveal(), opts...), log: cfg.Logger.With("component", "slack", "platform", Platform)}
+	return &Poster{api: slack.New(cfg.BotToken.Reveal(), opts...), log: cfg.Logger.With("component", "slack", "platform", Platform),
+		http: cfg.HTTPClient, apiURL: cfg.APIURL, token: cfg.BotToken, blocks: newBlockCache()}
 }
 
 // New returns a Slack front for cfg, over cfg.Poster (or a new one). It
@@ -134,6 +141,7 @@ func New(cfg Config) (*Front, error) {
 		pool:   newPool(cfg.Workers, p.log),
 		envs:   make(chan struct{}, 64),
 		slots:  make(chan struct{}, DefaultMaxWork),
+		clicks: workers.New(time.Minute),
 	}
 	return f, nil
 }
@@ -162,7 +170,7 @@ func withDefaults(cfg Config) (Config, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		cfg.HTTPClient = defaultHTTPClient()
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers

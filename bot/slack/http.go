@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/slack-go/slack"
 )
@@ -19,6 +20,21 @@ const (
 	CommandsPath     = "/slack/commands"
 	InteractionsPath = "/slack/interactions"
 )
+
+// maxIdlePerHost is how many idle connections to the Web API the default
+// client keeps: the outbox posts to many channels at once, and Go's default
+// of 2 would close and dial (a TCP and TLS handshake) for most calls.
+const maxIdlePerHost = 64
+
+// defaultHTTPClient is the client for the Web API and response_url calls
+// when the wiring gives none: Go's default transport (proxy from the
+// environment, HTTP/2) keeping enough idle connections for the outbox.
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * maxIdlePerHost
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	return &http.Client{Timeout: 30 * time.Second, Transport: t}
+}
 
 // Routes adds POST /slack/commands and POST /slack/interactions to mux.
 func (f *Front) Routes(mux *http.ServeMux) {

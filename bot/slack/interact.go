@@ -235,7 +235,7 @@ func (f *Front) answer(ctx context.Context, work func(context.Context) bot.Reply
 	h := bot.NewHandoff(func(r bot.Reply) {
 		f.pool.submit(func(ctx context.Context) { late(ctx, r) })
 	})
-	go func() {
+	f.clicks.Go(func() {
 		defer f.work.Done()
 		defer func() { <-f.slots }()
 		defer func() {
@@ -246,7 +246,7 @@ func (f *Front) answer(ctx context.Context, work func(context.Context) bot.Reply
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), workTimeout)
 		defer cancel()
 		h.Deliver(work(wctx))
-	}()
+	})
 	wait := f.cfg.AckBudget
 	if dl, ok := ctx.Deadline(); ok {
 		wait = time.Until(dl)

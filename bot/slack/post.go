@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -28,13 +31,109 @@ func SplitRef(ref string) (channel, ts string, err error) {
 	return channel, ts, nil
 }
 
-func messageOptions(r Rendered) []slack.MsgOption {
-	return []slack.MsgOption{
-		slack.MsgOptionText(r.Text, false),
-		slack.MsgOptionBlocks(r.Blocks...),
-		slack.MsgOptionDisableLinkUnfurl(),
-		slack.MsgOptionDisableMediaUnfurl(),
+// message is the JSON body of chat.postMessage and chat.update. The Web API
+// takes JSON with the token as a bearer header: the blocks are encoded once,
+// where a form (slack-go's way) encodes them and then escapes them again.
+type message struct {
+	Channel     string          `json:"channel"`
+	TS          string          `json:"ts,omitempty"`        // chat.update: the message
+	ThreadTS    string          `json:"thread_ts,omitempty"` // chat.postMessage: the thread
+	Text        string          `json:"text"`
+	Blocks      json.RawMessage `json:"-"` // spliced in by MarshalJSON
+	UnfurlLinks bool            `json:"unfurl_links"`
+	UnfurlMedia bool            `json:"unfurl_media"`
+	// Metadata is the message metadata (chat.postMessage; see Find).
+	Metadata *slack.SlackMetadata `json:"metadata,omitempty"`
+}
+
+// MarshalJSON encodes the message with its blocks' JSON as it is:
+// encoding/json would check and compact a json.RawMessage byte by byte.
+func (m message) MarshalJSON() ([]byte, error) {
+	type plain message // without this method
+	head, err := json.Marshal(plain(m))
+	if err != nil {
+		return nil, err
 	}
+	blocks := m.Blocks
+	if len(blocks) == 0 {
+		blocks = json.RawMessage("[]")
+	}
+	out := make([]byte, 0, len(head)+len(blocks)+12)
+	out = append(out, head[:len(head)-1]...) // without the closing brace
+	out = append(out, `,"blocks":`...)
+	out = append(out, blocks...)
+	return append(out, '}'), nil
+}
+
+func (f *Poster) newMessage(channel string, r Rendered) (message, error) {
+	blocks, err := f.blocks.encode(r.Blocks) // "[]" when none: an edit without blocks clears them
+	if err != nil {
+		return message{}, &bot.PermanentError{Err: fmt.Errorf("slack: encode blocks: %w", err)}
+	}
+	return message{Channel: channel, Text: r.Text, Blocks: blocks}, nil
+}
+
+// blockCache remembers the JSON of the blocks recently sent, by block id.
+// Successive renders of a card or a summary repeat most of their blocks (a
+// click changes one step's line), and slack-go's blocks are slow to encode
+// (nested MarshalJSON methods whose output encoding/json checks again), so
+// a block equal to the one remembered under its id reuses its JSON.
+type blockCache struct {
+	mu sync.Mutex // mu protects m
+	m  map[string]cachedBlock
+}
+
+type cachedBlock struct {
+	block slack.Block
+	raw   []byte
+}
+
+// maxCachedBlocks bounds the cache; when full it starts again empty.
+const maxCachedBlocks = 8192
+
+func newBlockCache() *blockCache { return &blockCache{m: map[string]cachedBlock{}} }
+
+// encode returns the JSON array of blocks.
+func (c *blockCache) encode(blocks []slack.Block) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, b := range blocks {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		raw, err := c.block(b)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(raw)
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
+func (c *blockCache) block(b slack.Block) ([]byte, error) {
+	id := b.ID()
+	if id != "" {
+		c.mu.Lock()
+		hit, ok := c.m[id]
+		c.mu.Unlock()
+		// Blocks are not changed once rendered: an equal block encodes
+		// to the same JSON.
+		if ok && reflect.DeepEqual(hit.block, b) {
+			return hit.raw, nil
+		}
+	}
+	raw, err := json.Marshal(b)
+	if err != nil || id == "" {
+		return raw, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxCachedBlocks {
+		clear(c.m)
+	}
+	c.m[id] = cachedBlock{block: b, raw: raw}
+	c.mu.Unlock()
+	return raw, nil
 }
 
 // metadataType is the event type of the message metadata every message the
@@ -49,27 +148,31 @@ const findLimit = 200
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
 // A message with a Key carries it in its metadata (see Find).
 func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
-	opts := messageOptions(Render(m))
+	msg, err := f.newMessage(channel, Render(m))
+	if err != nil {
+		return "", err
+	}
 	if m.Key != "" {
-		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": m.Key}}))
+		msg.Metadata = &slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": m.Key}}
 	}
 	if replyTo != "" {
 		if _, ts, err := SplitRef(replyTo); err == nil {
-			opts = append(opts, slack.MsgOptionTS(ts))
+			msg.ThreadTS = ts
 		} else {
 			f.log.Warn("posting outside the thread", "err", err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
-	ch, ts, err := f.api.PostMessageContext(ctx, channel, opts...)
+	res, err := f.callJSON(ctx, "chat.postMessage", msg)
 	if err != nil {
 		return "", classify("chat.postMessage", err)
 	}
+	ch := res.Channel
 	if ch == "" {
 		ch = channel
 	}
-	return Ref(ch, ts), nil
+	return Ref(ch, res.TS), nil
 }
 
 // Find implements bot.Finder: the reference of the message posted with key
@@ -110,12 +213,67 @@ func (f *Poster) Update(ctx context.Context, ref string, m bot.Message) error {
 	if err != nil {
 		return &bot.PermanentError{Err: err}
 	}
+	msg, err := f.newMessage(ch, Render(m))
+	if err != nil {
+		return err
+	}
+	msg.TS = ts
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
-	if _, _, _, err := f.api.UpdateMessageContext(ctx, ch, ts, messageOptions(Render(m))...); err != nil {
+	if _, err := f.callJSON(ctx, "chat.update", msg); err != nil {
 		return classify("chat.update", err)
 	}
 	return nil
+}
+
+// apiResult is the part of a chat method's answer the front reads.
+type apiResult struct {
+	OK      bool   `json:"ok"`
+	Error   string `json:"error"`
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// maxAPIAnswer bounds the answer of a Web API call that is read.
+const maxAPIAnswer = 1 << 20
+
+// callJSON calls a Web API method with a JSON body. Its errors are
+// slack-go's, as classify reads them: *slack.RateLimitedError for a 429
+// with Retry-After, slack.StatusCodeError for another status, and
+// slack.SlackErrorResponse for an answer with ok false.
+func (f *Poster) callJSON(ctx context.Context, method string, body json.Marshaler) (apiResult, error) {
+	b, err := body.MarshalJSON()
+	if err != nil {
+		return apiResult{}, fmt.Errorf("encode: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.apiURL+method, bytes.NewReader(b))
+	if err != nil {
+		return apiResult{}, err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Authorization", "Bearer "+f.token.Reveal())
+	res, err := f.http.Do(req)
+	if err != nil {
+		return apiResult{}, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxAPIAnswer))
+		if ra := res.Header.Get("Retry-After"); res.StatusCode == http.StatusTooManyRequests && ra != "" {
+			if n, err := strconv.ParseInt(ra, 10, 64); err == nil {
+				return apiResult{}, &slack.RateLimitedError{RetryAfter: time.Duration(n) * time.Second}
+			}
+		}
+		return apiResult{}, slack.StatusCodeError{Code: res.StatusCode, Status: res.Status}
+	}
+	var r apiResult
+	if err := json.NewDecoder(io.LimitReader(res.Body, maxAPIAnswer)).Decode(&r); err != nil {
+		return apiResult{}, fmt.Errorf("decode the answer: %w", err)
+	}
+	if !r.OK {
+		return apiResult{}, slack.SlackErrorResponse{Err: r.Error}
+	}
+	return r, nil
 }
 
 // transientCodes are Slack error codes that a later try may not get.

@@ -8,7 +8,7 @@ package redisstore
 //
 // Layout (p is the prefix):
 //
-//	p run:<id>             hash   doc (run JSON), rev, status, env
+//	p run:<id>             hash   doc (run JSON without its runbook), rb (the runbook snapshot's JSON, written once at creation), rev, status, env, live
 //	p audit:<id>           list   audit entry JSON, oldest first (append-only)
 //	p msgs:<id>            hash   slot -> message ref
 //	p runs:live            zset   run id, score = Created (unix ms)

@@ -48,11 +48,14 @@ end
 //	ARGV[12] write id ("" = none)  ARGV[13] write-id TTL (ms)
 //	ARGV[14] runPrefix        ARGV[15] dueItemPrefix  ARGV[16] dueQueuePrefix
 //	ARGV[17] number of audit entries (A), ARGV[18] of scheduled items (S), ARGV[19] of cancelled ids (C)
+//	ARGV[20] the runbook snapshot's JSON, written when the run is created ("" = keep)
 //	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids.
 //
 // Returns {"ok"}, {"already"} (write id seen), {"conflict"} (rev moved on or
-// run exists), {"frozen", freeze JSON} or {"locked", holder id}. Nothing is
-// written unless it returns {"ok"}.
+// run exists), {"frozen", freeze JSON}, {"locked", holder id} or {"rb"} (the
+// stored run has no runbook snapshot of its own yet, as a document written
+// before the split: call again with it). Nothing is written unless it
+// returns {"ok"}.
 const luaApply = luaDue + `
 if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return {'already'} end
 local cur = redis.call('HGET', KEYS[1], 'rev')
@@ -61,6 +64,7 @@ if ARGV[1] == '0' then
 elseif cur ~= ARGV[1] then
   return {'conflict'}
 end
+if ARGV[20] == '' and redis.call('HEXISTS', KEYS[1], 'rb') == 0 then return {'rb'} end
 local id = ARGV[7]
 if ARGV[10] == '1' then
   local fz = redis.call('GET', KEYS[7])
@@ -71,8 +75,9 @@ if ARGV[10] == '1' then
   end
 end
 redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'rev', ARGV[2], 'status', ARGV[4], 'env', ARGV[6], 'live', ARGV[5])
+if ARGV[20] ~= '' then redis.call('HSET', KEYS[1], 'rb', ARGV[20]) end
 local na, ns, nc = tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19])
-local i = 20
+local i = 21
 for _ = 1, na do
   redis.call('RPUSH', KEYS[2], ARGV[i])
   i = i + 1
@@ -108,7 +113,9 @@ if holder and redis.call('HGET', ARGV[1] .. holder, 'live') == '1' then return h
 return ''
 `
 
-// luaRuns returns the run JSONs listed in a runs index, in one snapshot.
+// luaRuns returns the runs listed in a runs index, in one snapshot: for
+// each, its JSON and its runbook snapshot's JSON ("" when the document
+// carries its runbook itself, as documents written before the split do).
 //
 //	KEYS[1] runs:live or runs:done
 //	ARGV[1] runPrefix
@@ -123,8 +130,11 @@ else
 end
 local out = {}
 for _, id in ipairs(ids) do
-  local doc = redis.call('HGET', ARGV[1] .. id, 'doc')
-  if doc then out[#out+1] = doc end
+  local v = redis.call('HMGET', ARGV[1] .. id, 'doc', 'rb')
+  if v[1] then
+    out[#out+1] = v[1]
+    out[#out+1] = v[2] or ''
+  end
 end
 return out
 `
@@ -248,6 +258,28 @@ end
 return n
 `
 
+// luaAckEach is luaAckIf answering per item.
+//
+//	KEYS    dueitem:<id> of each item (declared so a Cluster client routes the call)
+//	ARGV[1] dueItemPrefix  ARGV[2] dueQueuePrefix
+//	then (id, payload) per item.
+//
+// Returns a list with 1 for each item it removed, 0 for each it left.
+const luaAckEach = luaDue + `
+local out = {}
+for i = 3, #ARGV, 2 do
+  local r = 0
+  local doc = redis.call('HGET', ARGV[1] .. ARGV[i], 'doc')
+  if doc then
+    local pl = cjson.decode(doc)['payload']
+    if type(pl) ~= 'string' then pl = '' end
+    if pl == ARGV[i+1] then r = due_remove(ARGV[1], ARGV[2], ARGV[i]) end
+  end
+  out[#out+1] = r
+end
+return out
+`
+
 // luaPending returns every item of a kind, unleased ones (by due time) first.
 //
 //	KEYS[1] due:<kind>:ready  KEYS[2] due:<kind>:leased
@@ -268,7 +300,7 @@ return out
 // scripts holds the compiled scripts of one Store (kept per store, not in
 // package variables, so no state is shared between stores).
 type scripts struct {
-	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf *redis.Script
+	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf, ackEach *redis.Script
 }
 
 func newScripts() *scripts {
@@ -283,5 +315,6 @@ func newScripts() *scripts {
 		pending:   redis.NewScript(luaPending),
 		hold:      redis.NewScript(luaHold),
 		ackIf:     redis.NewScript(luaAckIf),
+		ackEach:   redis.NewScript(luaAckEach),
 	}
 }

@@ -106,16 +106,34 @@ func boolArg(b bool) string {
 	return "0"
 }
 
+// runDoc is a run as stored in its "doc" field: without its runbook
+// snapshot, which is stored once, in "rb", when the run is created (it is
+// the runbook as it was at start and never changes), so a transition
+// encodes and writes only the run's own state.
+type runDoc struct {
+	*deploy.Run
+	// Runbook hides the run's own field of that name; nil leaves it out.
+	Runbook *struct{} `json:"runbook,omitempty"`
+}
+
 // Apply implements deploy.Store: one Lua script checks the write id, the
 // revision, the freeze and the lock, then writes everything in the change.
+// The runbook snapshot is written when the run is created; a later change
+// keeps the one stored.
 func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 	if err := deploy.CheckChange(c); err != nil {
 		return fmt.Errorf("redisstore apply: %w", err)
 	}
 	r := c.Run
-	doc, err := json.Marshal(r)
+	doc, err := json.Marshal(runDoc{Run: r})
 	if err != nil {
 		return fmt.Errorf("redisstore apply %s: %w", r.ID, err)
+	}
+	var rb []byte
+	if c.PrevRev == 0 {
+		if rb, err = json.Marshal(r.Runbook); err != nil {
+			return fmt.Errorf("redisstore apply %s: runbook: %w", r.ID, err)
+		}
 	}
 	finished := r.Ended
 	if finished.IsZero() {
@@ -125,13 +143,13 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		s.k.run(r.ID), s.k.audit(r.ID), s.k.writeID(c.WriteID),
 		s.k.liveRuns(), s.k.doneRuns(), s.k.envLock(r.Env), s.k.freeze(r.Env),
 	}
-	args := make([]any, 0, 19+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
+	args := make([]any, 0, 20+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
 	args = append(args,
 		c.PrevRev, r.Rev, doc, string(r.Status), boolArg(r.Status.Live()), r.Env, r.ID,
 		ms(r.Created), ms(finished), boolArg(c.LockEnv), boolArg(c.UnlockEnv),
 		c.WriteID, s.writeTTL.Milliseconds(),
 		s.k.runPrefix(), s.k.dueItemPrefix(), s.k.dueQueuePrefix(),
-		len(c.Audit), len(c.Schedule), len(c.Cancel),
+		len(c.Audit), len(c.Schedule), len(c.Cancel), rb,
 	)
 	for _, a := range c.Audit {
 		b, err := json.Marshal(a)
@@ -147,6 +165,14 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		args = append(args, id)
 	}
 	res, err := s.sc.apply.Run(ctx, s.c, keys, args...).StringSlice()
+	if err == nil && len(res) > 0 && res[0] == "rb" {
+		// A run stored before the runbook had its own field: move it there.
+		if rb, err = json.Marshal(r.Runbook); err != nil {
+			return fmt.Errorf("redisstore apply %s: runbook: %w", r.ID, err)
+		}
+		args[19] = rb
+		res, err = s.sc.apply.Run(ctx, s.c, keys, args...).StringSlice()
+	}
 	if err != nil {
 		return wrap("apply "+r.ID, err)
 	}
@@ -194,16 +220,33 @@ func appendItems(args []any, items []deploy.DueItem) ([]any, error) {
 
 // Run implements deploy.Store.
 func (s *Store) Run(ctx context.Context, id string) (*deploy.Run, error) {
-	doc, err := s.c.HGet(ctx, s.k.run(id), "doc").Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("redisstore run %s: %w", id, deploy.ErrNotFound)
-	}
+	v, err := s.c.HMGet(ctx, s.k.run(id), "doc", "rb").Result()
 	if err != nil {
 		return nil, wrap("run "+id, err)
 	}
-	var r deploy.Run
-	if err := json.Unmarshal(doc, &r); err != nil {
+	doc, _ := v[0].(string)
+	if v[0] == nil {
+		return nil, fmt.Errorf("redisstore run %s: %w", id, deploy.ErrNotFound)
+	}
+	rb, _ := v[1].(string)
+	r, err := decodeRun(doc, rb)
+	if err != nil {
 		return nil, fmt.Errorf("redisstore run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// decodeRun decodes a stored run and its runbook snapshot (rb; "" when
+// the document carries it, as documents written before the split do).
+func decodeRun(doc, rb string) (*deploy.Run, error) {
+	var r deploy.Run
+	if err := json.Unmarshal([]byte(doc), &r); err != nil {
+		return nil, err
+	}
+	if rb != "" {
+		if err := json.Unmarshal([]byte(rb), &r.Runbook); err != nil {
+			return nil, fmt.Errorf("runbook: %w", err)
+		}
 	}
 	return &r, nil
 }
@@ -223,13 +266,13 @@ func (s *Store) Runs(ctx context.Context, f deploy.RunFilter) ([]*deploy.Run, er
 	if err != nil {
 		return nil, wrap("runs", err)
 	}
-	runs := make([]*deploy.Run, 0, len(docs))
-	for _, d := range docs {
-		var r deploy.Run
-		if err := json.Unmarshal([]byte(d), &r); err != nil {
+	runs := make([]*deploy.Run, 0, len(docs)/2)
+	for i := 0; i+1 < len(docs); i += 2 {
+		r, err := decodeRun(docs[i], docs[i+1])
+		if err != nil {
 			return nil, fmt.Errorf("redisstore runs: %w", err)
 		}
-		runs = append(runs, &r)
+		runs = append(runs, r)
 	}
 	return runs, nil
 }
@@ -508,6 +551,33 @@ func (s *Store) AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
 		return 0, wrap("ack", err)
 	}
 	return n, nil
+}
+
+// AckEach is AckIf telling which items it removed: done[i] is false when
+// items[i] was gone or replaced by another version. One script call.
+func (s *Store) AckEach(ctx context.Context, items ...deploy.DueItem) (done []bool, err error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	ks := make([]string, len(items))
+	args := make([]any, 0, 2+2*len(items))
+	args = append(args, s.k.dueItemPrefix(), s.k.dueQueuePrefix())
+	for i, it := range items {
+		ks[i] = s.k.dueItem(it.ID)
+		args = append(args, it.ID, it.Payload)
+	}
+	res, err := s.sc.ackEach.Run(ctx, s.c, ks, args...).Int64Slice()
+	if err != nil {
+		return nil, wrap("ack", err)
+	}
+	if len(res) != len(items) {
+		return nil, fmt.Errorf("redisstore ack: %d answers for %d items", len(res), len(items))
+	}
+	done = make([]bool, len(items))
+	for i, n := range res {
+		done[i] = n == 1
+	}
+	return done, nil
 }
 
 // Pending implements deploy.Store: items by due time, then ID.

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -425,5 +426,85 @@ func TestClaimOnceSurvivesALostReply(t *testing.T) {
 	}
 	if again {
 		t.Error("a second ClaimOnce = true, want false")
+	}
+}
+
+// A transition writes the run's own state only: the runbook snapshot is
+// written once, when the run is created, and every read has it.
+func TestRunbookSnapshotIsWrittenOnce(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	prefix := testkit.Redis(t).Prefix(t)
+	s := New(c, prefix)
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := s.Apply(ctx, storetest.Create(r, true)); err != nil {
+		t.Fatal(err)
+	}
+	next := storetest.Finish(r, deploy.StatusCompleted)
+	if err := s.Apply(ctx, storetest.Update(r, next, "complete")); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := c.HGet(ctx, prefix+"run:r1", "doc").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(doc, `"runbook"`) || strings.Contains(doc, r.Runbook.Phases[0].Title) {
+		t.Errorf("the run document carries the runbook: %s", doc)
+	}
+	for _, read := range []func() (*deploy.Run, error){
+		func() (*deploy.Run, error) { return s.Run(ctx, "r1") },
+		func() (*deploy.Run, error) {
+			rs, err := s.Runs(ctx, deploy.RunFilter{Limit: 5})
+			if err != nil || len(rs) != 1 {
+				return nil, fmt.Errorf("runs: %v, %d", err, len(rs))
+			}
+			return rs[0], nil
+		},
+	} {
+		got, err := read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Rev != next.Rev || got.Status != deploy.StatusCompleted || got.Runbook.Name != r.Runbook.Name ||
+			len(got.Runbook.Phases) != len(r.Runbook.Phases) || got.Runbook.Phases[0].Title != r.Runbook.Phases[0].Title {
+			t.Errorf("read back rev %d, status %s, runbook %q with %d phases", got.Rev, got.Status, got.Runbook.Name, len(got.Runbook.Phases))
+		}
+	}
+}
+
+// A run stored by an earlier version (the runbook inside its document)
+// keeps its runbook through the next transition.
+func TestRunStoredWithItsRunbookInsideKeepsIt(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	prefix := testkit.Redis(t).Prefix(t)
+	s := New(c, prefix)
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := s.Apply(ctx, storetest.Create(r, true)); err != nil {
+		t.Fatal(err)
+	}
+	old, err := json.Marshal(r) // the layout before the split: one document, no "rb"
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, prefix+"run:r1", "doc", old).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HDel(ctx, prefix+"run:r1", "rb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Run(ctx, "r1"); err != nil || got.Runbook.Name != r.Runbook.Name || len(got.Runbook.Phases) == 0 {
+		t.Fatalf("old document read back: %v, %+v", err, got)
+	}
+	next := storetest.Finish(r, deploy.StatusCompleted)
+	if err := s.Apply(ctx, storetest.Update(r, next, "complete")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Run(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rev != next.Rev || got.Runbook.Name != r.Runbook.Name || len(got.Runbook.Phases) != len(r.Runbook.Phases) {
+		t.Errorf("after a transition: rev %d, runbook %q with %d phases", got.Rev, got.Runbook.Name, len(got.Runbook.Phases))
 	}
 }

@@ -10,6 +10,10 @@
 //
 //	go test -run '^$' -bench BenchmarkClickLoad -benchtime 1x -timeout 20m ./internal/loadtest
 //
+// LOADTEST_PROFILE=dir writes the bot's CPU profile of each measured load
+// into dir (a hook added to the bot's build with go build -overlay; the
+// product binary has none).
+//
 // go test ./... runs only TestLoadSmoke, the same tool end to end with tiny
 // numbers (skipped with -short). Everything talks to 127.0.0.1 only, and
 // every loop is bounded in count and time.

@@ -68,13 +68,16 @@ type env struct {
 	rdb      *redis.Client
 	fake     *slackfake.Server
 	client   *http.Client
+	// profile, when set (LOADTEST_PROFILE), is the directory the bots'
+	// CPU profiles of each measured load go to.
+	profile string
 }
 
 func newEnv(tb testing.TB, steps int) *env {
 	tb.Helper()
 	dir := tb.TempDir()
 	srv := testkit.Redis(tb)
-	e := &env{tb: tb, dir: dir, redisURL: srv.URL(), fake: slackfake.New(tb)}
+	e := &env{tb: tb, dir: dir, redisURL: srv.URL(), fake: slackfake.New(tb), profile: os.Getenv("LOADTEST_PROFILE")}
 	e.rdb = redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	tb.Cleanup(func() { e.rdb.Close() })
 	e.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
@@ -108,6 +111,9 @@ func (e *env) build() {
 		src = dir
 	}
 	cmd = exec.Command("go", "build", "-o", out, ".")
+	if e.profile != "" {
+		cmd.Args = append(cmd.Args[:2], "-overlay="+e.profileOverlay(src), "-o", out, ".")
+	}
 	cmd.Dir = src
 	if b, err := cmd.CombinedOutput(); err != nil {
 		e.tb.Fatalf("go build in %s: %v\n%s", src, err, b)
@@ -146,6 +152,9 @@ func (e *env) start(name, bin, health string, vars ...string) *proc {
 	}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.dir, "DEPLOYBOT_ADDR=" + addr, "BARE_ADDR=" + addr}, vars...)
+	if e.profile != "" {
+		p.cmd.Env = append(p.cmd.Env, "LOADTEST_PROFILE="+e.profile)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		e.tb.Fatalf("start %s: %v", name, err)
@@ -623,7 +632,10 @@ func (e *env) monitor() *monitor {
 
 // roundTrips runs act between two ECHO markers and returns the commands
 // clients sent to Redis meanwhile (not those scripts ran, not the markers
-// and not the load test's INFO), by name.
+// and not the load test's INFO), by name. act returns when the answer
+// arrived; commands MONITOR stamps later than that (the bot's work after
+// its answer, racing the end marker) are not counted. Redis and the load
+// test read the same clock.
 func (e *env) roundTrips(m *monitor, tag string, act func()) (cmdDelta, error) {
 	ctx := context.Background()
 	start, end := "loadtest-start-"+tag, "loadtest-end-"+tag
@@ -631,6 +643,7 @@ func (e *env) roundTrips(m *monitor, tag string, act func()) (cmdDelta, error) {
 		return nil, err
 	}
 	act()
+	answered := float64(time.Now().UnixMicro()) / 1e6
 	if err := e.rdb.Echo(ctx, end).Err(); err != nil {
 		return nil, err
 	}
@@ -655,8 +668,12 @@ func (e *env) roundTrips(m *monitor, tag string, act func()) (cmdDelta, error) {
 			if !in || i < 0 || strings.Contains(l[:i], " lua") {
 				continue
 			}
-			name, _, _ := strings.Cut(l[i+3:], "\"")
-			name = strings.ToLower(name)
+			if at, _, ok := strings.Cut(strings.TrimPrefix(l, "+"), " "); ok {
+				if t, err := strconv.ParseFloat(at, 64); err == nil && t > answered {
+					continue // after the answer
+				}
+			}
+			name := scriptLabel(l[i+2:])
 			if name != "info" && name != "echo" {
 				out[name]++
 			}
@@ -664,4 +681,22 @@ func (e *env) roundTrips(m *monitor, tag string, act func()) (cmdDelta, error) {
 			return nil, errors.New("MONITOR did not show the end marker within 10s")
 		}
 	}
+}
+
+// scriptLabel names the command of a MONITOR line's arguments
+// ("\"evalsha\" \"<sha>\" \"1\" \"lt2:run:r1\" …"): its name, and for a script
+// the kind of its first key ("evalsha run", "evalsha dueitem"), so the
+// transition's script tells from the acknowledgements of delivered effects.
+func scriptLabel(args string) string {
+	var parts []string
+	for _, f := range strings.SplitN(args, " ", 5) {
+		parts = append(parts, strings.Trim(f, "\""))
+	}
+	name := strings.ToLower(parts[0])
+	if (name == "evalsha" || name == "eval") && len(parts) > 3 && parts[2] != "0" {
+		if k := strings.Split(parts[3], ":"); len(k) > 2 {
+			return name + " " + k[1] // the load test's prefixes are "lt1:", "lt2:"…
+		}
+	}
+	return name
 }

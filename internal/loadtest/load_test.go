@@ -196,11 +196,13 @@ func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() 
 	from := len(e.fake.Ephemerals(""))
 	before := e.commandStats()
 	cpu0, rcpu0 := bot.cpu(), e.redisCPU()
+	stop := e.profiling(bot, strings.NewReplacer(" ", "-", ",", "").Replace(name))
 	p := phase{name: name, res: load()}
 	if p.res.errs > 0 {
 		e.tb.Errorf("%s: %d of %d requests failed: %s\n%s", name, p.res.errs, p.res.n, p.res.errText, bot.tail())
 	}
 	e.quiet()
+	stop()
 	p.cpu, p.rcpu = bot.cpu()-cpu0, e.redisCPU()-rcpu0
 	p.missing, p.settled, p.example = e.settle(runs, sc.Steps, sc.Settle)
 	// The answers (refusals) are posted to the response_url after the
@@ -371,7 +373,7 @@ func (r *report) write(w io.Writer) {
 		chunk, r.bareAlone.rate(), ms(r.bareAlone.pct(0.5)), ms(r.bareAlone.pct(0.99)))
 	fmt.Fprintf(w, "- Burst: %d clicks at once on one run (one client per step), %d runs in turn.\n", sc.Steps, sc.Runs-sc.SpreadRuns)
 	fmt.Fprintf(w, "- Redis commands per click, spread, first request until the cards settled: %s.\n", r.spread.cmds.per(r.spread.res.n))
-	fmt.Fprintf(w, "- Redis round trips by the time the answer arrived (MONITOR; commands inside scripts not counted), %d clicks one at a time on an idle bot, an upper bound on the acknowledgement path: **%.1f per click** (%s).\n",
+	fmt.Fprintf(w, "- Redis round trips before the answer (MONITOR: commands clients sent from the click until the client had its answer; commands inside scripts not counted), %d clicks one at a time on an idle bot: **%.1f per click** (%s). `evalsha run` is the transition's script (keys of the run); `evalsha due` is a claim poll of the due queues (the effect poller and the executor, each once a second) that fell in the window; `evalsha dueitem` acknowledges a delivered effect.\n",
 		sc.Probe, float64(r.probe.total())/float64(max(1, sc.Probe)), r.probe.per(max(1, sc.Probe)))
 	fmt.Fprintf(w, "- Bare handler commands per request: %s.\n", r.bare.cmds.per(r.bare.res.n))
 	idle := r.idle.per(max(1, int(sc.Idle.Seconds()+0.5)))
