@@ -138,9 +138,25 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 		case p.ApprovalTimeout > 0 && !p.NeedsApproval():
 			c.add(lines.at(path+".approval_timeout", line), "%s: approval_timeout is set but the phase needs no approval", name)
 		}
+		if p.FollowUp {
+			switch {
+			case p.Production:
+				c.add(lines.at(path+".follow_up", line), "%s: a follow-up phase cannot be production: the run is deployed before it", name)
+			case p.WindowRequired():
+				c.add(lines.at(path+".follow_up", line), "%s: a follow-up phase cannot wait for a maintenance window", name)
+			}
+		} else if i > 0 && rb.Phases[i-1].FollowUp {
+			c.add(line, "%s: follow-up phases come last; this phase follows one", name)
+		}
 		for j := range p.Steps {
 			c.step(&p.Steps[j], fmt.Sprintf("%s.steps[%d]", path, j), p.ID, j, steps, false)
+			if p.FollowUp && p.Steps[j].Notice != "" {
+				c.add(lines.at(fmt.Sprintf("%s.steps[%d].notice", path, j), line), "step %q: a follow-up phase cannot hold a notice step", p.Steps[j].ID)
+			}
 		}
+	}
+	if len(rb.Phases) > 0 && rb.Phases[0].FollowUp {
+		c.add(lines.at("phases[0].follow_up", 0), "phase %q: the first phase cannot be a follow-up phase (nothing would be deployed)", rb.Phases[0].ID)
 	}
 
 	// A runbook may have no rollback procedure: Rollback then sends its
@@ -235,6 +251,15 @@ func (c *checker) step(s *Step, path, phase string, index int, seen map[string]s
 		c.add(at("timeout"), "%s: timeout must be more than 0", name)
 	case time.Duration(s.Timeout) > MaxStepTimeout:
 		c.add(at("timeout"), "%s: timeout %s is more than 24h", name, s.Timeout)
+	}
+	switch {
+	case s.Notice == "":
+	case s.Notice != NoticeAnnouncement && s.Notice != NoticeCompletion && s.Notice != NoticeRollback:
+		c.add(at("notice"), "%s: notice must be %q, %q or %q, not %q", name, NoticeAnnouncement, NoticeCompletion, NoticeRollback, s.Notice)
+	case s.Run != "":
+		c.add(at("notice"), "%s: a notice step has no run: (the bot's own notice is its output)", name)
+	case inRollback != (s.Notice == NoticeRollback):
+		c.add(at("notice"), "%s: notice: rollback belongs in the rollback procedure, and only there", name)
 	}
 	switch {
 	case s.OnFailure != "" && s.OnFailure != OnFailureRollback:
