@@ -16,10 +16,10 @@ const (
 	// StatusDeployed: every phase before the runbook's first follow-up
 	// phase is approved. The release is out, the environment is free for
 	// the next start, and the follow-up phases stay open until done.
-	StatusDeployed  Status = "deployed"
-	StatusCompleted Status = "completed"
-	StatusRolledBack  Status = "rolled_back"
-	StatusAborted     Status = "aborted"
+	StatusDeployed   Status = "deployed"
+	StatusCompleted  Status = "completed"
+	StatusRolledBack Status = "rolled_back"
+	StatusAborted    Status = "aborted"
 )
 
 // Live reports whether the run still holds its environment (active or rolling back).
