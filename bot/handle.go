@@ -51,9 +51,14 @@ type Reply struct {
 }
 
 // NeedsReason reports whether a button's action asks the person for a
-// reason before it is sent (Skip, Rollback, starting outside a window).
+// reason before it is sent (Skip, Rollback, Abort, ending a watch early,
+// starting outside a window).
 func NeedsReason(kind deploy.ActionKind) bool {
-	return kind == deploy.ActSkip || kind == deploy.ActRollback || kind == deploy.ActOverrideWindow
+	switch kind {
+	case deploy.ActSkip, deploy.ActRollback, deploy.ActAbort, deploy.ActEndWatch, deploy.ActOverrideWindow:
+		return true
+	}
+	return false
 }
 
 // Command runs a typed command. It is safe on the 3-second path: it makes a
@@ -257,6 +262,20 @@ func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 				r.ID, r.Release, r.Env, r.Started.Mention(), statusText(r, now), r.PhaseDef(r.Phase).Title, settled, total, deploy.Ago(now, r.Created))
 		}
 	}
+	var follow []*deploy.Run
+	for _, r := range recent {
+		if r.Status == deploy.StatusDeployed {
+			follow = append(follow, r)
+		}
+	}
+	if len(follow) > 0 {
+		sb.WriteString("Deployed, follow-ups open:\n")
+		for _, r := range follow {
+			settled, total := r.Progress()
+			fmt.Fprintf(&sb, "• %s — %s to %s, deployed %s; phase %q open (%d/%d steps)\n",
+				r.ID, r.Release, r.Env, deploy.Ago(now, r.Ended), r.PhaseDef(r.Phase).Title, settled, total)
+		}
+	}
 	if len(recent) > 0 {
 		sb.WriteString("Recently finished:\n")
 		for _, r := range recent {
@@ -270,19 +289,24 @@ func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 }
 
 // EnvironmentLines says where each environment stands after its most recent
-// finished run (recent is newest first): the version last deployed, and
-// "degraded" while the newest run there ended rolled back or aborted, until
-// a run completes there again.
+// finished run (recent is newest first): the version last deployed (a run
+// that completed, or was deployed with its follow-ups still open), and
+// "degraded" while the newest run there ended rolled back, or aborted once
+// a production phase had started, until a run is deployed there again. A
+// run aborted before any production phase changed nothing.
 func EnvironmentLines(recent []*deploy.Run, now time.Time) []string {
 	var order []string
 	newest := map[string]*deploy.Run{}
 	good := map[string]*deploy.Run{}
 	for _, r := range recent {
+		if r.Status == deploy.StatusAborted && !r.ProductionStarted() {
+			continue // nothing was deployed: the environment is as it was
+		}
 		if newest[r.Env] == nil {
 			newest[r.Env] = r
 			order = append(order, r.Env)
 		}
-		if r.Status == deploy.StatusCompleted && good[r.Env] == nil {
+		if deployed(r) && good[r.Env] == nil {
 			good[r.Env] = r
 		}
 	}
@@ -292,7 +316,7 @@ func EnvironmentLines(recent []*deploy.Run, now time.Time) []string {
 		if g := good[env]; g != nil {
 			line += fmt.Sprintf(": %s deployed %s (run %s)", g.Release, deploy.Ago(now, g.Ended), g.ID)
 		}
-		if n := newest[env]; n.Status != deploy.StatusCompleted {
+		if n := newest[env]; !deployed(n) {
 			verb := "rolled back"
 			if n.Status == deploy.StatusAborted {
 				verb = "aborted"
@@ -302,6 +326,12 @@ func EnvironmentLines(recent []*deploy.Run, now time.Time) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// deployed reports whether the run's release went out (completed, or
+// deployed with its follow-ups open).
+func deployed(r *deploy.Run) bool {
+	return r.Status == deploy.StatusCompleted || r.Status == deploy.StatusDeployed
 }
 
 func (b *Bot) plan(cmd commands.Command) Reply {
@@ -347,7 +377,7 @@ func StatusText(r *deploy.Run, now time.Time) string {
 	for i := range r.Phases {
 		c := BuildCard(r, i, now)
 		marker := "  "
-		if i == r.Phase && r.Status.Live() {
+		if i == r.Phase && r.Status.Open() {
 			marker = "▶ "
 		}
 		fmt.Fprintf(&sb, "%s%s — %s\n", marker, c.Title, GateText(c.Gate))

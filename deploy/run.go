@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"time"
 
 	"deploybot/runbook"
@@ -136,6 +137,9 @@ type PhaseRun struct {
 	// WindowOpened is when a window-gated phase first found its window
 	// open; before that (and without an override) nothing in it can be ticked.
 	WindowOpened time.Time `json:"window_opened,omitzero"`
+	// NextWindow is when the next maintenance window for the run opens, as
+	// last seen while the phase waited for one (nil when none is known).
+	NextWindow *WindowAt `json:"next_window,omitempty"`
 	// AwaitingSince is when the phase started waiting for approval (every
 	// step settled); a request again restarts it.
 	AwaitingSince time.Time `json:"awaiting_since,omitzero"`
@@ -143,6 +147,19 @@ type PhaseRun struct {
 	// approval_timeout: Approve is refused until someone requests approval again.
 	ApprovalExpired time.Time `json:"approval_expired,omitzero"`
 	Steps           []StepRun `json:"steps"`
+}
+
+// WindowAt is when a maintenance window opens and the zone it was booked
+// in ("" for UTC).
+type WindowAt struct {
+	Start time.Time `json:"start"`
+	Zone  string    `json:"zone,omitempty"`
+}
+
+// WindowPlanner is what a WindowGate may also tell: when the next window
+// for env and release opens (false when none is booked or recurring).
+type WindowPlanner interface {
+	NextWindow(ctx context.Context, env, release string, now time.Time) (WindowAt, bool, error)
 }
 
 // Approval records who judged a gate, when, and with what note.

@@ -373,11 +373,38 @@ func (t *txn) gateOpen(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("window gate: %w", err)
 	}
 	if open && t.run.Status == StatusActive {
-		p.WindowOpened = t.now
+		p.WindowOpened, p.NextWindow = t.now, nil
 		t.dirty = true
 		t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Actor: System})
 	}
+	if !open {
+		t.noteNextWindow(ctx, p)
+	}
 	return open, nil
+}
+
+// noteNextWindow records when the next window for the run opens, so the
+// waiting phase can say when; a failure to tell leaves what was known.
+func (t *txn) noteNextWindow(ctx context.Context, p *PhaseRun) {
+	wp, ok := t.e.windows.(WindowPlanner)
+	if !ok {
+		return
+	}
+	next, found, err := wp.NextWindow(ctx, t.run.Env, t.run.Release, t.now)
+	if err != nil {
+		t.e.log.Warn("could not tell when the next window opens", "run_id", t.run.ID, "err", err)
+		return
+	}
+	var want *WindowAt
+	if found {
+		want = &next
+	}
+	if (want == nil) == (p.NextWindow == nil) && (want == nil || (want.Start.Equal(p.NextWindow.Start) && want.Zone == p.NextWindow.Zone)) {
+		return
+	}
+	p.NextWindow = want
+	t.dirty = true
+	t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Actor: System})
 }
 
 // advance moves the run forward as far as it goes by itself: starts the

@@ -32,7 +32,7 @@ var (
 	idPattern          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
 	slackUserPattern   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	slackGroupPattern  = regexp.MustCompile(`^@[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
-	discordIDPattern   = regexp.MustCompile(`^[0-9]{5,25}$`)
+	discordIDPattern   = regexp.MustCompile(`^&?[0-9]{5,25}$`) // "&ID" names a Discord role, so the bot can mention it
 	consoleNamePattern = regexp.MustCompile(`^console:[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
 	idPatternSentence  = `letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`
 	reservedPhaseIDMsg = `phase id "rollback" is reserved for the rollback procedure`
@@ -49,7 +49,8 @@ func (rb *Runbook) Validate(v StepValidator) error {
 }
 
 // IsApprover reports whether s has the form of an approvers entry: a Slack
-// user ID (U…/W…), a Slack user-group handle (@name), a Discord ID, or a
+// user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (user
+// or role; "&ID" marks a role, so asking the approvers mentions it as one), or a
 // console name ("console:ana", for rehearsing the rules in the console).
 func IsApprover(s string) bool {
 	return slackUserPattern.MatchString(s) || slackGroupPattern.MatchString(s) || discordIDPattern.MatchString(s) ||
@@ -76,7 +77,7 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 			case strings.TrimSpace(a) == "":
 				c.add(line, "%s: an entry is empty", field.name)
 			case !IsApprover(a):
-				c.add(line, "%s: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)", field.name, a)
+				c.add(line, "%s: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)", field.name, a)
 			}
 		}
 	}
