@@ -660,9 +660,9 @@ func AskApprovers(r *deploy.Run, i int) Notice {
 		anyone = "anyone but " + r.Started.Mention() + " (who started the run)"
 	}
 	if len(n.Mentions) == 0 {
-		n.Title = fmt.Sprintf("%q of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
+		n.Title = fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
 	} else {
-		n.Title = fmt.Sprintf("%q of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
+		n.Title = fmt.Sprintf("“%s” of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
 		if r.Runbook.DistinctApprover {
 			n.Lines = append(n.Lines, r.Started.Mention()+" started the run and may not approve it (two-person rule).")
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,7 @@ const findWindow = time.Hour
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
 // A message with a Key carries it in its metadata (see Find).
 func (f *Front) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
+	m = f.resolveMentions(ctx, m)
 	opts := messageOptions(Render(m))
 	if m.Key != "" {
 		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": m.Key}}))
@@ -103,6 +105,31 @@ func (f *Front) Find(ctx context.Context, channel, replyTo, key string) (string,
 		}
 	}
 	return "", nil
+}
+
+// resolveMentions fills in the user-group IDs of the groups a notice
+// mentions, so they render as <!subteam^ID> and notify the group.
+func (f *Front) resolveMentions(ctx context.Context, m bot.Message) bot.Message {
+	if m.Notice == nil || len(m.Notice.Mentions) == 0 || f.bot == nil || f.groups == nil {
+		return m
+	}
+	rb := f.bot.Engine().Runbook()
+	handles := approverHandles(append(slices.Clone(rb.Approvers), rb.Operators...))
+	if len(handles) == 0 {
+		return m
+	}
+	gctx, cancel := context.WithTimeout(ctx, groupsWait)
+	defer cancel()
+	ids := f.groups.groupIDs(gctx, handles)
+	n := *m.Notice
+	n.Mentions = slices.Clone(n.Mentions)
+	for i := range n.Mentions {
+		if h := n.Mentions[i].Handle; h != "" && ids[h] != "" {
+			n.Mentions[i].ID = ids[h]
+		}
+	}
+	m.Notice = &n
+	return m
 }
 
 // Update implements bot.Poster with chat.update.
