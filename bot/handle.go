@@ -154,12 +154,14 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 		if err != nil {
 			return b.refuse(err)
 		}
+		b.rewaitWindows(ctx)
 		return Reply{Public: true, Text: fmt.Sprintf("🗓️ Maintenance window %s booked for %s: %s (for %s). Reminders go to the notice channel.",
 			w.ID, w.Release, FormatWindowTime(w.Start, w.Zone), Human(w.Length))}
 	case commands.KindUnschedule:
 		if err := b.windows.Unschedule(ctx, cmd.Window, req.Actor); err != nil {
 			return b.refuse(err)
 		}
+		b.rewaitWindows(ctx)
 		return Reply{Public: true, Text: fmt.Sprintf("Maintenance window %s cancelled by %s.", cmd.Window, req.Actor.Mention())}
 	default:
 		ws, err := b.windows.Upcoming(ctx)
@@ -183,6 +185,24 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 			lines = append(lines, fmt.Sprintf("• %s%s: %s, %s (%s)", id, rel, FormatWindowTime(w.Start, w.Zone), Human(w.End.Sub(w.Start)), kind))
 		}
 		return Reply{Text: "Upcoming maintenance windows:\n" + strings.Join(lines, "\n")}
+	}
+}
+
+// rewaitWindows re-evaluates the runs waiting for a maintenance window
+// after a window was booked or cancelled, so their cards say when the next
+// one opens. A failure only leaves a card's time behind; it is logged.
+func (b *Bot) rewaitWindows(ctx context.Context) {
+	live, err := b.e.Live(ctx)
+	if err != nil {
+		b.log.Warn("could not update the runs waiting for a window", "err", err)
+		return
+	}
+	for _, r := range live {
+		if r.WaitsForWindow(r.Phase) {
+			if _, err := b.e.Advance(ctx, r.ID); err != nil {
+				b.log.Warn("could not update a run waiting for a window", "run_id", r.ID, "err", err)
+			}
+		}
 	}
 }
 

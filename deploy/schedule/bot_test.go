@@ -84,6 +84,13 @@ func TestWindowNotice(t *testing.T) {
 			fields: map[string]string{"Closes": "Tue 2030-06-04 22:00 UTC"}, lines: []string{"Start the deployment with the button or /deploy start v1.4."}, button: true,
 		},
 		{
+			name: "window open names the run waiting for it, no Start",
+			n: schedule.Notice{Kind: schedule.KindOpen, Window: scheduled, Env: "production", Until: 2 * time.Hour,
+				Runs: []schedule.RunRef{{ID: "r7k2q", Release: "v1.4", Env: "production", Phase: "Production Deployment"}}},
+			kind: bot.NoticeWindowOpen, title: "🟢 Maintenance window for v1.4 is open",
+			lines: []string{`Run r7k2q (v1.4 to production) was waiting for it: "Production Deployment" goes ahead now.`},
+		},
+		{
 			name: "window closing during a run",
 			n: schedule.Notice{Kind: schedule.KindClosing, Window: scheduled, Env: "production", Until: 15 * time.Minute,
 				Runs: []schedule.RunRef{{ID: "r7k2q", Release: "v1.4", Env: "production", Phase: "Production Deployment"}}},
