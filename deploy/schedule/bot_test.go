@@ -157,7 +157,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
+	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Window: runbook.WindowRequired, Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
 	w := &world{clk: clock.NewFake(now), poster: &poster{}}
 	w.sched = schedule.New(schedule.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, NoticeChannel: "C-notices"})
 	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: w.sched})
@@ -252,5 +252,40 @@ func TestBookRemindAndStartFromChat(t *testing.T) {
 	gone := w.bot.Click(ctx, bot.Click{Platform: "slack", Channel: "C-notices", Actor: bob, ButtonID: start, RequestID: "click-3"})
 	if !strings.Contains(gone.Text, "cancelled or has ended") {
 		t.Errorf("Start click on a cancelled window: %q", gone.Text)
+	}
+}
+
+// Booking a window tells the run waiting for it when it opens (card and
+// /deploy status, in the zone it was booked in); cancelling it forgets.
+func TestBookingTellsTheWaitingRunWhen(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	out, err := w.engine.Start(ctx, deploy.StartRequest{Release: "v1.5", Env: "production", Channel: "C-team", Platform: "slack", Actor: ana})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nw := out.Run.Current().NextWindow; nw != nil {
+		t.Fatalf("no window is booked, yet the run waits for %+v", nw)
+	}
+	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "schedule v1.5 2030-06-03 12:00 Europe/Berlin for 1h"})
+	if !strings.Contains(reply.Text, "booked for v1.5") {
+		t.Fatalf("schedule reply %+v", reply)
+	}
+	run, err := w.engine.Get(ctx, out.Run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2030, 6, 3, 10, 0, 0, 0, time.UTC)
+	if nw := run.Current().NextWindow; nw == nil || !nw.Start.Equal(want) || nw.Zone != "Europe/Berlin" {
+		t.Fatalf("after the booking the run waits for %+v, want %v Europe/Berlin", nw, want)
+	}
+	status := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: ana, Text: "status " + run.ID})
+	if !strings.Contains(status.Text, "opens 12:00 Europe/Berlin, in ") {
+		t.Errorf("status does not say when the window opens:\n%s", status.Text)
+	}
+	ws, _ := w.sched.Upcoming(ctx)
+	w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "unschedule " + ws[0].ID})
+	if run, _ = w.engine.Get(ctx, out.Run.ID); run.Current().NextWindow != nil {
+		t.Errorf("after the cancellation the run still waits for %+v", run.Current().NextWindow)
 	}
 }
