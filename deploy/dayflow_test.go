@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +226,24 @@ func TestRollbackNoticeStepAndStoppedSteps(t *testing.T) {
 	}
 	if n := effectsOf(out, deploy.EffectNotice); len(n) != 1 || n[0].Notice != deploy.NoticeRollback {
 		t.Fatalf("rollback owes notices %+v, want one rollback notice", n)
+	}
+}
+
+// TestOnFailureRollbackWorksBeforeProduction: a person cannot roll back
+// before the first production phase, but on_failure: rollback always can.
+func TestOnFailureRollbackWorksBeforeProduction(t *testing.T) {
+	h := newHarness(t, strings.Replace(twoPhase, `        run: shell
+        with: {command: ["true"]}
+  - id: prod`, `        run: shell
+        on_failure: rollback
+        with: {command: ["true"]}
+  - id: prod`, 1))
+	r := h.start(t, ana)
+	h.must(t, deploy.Action{Kind: deploy.ActDone, RunID: r.ID, Phase: "prep", Step: "review", Actor: bob})
+	_, err := h.do(t, deploy.Action{Kind: deploy.ActRollback, RunID: r.ID, Actor: bob, Reason: "x"})
+	wantErr(t, err, deploy.ErrInvalid, "abort it instead")
+	r = h.finishRunning(t, r.ID, false, "exit 1")
+	if r.Status != deploy.StatusRollingBack && r.Status != deploy.StatusRolledBack {
+		t.Fatalf("after the failure with on_failure: rollback the run is %s", r.Status)
 	}
 }
