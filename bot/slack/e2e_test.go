@@ -451,6 +451,13 @@ func TestApproverGroups(t *testing.T) {
 	h.click(uAna, card, "Done", ":review")
 	card = h.message(deployChannel, "Waiting for approval")
 
+	// The request for approval mentions the group by its ID, so Slack
+	// notifies its members; it is a reply in the run's thread.
+	ask := h.message(deployChannel, "ready for your approval")
+	if !strings.HasPrefix(ask.Text, "<!subteam^S0RM> ") || ask.ThreadTS == "" || ask.ThreadTS == ask.TS {
+		t.Errorf("request for approval %q (thread %q): want it to mention <!subteam^S0RM> first, in the run's thread", ask.Text, ask.ThreadTS)
+	}
+
 	h.click(uCat, card, "Approve", "")
 	h.ephemeral(uCat, "you are not on this runbook's approver list (@release-managers)")
 	h.click(uBob, card, "Approve", "")
