@@ -260,7 +260,7 @@ func (b *Bot) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o deplo
 			return fmt.Errorf("record %s: %w", key, err)
 		}
 		b.refs.set(run.ID, key, found)
-		if o.Kind == deploy.EffectNotice {
+		if o.Kind == deploy.EffectNotice || o.Kind == deploy.EffectAsk {
 			return b.ack(ctx, o.Item)
 		}
 		if err := p.Update(ctx, found, m); err != nil {
