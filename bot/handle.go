@@ -51,9 +51,14 @@ type Reply struct {
 }
 
 // NeedsReason reports whether a button's action asks the person for a
-// reason before it is sent (Skip, Rollback, starting outside a window).
+// reason before it is sent (Skip, Rollback, Abort, ending a watch early,
+// starting outside a window).
 func NeedsReason(kind deploy.ActionKind) bool {
-	return kind == deploy.ActSkip || kind == deploy.ActRollback || kind == deploy.ActOverrideWindow
+	switch kind {
+	case deploy.ActSkip, deploy.ActRollback, deploy.ActAbort, deploy.ActEndWatch, deploy.ActOverrideWindow:
+		return true
+	}
+	return false
 }
 
 // Command runs a typed command. It is safe on the 3-second path: it makes a
@@ -149,12 +154,14 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 		if err != nil {
 			return b.refuse(err)
 		}
+		b.rewaitWindows(ctx)
 		return Reply{Public: true, Text: fmt.Sprintf("🗓️ Maintenance window %s booked for %s: %s (for %s). Reminders go to the notice channel.",
 			w.ID, w.Release, FormatWindowTime(w.Start, w.Zone), Human(w.Length))}
 	case commands.KindUnschedule:
 		if err := b.windows.Unschedule(ctx, cmd.Window, req.Actor); err != nil {
 			return b.refuse(err)
 		}
+		b.rewaitWindows(ctx)
 		return Reply{Public: true, Text: fmt.Sprintf("Maintenance window %s cancelled by %s.", cmd.Window, req.Actor.Mention())}
 	default:
 		ws, err := b.windows.Upcoming(ctx)
@@ -178,6 +185,24 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 			lines = append(lines, fmt.Sprintf("• %s%s: %s, %s (%s)", id, rel, FormatWindowTime(w.Start, w.Zone), Human(w.End.Sub(w.Start)), kind))
 		}
 		return Reply{Text: "Upcoming maintenance windows:\n" + strings.Join(lines, "\n")}
+	}
+}
+
+// rewaitWindows re-evaluates the runs waiting for a maintenance window
+// after a window was booked or cancelled, so their cards say when the next
+// one opens. A failure only leaves a card's time behind; it is logged.
+func (b *Bot) rewaitWindows(ctx context.Context) {
+	live, err := b.e.Live(ctx)
+	if err != nil {
+		b.log.Warn("could not update the runs waiting for a window", "err", err)
+		return
+	}
+	for _, r := range live {
+		if r.WaitsForWindow(r.Phase) {
+			if _, err := b.e.Advance(ctx, r.ID); err != nil {
+				b.log.Warn("could not update a run waiting for a window", "run_id", r.ID, "err", err)
+			}
+		}
 	}
 }
 
@@ -257,6 +282,20 @@ func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 				r.ID, r.Release, r.Env, r.Started.Mention(), statusText(r, now), r.PhaseDef(r.Phase).Title, settled, total, deploy.Ago(now, r.Created))
 		}
 	}
+	var follow []*deploy.Run
+	for _, r := range recent {
+		if r.Status == deploy.StatusDeployed {
+			follow = append(follow, r)
+		}
+	}
+	if len(follow) > 0 {
+		sb.WriteString("Deployed, follow-ups open:\n")
+		for _, r := range follow {
+			settled, total := r.Progress()
+			fmt.Fprintf(&sb, "• %s — %s to %s, deployed %s; phase %q open (%d/%d steps)\n",
+				r.ID, r.Release, r.Env, deploy.Ago(now, r.Ended), r.PhaseDef(r.Phase).Title, settled, total)
+		}
+	}
 	if len(recent) > 0 {
 		sb.WriteString("Recently finished:\n")
 		for _, r := range recent {
@@ -270,19 +309,24 @@ func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 }
 
 // EnvironmentLines says where each environment stands after its most recent
-// finished run (recent is newest first): the version last deployed, and
-// "degraded" while the newest run there ended rolled back or aborted, until
-// a run completes there again.
+// finished run (recent is newest first): the version last deployed (a run
+// that completed, or was deployed with its follow-ups still open), and
+// "degraded" while the newest run there ended rolled back, or aborted once
+// a production phase had started, until a run is deployed there again. A
+// run aborted before any production phase changed nothing.
 func EnvironmentLines(recent []*deploy.Run, now time.Time) []string {
 	var order []string
 	newest := map[string]*deploy.Run{}
 	good := map[string]*deploy.Run{}
 	for _, r := range recent {
+		if r.Status == deploy.StatusAborted && !r.ProductionStarted() {
+			continue // nothing was deployed: the environment is as it was
+		}
 		if newest[r.Env] == nil {
 			newest[r.Env] = r
 			order = append(order, r.Env)
 		}
-		if r.Status == deploy.StatusCompleted && good[r.Env] == nil {
+		if deployed(r) && good[r.Env] == nil {
 			good[r.Env] = r
 		}
 	}
@@ -292,7 +336,7 @@ func EnvironmentLines(recent []*deploy.Run, now time.Time) []string {
 		if g := good[env]; g != nil {
 			line += fmt.Sprintf(": %s deployed %s (run %s)", g.Release, deploy.Ago(now, g.Ended), g.ID)
 		}
-		if n := newest[env]; n.Status != deploy.StatusCompleted {
+		if n := newest[env]; !deployed(n) {
 			verb := "rolled back"
 			if n.Status == deploy.StatusAborted {
 				verb = "aborted"
@@ -302,6 +346,12 @@ func EnvironmentLines(recent []*deploy.Run, now time.Time) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// deployed reports whether the run's release went out (completed, or
+// deployed with its follow-ups open).
+func deployed(r *deploy.Run) bool {
+	return r.Status == deploy.StatusCompleted || r.Status == deploy.StatusDeployed
 }
 
 func (b *Bot) plan(cmd commands.Command) Reply {
@@ -347,7 +397,7 @@ func StatusText(r *deploy.Run, now time.Time) string {
 	for i := range r.Phases {
 		c := BuildCard(r, i, now)
 		marker := "  "
-		if i == r.Phase && r.Status.Live() {
+		if i == r.Phase && r.Status.Open() {
 			marker = "▶ "
 		}
 		fmt.Fprintf(&sb, "%s%s — %s\n", marker, c.Title, GateText(c.Gate))

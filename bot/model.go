@@ -64,7 +64,7 @@ func ParseButtonID(id string) (deploy.Action, error) {
 	kind := deploy.ActionKind(parts[0])
 	switch kind {
 	case deploy.ActDone, deploy.ActSkip, deploy.ActRetry, deploy.ActApprove, deploy.ActRollback, deploy.ActAbort, deploy.ActOverrideWindow,
-		deploy.ActRequestApproval:
+		deploy.ActRequestApproval, deploy.ActEndWatch:
 	case ActStartWindow: // RunID holds the window id (window_notices.go)
 	default:
 		return deploy.Action{}, fmt.Errorf("bot: unknown button action %q", parts[0])
@@ -107,8 +107,14 @@ type StepLine struct {
 	// By says who last changed the step and when; nil while the step is
 	// pending or nobody has changed it.
 	By *Stamp
-	// Reason is why a skipped step was skipped.
+	// Reason is why a skipped step was skipped, or why a watch was ended early.
 	Reason string
+	// EndedEarly marks a watch an approver ended before its time (By says
+	// who, Reason why): done, but not a pass.
+	EndedEarly bool
+	// Blocked names the automated step above that is running or failed:
+	// this step cannot be ticked until it settles (it has no buttons).
+	Blocked string
 	// Elapsed is how long a running step has been running.
 	Elapsed time.Duration
 	// Progress is a running step's latest progress report ("12m of 30m").
@@ -141,6 +147,8 @@ const (
 	CardPassed CardState = "passed"
 	// CardStopped is a phase the run left without approval (aborted, rolled back).
 	CardStopped CardState = "stopped"
+	// CardNotStarted is a phase the run has not reached.
+	CardNotStarted CardState = "not_started"
 )
 
 // Settled reports whether the phase is behind the run (approved or passed).
@@ -170,6 +178,8 @@ const (
 	// GateFinishing: every step is settled and nothing is needed; the
 	// engine is moving on.
 	GateFinishing GateKind = "finishing"
+	// GateNotStarted: the run has not reached the phase (or ended before it).
+	GateNotStarted GateKind = "not_started"
 )
 
 // Gate is what a phase waits for, or how it ended.
@@ -187,6 +197,18 @@ type Gate struct {
 	NotBy string
 	// Run is the run's state (GateStopped).
 	Run RunState
+	// Opens is when the next maintenance window for the run opens
+	// (GateWindow), when it is known: its time in the zone it was booked in.
+	Opens *WindowTime
+}
+
+// WindowTime is when a maintenance window opens, as people read it.
+type WindowTime struct {
+	// At is the opening time; Zone the IANA zone it was booked in ("" for UTC).
+	At   time.Time
+	Zone string
+	// In is how long until it opens ("2 h 10 min"), as of the message.
+	In string
 }
 
 // PhaseCard is one phase's interactive message.
@@ -214,8 +236,10 @@ type RunState struct {
 	Status deploy.Status
 	// By and Reason are who rolled the run back or aborted it, and why.
 	By, Reason string
-	// Took is the run's total duration once it ended.
+	// Took is the run's total duration once it ended (was deployed).
 	Took time.Duration
+	// FollowUps is the open follow-up phase of a deployed run.
+	FollowUps string
 }
 
 // PhaseState is a phase's line on the summary.
@@ -264,6 +288,8 @@ const (
 	NoticeWindowOpen   NoticeKind = "window_open"
 	NoticeWindowClose  NoticeKind = "window_closing"
 	NoticeText         NoticeKind = "text"
+	// NoticeAsk asks a phase's approvers, by mention, to approve it.
+	NoticeAsk NoticeKind = "ask"
 )
 
 // Icon is the symbol a notice leads with; each renderer draws it its own
@@ -282,6 +308,7 @@ const (
 	IconOpen       Icon = "open"
 	IconClosing    Icon = "closing"
 	IconWarning    Icon = "warning"
+	IconApproval   Icon = "approval"
 )
 
 // Notice is a message posted without being asked: announcement, completion,
@@ -298,6 +325,21 @@ type Notice struct {
 	// Lines are further lines of text.
 	Lines   []string
 	Buttons []Button
+	// Mentions are the people and groups the notice asks (NoticeAsk); each
+	// chat renderer writes them as mentions that notify.
+	Mentions []Mention
+}
+
+// Mention is one runbook approver entry to notify.
+type Mention struct {
+	// ID is the user ID (Slack "U…", Discord snowflake), the Discord role
+	// ID (Role), or the Slack user-group ID when the front resolved it.
+	ID string
+	// Handle is the Slack user-group handle ("release-managers") of a
+	// group entry ("@release-managers").
+	Handle string
+	// Role marks a Discord role entry ("&123…" in the runbook).
+	Role bool
 }
 
 // Field is a label and a value.
@@ -310,7 +352,7 @@ func BuildSummary(r *deploy.Run, now time.Time) Summary {
 		RunID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(), Run: runState(r),
 		Settled: settled, Total: total, Started: r.Created,
 	}
-	if r.Status.Live() {
+	if r.Status.Open() {
 		s.PhaseTitle = r.PhaseDef(r.Phase).Title
 	}
 	for i := range r.Phases {
@@ -321,7 +363,7 @@ func BuildSummary(r *deploy.Run, now time.Time) Summary {
 			l.State = PhasePassed
 		case p.Approval != nil:
 			l.State, l.ApprovedBy = PhaseApproved, p.Approval.By.Mention()
-		case i == r.Phase && r.Status.Live():
+		case i == r.Phase && r.Status.Open():
 			l.State = PhaseInProgress
 		case !p.Ended.IsZero() || (!p.Started.IsZero() && !r.Status.Live()):
 			l.State = PhaseStopped
@@ -344,6 +386,8 @@ func runState(r *deploy.Run) RunState {
 			st.By = r.AbortedBy.Mention()
 		}
 		st.Reason = r.AbortReason
+	case deploy.StatusDeployed:
+		st.FollowUps = r.PhaseDef(r.Phase).Title
 	}
 	if !r.Status.Live() && !r.Ended.IsZero() {
 		st.Took = r.Ended.Sub(r.Created)
@@ -378,8 +422,8 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 	if !c.Rollback {
 		c.Index = i + 1
 	}
-	current := i == r.Phase && r.Status.Live()
-	waiting := current && def.WindowRequired() && p.WindowOverride == nil && windowBlocked(p, def)
+	current := i == r.Phase && r.Status.Open()
+	waiting := r.WaitsForWindow(i)
 	for j := range p.Steps {
 		s := &p.Steps[j]
 		sd := &def.Steps[j]
@@ -391,6 +435,8 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 		switch {
 		case s.State == deploy.StepSkipped:
 			line.Reason, said = s.Reason, s.Reason
+		case s.EndedEarly:
+			line.EndedEarly, line.Reason, said = true, s.Reason, s.Result
 		case s.State == deploy.StepRunning:
 			line.Elapsed, line.Progress = now.Sub(s.Started), s.Progress
 		case s.Result != "":
@@ -401,7 +447,10 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 		if last := LastLine(s.Output); last != "" && !strings.Contains(said, last) && s.State != deploy.StepRunning {
 			line.LastLine = last
 		}
-		if current && r.Status == deploy.StatusActive || current && c.Rollback {
+		if k := r.BlockedBy(i, j); k >= 0 && !s.State.Settled() && s.State != deploy.StepRunning {
+			line.Blocked = def.Steps[k].Title
+		}
+		if current && !waiting && line.Blocked == "" {
 			line.Buttons = stepButtons(r, p, s, sd)
 		}
 		c.Steps = append(c.Steps, line)
@@ -411,16 +460,6 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 		c.Buttons = phaseButtons(r, i, def, waiting)
 	}
 	return c
-}
-
-// windowBlocked reports whether a window-gated phase has not started any step yet.
-func windowBlocked(p *deploy.PhaseRun, def *runbook.Phase) bool {
-	for j, s := range p.Steps {
-		if def.Steps[j].Automated() && s.State != deploy.StepPending {
-			return false
-		}
-	}
-	return true
 }
 
 func stepButtons(r *deploy.Run, p *deploy.PhaseRun, s *deploy.StepRun, sd *runbook.Step) []Button {
@@ -433,8 +472,8 @@ func stepButtons(r *deploy.Run, p *deploy.PhaseRun, s *deploy.StepRun, sd *runbo
 	case s.State == deploy.StepPending && !sd.Automated():
 		return []Button{b("Done", deploy.ActDone, StylePrimary), skip}
 	case s.State == deploy.StepRunning && sd.Run == "watch":
-		end := b("End watch", deploy.ActDone, StyleDefault)
-		end.Confirm = &Confirm{Title: "End the watch early?", Text: fmt.Sprintf("%q will be marked done now, as passed.", sd.Title), OK: "End watch", Cancel: "Keep watching"}
+		end := b("End watch", deploy.ActEndWatch, StyleDefault)
+		end.NeedsReason = true // the reason dialog is the confirmation
 		return []Button{end}
 	case s.State == deploy.StepFailed || s.State == deploy.StepInterrupted:
 		retry := b("Retry", deploy.ActRetry, StylePrimary)
@@ -447,7 +486,7 @@ func stepButtons(r *deploy.Run, p *deploy.PhaseRun, s *deploy.StepRun, sd *runbo
 func phaseButtons(r *deploy.Run, i int, def *runbook.Phase, waiting bool) []Button {
 	p := &r.Phases[i]
 	var out []Button
-	if r.Status != deploy.StatusActive {
+	if r.Status != deploy.StatusActive && r.Status != deploy.StatusDeployed {
 		return nil
 	}
 	if waiting {
@@ -469,8 +508,15 @@ func phaseButtons(r *deploy.Run, i int, def *runbook.Phase, waiting bool) []Butt
 		}
 		out = append(out, ap)
 	}
-	out = append(out, Button{Label: "Rollback", Action: deploy.ActRollback, RunID: r.ID, Phase: p.ID, Style: StyleDanger, NeedsReason: true,
-		Confirm: &Confirm{Title: "Roll back?", Text: fmt.Sprintf("This starts the rollback procedure for %s on %s.", r.Release, r.Env), OK: "Roll back", Cancel: "Cancel"}})
+	if r.CanRollBack() {
+		out = append(out, Button{Label: "Rollback", Action: deploy.ActRollback, RunID: r.ID, Phase: p.ID, Style: StyleDanger, NeedsReason: true,
+			Confirm: &Confirm{Title: "Roll back?", Text: fmt.Sprintf("This starts the rollback procedure for %s on %s.", r.Release, r.Env), OK: "Roll back", Cancel: "Cancel"}})
+	}
+	if r.CanAbort() {
+		// Before a production phase a run is aborted, not rolled back.
+		out = append(out, Button{Label: "Abort", Action: deploy.ActAbort, RunID: r.ID, Phase: p.ID, Style: StyleDanger, NeedsReason: true,
+			Confirm: &Confirm{Title: "Abort the run?", Text: fmt.Sprintf("This ends the deployment of %s to %s; nothing was deployed yet.", r.Release, r.Env), OK: "Abort", Cancel: "Cancel"}})
+	}
 	return out
 }
 
@@ -482,10 +528,16 @@ func gate(r *deploy.Run, i int, now time.Time, waiting bool) (CardState, Gate) {
 		return CardPassed, Gate{Kind: GatePassed}
 	case p.Approval != nil:
 		return CardApproved, Gate{Kind: GateApproved, By: &Stamp{Who: p.Approval.By.Mention(), At: p.Approval.At, Ago: deploy.Ago(now, p.Approval.At)}}
-	case i != r.Phase || !r.Status.Live():
+	case p.Started.IsZero() && (i != r.Phase || !r.Status.Open()):
+		return CardNotStarted, Gate{Kind: GateNotStarted}
+	case i != r.Phase || !r.Status.Open():
 		return CardStopped, Gate{Kind: GateStopped, Run: runState(r)}
 	case waiting:
-		return CardWaiting, Gate{Kind: GateWindow}
+		g := Gate{Kind: GateWindow}
+		if w := p.NextWindow; w != nil {
+			g.Opens = &WindowTime{At: w.Start, Zone: w.Zone, In: Until(now, w.Start)}
+		}
+		return CardWaiting, g
 	}
 	open := 0
 	for _, s := range p.Steps {
@@ -531,6 +583,11 @@ func Completion(r *deploy.Run) Notice {
 		if !p.Started.IsZero() && !p.Ended.IsZero() {
 			d = Human(p.Ended.Sub(p.Started))
 		}
+		if def.FollowUp {
+			if p.Ended.IsZero() {
+				d = "open (follow-up)"
+			}
+		}
 		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s", def.Title, d))
 		if p.Approval != nil && p.Approval.By.ID != deploy.System.ID && !seen[p.Approval.By.ID] {
 			seen[p.Approval.By.ID] = true
@@ -542,29 +599,76 @@ func Completion(r *deploy.Run) Notice {
 	}
 	skipped := SkippedSteps(r)
 	if len(skipped) == 0 {
-		n.Lines = append(n.Lines, "Skipped steps: none")
+		n.Lines = append(n.Lines, "Skipped or ended early: none")
 	} else {
-		n.Lines = append(n.Lines, "Skipped steps:")
+		n.Lines = append(n.Lines, "Skipped or ended early:")
 		n.Lines = append(n.Lines, skipped...)
+	}
+	if r.Status == deploy.StatusDeployed {
+		n.Lines = append(n.Lines, fmt.Sprintf("Follow-ups stay open on run %s (%s); %s is free for the next deployment.", r.ID, r.PhaseDef(r.Phase).Title, r.Env))
 	}
 	return n
 }
 
-// SkippedSteps lists the run's skipped steps with who skipped them and why.
+// SkippedSteps lists the run's skipped steps and the watches ended early,
+// with who did it and why.
 func SkippedSteps(r *deploy.Run) []string {
 	var out []string
 	for i := range r.Phases {
 		for j, s := range r.Phases[i].Steps {
-			if s.State == deploy.StepSkipped {
-				who := ""
-				if s.By != nil {
-					who = " by " + s.By.Mention()
-				}
-				out = append(out, fmt.Sprintf("• %s%s: %s", r.StepDef(i, j).Title, who, s.Reason))
+			if s.State != deploy.StepSkipped && !s.EndedEarly {
+				continue
 			}
+			who := ""
+			if s.By != nil {
+				who = " by " + s.By.Mention()
+			}
+			what := "skipped"
+			if s.EndedEarly {
+				what = "ended early"
+			}
+			out = append(out, fmt.Sprintf("• %s — %s%s: %s", r.StepDef(i, j).Title, what, who, s.Reason))
 		}
 	}
 	return out
+}
+
+// AskApprovers is the message that asks phase i's approvers, by mention,
+// to approve it: one new message in the run's thread per request. The
+// starter is not asked when the two-person rule excludes them; a runbook
+// that names no approvers asks nobody in particular.
+func AskApprovers(r *deploy.Run, i int) Notice {
+	def := r.PhaseDef(i)
+	n := Notice{Kind: NoticeAsk, Icon: IconApproval, RunID: r.ID}
+	for _, a := range r.Runbook.Approvers {
+		if r.Runbook.DistinctApprover && a == r.Started.ID {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(a, "@"):
+			n.Mentions = append(n.Mentions, Mention{Handle: strings.TrimPrefix(a, "@")})
+		case strings.HasPrefix(a, "&"):
+			n.Mentions = append(n.Mentions, Mention{ID: strings.TrimPrefix(a, "&"), Role: true})
+		case strings.HasPrefix(a, "console:"):
+			// console sign-ins are not mentioned in chat
+		default:
+			n.Mentions = append(n.Mentions, Mention{ID: a})
+		}
+	}
+	anyone := "anyone"
+	if r.Runbook.DistinctApprover {
+		anyone = "anyone but " + r.Started.Mention() + " (who started the run)"
+	}
+	if len(n.Mentions) == 0 {
+		n.Title = fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
+	} else {
+		n.Title = fmt.Sprintf("“%s” of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
+		if r.Runbook.DistinctApprover {
+			n.Lines = append(n.Lines, r.Started.Mention()+" started the run and may not approve it (two-person rule).")
+		}
+	}
+	n.Lines = append(n.Lines, "Approve on the phase's card in this thread, or with /deploy approve "+r.ID+".")
+	return n
 }
 
 // RollbackNotice is the notice posted when a rollback starts.

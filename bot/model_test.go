@@ -62,26 +62,26 @@ func TestCardButtonsFollowTheStepStates(t *testing.T) {
 		gateContains      string
 		approveHasConfirm bool
 	}{
-		{name: "fresh", edit: func(*deploy.Run) {}, notes: "Done,Skip", phase: "Rollback", gateContains: "3 of 3 steps open"},
+		{name: "fresh", edit: func(*deploy.Run) {}, notes: "Done,Skip", phase: "Abort", gateContains: "3 of 3 steps open"},
 		{name: "build failed", edit: func(r *deploy.Run) {
 			r.Phases[0].Steps[0] = deploy.StepRun{ID: "notes", State: deploy.StepDone, By: &bob, At: t0}
 			r.Phases[0].Steps[1] = deploy.StepRun{ID: "build", State: deploy.StepFailed, Result: "exit 3: boom", Attempt: 1}
-		}, build: "Retry,Skip", phase: "Rollback"},
+		}, build: "Retry,Skip", phase: "Abort"},
 		{name: "watch running", edit: func(r *deploy.Run) {
 			r.Phases[0].Steps[0].State, r.Phases[0].Steps[1].State = deploy.StepDone, deploy.StepDone
 			r.Phases[0].Steps[2] = deploy.StepRun{ID: "watch", State: deploy.StepRunning, Started: t0, Attempt: 1}
-		}, w: "End watch", phase: "Rollback"},
+		}, w: "End watch", phase: "Abort"},
 		{name: "all settled", edit: func(r *deploy.Run) {
 			for i := range r.Phases[0].Steps {
 				r.Phases[0].Steps[i].State = deploy.StepDone
 			}
-		}, phase: "Approve,Rollback", gateContains: "other than @ana"},
+		}, phase: "Approve,Abort", gateContains: "other than @ana"},
 		{name: "approval request expired", edit: func(r *deploy.Run) {
 			for i := range r.Phases[0].Steps {
 				r.Phases[0].Steps[i].State = deploy.StepDone
 			}
 			r.Phases[0].ApprovalExpired = t0
-		}, phase: "Request approval,Rollback", gateContains: "expired"},
+		}, phase: "Request approval,Abort", gateContains: "expired"},
 		{name: "production phase", edit: func(r *deploy.Run) {
 			for i := range r.Phases[0].Steps {
 				r.Phases[0].Steps[i].State = deploy.StepDone
@@ -168,7 +168,7 @@ func TestCompletionNoticeSaysWhatHappened(t *testing.T) {
 	r.Status, r.Ended = deploy.StatusCompleted, t0.Add(65*time.Minute)
 	text := bot.Completion(r).Text()
 	for _, want := range []string{"v1.4 is deployed to production", "Total duration: 1h 05m", "Preparation: 20m", "Production: 45m",
-		"Approvers: @bob, @cat", "Release notes by @bob: in the PR description"} {
+		"Approvers: @bob, @cat", "Release notes — skipped by @bob: in the PR description"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("completion notice lacks %q:\n%s", want, text)
 		}

@@ -240,7 +240,7 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 		}
 	}
 	if ref != "" {
-		if o.Kind == deploy.EffectNotice {
+		if o.Kind == deploy.EffectNotice || o.Kind == deploy.EffectAsk {
 			return b.ack(ctx, o.Item) // posted before: not again
 		}
 		if err := p.Update(ctx, ref, m); err != nil {
@@ -252,7 +252,7 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 	switch o.Kind {
 	case deploy.EffectNotice:
 		ch = b.NoticeChannel(run.Channel)
-	case deploy.EffectCard:
+	case deploy.EffectCard, deploy.EffectAsk:
 		replyTo = b.refs.cached(run.ID, p.Platform()+":summary")
 	}
 	if found := b.find(ctx, p, o, ch, replyTo, m.Key); found != "" {
@@ -261,7 +261,7 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 			return fmt.Errorf("record %s: %w", key, err)
 		}
 		b.refs.set(run.ID, key, found)
-		if o.Kind == deploy.EffectNotice {
+		if o.Kind == deploy.EffectNotice || o.Kind == deploy.EffectAsk {
 			return b.ack(ctx, o.Item)
 		}
 		if err := p.Update(ctx, found, m); err != nil {
@@ -292,7 +292,7 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 		return &PermanentError{Err: fmt.Errorf("record %s: %w", key, err)}
 	}
 	b.refs.set(run.ID, key, newRef)
-	if o.Kind == deploy.EffectNotice {
+	if o.Kind == deploy.EffectNotice || o.Kind == deploy.EffectAsk {
 		return b.ack(ctx, o.Item)
 	}
 	return b.settle(ctx, p, newRef, run, o)
@@ -470,6 +470,13 @@ func render(run *deploy.Run, f deploy.Effect, now time.Time) (Message, error) {
 		default:
 			return m, fmt.Errorf("run %s: unknown notice %q", run.ID, f.Notice)
 		}
+		m.Notice = &n
+	case deploy.EffectAsk:
+		i := run.FindPhase(f.Phase)
+		if i < 0 {
+			return m, fmt.Errorf("ask of run %s: no phase %q", run.ID, f.Phase)
+		}
+		n := AskApprovers(run, i)
 		m.Notice = &n
 	default:
 		return m, fmt.Errorf("run %s: effect %q is not a run message", run.ID, f.Kind)

@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"deploybot/deploy"
 	"deploybot/runbook"
@@ -23,6 +24,8 @@ func RunStatusText(s RunState) string {
 		return fmt.Sprintf("rolling back (by %s: %s)", s.By, s.Reason)
 	case deploy.StatusCompleted:
 		return fmt.Sprintf("completed in %s", Human(s.Took))
+	case deploy.StatusDeployed:
+		return fmt.Sprintf("deployed in %s; follow-ups open (%s)", Human(s.Took), s.FollowUps)
 	case deploy.StatusRolledBack:
 		return fmt.Sprintf("rolled back (by %s: %s)", s.By, s.Reason)
 	case deploy.StatusAborted:
@@ -42,7 +45,12 @@ func GateText(g Gate) string {
 	case GateStopped:
 		return "Stopped: run " + RunStatusText(g.Run)
 	case GateWindow:
+		if g.Opens != nil {
+			return "Waiting for a maintenance window: " + OpensText(*g.Opens)
+		}
 		return "Waiting for a maintenance window to open (/deploy windows)"
+	case GateNotStarted:
+		return "Not started"
 	case GateStepsOpen:
 		return fmt.Sprintf("%d of %d steps open", g.Open, g.Steps)
 	case GateApprovalExpired:
@@ -63,6 +71,37 @@ func GateText(g Gate) string {
 	return string(g.Kind)
 }
 
+// OpensText words when a window opens, in the zone it was booked in and
+// relative to the message ("opens 22:00 Europe/Berlin, in 2 h 10 min").
+func OpensText(w WindowTime) string {
+	at := w.At.UTC()
+	zone := "UTC"
+	if w.Zone != "" && w.Zone != "UTC" {
+		if loc, err := time.LoadLocation(w.Zone); err == nil {
+			at, zone = w.At.In(loc), w.Zone
+		}
+	}
+	s := "opens " + at.Format("15:04") + " " + zone
+	if w.In != "" {
+		s += ", " + w.In
+	}
+	return s
+}
+
+// Until words how long until t ("in 2 h 10 min", "in 5 min", "now").
+func Until(now, t time.Time) string {
+	d := t.Sub(now).Round(time.Minute)
+	switch {
+	case d <= 0:
+		return "now"
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("in %d d %d h", int(d.Hours())/24, int(d.Hours())%24)
+	case d >= time.Hour:
+		return fmt.Sprintf("in %d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("in %d min", int(d.Minutes()))
+}
+
 // StepDetail words a step's reason, progress or result
 // ("skipped: checked by hand", "running for 4m · 12m of 30m", "exit 3: boom"),
 // or "" when there is nothing to say.
@@ -70,6 +109,14 @@ func StepDetail(l StepLine) string {
 	switch {
 	case l.State == deploy.StepSkipped:
 		return "skipped: " + l.Reason
+	case l.EndedEarly:
+		who := ""
+		if l.By != nil {
+			who = " by " + l.By.Who
+		}
+		return "ended early" + who + ": " + l.Reason
+	case l.State == deploy.StepStopped && l.Result == "":
+		return "stopped"
 	case l.State == deploy.StepRunning && l.Progress != "":
 		return "running for " + Human(l.Elapsed) + " · " + l.Progress
 	case l.State == deploy.StepRunning:
@@ -78,6 +125,8 @@ func StepDetail(l StepLine) string {
 		return l.Result
 	case l.AwaitsWindow:
 		return "waiting for a maintenance window"
+	case l.Blocked != "":
+		return "waits for " + l.Blocked
 	}
 	return ""
 }
@@ -95,6 +144,8 @@ func stepIcon(s deploy.StepState) string {
 		return "❌"
 	case deploy.StepInterrupted:
 		return "⚠️"
+	case deploy.StepStopped:
+		return "⏹️"
 	}
 	return "⬜"
 }
@@ -121,6 +172,8 @@ func IconText(i Icon) string {
 		return "⏳"
 	case IconWarning:
 		return "⚠️"
+	case IconApproval:
+		return "🙋"
 	}
 	return ""
 }

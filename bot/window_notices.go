@@ -81,7 +81,11 @@ func WindowNotice(n schedule.Notice) Notice {
 	case schedule.KindOpen:
 		out = Notice{Kind: NoticeWindowOpen, Icon: IconOpen, Title: fmt.Sprintf("%s is open", what)}
 		out.Fields = append(versionFields(w, env, id), startFields(w.End, w.Zone, "Closes")...)
-		if w.Release != "" {
+		if len(n.Runs) > 0 {
+			for _, r := range n.Runs {
+				out.Lines = append(out.Lines, fmt.Sprintf("Run %s (%s to %s) was waiting for it: %q goes ahead now.", r.ID, r.Release, r.Env, r.Phase))
+			}
+		} else if w.Release != "" {
 			out.Lines = append(out.Lines, fmt.Sprintf("Start the deployment with the button or /deploy start %s.", w.Release))
 		} else {
 			out.Lines = append(out.Lines, "Phases waiting for a maintenance window go ahead now.")
@@ -102,7 +106,9 @@ func WindowNotice(n schedule.Notice) Notice {
 	if len(n.Runs) > 0 {
 		out.RunID = n.Runs[0].ID
 	}
-	if (n.Kind == schedule.KindReminder || n.Kind == schedule.KindOpen) && !w.Recurring && w.ID != "" && w.Release != "" {
+	// A Start button only while no run of the window is under way: a
+	// waiting run goes ahead by itself.
+	if (n.Kind == schedule.KindReminder || n.Kind == schedule.KindOpen) && len(n.Runs) == 0 && !w.Recurring && w.ID != "" && w.Release != "" {
 		out.Buttons = append(out.Buttons, StartWindowButton(w.ID, w.Release, n.Env))
 	}
 	return out

@@ -43,7 +43,7 @@ func IsApprover(rb *runbook.Runbook, a Actor) bool {
 // name (console:NAME), or a user-group handle or role the front resolved.
 func listed(list []string, a Actor) bool {
 	for _, ap := range list {
-		if ap == a.ID || slices.Contains(a.Groups, ap) || slices.Contains(a.Groups, strings.TrimPrefix(ap, "@")) {
+		if ap == a.ID || slices.Contains(a.Groups, ap) || slices.Contains(a.Groups, strings.TrimPrefix(ap, "@")) || slices.Contains(a.Groups, strings.TrimPrefix(ap, "&")) {
 			return true
 		}
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // gates has operators and approvers, an automated check above a 30-minute
-// canary watch, and a production phase.
+// canary watch, and a last phase. It marks no phase production, so Rollback
+// is allowed on every phase.
 const gates = `
 name: gates
 operators: [U0OPS, "@oncall"]
@@ -29,7 +30,6 @@ phases:
         with: {for: 30m}
   - id: prod
     title: Production
-    production: true
     steps:
       - id: deploy
         title: Deploy to production
@@ -103,8 +103,8 @@ func TestApproverOnlyActions(t *testing.T) {
 	if watch.State != deploy.StepRunning {
 		t.Fatalf("watch is %s, want running", watch.State)
 	}
-	// Ending a running watch early (Done or Skip) is an approver's call.
-	_, err = h.do(t, deploy.Action{Kind: deploy.ActDone, RunID: r.ID, Phase: "canary", Step: "watch", Actor: ops, Channel: "C1"})
+	// Ending a running watch early (End watch or Skip) is an approver's call.
+	_, err = h.do(t, deploy.Action{Kind: deploy.ActEndWatch, RunID: r.ID, Phase: "canary", Step: "watch", Actor: ops, Channel: "C1", Reason: "looks fine"})
 	refusedSaying(t, err, deploy.ErrNotAllowed, "only approvers may end a running watch early")
 	_, err = h.do(t, deploy.Action{Kind: deploy.ActSkip, RunID: r.ID, Phase: "canary", Step: "watch", Actor: ops, Channel: "C1", Reason: "bored"})
 	refusedSaying(t, err, deploy.ErrNotAllowed, "only approvers")

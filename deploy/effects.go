@@ -31,6 +31,11 @@ const (
 	EffectText EffectKind = "text"
 	// EffectWindow: post a maintenance-window notice (Effect.Data, decoded by the chat side).
 	EffectWindow EffectKind = "window"
+	// EffectAsk: post one new message in the run's thread that mentions the
+	// approvers of Effect.Phase, whose gate is ready. Key is the phase and
+	// the time the request started, so each request asks once: a renewed
+	// request (after it expired) asks again.
+	EffectAsk EffectKind = "ask"
 )
 
 // RunNotice names a run's one-shot notice.
@@ -130,12 +135,24 @@ type EffectSink interface {
 
 // EffectsOf maps a transition's events to the messages it owes: the one-shot
 // notices in event order, then the summary, then the cards in phase order
-// (so a new phase's card follows the previous one).
+// (so a new phase's card follows the previous one), then the requests for
+// approval.
 func EffectsOf(run *Run, events []Event) []Effect {
 	var notices []RunNotice
 	summary, cards := false, map[string]bool{}
+	var asks []Effect
 	for _, ev := range events {
 		switch ev.Kind {
+		case EventApprovalRequested:
+			if i := run.FindPhase(ev.Phase); i >= 0 && !run.Phases[i].AwaitingSince.IsZero() {
+				asks = append(asks, Effect{Kind: EffectAsk, RunID: run.ID, Rev: run.Rev, Phase: ev.Phase,
+					Key: fmt.Sprintf("%s:%d", ev.Phase, run.Phases[i].AwaitingSince.UnixMilli())})
+			}
+		case EventRunDeployed:
+			notices = append(notices, NoticeCompletion)
+			summary = true
+		case EventFollowUpsDone:
+			summary = true
 		case EventRunStarted:
 			notices = append(notices, NoticeAnnouncement)
 			summary = true
@@ -174,7 +191,8 @@ func EffectsOf(run *Run, events []Event) []Effect {
 			out = append(out, Effect{Kind: EffectCard, RunID: run.ID, Rev: run.Rev, Phase: run.Phases[i].ID})
 		}
 	}
-	return out
+	// The ask follows the card it is about, as a new message (it notifies).
+	return append(out, asks...)
 }
 
 // EffectSinkFunc adapts a function to EffectSink.

@@ -321,6 +321,9 @@ const (
 	ActOverrideWindow ActionKind = "override_window"
 	// ActRequestApproval asks again for an approval whose request expired.
 	ActRequestApproval ActionKind = "request_approval"
+	// ActEndWatch ends a running watch early (approvers, with a reason): the
+	// step is done but shows it was ended early, by whom and why.
+	ActEndWatch ActionKind = "end_watch"
 )
 
 // Action is a person's action on a run, decoded by a front from a click or command.
@@ -480,7 +483,7 @@ func (e *Engine) Report(ctx context.Context, r StepReport) (Outcome, error) {
 // approval. It writes nothing when nothing changed.
 func (e *Engine) Advance(ctx context.Context, runID string) (Outcome, error) {
 	return e.mutate(ctx, runID, "", System, func(t *txn) error {
-		if !t.run.Status.Live() {
+		if !t.run.Status.Open() {
 			return errNoChange
 		}
 		return t.advance(ctx)

@@ -21,7 +21,19 @@ const (
 	EventApprovalExpired EventKind = "approval_expired"
 	// EventRollbackStarted: the rollback procedure started. The rollback notice is posted.
 	EventRollbackStarted EventKind = "rollback_started"
-	// EventRunCompleted: the last phase was approved. The completion notice is posted.
+	// EventApprovalRequested: every step of a phase is settled and it waits
+	// for an approver (first time, or again after an expired request was
+	// renewed). The phase's approvers are asked in the run's thread.
+	EventApprovalRequested EventKind = "approval_requested"
+	// EventRunDeployed: every phase before the first follow-up phase was
+	// approved: the run is deployed, its environment free. The completion
+	// notice is posted.
+	EventRunDeployed EventKind = "run_deployed"
+	// EventFollowUpsDone: the last follow-up phase of a deployed run was
+	// approved; the run is completed (no second completion notice).
+	EventFollowUpsDone EventKind = "follow_ups_done"
+	// EventRunCompleted: the last phase was approved. The completion notice
+	// is posted unless the run was deployed before (follow-up phases).
 	EventRunCompleted EventKind = "run_completed"
 	// EventRunRolledBack: the rollback procedure finished. The final rollback notice is posted.
 	EventRunRolledBack EventKind = "run_rolled_back"

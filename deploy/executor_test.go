@@ -185,7 +185,7 @@ func TestRollbackCancelsTheRunningProcess(t *testing.T) {
 		t.Fatal("the step's process was not stopped by the rollback")
 	}
 	s := h.get(t, run.ID).Phases[0].Steps[0]
-	if s.State != deploy.StepFailed || s.Result != "cancelled: rollback" {
+	if s.State != deploy.StepStopped || s.Result != "stopped by the rollback" {
 		t.Fatalf("step = %+v", s)
 	}
 }

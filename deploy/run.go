@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"time"
 
 	"deploybot/runbook"
@@ -13,13 +14,21 @@ type Status string
 const (
 	StatusActive      Status = "active"
 	StatusRollingBack Status = "rolling_back"
-	StatusCompleted   Status = "completed"
-	StatusRolledBack  Status = "rolled_back"
-	StatusAborted     Status = "aborted"
+	// StatusDeployed: every phase before the runbook's first follow-up
+	// phase is approved. The release is out, the environment is free for
+	// the next start, and the follow-up phases stay open until done.
+	StatusDeployed   Status = "deployed"
+	StatusCompleted  Status = "completed"
+	StatusRolledBack Status = "rolled_back"
+	StatusAborted    Status = "aborted"
 )
 
 // Live reports whether the run still holds its environment (active or rolling back).
 func (s Status) Live() bool { return s == StatusActive || s == StatusRollingBack }
+
+// Open reports whether people can still act on the run: a live run, or a
+// deployed one whose follow-up phases are open (it holds nothing).
+func (s Status) Open() bool { return s.Live() || s == StatusDeployed }
 
 // StepState is the state of one step.
 type StepState string
@@ -32,6 +41,9 @@ const (
 	StepSkipped     StepState = "skipped"
 	StepFailed      StepState = "failed"
 	StepInterrupted StepState = "interrupted"
+	// StepStopped: the step was running when a rollback or an abort
+	// stopped it; it did not fail by itself.
+	StepStopped StepState = "stopped"
 )
 
 // Settled reports whether the step no longer blocks the steps below it (done or skipped).
@@ -122,6 +134,12 @@ type PhaseRun struct {
 	Approval *Approval `json:"approval,omitempty"`
 	// WindowOverride is set when an approver let the phase run outside a window.
 	WindowOverride *Approval `json:"window_override,omitempty"`
+	// WindowOpened is when a window-gated phase first found its window
+	// open; before that (and without an override) nothing in it can be ticked.
+	WindowOpened time.Time `json:"window_opened,omitzero"`
+	// NextWindow is when the next maintenance window for the run opens, as
+	// last seen while the phase waited for one (nil when none is known).
+	NextWindow *WindowAt `json:"next_window,omitempty"`
 	// AwaitingSince is when the phase started waiting for approval (every
 	// step settled); a request again restarts it.
 	AwaitingSince time.Time `json:"awaiting_since,omitzero"`
@@ -129,6 +147,19 @@ type PhaseRun struct {
 	// approval_timeout: Approve is refused until someone requests approval again.
 	ApprovalExpired time.Time `json:"approval_expired,omitzero"`
 	Steps           []StepRun `json:"steps"`
+}
+
+// WindowAt is when a maintenance window opens and the zone it was booked
+// in ("" for UTC).
+type WindowAt struct {
+	Start time.Time `json:"start"`
+	Zone  string    `json:"zone,omitempty"`
+}
+
+// WindowPlanner is what a WindowGate may also tell: when the next window
+// for env and release opens (false when none is booked or recurring).
+type WindowPlanner interface {
+	NextWindow(ctx context.Context, env, release string, now time.Time) (WindowAt, bool, error)
 }
 
 // Approval records who judged a gate, when, and with what note.
@@ -147,8 +178,11 @@ type StepRun struct {
 	// By and At say who last changed the step and when.
 	By *Actor    `json:"by,omitempty"`
 	At time.Time `json:"at,omitzero"`
-	// Reason is the reason given for a skip.
+	// Reason is the reason given for a skip or for ending a watch early.
 	Reason string `json:"reason,omitempty"`
+	// EndedEarly is set when an approver ended a running watch before its
+	// time (By, At, Reason say who, when and why): done, but not a pass.
+	EndedEarly bool `json:"ended_early,omitempty"`
 	// Result is a one-line result of an automated step ("exit 0", "HTTP 200").
 	Result string `json:"result,omitempty"`
 	// Output is the bounded tail of an automated step's output.
@@ -201,6 +235,81 @@ func (r *Run) ProductionStarted() bool {
 		}
 	}
 	return false
+}
+
+// FirstProduction returns the index of the runbook's first production
+// phase, or -1 when it marks none.
+func (r *Run) FirstProduction() int {
+	for i := range r.Runbook.Phases {
+		if r.Runbook.Phases[i].Production {
+			return i
+		}
+	}
+	return -1
+}
+
+// CanRollBack reports whether a person may start the rollback now: the run
+// is active and there is something to roll back (a production phase was
+// reached, or the runbook marks no phase production).
+func (r *Run) CanRollBack() bool {
+	if r.Status != StatusActive {
+		return false
+	}
+	first := r.FirstProduction()
+	return first < 0 || r.Phase >= first || r.ProductionStarted()
+}
+
+// CanAbort reports whether the run may still be aborted (active, no
+// production phase started).
+func (r *Run) CanAbort() bool { return r.Status == StatusActive && !r.ProductionStarted() }
+
+// FirstFollowUp returns the index of the runbook's first follow-up phase,
+// or -1 when it has none.
+func (r *Run) FirstFollowUp() int {
+	for i := range r.Runbook.Phases {
+		if r.Runbook.Phases[i].FollowUp {
+			return i
+		}
+	}
+	return -1
+}
+
+// WaitsForWindow reports whether phase i is the current phase and waits for
+// its maintenance window: nothing in it may be ticked yet.
+func (r *Run) WaitsForWindow(i int) bool {
+	if i != r.Phase || r.Status != StatusActive || i >= len(r.Runbook.Phases) {
+		return false
+	}
+	p := &r.Phases[i]
+	if !r.Runbook.Phases[i].WindowRequired() || p.WindowOverride != nil || !p.WindowOpened.IsZero() {
+		return false
+	}
+	// Runs stored before WindowOpened was recorded: an automated step that
+	// started means the window opened.
+	for j, s := range p.Steps {
+		if r.Runbook.Phases[i].Steps[j].Automated() && s.State != StepPending {
+			return false
+		}
+	}
+	return true
+}
+
+// BlockedBy returns the index of the automated step above step j of phase i
+// that is running or failed (not settled), or -1: a step below one of
+// those cannot be ticked until it settles.
+func (r *Run) BlockedBy(i, j int) int {
+	def := r.PhaseDef(i)
+	p := &r.Phases[i]
+	for k := 0; k < j && k < len(p.Steps); k++ {
+		if !def.Steps[k].Automated() {
+			continue
+		}
+		switch p.Steps[k].State {
+		case StepRunning, StepFailed, StepInterrupted:
+			return k
+		}
+	}
+	return -1
 }
 
 // Progress returns the settled and total step counts of the runbook's phases.

@@ -73,11 +73,15 @@ func (t *txn) act(ctx context.Context, a Action) error {
 	}
 	switch a.Kind {
 	case ActRollback:
+		if r.Status == StatusActive && !r.CanRollBack() {
+			first := r.PhaseDef(r.FirstProduction()).Title
+			return userErr(ErrInvalid, "nothing of run %s is deployed yet (%q has not started), so there is nothing to roll back: abort it instead with /deploy abort %s REASON", r.ID, first, r.ID)
+		}
 		return t.rollback(ctx, a.Reason)
 	case ActAbort:
 		return t.abort(a.Reason)
 	}
-	if !r.Status.Live() {
+	if !r.Status.Open() {
 		return userErr(ErrAlreadyDone, "run %s is already %s", r.ID, statusWord(r))
 	}
 	pi, sj, err := t.locate(a.Phase, a.Step)
@@ -93,6 +97,8 @@ func (t *txn) act(ctx context.Context, a Action) error {
 	switch a.Kind {
 	case ActDone:
 		return t.done(pi, sj)
+	case ActEndWatch:
+		return t.endWatch(pi, sj, a.Reason)
 	case ActSkip:
 		return t.skip(pi, sj, a.Reason)
 	case ActRetry:
@@ -134,22 +140,71 @@ func (t *txn) done(pi, sj int) error {
 	switch {
 	case s.State.Settled():
 		return userErr(ErrAlreadyDone, "%q is %s", def.Title, t.settledBy(s))
-	case def.Automated() && !(def.Run == "watch" && s.State == StepRunning):
+	case def.Run == "watch" && s.State == StepRunning:
+		return userErr(ErrInvalid, "%q is still watching: End watch (approvers, with a reason) ends it early", def.Title)
+	case def.Automated():
 		return userErr(ErrInvalid, "%q is automated: it runs by itself (Retry or Skip it if it failed)", def.Title)
 	}
-	if s.State == StepRunning {
-		if err := needApprover(&t.run.Runbook, t.actor, "end a running watch early"); err != nil {
-			return err
-		}
+	if err := t.inOrder(pi, sj, "ticked"); err != nil {
+		return err
 	}
 	before := string(s.State)
-	if s.State == StepRunning { // a watch ended early as passed
-		t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: t.run.Phases[pi].ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
-		s.Result = "ended early by " + t.actor.Mention()
-	}
 	s.State, s.By, s.At = StepDone, &t.actor, t.now
 	t.audit("done", t.run.Phases[pi].ID, s.ID, "", before, string(StepDone))
 	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID})
+	return t.advance(context.Background())
+}
+
+// inOrder refuses to settle step sj of phase pi out of order: nothing in a
+// phase that waits for its maintenance window, nothing below an automated
+// step that is running or failed. Manual steps keep their free order.
+func (t *txn) inOrder(pi, sj int, verb string) error {
+	r := t.run
+	if r.WaitsForWindow(pi) {
+		open, err := t.gateOpen(context.Background())
+		if err != nil {
+			return err
+		}
+		if !open {
+			return userErr(ErrInvalid, "%q waits for its maintenance window: nothing in it can be %s before the window opens (an approver can Start outside window)", r.PhaseDef(pi).Title, verb)
+		}
+	}
+	if k := r.BlockedBy(pi, sj); k >= 0 {
+		above := r.StepDef(pi, k).Title
+		if r.Phases[pi].Steps[k].State == StepRunning {
+			return userErr(ErrInvalid, "%q cannot be %s yet: %q above it is still running; wait for it to finish", r.StepDef(pi, sj).Title, verb, above)
+		}
+		return userErr(ErrInvalid, "%q cannot be %s yet: %q above it %s; retry or skip it first", r.StepDef(pi, sj).Title, verb, above, r.Phases[pi].Steps[k].State)
+	}
+	return nil
+}
+
+// endWatch ends a running watch early: approvers only, with a reason; the
+// step is done but marked as ended early.
+func (t *txn) endWatch(pi, sj int, reason string) error {
+	if err := t.needStep(sj); err != nil {
+		return err
+	}
+	s := &t.run.Phases[pi].Steps[sj]
+	def := t.run.StepDef(pi, sj)
+	switch {
+	case s.State.Settled():
+		return userErr(ErrAlreadyDone, "%q is %s", def.Title, t.settledBy(s))
+	case def.Run != "watch" || s.State != StepRunning:
+		return userErr(ErrInvalid, "%q is not a running watch: there is nothing to end early", def.Title)
+	}
+	if err := needApprover(&t.run.Runbook, t.actor, "end a running watch early"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return userErr(ErrInvalid, "ending the watch %q early needs a reason", def.Title)
+	}
+	t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: t.run.Phases[pi].ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
+	watched := runbook.Duration(t.now.Sub(s.Started).Round(time.Second)).String()
+	s.State, s.By, s.At, s.Reason, s.EndedEarly = StepDone, &t.actor, t.now, reason, true
+	s.Result, s.Progress, s.Beat = fmt.Sprintf("ended early after %s by %s: %s", watched, t.actor.Mention(), reason), "", time.Time{}
+	t.audit("end_watch", t.run.Phases[pi].ID, s.ID, reason, string(StepRunning), string(StepDone))
+	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID, Reason: reason})
 	return t.advance(context.Background())
 }
 
@@ -169,6 +224,9 @@ func (t *txn) skip(pi, sj int, reason string) error {
 	}
 	if strings.TrimSpace(reason) == "" {
 		return userErr(ErrInvalid, "skipping %q needs a reason", def.Title)
+	}
+	if err := t.inOrder(pi, sj, "skipped"); err != nil {
+		return err
 	}
 	if s.State == StepRunning {
 		if def.Run != "watch" {
@@ -210,7 +268,7 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 	r := t.run
 	p := &r.Phases[pi]
 	def := r.PhaseDef(pi)
-	if r.Status != StatusActive {
+	if r.Status != StatusActive && r.Status != StatusDeployed {
 		return userErr(ErrInvalid, "run %s is %s: there is nothing to approve", r.ID, statusWord(r))
 	}
 	if p.Approval != nil {
@@ -279,12 +337,25 @@ func (t *txn) leavePhase(ctx context.Context) {
 		return
 	}
 	if r.Phase+1 >= len(r.Runbook.Phases) {
-		r.Status, r.Ended = StatusCompleted, t.now
+		before := r.Status
+		r.Status = StatusCompleted
+		if before == StatusDeployed {
+			// Ended stays the time it was deployed.
+			t.audit("follow_ups_done", "", "", "", string(StatusDeployed), string(StatusCompleted))
+			t.emit(Event{Kind: EventFollowUpsDone, Actor: System})
+			return
+		}
+		r.Ended = t.now
 		t.audit("complete", "", "", "", string(StatusActive), string(StatusCompleted))
 		t.emit(Event{Kind: EventRunCompleted})
 		return
 	}
 	r.Phase++
+	if r.Status == StatusActive && r.Runbook.Phases[r.Phase].FollowUp {
+		r.Status, r.Ended = StatusDeployed, t.now
+		t.audit("deployed", "", "", "", string(StatusActive), string(StatusDeployed))
+		t.emit(Event{Kind: EventRunDeployed})
+	}
 }
 
 // gateOpen reports whether the current phase may run its steps now.
@@ -294,11 +365,46 @@ func (t *txn) gateOpen(ctx context.Context) (bool, error) {
 	if !def.WindowRequired() || p.WindowOverride != nil || t.e.windows == nil {
 		return true, nil
 	}
+	if !p.WindowOpened.IsZero() {
+		return true, nil // it opened once: the phase goes on even if it closed meanwhile
+	}
 	open, err := t.e.windows.IsOpen(ctx, t.run.Env, t.run.Release, t.now)
 	if err != nil {
 		return false, fmt.Errorf("window gate: %w", err)
 	}
+	if open && t.run.Status == StatusActive {
+		p.WindowOpened, p.NextWindow = t.now, nil
+		t.dirty = true
+		t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Actor: System})
+	}
+	if !open {
+		t.noteNextWindow(ctx, p)
+	}
 	return open, nil
+}
+
+// noteNextWindow records when the next window for the run opens, so the
+// waiting phase can say when; a failure to tell leaves what was known.
+func (t *txn) noteNextWindow(ctx context.Context, p *PhaseRun) {
+	wp, ok := t.e.windows.(WindowPlanner)
+	if !ok {
+		return
+	}
+	next, found, err := wp.NextWindow(ctx, t.run.Env, t.run.Release, t.now)
+	if err != nil {
+		t.e.log.Warn("could not tell when the next window opens", "run_id", t.run.ID, "err", err)
+		return
+	}
+	var want *WindowAt
+	if found {
+		want = &next
+	}
+	if (want == nil) == (p.NextWindow == nil) && (want == nil || (want.Start.Equal(p.NextWindow.Start) && want.Zone == p.NextWindow.Zone)) {
+		return
+	}
+	p.NextWindow = want
+	t.dirty = true
+	t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Actor: System})
 }
 
 // advance moves the run forward as far as it goes by itself: starts the
@@ -306,7 +412,7 @@ func (t *txn) gateOpen(ctx context.Context) (bool, error) {
 // phases that need no approval.
 func (t *txn) advance(ctx context.Context) error {
 	r := t.run
-	for r.Status.Live() {
+	for r.Status.Open() {
 		p := r.Current()
 		if p == nil {
 			return nil
@@ -321,6 +427,7 @@ func (t *txn) advance(ctx context.Context) error {
 			return err
 		}
 		if open {
+			t.passNotices(def, p)
 			t.startDue(def, p)
 		}
 		for _, s := range p.Steps {
@@ -347,6 +454,7 @@ func (t *txn) awaitApproval(p *PhaseRun, def *runbook.Phase) {
 	}
 	p.AwaitingSince = t.now
 	t.dirty = true
+	t.emit(Event{Kind: EventApprovalRequested, Phase: p.ID, Actor: System})
 	if def.ApprovalTimeout > 0 {
 		x := ExpiryItem{RunID: t.run.ID, Phase: p.ID, Since: t.now}
 		t.schedule = append(t.schedule, x.due(t.now.Add(time.Duration(def.ApprovalTimeout))))
@@ -356,7 +464,7 @@ func (t *txn) awaitApproval(p *PhaseRun, def *runbook.Phase) {
 func (t *txn) expire(x ExpiryItem) error {
 	r := t.run
 	pi := r.FindPhase(x.Phase)
-	if r.Status != StatusActive || pi != r.Phase {
+	if (r.Status != StatusActive && r.Status != StatusDeployed) || pi != r.Phase {
 		return errNoChange
 	}
 	p := &r.Phases[pi]
@@ -380,6 +488,30 @@ func (t *txn) requestApproval(pi int) error {
 	t.emit(Event{Kind: EventStepChanged, Phase: p.ID})
 	t.awaitApproval(p, def)
 	return nil
+}
+
+// passNotices settles the pending notice steps of an open phase: the
+// bot's own notice (announcement, completion, rollback) is their output,
+// so they are one message with it, not a second one.
+func (t *txn) passNotices(def *runbook.Phase, p *PhaseRun) {
+	for j := range p.Steps {
+		s := &p.Steps[j]
+		n := def.Steps[j].Notice
+		if n == "" || s.State != StepPending {
+			continue
+		}
+		s.State, s.By, s.At = StepDone, systemActor(), t.now
+		switch n {
+		case runbook.NoticeAnnouncement:
+			s.Result = "the start announcement was posted in the notice channel"
+		case runbook.NoticeCompletion:
+			s.Result = "the completion notice goes to the notice channel once the run is deployed"
+		case runbook.NoticeRollback:
+			s.Result = "the rollback notice was posted in the notice channel"
+		}
+		t.audit("notice_step", p.ID, s.ID, "", string(StepPending), string(StepDone))
+		t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Step: s.ID, Actor: System})
+	}
 }
 
 // startDue starts the first automated step whose steps above are all settled.
@@ -453,7 +585,8 @@ func (t *txn) stopRunning(why string) {
 			continue
 		}
 		t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: p.ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
-		s.State, s.Result, s.At, s.By = StepFailed, "cancelled: "+why, t.now, systemActor()
+		s.State, s.Result, s.At, s.By = StepStopped, "stopped by the "+why, t.now, systemActor()
+		s.Progress, s.Beat = "", time.Time{}
 		t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Step: s.ID, Actor: System})
 	}
 }
@@ -464,6 +597,8 @@ func (t *txn) rollback(ctx context.Context, reason string) error {
 	case StatusRollingBack:
 		return userErr(ErrAlreadyDone, "run %s is already rolling back (started by %s %s: %s)", r.ID, r.Rollback.By.Mention(), Ago(t.now, r.Rollback.At), r.Rollback.Reason)
 	case StatusActive:
+	case StatusDeployed:
+		return userErr(ErrInvalid, "run %s is already deployed and no longer holds %s (only its follow-ups are open): to undo it, deploy the previous version", r.ID, r.Env)
 	default:
 		return userErr(ErrAlreadyDone, "run %s is already %s", r.ID, statusWord(r))
 	}
@@ -491,6 +626,9 @@ func (t *txn) abort(reason string) error {
 	if r.Status != StatusActive {
 		if r.Status == StatusRollingBack {
 			return userErr(ErrInvalid, "run %s is rolling back; it cannot be aborted", r.ID)
+		}
+		if r.Status == StatusDeployed {
+			return userErr(ErrInvalid, "run %s is already deployed; only its follow-ups are open", r.ID)
 		}
 		return userErr(ErrAlreadyDone, "run %s is already %s", r.ID, statusWord(r))
 	}

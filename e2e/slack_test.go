@@ -223,8 +223,9 @@ func TestSlackDriver(t *testing.T) {
 	p = d.start()
 	d.click(p, bob, card, "Approve", "")
 	prod := d.find(deployChannel, "Production", "rolled out v1.4")
-	if got := d.fake.CallCount("chat.postMessage"); got != posts+1 {
-		t.Fatalf("after the restart %d messages were posted, want only the new phase's card:\n%s", got-posts, d.fake.Transcript(deployChannel))
+	d.find(deployChannel, "“Production” of v1.4 to production is ready for approval")
+	if got := d.fake.CallCount("chat.postMessage"); got != posts+2 {
+		t.Fatalf("after the restart %d messages were posted, want only the new phase's card and its request for approval:\n%s", got-posts, d.fake.Transcript(deployChannel))
 	}
 	if prod.ThreadTS != summary.TS {
 		t.Fatal("the new phase card is not in the summary's thread")
@@ -252,16 +253,17 @@ func TestSlackDriver(t *testing.T) {
 	if got := d.command(p, bob, "start v1.6"); !strings.Contains(got, "already has a deployment in progress: run "+runID) {
 		t.Fatalf("third start: %q", got)
 	}
-	// Rollback from the card's button: Slack confirms, then the bot asks why.
+	// Nothing is deployed before the production phase: the card offers
+	// Abort (not Rollback); Slack confirms, then the bot asks why.
 	secondCard := d.find(deployChannel, "Build and verify", "run "+runID)
-	d.click(p, bob, secondCard, "Rollback", "")
+	d.click(p, bob, secondCard, "Abort", "")
 	d.submitReason(p, bob, "smoke tests fail on v1.5")
-	d.find(noticeChannel, "Rolling back v1.5", "smoke tests fail on v1.5")
-	rb := d.find(deployChannel, "Rollback", "Revert DNS")
-	d.click(p, bob, rb, "Done", ":revert")
-	d.find(noticeChannel, "v1.5 on production is rolled back")
+	d.find(noticeChannel, "Deployment of v1.5 to production aborted", "smoke tests fail on v1.5")
+	if got := d.command(p, ana, "list"); strings.Contains(got, "degraded") {
+		t.Errorf("an abort before production marks the environment degraded: %q", got)
+	}
 	if got := d.command(p, bob, "start v1.6"); !strings.Contains(got, "Started run") {
-		t.Fatalf("after the rollback the environment is free: %q", got)
+		t.Fatalf("after the abort the environment is free: %q", got)
 	}
 }
 

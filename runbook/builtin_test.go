@@ -181,23 +181,43 @@ func TestBuiltinAutomatedSteps(t *testing.T) {
 		}
 	}
 	want := map[string]auto{
-		"communication/announcement": {Run: "notify", With: map[string]any{
-			"text": "📣 Deploying {{ .Version }} to {{ .Env }} (run {{ .RunID }}). Follow along in the run's thread."}},
 		"communication/window-scheduled": {Run: "window", With: map[string]any{"mode": "scheduled"}},
 		"production/window-open":         {Run: "window", With: map[string]any{"mode": "open"}},
 		"production/canary-watch": {Run: "watch", With: map[string]any{"for": "30m", "every": "1m"},
 			Timeout: Duration(35 * time.Minute)},
 		"immediate/monitor-2h": {Run: "watch", With: map[string]any{"for": "2h", "every": "5m"},
 			Timeout: Duration(2*time.Hour + 10*time.Minute)},
-		"immediate/notify-complete": {Run: "notify", With: map[string]any{
-			"text": "✅ {{ .Version }} is deployed to {{ .Env }} (run {{ .RunID }})."}},
-		"rollback/notify": {Run: "notify", With: map[string]any{
-			"text": "🚨 Rolling back {{ .Version }} on {{ .Env }} (run {{ .RunID }}): {{ .Reason }}"}},
-		"rollback/document": {Run: "notify", With: map[string]any{
-			"text": "📝 Rollback of {{ .Version }} on {{ .Env }} recorded. Reason: {{ .Reason }}. Add impacts in the run's thread."}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("automated steps:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestBuiltinOneNoticePerEvent: the built-in checklist's notify lines are
+// the bot's own notices (one message per event), and its follow-ups come
+// after the run is deployed.
+func TestBuiltinOneNoticePerEvent(t *testing.T) {
+	rb, err := Builtin(stubValidator{})
+	if err != nil {
+		t.Fatalf("Builtin: %v", err)
+	}
+	got := map[string]string{}
+	for _, p := range append(append([]Phase{}, rb.Phases...), Phase{ID: "rollback", Steps: rb.Rollback.Steps}) {
+		for _, s := range p.Steps {
+			if s.Run == "notify" {
+				t.Errorf("%s/%s posts a message of its own (run: notify) beside the bot's notices", p.ID, s.ID)
+			}
+			if s.Notice != "" {
+				got[p.ID+"/"+s.ID] = s.Notice
+			}
+		}
+	}
+	want := map[string]string{"communication/announcement": NoticeAnnouncement, "immediate/notify-complete": NoticeCompletion, "rollback/notify": NoticeRollback}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("notice steps = %v, want %v", got, want)
+	}
+	if p := rb.Phase("followup"); p == nil || !p.FollowUp {
+		t.Error("Follow-up Actions is not a follow_up phase")
 	}
 }
 

@@ -543,8 +543,8 @@ func (d *decoder) value(n ast.Node, depth int) any {
 var (
 	runbookFields  = []string{"name", "title", "approvers", "operators", "distinct_approver", "reminders", "windows", "phases", "rollback"}
 	windowFields   = []string{"cron", "duration", "timezone"}
-	phaseFields    = []string{"id", "group", "title", "approval", "approval_timeout", "production", "window", "steps"}
-	stepFields     = []string{"id", "title", "run", "with", "timeout", "on_failure"}
+	phaseFields    = []string{"id", "group", "title", "approval", "approval_timeout", "production", "follow_up", "window", "steps"}
+	stepFields     = []string{"id", "title", "run", "with", "timeout", "on_failure", "notice"}
 	rollbackFields = []string{"when", "steps"}
 )
 
@@ -658,6 +658,8 @@ func (d *decoder) phase(n ast.Node, p *Phase, path string) bool {
 			p.ApprovalTimeout, _ = d.duration(e.value, "approval_timeout")
 		case "production":
 			p.Production, _ = d.boolean(e.value, "production")
+		case "follow_up":
+			p.FollowUp, _ = d.boolean(e.value, "follow_up")
 		case "window":
 			p.Window, _ = d.text(e.value, "window")
 		case "steps":
@@ -707,6 +709,8 @@ func (d *decoder) steps(n ast.Node, path string) []Step {
 				s.Timeout, _ = d.duration(e.value, "timeout")
 			case "on_failure":
 				s.OnFailure, _ = d.text(e.value, "on_failure")
+			case "notice":
+				s.Notice, _ = d.text(e.value, "notice")
 			}
 		})
 		out = append(out, s)

@@ -281,11 +281,11 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"  - {id: one, title: One}",
 			}, tail),
 			want: []string{
-				`f.yaml:7: approvers: "alice" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
+				`f.yaml:7: approvers: "alice" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)`,
 				`f.yaml:8: approvers: an entry is empty`,
-				`f.yaml:9: approvers: "@" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
-				`f.yaml:10: approvers: "u012abcdef" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
-				`f.yaml:13: operators: "bob" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)`,
+				`f.yaml:9: approvers: "@" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)`,
+				`f.yaml:10: approvers: "u012abcdef" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)`,
+				`f.yaml:13: operators: "bob" is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)`,
 			},
 		},
 		{

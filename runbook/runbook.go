@@ -65,6 +65,11 @@ type Phase struct {
 	// Production marks phases that touch production: abort is refused once one
 	// has started, and their Approve asks to confirm.
 	Production bool `yaml:"production,omitempty" json:"production,omitempty"`
+	// FollowUp marks a follow-up phase (retrospective, knowledge base):
+	// once every phase before the first follow-up phase is approved the run
+	// is deployed, its environment is free for the next start, and the
+	// follow-up phases stay open on the run until they are done.
+	FollowUp bool `yaml:"follow_up,omitempty" json:"follow_up,omitempty"`
 	// Window is "required" when the phase's steps wait for an open maintenance window.
 	Window string `yaml:"window,omitempty" json:"window,omitempty"`
 	Steps  []Step `yaml:"steps" json:"steps"`
@@ -91,6 +96,10 @@ type Step struct {
 	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
 	// Timeout bounds one attempt of an automated step (default DefaultStepTimeout).
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// Notice names the automatic notice that is this step's output
+	// ("announcement", "completion", "rollback"): the step is not a second
+	// message; it passes by itself and says where the bot's notice is.
+	Notice string `yaml:"notice,omitempty" json:"notice,omitempty"`
 	// OnFailure is "rollback" when a failure starts the rollback procedure by itself.
 	OnFailure string `yaml:"on_failure,omitempty" json:"on_failure,omitempty"`
 	// Line is the line of the step in its file (0 for built-in values).
@@ -102,6 +111,13 @@ const OnFailureRollback = "rollback"
 
 // Automated reports whether an adapter runs the step.
 func (s *Step) Automated() bool { return s.Run != "" }
+
+// The values of Step.Notice.
+const (
+	NoticeAnnouncement = "announcement"
+	NoticeCompletion   = "completion"
+	NoticeRollback     = "rollback"
+)
 
 // StepTimeout returns the step's timeout or DefaultStepTimeout.
 func (s *Step) StepTimeout() time.Duration {

@@ -9,7 +9,8 @@ import (
 
 // Show writes the runbook as text for `deploybot runbook show`: its title,
 // then each group and phase with its steps ("[ ]" for manual steps,
-// "[auto: ADAPTER]" for automated ones), then the rollback procedure.
+// "[auto: ADAPTER]" for automated ones, "[notice: KIND]" for the bot's own
+// notices), then the rollback procedure.
 // Write errors are ignored; Show is meant for a terminal or a buffer.
 func (rb *Runbook) Show(w io.Writer) {
 	bw := bufio.NewWriter(w)
@@ -58,6 +59,9 @@ func phaseNotes(p *Phase) string {
 	if !p.NeedsApproval() {
 		notes = append(notes, "no approval")
 	}
+	if p.FollowUp {
+		notes = append(notes, "follow-up: the run is deployed before it")
+	}
 	if len(notes) == 0 {
 		return ""
 	}
@@ -66,8 +70,11 @@ func phaseNotes(p *Phase) string {
 
 func showStep(w io.Writer, n int, s *Step) {
 	box := "[ ]"
-	if s.Automated() {
+	switch {
+	case s.Automated():
 		box = "[auto: " + s.Run + "]"
+	case s.Notice != "":
+		box = "[notice: " + s.Notice + "]"
 	}
 	fmt.Fprintf(w, "  %d. %s %s\n", n, box, s.Title)
 }

@@ -48,7 +48,9 @@ func TestShowBuiltin(t *testing.T) {
 
 	for _, line := range []string{
 		"  3. [auto: watch] Monitor canary deployment for 30 minutes",
-		"  1. [auto: notify] Immediately notify deployment team and stakeholders",
+		"  1. [notice: rollback] Immediately notify deployment team and stakeholders",
+		"  1. [notice: announcement] Deployment announcement sent to stakeholders",
+		"Follow-up Actions [followup] (follow-up: the run is deployed before it)",
 		"  2. [ ] Revert DNS/load balancer to previous version",
 		"Phase 2: Production Deployment [production] (production, waits for a maintenance window)",
 	} {
@@ -56,17 +58,23 @@ func TestShowBuiltin(t *testing.T) {
 			t.Errorf("output lacks the line %q", line)
 		}
 	}
-	if n := strings.Count(out, "[auto: "); n != 8 {
-		t.Errorf("%d automated steps shown, want 8", n)
+	if n := strings.Count(out, "[auto: "); n != 4 {
+		t.Errorf("%d automated steps shown, want 4", n)
 	}
-	if n := strings.Count(out, "[ ] "); n != 42 {
-		t.Errorf("%d manual steps shown, want 42", n)
+	if n := strings.Count(out, "[notice: "); n != 3 {
+		t.Errorf("%d notice steps shown, want 3", n)
+	}
+	if n := strings.Count(out, "[ ] "); n != 43 {
+		t.Errorf("%d manual steps shown, want 43", n)
 	}
 }
 
 func stepMarker(s Step) string {
 	if s.Automated() {
 		return "[auto: " + s.Run + "]"
+	}
+	if s.Notice != "" {
+		return "[notice: " + s.Notice + "]"
 	}
 	return "[ ]"
 }

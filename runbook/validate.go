@@ -32,7 +32,7 @@ var (
 	idPattern          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
 	slackUserPattern   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	slackGroupPattern  = regexp.MustCompile(`^@[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
-	discordIDPattern   = regexp.MustCompile(`^[0-9]{5,25}$`)
+	discordIDPattern   = regexp.MustCompile(`^&?[0-9]{5,25}$`) // "&ID" names a Discord role, so the bot can mention it
 	consoleNamePattern = regexp.MustCompile(`^console:[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
 	idPatternSentence  = `letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`
 	reservedPhaseIDMsg = `phase id "rollback" is reserved for the rollback procedure`
@@ -49,7 +49,8 @@ func (rb *Runbook) Validate(v StepValidator) error {
 }
 
 // IsApprover reports whether s has the form of an approvers entry: a Slack
-// user ID (U…/W…), a Slack user-group handle (@name), a Discord ID, or a
+// user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (user
+// or role; "&ID" marks a role, so asking the approvers mentions it as one), or a
 // console name ("console:ana", for rehearsing the rules in the console).
 func IsApprover(s string) bool {
 	return slackUserPattern.MatchString(s) || slackGroupPattern.MatchString(s) || discordIDPattern.MatchString(s) ||
@@ -76,7 +77,7 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 			case strings.TrimSpace(a) == "":
 				c.add(line, "%s: an entry is empty", field.name)
 			case !IsApprover(a):
-				c.add(line, "%s: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits) or a console name (console:NAME)", field.name, a)
+				c.add(line, "%s: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)", field.name, a)
 			}
 		}
 	}
@@ -138,9 +139,25 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 		case p.ApprovalTimeout > 0 && !p.NeedsApproval():
 			c.add(lines.at(path+".approval_timeout", line), "%s: approval_timeout is set but the phase needs no approval", name)
 		}
+		if p.FollowUp {
+			switch {
+			case p.Production:
+				c.add(lines.at(path+".follow_up", line), "%s: a follow-up phase cannot be production: the run is deployed before it", name)
+			case p.WindowRequired():
+				c.add(lines.at(path+".follow_up", line), "%s: a follow-up phase cannot wait for a maintenance window", name)
+			}
+		} else if i > 0 && rb.Phases[i-1].FollowUp {
+			c.add(line, "%s: follow-up phases come last; this phase follows one", name)
+		}
 		for j := range p.Steps {
 			c.step(&p.Steps[j], fmt.Sprintf("%s.steps[%d]", path, j), p.ID, j, steps, false)
+			if p.FollowUp && p.Steps[j].Notice != "" {
+				c.add(lines.at(fmt.Sprintf("%s.steps[%d].notice", path, j), line), "step %q: a follow-up phase cannot hold a notice step", p.Steps[j].ID)
+			}
 		}
+	}
+	if len(rb.Phases) > 0 && rb.Phases[0].FollowUp {
+		c.add(lines.at("phases[0].follow_up", 0), "phase %q: the first phase cannot be a follow-up phase (nothing would be deployed)", rb.Phases[0].ID)
 	}
 
 	// A runbook may have no rollback procedure: Rollback then sends its
@@ -235,6 +252,15 @@ func (c *checker) step(s *Step, path, phase string, index int, seen map[string]s
 		c.add(at("timeout"), "%s: timeout must be more than 0", name)
 	case time.Duration(s.Timeout) > MaxStepTimeout:
 		c.add(at("timeout"), "%s: timeout %s is more than 24h", name, s.Timeout)
+	}
+	switch {
+	case s.Notice == "":
+	case s.Notice != NoticeAnnouncement && s.Notice != NoticeCompletion && s.Notice != NoticeRollback:
+		c.add(at("notice"), "%s: notice must be %q, %q or %q, not %q", name, NoticeAnnouncement, NoticeCompletion, NoticeRollback, s.Notice)
+	case s.Run != "":
+		c.add(at("notice"), "%s: a notice step has no run: (the bot's own notice is its output)", name)
+	case inRollback != (s.Notice == NoticeRollback):
+		c.add(at("notice"), "%s: notice: rollback belongs in the rollback procedure, and only there", name)
 	}
 	switch {
 	case s.OnFailure != "" && s.OnFailure != OnFailureRollback:

@@ -52,6 +52,34 @@ func TestValidateInMemory(t *testing.T) {
 			},
 		},
 		{
+			name: "follow-up phases come last and hold no production, window or notice",
+			change: func(rb *Runbook) {
+				rb.Phases[0].FollowUp, rb.Phases[0].Production = true, true
+				rb.Phases[0].Steps[0].Notice = NoticeCompletion
+			},
+			want: []string{
+				`phase "one": a follow-up phase cannot be production: the run is deployed before it`,
+				`step "a": a follow-up phase cannot hold a notice step`,
+				`phase "two": follow-up phases come last; this phase follows one`,
+				`phase "one": the first phase cannot be a follow-up phase (nothing would be deployed)`,
+			},
+		},
+		{
+			name: "notice steps name a known notice, have no run, and rollback only in the rollback procedure",
+			change: func(rb *Runbook) {
+				rb.Phases[0].Steps[0].Notice = "party"
+				rb.Phases[0].Steps[1].Notice = NoticeAnnouncement
+				rb.Phases[1].Steps[0].Notice = NoticeRollback
+				rb.Rollback.Steps[0].Notice = NoticeAnnouncement
+			},
+			want: []string{
+				`step "a": notice must be "announcement", "completion" or "rollback", not "party"`,
+				`step "b": a notice step has no run: (the bot's own notice is its output)`,
+				`step "c": notice: rollback belongs in the rollback procedure, and only there`,
+				`step "revert": notice: rollback belongs in the rollback procedure, and only there`,
+			},
+		},
+		{
 			name:   "with without run",
 			change: func(rb *Runbook) { rb.Phases[0].Steps[0].With = map[string]any{} },
 			want:   []string{`step "a": with is set but run is not (name the adapter that takes these parameters)`},

@@ -109,6 +109,16 @@ func (d *discordDriver) Card(t *testing.T, header string) (string, bool) {
 	return m.Visible(), ok
 }
 
+func (d *discordDriver) RunMessages(t *testing.T) []string {
+	var out []string
+	for _, m := range d.fake.Messages() {
+		if m.ChannelID == discordRun && !m.Ephemeral {
+			out = append(out, m.Visible())
+		}
+	}
+	return out
+}
+
 func (d *discordDriver) Notices(t *testing.T) []string {
 	var out []string
 	for _, m := range d.fake.Channel(discordNotice, "") {

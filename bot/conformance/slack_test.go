@@ -114,6 +114,16 @@ func firstLine(s string) string {
 	return line
 }
 
+func (d *slackDriver) RunMessages(t *testing.T) []string {
+	var out []string
+	for _, m := range d.fake.Messages() {
+		if m.Channel == slackRun {
+			out = append(out, m.Visible())
+		}
+	}
+	return out
+}
+
 func (d *slackDriver) Notices(t *testing.T) []string {
 	var out []string
 	for _, m := range d.fake.Messages() {

@@ -76,6 +76,9 @@ type front interface {
 	Card(t *testing.T, header string) (string, bool)
 	// Notices returns the visible texts of the notice channel's messages.
 	Notices(t *testing.T) []string
+	// RunMessages returns the visible texts of the messages posted in the
+	// run's channel and thread (summary, cards, requests for approval).
+	RunMessages(t *testing.T) []string
 }
 
 // env is what the table sets up for a front: the core on a real Redis, with
@@ -338,6 +341,13 @@ func reviewed(p *play) {
 	p.shows(buildCard, []deploy.StepState{done, done, pending})
 }
 
+// shipping: the build phase is approved; the production phase is current.
+func shipping(p *play) {
+	settled(p)
+	p.f.Press(p.t, Bob, Press{Phase: "build", Action: deploy.ActApprove})
+	p.shows(shipCard, []deploy.StepState{pending})
+}
+
 func settled(p *play) {
 	reviewed(p)
 	p.f.Press(p.t, Ana, Press{Phase: "build", Step: "notes", Action: deploy.ActSkip, Reason: "drafted in the wiki"})
@@ -356,6 +366,9 @@ type tableCase struct {
 	states []deploy.StepState
 	texts  []string // more substrings of that card
 	notice string   // a substring of a notice, if one is expected
+	// thread is a substring of exactly one new message in the run's
+	// thread (a request for approval), if one is expected.
+	thread string
 }
 
 var table = []tableCase{
@@ -457,10 +470,19 @@ var table = []tableCase{
 		card: buildCard, states: []deploy.StepState{done, done, skipped}, texts: []string{"Waiting for approval"},
 	},
 	{
-		name:  "rollback",
-		setup: started,
+		name:  "ask the approvers",
+		setup: reviewed,
 		act: func(p *play) string {
-			return p.f.Press(p.t, Bob, Press{Phase: "build", Action: deploy.ActRollback, Reason: "error rate up"})
+			return p.f.Press(p.t, Ana, Press{Phase: "build", Step: "notes", Action: deploy.ActSkip, Reason: "drafted in the wiki"})
+		},
+		card: buildCard, states: []deploy.StepState{done, done, skipped}, texts: []string{"Waiting for approval"},
+		thread: "“Build” of v1.4.2 to production is ready for approval by anyone but @ana",
+	},
+	{
+		name:  "rollback",
+		setup: shipping,
+		act: func(p *play) string {
+			return p.f.Press(p.t, Bob, Press{Phase: "ship", Action: deploy.ActRollback, Reason: "error rate up"})
 		},
 		engine: func(r *deploy.Run) string {
 			if r.Status != deploy.StatusRollingBack || r.Rollback == nil || r.Rollback.Reason != "error rate up" || r.Rollback.By.Name != string(Bob) {
@@ -470,6 +492,36 @@ var table = []tableCase{
 		},
 		card: rollbackCard, states: []deploy.StepState{pending},
 		notice: "🚨 Rolling back v1.4.2 on production",
+	},
+	{
+		name:  "rollback before production points to abort",
+		setup: started,
+		act: func(p *play) string {
+			return p.f.Command(p.t, Bob, Command{Text: "rollback error rate up", Kind: commands.KindRollback, Opts: map[string]string{"reason": "error rate up"}}).Text
+		},
+		saw: []string{"nothing to roll back", "/deploy abort"},
+		engine: func(r *deploy.Run) string {
+			if r.Status != deploy.StatusActive {
+				return "a refused rollback changed the run: " + string(r.Status)
+			}
+			return ""
+		},
+		card: buildCard, states: []deploy.StepState{pending, pending, pending},
+	},
+	{
+		name:  "abort button with a reason",
+		setup: started,
+		act: func(p *play) string {
+			return p.f.Press(p.t, Bob, Press{Phase: "build", Action: deploy.ActAbort, Reason: "wrong version"})
+		},
+		engine: func(r *deploy.Run) string {
+			if r.Status != deploy.StatusAborted || r.AbortReason != "wrong version" || r.AbortedBy == nil || r.AbortedBy.Name != string(Bob) {
+				return "not aborted by bob: " + string(r.Status)
+			}
+			return ""
+		},
+		card: buildCard, states: []deploy.StepState{pending, pending, pending}, texts: []string{"Stopped: run aborted by @bob: wrong version"},
+		notice: "⏹️ Deployment of v1.4.2 to production aborted",
 	},
 	{
 		name:  "abort",
@@ -549,6 +601,18 @@ func runTable(t *testing.T, newFront func(t *testing.T) (front, *env)) {
 						}
 					}
 					return false, strings.Join(ns, "\n--\n")
+				})
+			}
+			if tc.thread != "" {
+				p.eventually("one message in the thread saying "+tc.thread, func() (bool, string) {
+					ms := f.RunMessages(t)
+					n := 0
+					for _, m := range ms {
+						if strings.Contains(m, tc.thread) {
+							n++
+						}
+					}
+					return n == 1, strings.Join(ms, "\n--\n")
 				})
 			}
 			if tc.name == "schedule" {

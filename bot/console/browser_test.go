@@ -239,7 +239,7 @@ func TestStepOutputIsText(t *testing.T) {
 	checkText(t, "first render")
 }
 
-// TestButtonsAskFirst: Skip asks for a reason, Rollback asks to confirm
+// TestButtonsAskFirst: Skip asks for a reason, Abort asks to confirm
 // (with a reason), and cancelling changes nothing.
 func TestButtonsAskFirst(t *testing.T) {
 	f := newFixture(t, options{})
@@ -271,20 +271,22 @@ func TestButtonsAskFirst(t *testing.T) {
 		p.Do(t, "give a reason", chromedp.SetValue(css("#dialog-reason"), "notes are in the wiki"), chromedp.Click(css("#dialog-ok")))
 		p.WaitFor(t, "the step shows skipped with the reason", `(document.querySelector('li.step[data-step="notes"].state-skipped .detail')||{}).textContent === "notes are in the wiki"`, live)
 	})
-	t.Run("rollback asks to confirm", func(t *testing.T) {
-		p.Do(t, "click Rollback", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Rollback"]`)), chromedp.WaitVisible(css("#dialog-reason")))
-		if got := text(t, p, "#dialog-text"); got != "This starts the rollback procedure for v1.5 on production." {
+	// Before the production phase there is nothing to roll back: the card
+	// offers Abort, which asks to confirm with a reason.
+	t.Run("abort asks to confirm", func(t *testing.T) {
+		if browser.Eval[bool](t, p, `!!document.querySelector('#card-`+runID+`-verify .card-foot button[data-label="Rollback"]')`) {
+			t.Error("Rollback is offered before the production phase")
+		}
+		p.Do(t, "click Abort", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Abort"]`)), chromedp.WaitVisible(css("#dialog-reason")))
+		if got := text(t, p, "#dialog-text"); got != "This ends the deployment of v1.5 to production; nothing was deployed yet." {
 			t.Errorf("confirmation text %q", got)
 		}
-		if got := text(t, p, "#dialog-ok"); got != "Roll back" {
-			t.Errorf("confirm button %q, want %q", got, "Roll back")
+		if got := text(t, p, "#dialog-ok"); got != "Abort" {
+			t.Errorf("confirm button %q, want %q", got, "Abort")
 		}
-		p.Do(t, "confirm with a reason", chromedp.SetValue(css("#dialog-reason"), "smoke test flaked"), chromedp.Click(css("#dialog-ok")))
-		p.WaitFor(t, "the rollback procedure's card appears", `!!document.getElementById("card-`+runID+`-rollback")`, live)
-		p.WaitFor(t, "the rollback notice is in the feed", `!!document.querySelector("#feed .notice-rollback")`, live)
-		if got := text(t, p, ".summary .pill"); !strings.Contains(got, "rolling back (by @ana: smoke test flaked)") {
-			t.Errorf("summary status %q", got)
-		}
+		p.Do(t, "confirm with a reason", chromedp.SetValue(css("#dialog-reason"), "wrong version"), chromedp.Click(css("#dialog-ok")))
+		f.waitRun(t, runID, "aborted", func(r *deploy.Run) bool { return r.Status == deploy.StatusAborted && r.AbortReason == "wrong version" })
+		p.WaitFor(t, "the summary says aborted", `(document.querySelector(".summary .pill")||{textContent:""}).textContent.includes("aborted by @ana: wrong version")`, live)
 	})
 }
 

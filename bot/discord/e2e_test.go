@@ -47,7 +47,7 @@ func TestRunThroughDiscord(t *testing.T) {
 	for _, c := range card.Controls() {
 		shown = append(shown, c.Visible())
 	}
-	if got := strings.Join(shown, ","); got != "[1\uFE0F\u20E3 Done],[1\uFE0F\u20E3 Skip],[3\uFE0F\u20E3 Done],[3\uFE0F\u20E3 Skip],[Rollback]" {
+	if got := strings.Join(shown, ","); got != "[1\uFE0F\u20E3 Done],[1\uFE0F\u20E3 Skip],[3\uFE0F\u20E3 Done],[3\uFE0F\u20E3 Skip],[Abort]" {
 		t.Errorf("card buttons = %v", got)
 	}
 
@@ -82,8 +82,19 @@ func TestRunThroughDiscord(t *testing.T) {
 		t.Errorf("modal submission answered with type %d, want 6", cb.Type)
 	}
 	card = h.card("build", has("⏭️ `3` Release notes drafted · @ana", "skipped: drafted in the wiki instead", "Waiting for approval"))
-	if got := card.Labels(); strings.Join(got, ",") != "Approve,Rollback" {
-		t.Errorf("card buttons after the last step = %v, want Approve, Rollback", got)
+	if got := card.Labels(); strings.Join(got, ",") != "Approve,Abort" {
+		t.Errorf("card buttons after the last step = %v, want Approve, Abort (nothing to roll back before production)", got)
+	}
+	// The gate is ready: one new message in the thread mentions the
+	// approver, and only that mention may notify.
+	var ask discordfake.Message
+	h.eventually("the request for approval", func() bool {
+		var ok bool
+		ask, ok = h.fake.Find(runChannel, "<@600000000000000001>", "ready for your approval")
+		return ok
+	})
+	if ask.ReplyTo != sum.ID {
+		t.Errorf("the request for approval replies to %q, want the summary %q", ask.ReplyTo, sum.ID)
 	}
 
 	// The starter may not approve (distinct_approver); carl is no approver.
@@ -173,7 +184,7 @@ func TestCancelledRollbackChangesNothing(t *testing.T) {
 	h := newHarness(t, harnessConfig{})
 	h.command(ana, "start", map[string]string{"version": "v1.4.2"})
 	card := h.card("build", has("3 of 3 steps open"))
-	h.click(bob, card, h.button(card, "Rollback", ""))
+	h.click(bob, card, h.button(card, "Abort", ""))
 	confirm := h.lastEphemeral(bob)
 	_, cb := h.click(bob, confirm, h.button(confirm, "Cancel", ""))
 	if cb.Type != 7 {
@@ -183,8 +194,8 @@ func TestCancelledRollbackChangesNothing(t *testing.T) {
 	if !strings.Contains(got.Content, "Cancelled: nothing was changed.") || len(got.Controls()) != 0 {
 		t.Errorf("after Cancel the confirmation reads %q with %v", got.Content, got.Labels())
 	}
-	if r := h.run(t, card); r.Status != deploy.StatusActive || r.Rollback != nil {
-		t.Errorf("run after a cancelled rollback: %s %+v", r.Status, r.Rollback)
+	if r := h.run(t, card); r.Status != deploy.StatusActive || r.Rollback != nil || r.AbortedBy != nil {
+		t.Errorf("run after a cancelled abort: %s %+v", r.Status, r.Rollback)
 	}
 }
 
@@ -365,8 +376,8 @@ func TestThirtyStepsCanAllBeTicked(t *testing.T) {
 		}
 		card = h.card("preflight", has(want))
 	}
-	if got := strings.Join(card.Labels(), ","); got != "Approve,Rollback" {
-		t.Errorf("after every step: %v, want Approve, Rollback", got)
+	if got := strings.Join(card.Labels(), ","); got != "Approve,Rollback,Abort" {
+		t.Errorf("after every step: %v, want Approve, Rollback, Abort (no phase is marked production)", got)
 	}
 	if menus < 20 {
 		t.Errorf("only %d steps were ticked from a menu", menus)

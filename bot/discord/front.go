@@ -197,6 +197,9 @@ func (f *Poster) Platform() string { return PlatformName }
 func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
 	r := render(m)
 	send := &discordgo.MessageSend{Content: r.Content, Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()}
+	if r.Allowed != nil {
+		send.AllowedMentions = r.Allowed // a request for approval notifies the approvers it names
+	}
 	if ch, id, ok := splitRef(replyTo); ok {
 		no := false
 		send.Reference = &discordgo.MessageReference{MessageID: id, ChannelID: ch, FailIfNotExists: &no}

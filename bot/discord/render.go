@@ -47,6 +47,9 @@ type rendered struct {
 	Content    string                       `json:"content"`
 	Embeds     []*discordgo.MessageEmbed    `json:"embeds"`
 	Components []discordgo.MessageComponent `json:"components"`
+	// Allowed lists the mentions that notify (a request for approval);
+	// nil means none does.
+	Allowed *discordgo.MessageAllowedMentions `json:"allowed_mentions,omitempty"`
 }
 
 // render renders a neutral message for Discord. It is a pure function of m.
@@ -127,7 +130,7 @@ func statusColor(s deploy.Status) int {
 		return colorBlurple
 	case deploy.StatusRollingBack:
 		return colorRed
-	case deploy.StatusCompleted:
+	case deploy.StatusCompleted, deploy.StatusDeployed:
 		return colorGreen
 	case deploy.StatusRolledBack:
 		return colorOrange
@@ -166,7 +169,7 @@ func cardColor(c bot.PhaseCard) int {
 		return colorRed
 	case c.State.Settled():
 		return colorGreen
-	case c.State == bot.CardStopped:
+	case c.State == bot.CardStopped || c.State == bot.CardNotStarted:
 		return colorGrey
 	case c.State == bot.CardCurrent:
 		return colorBlurple
@@ -178,8 +181,11 @@ func cardColor(c bot.PhaseCard) int {
 
 // cardStateWord names a card's state in its footer.
 func cardStateWord(s bot.CardState) string {
-	if s == bot.CardWaiting {
+	switch s {
+	case bot.CardWaiting:
 		return "waiting for a maintenance window"
+	case bot.CardNotStarted:
+		return "not started"
 	}
 	return string(s)
 }
@@ -196,6 +202,8 @@ func stepIcon(s deploy.StepState) string {
 		return "❌"
 	case deploy.StepInterrupted:
 		return "⚠️"
+	case deploy.StepStopped:
+		return "⏹️"
 	}
 	return "⬜"
 }
@@ -240,8 +248,46 @@ func noticeIcon(i bot.Icon) string {
 		return "⏳"
 	case bot.IconWarning:
 		return "⚠️"
+	case bot.IconApproval:
+		return "🙋"
 	}
 	return ""
+}
+
+// mentions writes a notice's mentions as Discord mentions (<@id>, <@&role>)
+// and the allowed mentions that let exactly those notify. Slack user groups
+// and IDs are left out.
+func mentions(ms []bot.Mention) (string, *discordgo.MessageAllowedMentions) {
+	var out []string
+	allowed := &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+	for _, m := range ms {
+		if m.Handle != "" || !isSnowflake(m.ID) {
+			continue
+		}
+		if m.Role {
+			out = append(out, "<@&"+m.ID+">")
+			allowed.Roles = append(allowed.Roles, m.ID)
+			continue
+		}
+		out = append(out, "<@"+m.ID+">")
+		allowed.Users = append(allowed.Users, m.ID)
+	}
+	if len(out) == 0 {
+		return "", nil
+	}
+	return strings.Join(out, " "), allowed
+}
+
+func isSnowflake(s string) bool {
+	if s == "" || len(s) > 25 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // stepLine renders step n (1-based) on one line: state icon, number, title,
@@ -250,8 +296,11 @@ func noticeIcon(i bot.Icon) string {
 func stepLine(n int, s bot.StepLine, titleMax, detailMax int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s `%d` %s", stepIcon(s.State), n, truncate(s.Title, titleMax))
-	if s.State == deploy.StepRunning || s.State == deploy.StepFailed || s.State == deploy.StepInterrupted {
+	switch {
+	case s.State == deploy.StepRunning || s.State == deploy.StepFailed || s.State == deploy.StepInterrupted:
 		b.WriteString(" — *" + string(s.State) + "*")
+	case s.EndedEarly:
+		b.WriteString(" — *ended early*")
 	}
 	if s.By != nil {
 		fmt.Fprintf(&b, " · %s %s", s.By.Who, s.By.Ago)
@@ -302,6 +351,9 @@ func renderNotice(n bot.Notice) rendered {
 		head = i + " " + head
 	}
 	r := rendered{Content: truncate(head, maxContent)}
+	if who, allowed := mentions(n.Mentions); who != "" {
+		r.Content, r.Allowed = truncate(who+"\n"+head, maxContent), allowed
+	}
 	if len(n.Fields) == 0 && len(n.Lines) == 0 {
 		return r
 	}

@@ -244,6 +244,33 @@ func TestRenderSummary(t *testing.T) {
 	}
 }
 
+// askNotice asks a run's approvers: a user, a role, a Slack group (left out
+// on Discord) and the starter (not asked: two-person rule).
+func askNotice() bot.Notice {
+	r := sampleRun()
+	r.Runbook.DistinctApprover = true
+	r.Runbook.Approvers = []string{r.Started.ID, "600000000000000001", "&700000000000000002", "@release"}
+	return bot.AskApprovers(r, 0)
+}
+
+// TestAskMentionsNotifyOnlyTheApprovers: the request for approval mentions
+// the approver and the role, and allows exactly those mentions to notify.
+func TestAskMentionsNotifyOnlyTheApprovers(t *testing.T) {
+	r := render(bot.Message{Notice: ptrNotice(askNotice())})
+	if !strings.HasPrefix(r.Content, "<@600000000000000001> <@&700000000000000002>\n🙋 ") {
+		t.Errorf("content %q: want the approver and the role mentioned first", r.Content)
+	}
+	a := r.Allowed
+	if a == nil || len(a.Parse) != 0 || strings.Join(a.Users, ",") != "600000000000000001" || strings.Join(a.Roles, ",") != "700000000000000002" {
+		t.Errorf("allowed mentions %+v: want exactly the approver and the role", a)
+	}
+	if plain := render(bot.Message{Notice: &bot.Notice{Kind: bot.NoticeText, Title: "<@600000000000000001>"}}); plain.Allowed != nil {
+		t.Error("a notice that asks nobody allows mentions")
+	}
+}
+
+func ptrNotice(n bot.Notice) *bot.Notice { return &n }
+
 func TestRenderNotice(t *testing.T) {
 	rolledBack := func() *deploy.Run {
 		r := sampleRun()
@@ -274,6 +301,7 @@ func TestRenderNotice(t *testing.T) {
 		{"rollback", bot.RollbackNotice(rolledBack())},
 		{"rolled back", bot.RolledBackNotice(rolledBack())},
 		{"aborted", bot.AbortNotice(aborted())},
+		{"ask the approvers", askNotice()},
 		{"text", bot.Notice{Kind: bot.NoticeText, Title: "Deploying v1.4.2: database migration started"}},
 		{"reminder with a button", bot.Notice{Kind: bot.NoticeReminder, Icon: bot.IconClock, Title: "Maintenance window for v1.4.2 opens in 1h",
 			Fields:  []bot.Field{{Label: "Version", Value: "v1.4.2"}, {Label: "Starts", Value: "Tue 2030-03-05 21:00 UTC"}},

@@ -42,8 +42,8 @@ func TestDeployment(t *testing.T) {
 	if len(conv[0].Replies) != 1 || conv[0].Replies[0].TS != card.TS {
 		t.Fatalf("the first phase card should be the summary's thread reply:\n%s", h.fake.Transcript(deployChannel))
 	}
-	if got := card.Labels(); strings.Join(got, ",") != "Done,Skip,Rollback" {
-		t.Errorf("first card's buttons = %v; want Done and Skip on the manual step, then Rollback", got)
+	if got := card.Labels(); strings.Join(got, ",") != "Done,Skip,Abort" {
+		t.Errorf("first card's buttons = %v; want Done and Skip on the manual step, then Abort (nothing to roll back before production)", got)
 	}
 
 	// Done on the manual step: the shell step below it runs by itself.
@@ -54,6 +54,10 @@ func TestDeployment(t *testing.T) {
 	if !strings.Contains(card.Visible(), "done · @ana") {
 		t.Errorf("the card should say who ticked the review:\n%s", card.Visible())
 	}
+
+	// The gate is ready: one new message in the thread asks for approval
+	// (no approvers named: anyone but the starter).
+	h.message(deployChannel, "ready for approval by anyone but @ana")
 
 	// The starter may not approve (distinct_approver).
 	h.click(uAna, card, "Approve", "")
@@ -85,14 +89,15 @@ func TestDeployment(t *testing.T) {
 	h.message(deployChannel, "🚀 v1.4 → production", "completed in")
 	h.flush()
 
-	// Every message was posted once and then edited in place.
+	// Every message was posted once and then edited in place; each gate
+	// asked once.
 	msgs := h.fake.Messages()
-	if len(msgs) != 5 {
-		t.Errorf("want 5 messages (announcement, summary, 2 cards, completion), got %d:\n%s%s",
+	if len(msgs) != 7 {
+		t.Errorf("want 7 messages (announcement, summary, 2 cards, 2 requests for approval, completion), got %d:\n%s%s",
 			len(msgs), h.fake.Transcript(noticeChannel), h.fake.Transcript(deployChannel))
 	}
-	if n := h.fake.CallCount("chat.postMessage"); n != 5 {
-		t.Errorf("chat.postMessage called %d times, want 5", n)
+	if n := h.fake.CallCount("chat.postMessage"); n != 7 {
+		t.Errorf("chat.postMessage called %d times, want 7", n)
 	}
 	if s, _ := h.fake.Find(deployChannel, "🚀 v1.4 → production"); s.Edits == 0 {
 		t.Error("the summary was never updated")
@@ -166,9 +171,11 @@ func TestRestartEditsInPlace(t *testing.T) {
 	h.restart()
 	h.click(uAna, card, "Done", ":review")
 	h.message(deployChannel, "✅ Build the release artifact", "exit 0")
+	h.message(deployChannel, "ready for approval")
 	h.flush()
-	if after := h.fake.CallCount("chat.postMessage"); after != before {
-		t.Errorf("the restarted bot posted %d new messages instead of editing:\n%s", after-before, h.fake.Transcript(deployChannel))
+	// The one new message is the request for approval.
+	if after := h.fake.CallCount("chat.postMessage"); after != before+1 {
+		t.Errorf("the restarted bot posted %d new messages instead of editing (want only the request for approval):\n%s", after-before, h.fake.Transcript(deployChannel))
 	}
 	got, _ := h.fake.Message(card.Channel, card.TS)
 	if got.Edits == 0 || !strings.Contains(got.Visible(), "exit 0") {
@@ -180,7 +187,13 @@ func TestRestartEditsInPlace(t *testing.T) {
 // rollback notice and the rollback procedure; finishing it ends the run.
 func TestRollback(t *testing.T) {
 	h := newHarness(t, options{})
-	card := h.startRun()
+	first := h.startRun()
+	if _, ok := first.Action("Rollback", ""); ok {
+		t.Errorf("Rollback offered before the production phase:\n%s", first.Visible())
+	}
+	h.click(uAna, first, "Done", ":review")
+	h.click(uBob, h.message(deployChannel, "Phase 1/2", "Waiting for approval"), "Approve", "")
+	card := h.message(deployChannel, "Phase 2/2 · Roll out to production")
 	if a, _ := card.Action("Rollback", ""); a.Confirm != "Roll back?" {
 		t.Errorf("Rollback should ask to confirm, has %q", a.Confirm)
 	}
@@ -206,7 +219,7 @@ func TestRollback(t *testing.T) {
 		t.Error("the reason reached Slack unescaped (it would ping the channel)")
 	}
 	rb := h.message(deployChannel, "↩️ Rollback Procedure", "Revert to the previous version")
-	h.message(deployChannel, "Phase 1/2", "Stopped: run rolling back")
+	h.message(deployChannel, "Phase 2/2", "Stopped: run rolling back")
 
 	// A second submission of the same dialog is answered in the dialog.
 	_, body = h.interact(h.fake.Submit(uCat, views[0], map[string]string{"reason": "me too"}).Payload())
@@ -420,7 +433,7 @@ func TestSlowSlackStillAcknowledged(t *testing.T) {
 	card := h.startRun()
 	h.fake.Script("views.open", slackfake.Fault{Delay: 6 * time.Second})
 	start := time.Now()
-	h.click(uBob, card, "Rollback", "")
+	h.click(uBob, card, "Abort", "")
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("the click was answered after %s", took)
 	}
@@ -436,6 +449,13 @@ func TestApproverGroups(t *testing.T) {
 	card := h.startRun()
 	h.click(uAna, card, "Done", ":review")
 	card = h.message(deployChannel, "Waiting for approval")
+
+	// The request for approval mentions the group by its ID, so Slack
+	// notifies its members; it is a reply in the run's thread.
+	ask := h.message(deployChannel, "ready for your approval")
+	if !strings.HasPrefix(ask.Text, "<!subteam^S0RM> ") || ask.ThreadTS == "" || ask.ThreadTS == ask.TS {
+		t.Errorf("request for approval %q (thread %q): want it to mention <!subteam^S0RM> first, in the run's thread", ask.Text, ask.ThreadTS)
+	}
 
 	h.click(uCat, card, "Approve", "")
 	h.ephemeral(uCat, "you are not on this runbook's approver list (@release-managers)")

@@ -78,6 +78,9 @@ type Poster struct {
 	apiURL string        // the Web API base URL, ending in "/"
 	token  config.Secret // the bot token, for the calls made as JSON
 	blocks *blockCache   // the JSON of blocks recently sent
+	// groups caches user groups: who is in the approvers' groups (the
+	// front's access checks) and their IDs (mentions in requests for approval).
+	groups *groupCache
 }
 
 var _ bot.Poster = (*Poster)(nil)
@@ -90,7 +93,6 @@ type Front struct {
 	bot    *bot.Bot
 	clock  clock.Clock
 	http   *http.Client
-	groups *groupCache
 	pool   *pool
 	envs   chan struct{} // bounds Socket Mode envelopes handled at once
 	slots  chan struct{} // bounds the clicks being applied at once
@@ -116,8 +118,10 @@ func newPoster(cfg Config) *Poster {
 	if cfg.AppToken.IsSet() {
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken.Reveal()))
 	}
-	return &Poster{api: slack.New(cfg.BotToken.Reveal(), opts...), log: cfg.Logger.With("component", "slack", "platform", Platform),
-		http: cfg.HTTPClient, apiURL: cfg.APIURL, token: cfg.BotToken, blocks: newBlockCache()}
+	api := slack.New(cfg.BotToken.Reveal(), opts...)
+	log := cfg.Logger.With("component", "slack", "platform", Platform)
+	return &Poster{api: api, log: log, http: cfg.HTTPClient, apiURL: cfg.APIURL, token: cfg.BotToken, blocks: newBlockCache(),
+		groups: newGroupCache(api, cfg.Clock, cfg.GroupsTTL, log)}
 }
 
 // New returns a Slack front for cfg, over cfg.Poster (or a new one). It
@@ -137,7 +141,6 @@ func New(cfg Config) (*Front, error) {
 	}
 	f := &Front{
 		Poster: p, cfg: cfg, bot: cfg.Bot, clock: cfg.Clock, http: cfg.HTTPClient,
-		groups: newGroupCache(p.api, cfg.Clock, cfg.GroupsTTL, p.log),
 		pool:   newPool(cfg.Workers, p.log),
 		envs:   make(chan struct{}, 64),
 		slots:  make(chan struct{}, DefaultMaxWork),

@@ -43,6 +43,7 @@ type groupCache struct {
 	mu       sync.Mutex // mu protects the fields below
 	key      string     // the handles the members were fetched for
 	members  map[string]map[string]bool
+	ids      map[string]string // handle -> user-group ID, for mentions
 	fetched  time.Time
 	failed   time.Time
 	inflight chan struct{} // closed when the running refresh ends
@@ -106,7 +107,7 @@ func (g *groupCache) snapshot(ctx context.Context, handles []string) map[string]
 func (g *groupCache) refresh(handles []string, key string, done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupsFetchTimeout)
 	defer cancel()
-	members, err := g.fetch(ctx, handles)
+	members, ids, err := g.fetch(ctx, handles)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	defer close(done)
@@ -116,22 +117,36 @@ func (g *groupCache) refresh(handles []string, key string, done chan struct{}) {
 		g.key, g.members, g.failed = key, nil, g.clock.Now()
 		return
 	}
-	g.key, g.members, g.fetched, g.failed = key, members, g.clock.Now(), time.Time{}
+	g.key, g.members, g.ids, g.fetched, g.failed = key, members, ids, g.clock.Now(), time.Time{}
 }
 
-func (g *groupCache) fetch(ctx context.Context, handles []string) (map[string]map[string]bool, error) {
+// groupIDs returns the user-group IDs of handles (handle -> ID) as the last
+// refresh for handles found them, so a message can mention a group
+// (<!subteam^ID>); nil when Slack could not say in time.
+func (g *groupCache) groupIDs(ctx context.Context, handles []string) map[string]string {
+	if g.snapshot(ctx, handles) == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ids
+}
+
+func (g *groupCache) fetch(ctx context.Context, handles []string) (map[string]map[string]bool, map[string]string, error) {
 	groups, err := g.api.GetUserGroupsContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("usergroups.list: %w", err)
+		return nil, nil, fmt.Errorf("usergroups.list: %w", err)
 	}
 	out := map[string]map[string]bool{}
+	ids := map[string]string{}
 	for _, grp := range groups {
 		if !slices.Contains(handles, grp.Handle) {
 			continue
 		}
+		ids[grp.Handle] = grp.ID
 		users, err := g.api.GetUserGroupMembersContext(ctx, grp.ID)
 		if err != nil {
-			return nil, fmt.Errorf("usergroups.users.list %s: %w", grp.Handle, err)
+			return nil, nil, fmt.Errorf("usergroups.users.list %s: %w", grp.Handle, err)
 		}
 		set := make(map[string]bool, len(users))
 		for _, u := range users {
@@ -139,5 +154,5 @@ func (g *groupCache) fetch(ctx context.Context, handles []string) (map[string]ma
 		}
 		out[grp.Handle] = set
 	}
-	return out, nil
+	return out, ids, nil
 }

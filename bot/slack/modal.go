@@ -48,6 +48,12 @@ func reasonModal(act deploy.Action, buttonID, channel string) slack.ModalViewReq
 	case deploy.ActRollback:
 		title, submit = "Roll back", "Roll back"
 		intro = fmt.Sprintf("Why roll back run `%s`? The rollback procedure starts at once, and the rollback notice quotes your reason.", esc(act.RunID, 100))
+	case deploy.ActAbort:
+		title, submit = "Abort the run", "Abort"
+		intro = fmt.Sprintf("Why abort run `%s`? Nothing was deployed yet; the abort notice quotes your reason.", esc(act.RunID, 100))
+	case deploy.ActEndWatch:
+		title, submit = "End the watch early", "End watch"
+		intro = fmt.Sprintf("Why end watch `%s` of run `%s` early? The step shows it was ended early, by you, with your reason.", esc(act.Step, 100), esc(act.RunID, 100))
 	case deploy.ActOverrideWindow:
 		title, submit = "Start outside window", "Start now"
 		intro = fmt.Sprintf("Why start phase `%s` of run `%s` outside a maintenance window? Your reason goes in the audit log.", esc(act.Phase, 100), esc(act.RunID, 100))

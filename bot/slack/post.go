@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,6 +149,7 @@ const findLimit = 200
 // thread of replyTo (the run summary's reference). It returns "CHANNEL/TS".
 // A message with a Key carries it in its metadata (see Find).
 func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
+	m = f.resolveMentions(ctx, m)
 	msg, err := f.newMessage(channel, Render(m))
 	if err != nil {
 		return "", err
@@ -205,6 +207,35 @@ func (f *Poster) Find(ctx context.Context, channel, replyTo, key string) (string
 		}
 	}
 	return "", nil
+}
+
+// resolveMentions fills in the user-group IDs of the groups a notice
+// mentions, so they render as <!subteam^ID> and notify the group.
+func (f *Poster) resolveMentions(ctx context.Context, m bot.Message) bot.Message {
+	if m.Notice == nil || len(m.Notice.Mentions) == 0 || f.groups == nil {
+		return m
+	}
+	var handles []string
+	for _, mn := range m.Notice.Mentions {
+		if h := mn.Handle; h != "" && !slices.Contains(handles, h) {
+			handles = append(handles, h)
+		}
+	}
+	if len(handles) == 0 {
+		return m
+	}
+	gctx, cancel := context.WithTimeout(ctx, groupsWait)
+	defer cancel()
+	ids := f.groups.groupIDs(gctx, handles)
+	n := *m.Notice
+	n.Mentions = slices.Clone(n.Mentions)
+	for i := range n.Mentions {
+		if h := n.Mentions[i].Handle; h != "" && ids[h] != "" {
+			n.Mentions[i].ID = ids[h]
+		}
+	}
+	m.Notice = &n
+	return m
 }
 
 // Update implements bot.Poster with chat.update.

@@ -287,7 +287,7 @@ func statusIcon(s deploy.Status) string {
 		return "🟢"
 	case deploy.StatusRollingBack:
 		return "🟠"
-	case deploy.StatusCompleted:
+	case deploy.StatusCompleted, deploy.StatusDeployed:
 		return "✅"
 	case deploy.StatusRolledBack:
 		return "↩️"
@@ -309,6 +309,8 @@ func stepIcon(s deploy.StepState) string {
 		return "❌"
 	case deploy.StepInterrupted:
 		return "⚠️"
+	case deploy.StepStopped:
+		return "⏹️"
 	}
 	return "⬜"
 }
@@ -321,6 +323,8 @@ func gateIcon(s bot.CardState) string {
 		return "⏹️"
 	case bot.CardWaiting:
 		return "⏸️"
+	case bot.CardNotStarted:
+		return "⬜"
 	}
 	return "🚦"
 }
@@ -360,8 +364,29 @@ func noticeIcon(i bot.Icon) string {
 		return "⏳"
 	case bot.IconWarning:
 		return "⚠️"
+	case bot.IconApproval:
+		return "🙋"
 	}
 	return ""
+}
+
+// mentions writes a notice's mentions as Slack mentions that notify: a
+// user <@U…>, a user group <!subteam^ID> (its handle as plain text when
+// its ID is not known). Discord roles and IDs are left out.
+func mentions(ms []bot.Mention) string {
+	var out []string
+	for _, m := range ms {
+		switch {
+		case m.Handle != "" && m.ID != "":
+			out = append(out, "<!subteam^"+esc(m.ID, 40)+">")
+		case m.Handle != "":
+			out = append(out, "@"+esc(m.Handle, 80))
+		case m.Role:
+		case strings.HasPrefix(m.ID, "U") || strings.HasPrefix(m.ID, "W"):
+			out = append(out, "<@"+esc(m.ID, 40)+">")
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // ---- run summary ----
@@ -426,17 +451,25 @@ func RenderSummary(s bot.Summary) Rendered {
 
 // ---- phase card ----
 
-func stateWord(s deploy.StepState) string { return string(s) }
+func stateWord(l bot.StepLine) string {
+	switch {
+	case l.EndedEarly:
+		return "ended early"
+	case l.State == deploy.StepStopped:
+		return "stopped"
+	}
+	return string(l.State)
+}
 
 // stepMeta is the line under a step's title: state, who, when, result.
 func stepMeta(l bot.StepLine) string {
-	parts := []string{stateWord(l.State)}
+	parts := []string{stateWord(l)}
 	if l.By != nil {
 		parts = append(parts, l.By.Who, l.By.Ago)
 	}
 	var d string
 	switch {
-	case l.State == deploy.StepSkipped:
+	case l.State == deploy.StepSkipped, l.EndedEarly:
 		d = "reason: " + l.Reason
 	case l.State == deploy.StepRunning:
 		d = bot.Human(l.Elapsed)
@@ -447,6 +480,8 @@ func stepMeta(l bot.StepLine) string {
 		d = l.Result
 	case l.AwaitsWindow:
 		d = "waiting for a maintenance window"
+	case l.Blocked != "":
+		d = "waits for " + l.Blocked
 	}
 	if d != "" {
 		parts = append(parts, d)
@@ -882,6 +917,10 @@ func RenderNotice(n bot.Notice) Rendered {
 	if n.Kind != bot.NoticeText {
 		title = "*" + esc(head, maxSectionText-4) + "*"
 	}
+	who := mentions(n.Mentions)
+	if who != "" {
+		title = clipEscaped(who, 1000) + "\n" + title
+	}
 	blocks = append(blocks, section(title))
 	var fields []*slack.TextBlockObject
 	flush := func() {
@@ -925,5 +964,10 @@ func RenderNotice(n bot.Notice) Rendered {
 		text = append(text, f.Label+": "+f.Value)
 	}
 	text = append(text, n.Lines...)
-	return Rendered{Text: fallback(strings.Join(text, "\n")), Blocks: blocks}
+	fb := fallback(strings.Join(text, "\n"))
+	if who != "" {
+		// The mentions lead the notification text too, so they notify.
+		fb = clipEscaped(who, 1000) + " " + fb
+	}
+	return Rendered{Text: fb, Blocks: blocks}
 }

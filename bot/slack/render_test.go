@@ -142,34 +142,34 @@ func TestRenderCard(t *testing.T) {
 	}{
 		{"pending", rb, func(r *deploy.Run) int { return 0 },
 			[]string{"Phase 1/2 · Prepare the release", "⬜ Code review completed for all changes", "pending", "2 of 2 steps open"},
-			[]string{"Done", "Skip", "Rollback"}},
+			[]string{"Done", "Skip", "Abort"}},
 		{"running", rb, func(r *deploy.Run) int {
 			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 2*time.Minute, "")
 			s := &r.Phases[0].Steps[1]
 			s.State, s.Attempt, s.Started = deploy.StepRunning, 1, t0.Add(-40*time.Second)
 			return 0
 		}, []string{"✅ Code review completed for all changes", "done · @ana · 2 min ago", "⏳ All automated tests passing", "running · 40s"},
-			[]string{"Rollback"}},
+			[]string{"Abort"}},
 		{"failed with retry", rb, func(r *deploy.Run) int {
 			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 2*time.Minute, "")
 			set(&r.Phases[0].Steps[1], deploy.StepFailed, deploy.System, time.Minute, "exit 1: 3 tests failed")
 			r.Phases[0].Steps[1].Attempt = 2
 			return 0
 		}, []string{"❌ All automated tests passing", "failed · @deploybot · 1 min ago · exit 1: 3 tests failed · attempt 2"},
-			[]string{"Retry", "Skip", "Rollback"}},
+			[]string{"Retry", "Skip", "Abort"}},
 		{"interrupted", rb, func(r *deploy.Run) int {
 			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 2*time.Minute, "")
 			set(&r.Phases[0].Steps[1], deploy.StepInterrupted, deploy.System, time.Minute, "interrupted: the bot stopped while this step ran; it will not re-run unless someone clicks Retry")
 			return 0
 		}, []string{"⚠️ All automated tests passing", "interrupted"},
-			[]string{"Retry", "Skip", "Rollback"}},
+			[]string{"Retry", "Skip", "Abort"}},
 		{"all settled with approve", rb, func(r *deploy.Run) int {
 			set(&r.Phases[0].Steps[0], deploy.StepSkipped, ana, 3*time.Minute, "")
 			r.Phases[0].Steps[0].Reason = "reviewed in <#C1|pairing> & merged"
 			set(&r.Phases[0].Steps[1], deploy.StepDone, deploy.System, time.Minute, "exit 0")
 			return 0
 		}, []string{"skipped · @ana · 3 min ago · reason: reviewed in <#C1|pairing> & merged", "exit 0", "Waiting for approval by an approver other than @ana"},
-			[]string{"Approve", "Rollback"}},
+			[]string{"Approve", "Abort"}},
 		{"approved", rb, func(r *deploy.Run) int {
 			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, 9*time.Minute, "")
 			set(&r.Phases[0].Steps[1], deploy.StepDone, deploy.System, 8*time.Minute, "exit 0")
@@ -182,6 +182,7 @@ func TestRenderCard(t *testing.T) {
 		{"production approve with confirm", rb, func(r *deploy.Run) int {
 			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
 			r.Phase = 1
+			r.Phases[1].Started = t0.Add(-10 * time.Minute)
 			set(&r.Phases[1].Steps[0], deploy.StepDone, ana, 5*time.Minute, "")
 			set(&r.Phases[1].Steps[1], deploy.StepDone, ana, time.Minute, "ended early by @ana")
 			return 1
@@ -190,6 +191,7 @@ func TestRenderCard(t *testing.T) {
 		{"watch running", rb, func(r *deploy.Run) int {
 			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
 			r.Phase = 1
+			r.Phases[1].Started = t0.Add(-10 * time.Minute)
 			set(&r.Phases[1].Steps[0], deploy.StepDone, ana, 5*time.Minute, "")
 			s := &r.Phases[1].Steps[1]
 			s.State, s.Attempt, s.Started, s.Progress = deploy.StepRunning, 1, t0.Add(-4*time.Minute), "4m of 30m, error rate 0.1%"
@@ -202,7 +204,25 @@ func TestRenderCard(t *testing.T) {
 			r.Phases[1].Started = t0.Add(-time.Minute)
 			return 1
 		}, []string{"Waiting for a maintenance window to open"},
-			[]string{"Done", "Skip", "Start outside window", "Rollback"}},
+			[]string{"Start outside window", "Rollback"}},
+		{"waiting for a window that is booked", windowRB, func(r *deploy.Run) int {
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
+			r.Phase = 1
+			r.Phases[1].Started = t0.Add(-time.Minute)
+			r.Phases[1].NextWindow = &deploy.WindowAt{Start: t0.Add(2*time.Hour + 10*time.Minute), Zone: "Europe/Berlin"}
+			return 1
+		}, []string{"Waiting for a maintenance window: opens 13:10 Europe/Berlin, in 2 h 10 min"},
+			[]string{"Start outside window", "Rollback"}},
+		{"watch ended early", rb, func(r *deploy.Run) int {
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: t0.Add(-10 * time.Minute)}
+			r.Phase = 1
+			r.Phases[1].Started = t0.Add(-10 * time.Minute)
+			set(&r.Phases[1].Steps[0], deploy.StepDone, ana, 5*time.Minute, "")
+			set(&r.Phases[1].Steps[1], deploy.StepDone, bob, time.Minute, "ended early after 1m10s by @bob: error budget fine")
+			r.Phases[1].Steps[1].EndedEarly, r.Phases[1].Steps[1].Reason = true, "error budget fine"
+			return 1
+		}, []string{"ended early · @bob · 1 min ago · reason: error budget fine"},
+			[]string{"Approve", "Rollback"}},
 		{"rollback phase", rb, func(r *deploy.Run) int {
 			r.Status = deploy.StatusRollingBack
 			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0.Add(-time.Minute)}
@@ -218,8 +238,10 @@ func TestRenderCard(t *testing.T) {
 			r.Status = deploy.StatusRolledBack
 			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0.Add(-time.Minute)}
 			r.Phases[0].Ended = t0.Add(-time.Minute)
+			set(&r.Phases[0].Steps[1], deploy.StepStopped, deploy.System, time.Minute, "stopped by the rollback")
 			return 0
-		}, []string{"Stopped: run rolled back (by @bob: error rate doubled)"}, nil},
+		}, []string{"Stopped: run rolled back (by @bob: error rate doubled)", "⏹️ All automated tests passing", "stopped · @deploybot · 1 min ago · stopped by the rollback"}, nil},
+		{"not started", rb, func(r *deploy.Run) int { return 1 }, []string{"Not started"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -299,7 +321,7 @@ func TestRenderCard60Steps(t *testing.T) {
 				for _, o := range a.Options {
 					offered[o.Value] = true
 				}
-				if tc.menus && a.Type == "button" && a.Label != "Rollback" {
+				if tc.menus && a.Type == "button" && a.Label != "Rollback" && a.Label != "Abort" {
 					t.Errorf("unexpected step button %q with menus", a.Label)
 				}
 			}
@@ -419,6 +441,32 @@ func TestRenderSummary(t *testing.T) {
 	}
 }
 
+// askNotice asks the approvers of the production phase: a user, a group
+// whose ID the front resolved, a group it did not, and a Discord role (left
+// out on Slack); the starter is on the list but not asked.
+func askNotice(t testing.TB) bot.Notice {
+	rb := fixtureRunbook(t, fixtureYAML)
+	rb.Approvers = []string{"U0ANA", "U0BOB", "@release", "@oncall", "&55555"}
+	r := fixtureRun(rb)
+	r.Phase = 1
+	n := bot.AskApprovers(r, 1)
+	for i := range n.Mentions {
+		if n.Mentions[i].Handle == "release" {
+			n.Mentions[i].ID = "S0REL"
+		}
+	}
+	return n
+}
+
+// TestAskMentionsNotify: the request for approval mentions the approvers in
+// the notification text too, so Slack notifies them.
+func TestAskMentionsNotify(t *testing.T) {
+	out := RenderNotice(askNotice(t))
+	if !strings.HasPrefix(out.Text, "<@U0BOB> <!subteam^S0REL> @oncall ") || strings.Contains(out.Text, "U0ANA") || strings.Contains(out.Text, "55555") {
+		t.Errorf("notification text %q: want the approvers mentioned first, not the starter or a Discord role", out.Text)
+	}
+}
+
 func TestRenderNotice(t *testing.T) {
 	rb := fixtureRunbook(t, fixtureYAML)
 	done := func() *deploy.Run {
@@ -458,10 +506,11 @@ func TestRenderNotice(t *testing.T) {
 		visible []string
 	}{
 		{"announcement", bot.Announcement(fixtureRun(rb)), []string{"🚀 Deployment of v1.4 to production started", "Started by @ana", "payments-api (2 phases, 4 steps)"}},
-		{"completion", bot.Completion(done()), []string{"✅ v1.4 is deployed to production", "Total duration 20m", "Approvers @bob", "Skipped steps:", "reviewed upstream"}},
+		{"completion", bot.Completion(done()), []string{"✅ v1.4 is deployed to production", "Total duration 20m", "Approvers @bob", "Skipped or ended early:", "reviewed upstream"}},
 		{"rollback", bot.RollbackNotice(rolling()), []string{"🚨 Rolling back v1.4 on production", "Reason error rate doubled", "From phase Prepare the release"}},
 		{"rolled back", bot.RolledBackNotice(rolledBack()), []string{"↩️ v1.4 on production is rolled back"}},
 		{"aborted", bot.AbortNotice(aborted()), []string{"aborted", "wrong version"}},
+		{"ask the approvers", askNotice(t), []string{"<@U0BOB> <!subteam^S0REL> @oncall", "🙋 “Roll out to production” of v1.4 to production is ready for your approval", "@ana started the run and may not approve it"}},
 		{"text", bot.Notice{Kind: bot.NoticeText, Title: "Deploying v1.4 <now> & then"}, []string{"Deploying v1.4 <now> & then"}},
 		{"with a button", bot.Notice{Kind: bot.NoticeReminder, Icon: bot.IconClock, Title: "Maintenance window in 1 h", Fields: []bot.Field{{Label: "Version", Value: "v1.4"}},
 			Buttons: []bot.Button{{Label: "Start", Action: bot.ActStartWindow, RunID: "w3x9z", Style: bot.StylePrimary}}}, []string{"[Start]"}},

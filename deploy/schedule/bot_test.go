@@ -87,6 +87,13 @@ func TestWindowNotice(t *testing.T) {
 			fields: map[string]string{"Closes": "Tue 2030-06-04 22:00 UTC"}, lines: []string{"Start the deployment with the button or /deploy start v1.4."}, button: true,
 		},
 		{
+			name: "window open names the run waiting for it, no Start",
+			n: schedule.Notice{Kind: schedule.KindOpen, Window: scheduled, Env: "production", Until: 2 * time.Hour,
+				Runs: []schedule.RunRef{{ID: "r7k2q", Release: "v1.4", Env: "production", Phase: "Production Deployment"}}},
+			kind: bot.NoticeWindowOpen, title: "🟢 Maintenance window for v1.4 is open",
+			lines: []string{`Run r7k2q (v1.4 to production) was waiting for it: "Production Deployment" goes ahead now.`},
+		},
+		{
 			name: "window closing during a run",
 			n: schedule.Notice{Kind: schedule.KindClosing, Window: scheduled, Env: "production", Until: 15 * time.Minute,
 				Runs: []schedule.RunRef{{ID: "r7k2q", Release: "v1.4", Env: "production", Phase: "Production Deployment"}}},
@@ -160,7 +167,7 @@ func newWorldOver(t *testing.T, wrap func(deploy.Store) deploy.Store) *world {
 	t.Cleanup(func() { _ = rs.Close() })
 	store := wrap(rs)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
+	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Window: runbook.WindowRequired, Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
 	w := &world{clk: clock.NewFake(now), poster: &poster{}}
 	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: store, Runbook: rb, Clock: w.clk, Logger: log})
 	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: cal})
@@ -315,5 +322,40 @@ func TestReminderWhoseRecordFailedIsSentByTheNextScan(t *testing.T) {
 	}
 	if got := w.poster.all(); len(got) != 1 || got[0] != "C-notices: ⏰ Maintenance window for v1.4 opens in 1h 00m" {
 		t.Fatalf("posted %q, want the 1h reminder once", got)
+	}
+}
+
+// Booking a window tells the run waiting for it when it opens (card and
+// /deploy status, in the zone it was booked in); cancelling it forgets.
+func TestBookingTellsTheWaitingRunWhen(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	out, err := w.engine.Start(ctx, deploy.StartRequest{Release: "v1.5", Env: "production", Channel: "C-team", Platform: "slack", Actor: ana})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nw := out.Run.Current().NextWindow; nw != nil {
+		t.Fatalf("no window is booked, yet the run waits for %+v", nw)
+	}
+	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "schedule v1.5 2030-06-03 12:00 Europe/Berlin for 1h"})
+	if !strings.Contains(reply.Text, "booked for v1.5") {
+		t.Fatalf("schedule reply %+v", reply)
+	}
+	run, err := w.engine.Get(ctx, out.Run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2030, 6, 3, 10, 0, 0, 0, time.UTC)
+	if nw := run.Current().NextWindow; nw == nil || !nw.Start.Equal(want) || nw.Zone != "Europe/Berlin" {
+		t.Fatalf("after the booking the run waits for %+v, want %v Europe/Berlin", nw, want)
+	}
+	status := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: ana, Text: "status " + run.ID})
+	if !strings.Contains(status.Text, "opens 12:00 Europe/Berlin, in ") {
+		t.Errorf("status does not say when the window opens:\n%s", status.Text)
+	}
+	ws, _ := w.sched.Upcoming(ctx)
+	w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "unschedule " + ws[0].ID})
+	if run, _ = w.engine.Get(ctx, out.Run.ID); run.Current().NextWindow != nil {
+		t.Errorf("after the cancellation the run still waits for %+v", run.Current().NextWindow)
 	}
 }

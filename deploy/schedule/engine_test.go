@@ -65,6 +65,10 @@ func TestWindowOpeningStartsWaitingPhase(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := out.Run.ID
+	// The waiting phase knows when its window opens.
+	if nw := out.Run.Current().NextWindow; nw == nil || !nw.Start.Equal(start) {
+		t.Errorf("the waiting phase's next window is %+v, want %v", nw, start)
+	}
 	f.runUntil(t, start.Add(-time.Minute), time.Minute)
 	if got := stepState(t, e, id, "migrate"); got != deploy.StepPending {
 		t.Fatalf("before the window the migration is %s, want pending", got)
@@ -73,6 +77,10 @@ func TestWindowOpeningStartsWaitingPhase(t *testing.T) {
 	f.tick(t)
 	if got := stepState(t, e, id, "migrate"); got != deploy.StepRunning {
 		t.Fatalf("once the window opened the migration is %s, want running", got)
+	}
+	// The "window open" notice names the run that was waiting for it.
+	if open := f.rec.of(KindOpen); len(open) != 1 || len(open[0].Runs) != 1 || open[0].Runs[0].ID != id {
+		t.Errorf("window-open notices %+v, want one naming run %s", open, id)
 	}
 	items, err := f.store.Pending(t.Context(), deploy.DueKindStep)
 	if err != nil {

@@ -395,7 +395,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	}
 	for i := range occs {
 		o := &occs[i]
-		err := errors.Join(s.remind(ctx, o, now), s.announceOpen(ctx, o, now),
+		err := errors.Join(s.remind(ctx, o, now), s.announceOpen(ctx, o, live, now),
 			s.warnClosing(ctx, o, occs, live, now), s.warnEnded(ctx, o, occs, live, now))
 		if err != nil {
 			// Most likely the store: stop here, the next scan picks up where this one stopped.
@@ -620,13 +620,20 @@ func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) er
 }
 
 // announceOpen sends the "window open" notice once the window has started, or
-// drops it if the window ended before it could be sent.
-func (s *Scheduler) announceOpen(ctx context.Context, o *occurrence, now time.Time) error {
+// drops it if the window ended before it could be sent. It names the runs
+// that were waiting for the window (they go ahead now).
+func (s *Scheduler) announceOpen(ctx context.Context, o *occurrence, live []*deploy.Run, now time.Time) error {
 	if now.Before(o.start) {
 		return nil
 	}
 	if now.Before(o.end) {
-		_, err := s.notify(ctx, "open:"+o.key, o, Notice{Kind: KindOpen, Until: o.end.Sub(now)}, now)
+		var waiting []*deploy.Run
+		for _, r := range live {
+			if r.Status == deploy.StatusActive && o.applies(r.Env, r.Release) && (waitingForWindow(r) || r.WaitsForWindow(r.Phase)) {
+				waiting = append(waiting, r)
+			}
+		}
+		_, err := s.notify(ctx, "open:"+o.key, o, Notice{Kind: KindOpen, Until: o.end.Sub(now), Runs: refs(waiting)}, now)
 		return err
 	}
 	first, err := s.claim(ctx, "open:"+o.key, o, now)

@@ -315,6 +315,35 @@ func (s *Calendar) Open(ctx context.Context, env, release string, now time.Time)
 	return "next: " + describe(*next), false, nil
 }
 
+// NextWindow implements deploy.WindowPlanner: when the next window that
+// applies to env and release opens (after now), in the zone it was booked in.
+func (s *Scheduler) NextWindow(ctx context.Context, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
+	var next *occurrence
+	consider := func(o occurrence) {
+		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
+			next = &o
+		}
+	}
+	for _, r := range s.recs {
+		if start := r.next(now); !start.IsZero() {
+			consider(r.occurrence(start))
+		}
+	}
+	ws, err := s.store.Windows(ctx, now)
+	if err != nil {
+		return deploy.WindowAt{}, false, fmt.Errorf("next window: %w", err)
+	}
+	for _, w := range ws {
+		if o := scheduledOccurrence(w); o.applies(env, release) {
+			consider(o)
+		}
+	}
+	if next == nil {
+		return deploy.WindowAt{}, false, nil
+	}
+	return deploy.WindowAt{Start: next.start, Zone: next.zone}, true, nil
+}
+
 // Scheduled implements the window adapter's Windows: it reports whether a
 // window for env is open at now (scheduled or recurring) or a scheduled
 // (booked) window for env starts after now, and describes it. Future
