@@ -120,10 +120,20 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	if err != nil && d.ListErr == "" {
 		d.ListErr = c.refusal(err)
 	}
+	// A deployed run whose follow-ups are open is still worked on: it is
+	// listed with the active runs, not with the finished ones.
+	var finished []*deploy.Run
+	for _, run := range recent {
+		if run.Status.Open() {
+			live = append(live, run)
+		} else {
+			finished = append(finished, run)
+		}
+	}
 	for _, run := range newestFirst(live) {
 		d.Live = append(d.Live, newRunItem(run, now, policyOf(run).roleOf(who, named)))
 	}
-	for _, run := range recent {
+	for _, run := range finished {
 		d.Recent = append(d.Recent, newRunItem(run, now, roleNobody))
 	}
 	if id == "" {

@@ -422,3 +422,45 @@ func TestUpcomingWindows(t *testing.T) {
 		})
 	}
 }
+
+// followUps: one phase that deploys, then a follow-up phase.
+const followUps = `
+name: follow
+phases:
+  - id: ship
+    title: Ship
+    approval: false
+    steps:
+      - id: go
+        title: Roll out
+  - id: after
+    title: Follow-up Actions
+    follow_up: true
+    steps:
+      - id: retro
+        title: Review the deployment process
+`
+
+// A deployed run whose follow-ups are open is still worked on: the page
+// lists it with the active runs, saying so, not with the finished ones.
+func TestDeployedRunWithOpenFollowUpsIsListedAsActive(t *testing.T) {
+	f := newFixture(t, options{runbook: followUps})
+	run := f.start(t, "v3.1", "console", "console", deploy.Actor{ID: "console:ana", Name: "ana", Platform: "console"})
+	if _, err := f.Core.Engine.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: run.ID, Phase: "ship", Step: "go",
+		Actor: deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}}); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+	f.waitRun(t, run.ID, "deployed", func(r *deploy.Run) bool { return r.Status == deploy.StatusDeployed })
+	_, page := get(t, f.URL, "/", nil, nil)
+	active, finished, ok := strings.Cut(page, `id="recent-runs"`)
+	if !ok {
+		t.Fatal("no list of finished runs on the page")
+	}
+	active = active[strings.Index(active, `id="live-runs"`):]
+	if !strings.Contains(active, run.ID) || !strings.Contains(active, "deployed · follow-ups open") {
+		t.Errorf("the active runs do not list %s as deployed with follow-ups open:\n%s", run.ID, active)
+	}
+	if strings.Contains(finished[:strings.Index(finished, "</ul>")], run.ID) {
+		t.Errorf("the deployed run is also listed as finished")
+	}
+}

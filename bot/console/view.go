@@ -46,7 +46,7 @@ func newRunItem(r *deploy.Run, now time.Time, ro role) runItem {
 	it := runItem{
 		ID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(),
 		Status: statusLabel(r.Status), StatusClass: string(r.Status), Settled: settled, Total: total,
-		Live: r.Status.Live(), When: "started", At: newStamp(now, r.Created),
+		Live: r.Status.Open(), When: "started", At: newStamp(now, r.Created),
 	}
 	if it.Live {
 		it.Phase = r.PhaseDef(r.Phase).Title
@@ -73,6 +73,8 @@ func statusLabel(s deploy.Status) string {
 		return "rolled back"
 	case deploy.StatusAborted:
 		return "aborted"
+	case deploy.StatusDeployed:
+		return "deployed · follow-ups open"
 	}
 	return string(s)
 }
