@@ -277,7 +277,12 @@ func TestButtonsAskFirst(t *testing.T) {
 		if browser.Eval[bool](t, p, `!!document.querySelector('#card-`+runID+`-verify .card-foot button[data-label="Rollback"]')`) {
 			t.Error("Rollback is offered before the production phase")
 		}
-		p.Do(t, "click Abort", chromedp.Click(css(`#card-`+runID+`-verify .card-foot button[data-label="Abort"]`)), chromedp.WaitVisible(css("#dialog-reason")))
+		// Clicked in the page: the card may be redrawn (a live update for
+		// this viewer) between finding the button and clicking it.
+		abort := `#card-` + runID + `-verify .card-foot button[data-label="Abort"]`
+		p.WaitFor(t, "the Abort button", `!!document.querySelector(`+jsString(abort)+`)`, live)
+		browser.Eval[bool](t, p, `(document.querySelector(`+jsString(abort)+`).click(), true)`)
+		p.Do(t, "see the dialog", chromedp.WaitVisible(css("#dialog-reason")))
 		if got := text(t, p, "#dialog-text"); got != "This ends the deployment of v1.5 to production; nothing was deployed yet." {
 			t.Errorf("confirmation text %q", got)
 		}

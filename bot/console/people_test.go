@@ -385,10 +385,10 @@ func TestPhoneLayout(t *testing.T) {
 	}
 
 	// A long status label wraps instead of widening the page.
-	why := "the canary's error rate doubled after the cache warm-up; rolling back to v1.3 until the connection-pool fix ships (INC-20300305-orchestration-prod-eu-west-1)"
+	why := "the staging canary's error rate doubled after the cache warm-up; stopping v1.4 until the connection-pool fix ships (INC-20300305-orchestration-prod-eu-west-1)"
 	bob := deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}
-	if r := f.Core.Bot.Click(context.Background(), bot.Click{Platform: "console", Channel: "console", Actor: bob, ButtonID: "rollback:" + run + ":environment:", Reason: why}); r.Text != "" {
-		t.Fatalf("rollback: %s", r.Text)
+	if r := f.Core.Bot.Click(context.Background(), bot.Click{Platform: "console", Channel: "console", Actor: bob, ButtonID: "abort:" + run + ":environment:", Reason: why}); r.Text != "" {
+		t.Fatalf("abort: %s", r.Text)
 	}
 	p.WaitFor(t, "the long status shows", `document.querySelector(".summary .pill").textContent.includes("INC-20300305")`, live)
 	if sw, vw := browser.Eval[int](t, p, `document.documentElement.scrollWidth`), browser.Eval[int](t, p, `window.innerWidth`); sw > vw {
@@ -399,7 +399,8 @@ func TestPhoneLayout(t *testing.T) {
 // TestStoppedCardsFollowTheRun: the card of the phase a rollback stopped
 // says how the run stopped, live, through to the end of the rollback.
 func TestStoppedCardsFollowTheRun(t *testing.T) {
-	f := newFixture(t, options{})
+	// A runbook that marks no phase production may roll back from any phase.
+	f := newFixture(t, options{runbook: strings.Replace(rehearsal, "    production: true\n", "", 1)})
 	ctx := context.Background()
 	ana := deploy.Actor{ID: "console:ana", Name: "ana", Platform: "console"}
 	reply := f.Core.Bot.Command(ctx, bot.Request{Platform: "console", Channel: "console", Actor: ana, Text: "/deploy start v1.4"})
