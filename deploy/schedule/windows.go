@@ -315,9 +315,11 @@ func (s *Calendar) Open(ctx context.Context, env, release string, now time.Time)
 	return "next: " + describe(*next), false, nil
 }
 
+var _ deploy.WindowPlanner = (*Calendar)(nil)
+
 // NextWindow implements deploy.WindowPlanner: when the next window that
 // applies to env and release opens (after now), in the zone it was booked in.
-func (s *Scheduler) NextWindow(ctx context.Context, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
+func (s *Calendar) NextWindow(ctx context.Context, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
 	var next *occurrence
 	consider := func(o occurrence) {
 		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
