@@ -413,7 +413,7 @@ func StatusText(r *deploy.Run, now time.Time) string {
 			if d := StepDetail(s); d != "" {
 				detail = ": " + d
 			}
-			fmt.Fprintf(&sb, "    %s %s%s%s\n", stepIcon(s.State), s.Title, who, detail)
+			fmt.Fprintf(&sb, "    %s %s%s%s\n", StepText(s.State), s.Title, who, detail)
 		}
 	}
 	return strings.TrimRight(sb.String(), "\n")

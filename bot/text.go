@@ -131,8 +131,9 @@ func StepDetail(l StepLine) string {
 	return ""
 }
 
-// stepIcon is the plain-text icon of a step state.
-func stepIcon(s deploy.StepState) string {
+// StepText is the emoji of a step state, shared by the plain-text rendering
+// and the chat renderers that draw states as emoji.
+func StepText(s deploy.StepState) string {
 	switch s {
 	case deploy.StepDone:
 		return "✅"

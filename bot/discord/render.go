@@ -190,23 +190,7 @@ func cardStateWord(s bot.CardState) string {
 	return string(s)
 }
 
-func stepIcon(s deploy.StepState) string {
-	switch s {
-	case deploy.StepDone:
-		return "✅"
-	case deploy.StepSkipped:
-		return "⏭️"
-	case deploy.StepRunning:
-		return "⏳"
-	case deploy.StepFailed:
-		return "❌"
-	case deploy.StepInterrupted:
-		return "⚠️"
-	case deploy.StepStopped:
-		return "⏹️"
-	}
-	return "⬜"
-}
+func stepIcon(s deploy.StepState) string { return bot.StepText(s) }
 
 // phaseLines are the summary's lines, one a phase ("✅ Build — approved by @bob").
 func phaseLines(ps []bot.PhaseLine) []string {
@@ -228,31 +212,7 @@ func phaseLines(ps []bot.PhaseLine) []string {
 	return out
 }
 
-func noticeIcon(i bot.Icon) string {
-	switch i {
-	case bot.IconStart:
-		return "🚀"
-	case bot.IconDone:
-		return "✅"
-	case bot.IconAlert:
-		return "🚨"
-	case bot.IconRolledBack:
-		return "↩️"
-	case bot.IconStopped:
-		return "⏹️"
-	case bot.IconClock:
-		return "⏰"
-	case bot.IconOpen:
-		return "🟢"
-	case bot.IconClosing:
-		return "⏳"
-	case bot.IconWarning:
-		return "⚠️"
-	case bot.IconApproval:
-		return "🙋"
-	}
-	return ""
-}
+func noticeIcon(i bot.Icon) string { return bot.IconText(i) }
 
 // mentions writes a notice's mentions as Discord mentions (<@id>, <@&role>)
 // and the allowed mentions that let exactly those notify. Slack user groups

@@ -297,23 +297,7 @@ func statusIcon(s deploy.Status) string {
 	return "•"
 }
 
-func stepIcon(s deploy.StepState) string {
-	switch s {
-	case deploy.StepDone:
-		return "✅"
-	case deploy.StepSkipped:
-		return "⏭️"
-	case deploy.StepRunning:
-		return "⏳"
-	case deploy.StepFailed:
-		return "❌"
-	case deploy.StepInterrupted:
-		return "⚠️"
-	case deploy.StepStopped:
-		return "⏹️"
-	}
-	return "⬜"
-}
+func stepIcon(s deploy.StepState) string { return bot.StepText(s) }
 
 func gateIcon(s bot.CardState) string {
 	switch s {
@@ -344,31 +328,7 @@ func phaseLine(l bot.PhaseLine) string {
 	return "⬜ " + l.Title
 }
 
-func noticeIcon(i bot.Icon) string {
-	switch i {
-	case bot.IconStart:
-		return "🚀"
-	case bot.IconDone:
-		return "✅"
-	case bot.IconAlert:
-		return "🚨"
-	case bot.IconRolledBack:
-		return "↩️"
-	case bot.IconStopped:
-		return "⏹️"
-	case bot.IconClock:
-		return "⏰"
-	case bot.IconOpen:
-		return "🟢"
-	case bot.IconClosing:
-		return "⏳"
-	case bot.IconWarning:
-		return "⚠️"
-	case bot.IconApproval:
-		return "🙋"
-	}
-	return ""
-}
+func noticeIcon(i bot.Icon) string { return bot.IconText(i) }
 
 // mentions writes a notice's mentions as Slack mentions that notify: a
 // user <@U…>, a user group <!subteam^ID> (its handle as plain text when
