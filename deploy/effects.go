@@ -133,6 +133,16 @@ type EffectSink interface {
 	Deliver(ctx context.Context, run *Run, owed []Owed)
 }
 
+// eventNotice is the one-shot run notice each event owes.
+var eventNotice = map[EventKind]RunNotice{
+	EventRunStarted:      NoticeAnnouncement,
+	EventRollbackStarted: NoticeRollback,
+	EventRunDeployed:     NoticeCompletion,
+	EventRunCompleted:    NoticeCompletion,
+	EventRunRolledBack:   NoticeRolledBack,
+	EventRunAborted:      NoticeAborted,
+}
+
 // EffectsOf maps a transition's events to the messages it owes: the one-shot
 // notices in event order, then the summary, then the cards in phase order
 // (so a new phase's card follows the previous one), then the requests for
@@ -148,31 +158,18 @@ func EffectsOf(run *Run, events []Event) []Effect {
 				asks = append(asks, Effect{Kind: EffectAsk, RunID: run.ID, Rev: run.Rev, Phase: ev.Phase,
 					Key: fmt.Sprintf("%s:%d", ev.Phase, run.Phases[i].AwaitingSince.UnixMilli())})
 			}
-		case EventRunDeployed:
-			notices = append(notices, NoticeCompletion)
-			summary = true
-		case EventFollowUpsDone:
-			summary = true
-		case EventRunStarted:
-			notices = append(notices, NoticeAnnouncement)
-			summary = true
-		case EventRollbackStarted:
-			notices = append(notices, NoticeRollback)
-			summary = true
-		case EventRunCompleted:
-			notices = append(notices, NoticeCompletion)
-			summary = true
-		case EventRunRolledBack:
-			notices = append(notices, NoticeRolledBack)
-			summary = true
 		case EventRunAborted:
-			notices = append(notices, NoticeAborted)
-			summary = true
 			// The event names no phase, but the current card must lose its buttons.
 			if c := run.Current(); c != nil {
 				cards[c.ID] = true
 			}
-		case EventPhaseApproved:
+		}
+		if n, ok := eventNotice[ev.Kind]; ok {
+			notices = append(notices, n)
+		}
+		switch ev.Kind {
+		case EventRunDeployed, EventFollowUpsDone, EventRunStarted, EventRollbackStarted,
+			EventRunCompleted, EventRunRolledBack, EventRunAborted, EventPhaseApproved:
 			summary = true
 		}
 		if ev.Phase != "" {

@@ -18,18 +18,8 @@ func (s *Store) ScheduleOnce(ctx context.Context, key string, ttl time.Duration,
 	}
 	first := false
 	err := s.update(ctx, "schedule once "+key, func(tx *bolt.Tx) error {
-		now := s.clock.Now()
-		b := tx.Bucket(bOnce)
-		if v := b.Get([]byte(key)); v != nil {
-			if exp := keyTime(v); exp.IsZero() || exp.After(now) {
-				return nil
-			}
-		}
-		var exp time.Time
-		if ttl > 0 {
-			exp = now.Add(ttl)
-		}
-		if err := b.Put([]byte(key), timeKey(exp)); err != nil {
+		took, err := takeOnce(tx, key, ttl, s.clock.Now())
+		if err != nil || !took {
 			return err
 		}
 		if err := schedule(tx, items); err != nil {

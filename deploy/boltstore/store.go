@@ -777,26 +777,35 @@ func (s *Store) Pending(ctx context.Context, kind string) ([]deploy.DueItem, err
 	return out, nil
 }
 
+// takeOnce records key until now+ttl (for ever when ttl <= 0) unless it is
+// recorded and unexpired; it reports whether this call took it.
+func takeOnce(tx *bolt.Tx, key string, ttl time.Duration, now time.Time) (bool, error) {
+	b := tx.Bucket(bOnce)
+	if v := b.Get([]byte(key)); v != nil {
+		if exp := keyTime(v); exp.IsZero() || exp.After(now) {
+			return false, nil
+		}
+	}
+	var exp time.Time
+	if ttl > 0 {
+		exp = now.Add(ttl)
+	}
+	if err := b.Put([]byte(key), timeKey(exp)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // ClaimOnce implements deploy.Store; ttl <= 0 means the key never expires.
 // Expiry follows the store's clock.
 func (s *Store) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	first := false
 	err := s.update(ctx, "claim once "+key, func(tx *bolt.Tx) error {
 		now := s.clock.Now()
-		b := tx.Bucket(bOnce)
-		if v := b.Get([]byte(key)); v != nil {
-			if exp := keyTime(v); exp.IsZero() || exp.After(now) {
-				return nil
-			}
-		}
-		var exp time.Time
-		if ttl > 0 {
-			exp = now.Add(ttl)
-		}
-		if err := b.Put([]byte(key), timeKey(exp)); err != nil {
+		var err error
+		if first, err = takeOnce(tx, key, ttl, now); err != nil || !first {
 			return err
 		}
-		first = true
 		return s.sweep(tx, now)
 	})
 	if err != nil {
