@@ -72,7 +72,7 @@ func (b *Bot) Command(ctx context.Context, req Request) Reply {
 	if err != nil {
 		return b.refuse(err)
 	}
-	return b.Execute(ctx, req, cmd)
+	return b.execute(ctx, req, cmd)
 }
 
 // Execute runs an already parsed command (Discord builds it from options).
@@ -80,6 +80,11 @@ func (b *Bot) Execute(ctx context.Context, req Request, cmd commands.Command) Re
 	if r, ok := b.admit(req.Actor); !ok {
 		return r
 	}
+	return b.execute(ctx, req, cmd)
+}
+
+// execute runs a command of an admitted person.
+func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Reply {
 	log := b.log.With("platform", req.Platform, "user", req.Actor.ID, "command", string(cmd.Kind))
 	switch cmd.Kind {
 	case commands.KindHelp:
