@@ -420,9 +420,6 @@ func BenchmarkClickLoad(b *testing.B) {
 // and starts the binary, clicks every step, and expects every card to show
 // every click and the report to have its figures.
 func TestLoadSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts the binary")
-	}
 	r := runLoad(t, tiny)
 	var sb strings.Builder
 	r.write(&sb)
