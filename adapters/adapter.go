@@ -13,12 +13,17 @@ import (
 // DEPLOY_STEP. Chat-supplied values reach adapters only through Vars, never
 // spliced into a shell string.
 type Vars struct {
+	// Service is the service deployed (its runbook's name).
+	Service string
 	Version string
-	Env     string
-	RunID   string
-	Phase   string
-	Step    string
-	Reason  string
+	// Previous is the version last completed for the service in Env when
+	// the run started; empty when there was none.
+	Previous string
+	Env      string
+	RunID    string
+	Phase    string
+	Step     string
+	Reason   string
 	// Channel is the channel the run was started in.
 	Channel string
 	// Started is when the run started; zero when unknown. The prometheus

@@ -191,6 +191,9 @@ func New(cfg Config) *Bot {
 // approvers and operators).
 func (b *Bot) Runbook() *runbook.Runbook { return b.e.Runbook() }
 
+// Services returns the runbooks of the services the bot deploys.
+func (b *Bot) Services() *runbook.Catalog { return b.e.Services() }
+
 // Get returns the run id at its latest known revision.
 func (b *Bot) Get(ctx context.Context, id string) (*deploy.Run, error) { return b.e.Get(ctx, id) }
 

@@ -46,6 +46,9 @@ const MaxReasonLength = 500
 // set; the others are zero.
 type Command struct {
 	Kind Kind
+	// Service is the service of start, plan, runbook, schedule and lock;
+	// empty means the only one (with several, the bot asks which).
+	Service string
 	// Version is the tag or commit of start, plan and schedule (case preserved).
 	Version string
 	// Env is the environment of start and plan (default DefaultEnv), lock and unlock.

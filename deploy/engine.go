@@ -31,9 +31,12 @@ type RunStore interface {
 	DeleteFreeze(ctx context.Context, env string) error
 }
 
-// Config holds what an Engine needs. Store and Runbook are required.
+// Config holds what an Engine needs. Store and Services (or Runbook) are required.
 type Config struct {
-	Store   RunStore
+	Store RunStore
+	// Services are the runbooks of the services the engine deploys.
+	Services *runbook.Catalog
+	// Runbook is the one service's runbook when Services is nil.
 	Runbook *runbook.Runbook
 	Clock   clock.Clock  // default clock.Real
 	Logger  *slog.Logger // default slog.Default()
@@ -66,6 +69,7 @@ type Config struct {
 type Engine struct {
 	store        RunStore
 	rb           *runbook.Runbook
+	services     *runbook.Catalog
 	clock        clock.Clock
 	log          *slog.Logger
 	sink         Sink
@@ -83,6 +87,10 @@ func NewEngine(cfg Config) *Engine {
 	e := &Engine{
 		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
 		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
+	}
+	e.services = cfg.Services
+	if e.services == nil {
+		e.services = runbook.Single(cfg.Runbook)
 	}
 	if cfg.Runs != nil {
 		e.runs = cfg.Runs.c
@@ -111,6 +119,9 @@ func NewEngine(cfg Config) *Engine {
 // Runbook returns the runbook new runs start with.
 func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
 
+// Services returns the runbooks of the services the engine deploys.
+func (e *Engine) Services() *runbook.Catalog { return e.services }
+
 // Store returns the store the engine was built with (its other consumers
 // declare the parts they use, bot.Store and StepQueue, and check for them).
 func (e *Engine) Store() RunStore { return e.store }
@@ -137,6 +148,8 @@ var validEnv = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // StartRequest asks for a new run.
 type StartRequest struct {
+	// Service names the runbook; empty means the only one.
+	Service  string
 	Release  string
 	Env      string
 	Channel  string

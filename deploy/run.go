@@ -81,8 +81,14 @@ func (a Actor) Mention() string {
 type Run struct {
 	// ID is short and human-friendly ("r7k2qd").
 	ID string `json:"id"`
+	// Service is the service deployed (its runbook's name). Empty on runs
+	// stored before services existed: they belong to the only service.
+	Service string `json:"service,omitempty"`
 	// Release is the version being deployed (a tag or commit).
 	Release string `json:"release"`
+	// Previous is the version last completed for Service in Env when the run
+	// started ("" when there was none): what a rollback returns to.
+	Previous string `json:"previous,omitempty"`
 	// Env is the target environment ("production").
 	Env string `json:"env"`
 	// Channel is the chat channel the run was started in.
@@ -110,6 +116,10 @@ type Run struct {
 	// AbortReason and AbortedBy are set when the run was aborted.
 	AbortReason string `json:"abort_reason,omitempty"`
 	AbortedBy   *Actor `json:"aborted_by,omitempty"`
+	// AuditHead is the Hash of the run's last audit entry, written in the
+	// same compare-and-set as the entries: entries removed from the end of
+	// the log no longer lead to it.
+	AuditHead string `json:"audit_head,omitempty"`
 	// Rev is the compare-and-set version: every stored change increments it.
 	Rev int64 `json:"rev"`
 }
@@ -356,4 +366,9 @@ type AuditEntry struct {
 	Before string    `json:"before,omitempty"`
 	After  string    `json:"after,omitempty"`
 	Rev    int64     `json:"rev"`
+	// Prev is the Hash of the entry before this one in the run's chain ("" for the first).
+	Prev string `json:"prev,omitempty"`
+	// Hash is the SHA-256 (hex) of Prev and the entry's canonical content;
+	// empty on entries written before the chain existed ("unchained").
+	Hash string `json:"hash,omitempty"`
 }

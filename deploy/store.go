@@ -72,15 +72,21 @@ type Change struct {
 
 // Freeze is an operator's freeze of an environment: no run starts there until it is lifted.
 type Freeze struct {
-	Env    string    `json:"env"`
-	By     Actor     `json:"by"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
+	Env string `json:"env"`
+	// Service, when set, freezes only that service in Env; empty freezes
+	// every service there (a change freeze is organisation-wide).
+	Service string    `json:"service,omitempty"`
+	By      Actor     `json:"by"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
 }
 
 // Window is a scheduled maintenance window.
 type Window struct {
-	ID      string        `json:"id"`
+	ID string `json:"id"`
+	// Service is the service the window was booked for ("" on windows
+	// booked before services existed: the only service).
+	Service string        `json:"service,omitempty"`
 	Release string        `json:"release"`
 	Env     string        `json:"env,omitempty"`
 	Start   time.Time     `json:"start"`
@@ -98,6 +104,8 @@ func (w *Window) End() time.Time { return w.Start.Add(w.Length) }
 
 // ScheduleRequest asks for a maintenance window.
 type ScheduleRequest struct {
+	// Service names the runbook; empty means the only one.
+	Service  string
 	Release  string
 	Start    time.Time
 	Zone     string
@@ -113,6 +121,7 @@ type ScheduleRequest struct {
 // WindowView is one window as /deploy windows lists it.
 type WindowView struct {
 	ID        string
+	Service   string
 	Release   string
 	Start     time.Time
 	End       time.Time

@@ -34,6 +34,10 @@ type Runbook struct {
 	Phases []Phase `yaml:"phases" json:"phases"`
 	// Rollback is the procedure run when someone clicks Rollback.
 	Rollback Rollback `yaml:"rollback" json:"rollback"`
+	// Environments, when set, are the only environments the service deploys
+	// to, each with its policy. Empty means any environment, with the
+	// runbook's own policy.
+	Environments map[string]Environment `yaml:"environments,omitempty" json:"environments,omitempty"`
 	// File is the file the runbook was loaded from ("builtin.yaml" for the
 	// built-in one); problems found by Validate name it. Empty for a runbook
 	// built in memory.

@@ -1,0 +1,104 @@
+package runbook
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Environment is one environment a service deploys to, with its policy.
+type Environment struct {
+	// Approval, when false, lets every gate of a run in this environment pass
+	// by itself (staging); nil or true keeps the phases' own approvals.
+	Approval *bool `yaml:"approval,omitempty" json:"approval,omitempty"`
+	// Window is "none" when phases that require a maintenance window do not
+	// wait for one in this environment.
+	Window string `yaml:"window,omitempty" json:"window,omitempty"`
+	// Approvers, when set, replace the runbook's approvers in this environment.
+	Approvers []string `yaml:"approvers,omitempty" json:"approvers,omitempty"`
+	// Line is the line of the environment in its file (0 for built-in values).
+	Line int `yaml:"-" json:"line,omitempty"`
+}
+
+// WindowNone is the value of Environment.Window that lifts window gating.
+const WindowNone = "none"
+
+// Service returns the name of the service the runbook deploys: its name,
+// else its file's name without the extension.
+func (rb *Runbook) Service() string {
+	if rb.Name != "" {
+		return rb.Name
+	}
+	base := filepath.Base(rb.File)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// Catalog is the set of services a bot deploys, one runbook each, in the
+// order of their names.
+type Catalog struct {
+	byName map[string]*Runbook
+	names  []string
+}
+
+// NewCatalog returns the catalog of rbs; two runbooks for one service is an error.
+func NewCatalog(rbs ...*Runbook) (*Catalog, error) {
+	c := &Catalog{byName: make(map[string]*Runbook, len(rbs))}
+	for _, rb := range rbs {
+		name := rb.Service()
+		if prev, dup := c.byName[name]; dup {
+			return nil, fmt.Errorf("service %q is defined twice (%s and %s)", name, prev.File, rb.File)
+		}
+		c.byName[name] = rb
+		c.names = append(c.names, name)
+	}
+	sort.Strings(c.names)
+	return c, nil
+}
+
+// Single returns the catalog of one runbook.
+func Single(rb *Runbook) *Catalog {
+	c, _ := NewCatalog(rb) // one runbook cannot be a duplicate
+	return c
+}
+
+// Names returns the services, sorted.
+func (c *Catalog) Names() []string { return c.names }
+
+// Len returns the number of services.
+func (c *Catalog) Len() int { return len(c.names) }
+
+// Get returns the runbook of a service, or nil.
+func (c *Catalog) Get(service string) *Runbook { return c.byName[service] }
+
+// Only returns the runbook when the catalog has exactly one service.
+func (c *Catalog) Only() (*Runbook, bool) {
+	if len(c.names) != 1 {
+		return nil, false
+	}
+	return c.byName[c.names[0]], true
+}
+
+// All returns the runbooks in the order of Names.
+func (c *Catalog) All() []*Runbook {
+	out := make([]*Runbook, len(c.names))
+	for i, n := range c.names {
+		out[i] = c.byName[n]
+	}
+	return out
+}
+
+// Lookup returns the runbook of service; an empty service means the only
+// one. The error names the services there are.
+func (c *Catalog) Lookup(service string) (*Runbook, error) {
+	if service == "" {
+		if rb, ok := c.Only(); ok {
+			return rb, nil
+		}
+		return nil, fmt.Errorf("say which service: %s", strings.Join(c.names, ", "))
+	}
+	if rb := c.byName[service]; rb != nil {
+		return rb, nil
+	}
+	return nil, fmt.Errorf("unknown service %q: the services are %s", service, strings.Join(c.names, ", "))
+}
