@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"deploybot/adapters"
 	"deploybot/commands"
 	"deploybot/deploy"
 )
@@ -133,12 +134,12 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 	case commands.KindPlan:
 		return b.plan(cmd)
 	case commands.KindLock:
-		if err := b.e.Freeze(ctx, cmd.Env, req.Actor, cmd.Reason); err != nil {
+		if err := b.e.Freeze(ctx, cmd.Env, cmd.Service, req.Actor, cmd.Reason); err != nil {
 			return b.refuse(err)
 		}
 		return Reply{Text: fmt.Sprintf("🧊 %s is frozen: no run starts there until /deploy unlock %s. Reason: %s", cmd.Env, cmd.Env, cmd.Reason), Public: true}
 	case commands.KindUnlock:
-		if err := b.e.Unfreeze(ctx, cmd.Env, req.Actor); err != nil {
+		if err := b.e.Unfreeze(ctx, cmd.Env, cmd.Service, req.Actor); err != nil {
 			return b.refuse(err)
 		}
 		return Reply{Text: fmt.Sprintf("%s is no longer frozen (lifted by %s).", cmd.Env, req.Actor.Mention()), Public: true}
@@ -363,7 +364,7 @@ func (b *Bot) plan(cmd commands.Command) Reply {
 	if b.steps == nil {
 		return Reply{Text: "planning is not available"}
 	}
-	phases, err := deploy.Plan(b.e.Runbook(), b.steps, cmd.Version, cmd.Env)
+	phases, err := deploy.Plan(b.e.Runbook(), b.steps, adapters.Vars{Version: cmd.Version, Env: cmd.Env})
 	if err != nil {
 		return b.refuse(err)
 	}

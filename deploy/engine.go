@@ -582,7 +582,8 @@ func (e *Engine) Audit(ctx context.Context, id string) ([]AuditEntry, error) {
 }
 
 // Freeze freezes an environment: no run starts there until Unfreeze. Approvers only.
-func (e *Engine) Freeze(ctx context.Context, env string, actor Actor, reason string) error {
+// A service, when given, freezes only that service in env.
+func (e *Engine) Freeze(ctx context.Context, env, service string, actor Actor, reason string) error {
 	if !IsApprover(e.rb, actor) {
 		return userErr(ErrNotAllowed, "only approvers can freeze an environment")
 	}
@@ -602,7 +603,8 @@ func (e *Engine) Freeze(ctx context.Context, env string, actor Actor, reason str
 }
 
 // Unfreeze lifts a freeze. Approvers only.
-func (e *Engine) Unfreeze(ctx context.Context, env string, actor Actor) error {
+// A service, when given, lifts only that service's freeze.
+func (e *Engine) Unfreeze(ctx context.Context, env, service string, actor Actor) error {
 	if !IsApprover(e.rb, actor) {
 		return userErr(ErrNotAllowed, "only approvers can lift a freeze")
 	}
@@ -617,6 +619,12 @@ func (e *Engine) Unfreeze(ctx context.Context, env string, actor Actor) error {
 	}
 	e.log.Info("environment unfrozen", "env", env, "user", actor.ID, "platform", actor.Platform)
 	return nil
+}
+
+// Previous returns the version last completed for service in env, or "".
+// (Skeleton: always "" until the store records it.)
+func (e *Engine) Previous(ctx context.Context, service, env string) (string, error) {
+	return "", nil
 }
 
 // Expire lets the approval request of a phase expire, when it is still the

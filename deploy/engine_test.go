@@ -448,13 +448,13 @@ func TestCompletionFreesTheEnvironment(t *testing.T) {
 func TestFreezeRefusesStarts(t *testing.T) {
 	h := newHarness(t, twoPhase)
 	ctx := context.Background()
-	wantErr(t, h.e.Freeze(ctx, "production", eve, "incident"), deploy.ErrNotAllowed, "only approvers")
-	if err := h.e.Freeze(ctx, "production", bob, "incident INC-42"); err != nil {
+	wantErr(t, h.e.Freeze(ctx, "production", "", eve, "incident"), deploy.ErrNotAllowed, "only approvers")
+	if err := h.e.Freeze(ctx, "production", "", bob, "incident INC-42"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.e.Start(ctx, deploy.StartRequest{Release: "v1.4", Env: "production", Actor: ana, Platform: "slack"})
 	wantErr(t, err, deploy.ErrFrozen, "frozen by @bob just now: incident INC-42")
-	if err := h.e.Unfreeze(ctx, "production", cat); err != nil {
+	if err := h.e.Unfreeze(ctx, "production", "", cat); err != nil {
 		t.Fatal(err)
 	}
 	h.start(t, ana)

@@ -22,11 +22,12 @@ type PlannedPhase struct {
 
 // Plan rehearses a run of rb for release and env: for each automated step
 // what it would do, with nothing executed and no lock taken.
-func Plan(rb *runbook.Runbook, steps StepParser, release, env string) ([]PlannedPhase, error) {
-	if !validRelease.MatchString(release) || len(release) > 0 && release[0] == '-' {
-		return nil, userErr(ErrInvalid, "invalid version %q", release)
+func Plan(rb *runbook.Runbook, steps StepParser, v adapters.Vars) ([]PlannedPhase, error) {
+	if !validRelease.MatchString(v.Version) || len(v.Version) > 0 && v.Version[0] == '-' {
+		return nil, userErr(ErrInvalid, "invalid version %q", v.Version)
 	}
-	vars := adapters.Vars{Version: release, Env: env, RunID: "(new run)", Reason: "(the rollback reason)"}
+	vars := v
+	vars.RunID, vars.Reason = "(new run)", "(the rollback reason)"
 	plan := func(ph runbook.Phase, approval bool) PlannedPhase {
 		pp := PlannedPhase{ID: ph.ID, Group: ph.Group, Title: ph.Title, Approval: approval, Window: ph.WindowRequired()}
 		for _, s := range ph.Steps {

@@ -233,6 +233,11 @@ func (r *Run) FindPhase(id string) int {
 	return -1
 }
 
+// StepTitle returns the title of step j of phase i as people see it.
+// (Skeleton: the title as written; the service work expands its
+// {{ .Previous }} and the other run variables.)
+func (r *Run) StepTitle(i, j int) string { return r.StepDef(i, j).Title }
+
 // StepDef returns the runbook definition of step j of phase i.
 func (r *Run) StepDef(i, j int) *runbook.Step { return &r.PhaseDef(i).Steps[j] }
 

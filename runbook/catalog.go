@@ -102,3 +102,31 @@ func (c *Catalog) Lookup(service string) (*Runbook, error) {
 	}
 	return nil, fmt.Errorf("unknown service %q: the services are %s", service, strings.Join(c.names, ", "))
 }
+
+// EnvNames returns the environments the runbook lists, sorted (nil when it
+// lists none: any environment).
+func (rb *Runbook) EnvNames() []string {
+	if len(rb.Environments) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(rb.Environments))
+	for n := range rb.Environments {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckEnv refuses an environment the runbook does not list, naming those it does.
+func (rb *Runbook) CheckEnv(env string) error {
+	if len(rb.Environments) == 0 {
+		return nil
+	}
+	if _, ok := rb.Environments[env]; ok {
+		return nil
+	}
+	return fmt.Errorf("%s does not deploy to %q: its environments are %s", rb.Service(), env, strings.Join(rb.EnvNames(), ", "))
+}
+
+// Policy returns the policy of env (the zero Environment when none is set).
+func (rb *Runbook) Policy(env string) Environment { return rb.Environments[env] }
