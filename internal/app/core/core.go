@@ -47,9 +47,12 @@ type Sources struct {
 	Notifier notify.Notifier
 }
 
-// Config is what the core is built from. Store and Runbook are required.
+// Config is what the core is built from. Store and Services (or Runbook) are required.
 type Config struct {
-	Store   deploy.Store
+	Store deploy.Store
+	// Services are the runbooks of the services deployed.
+	Services *runbook.Catalog
+	// Runbook is the one service's runbook when Services is nil.
 	Runbook *runbook.Runbook
 	// Registry builds the adapter registry from the sources; nil uses Steps.
 	Registry func(Sources) (deploy.StepParser, error)
@@ -130,7 +133,7 @@ func Build(cfg Config) (*Core, error) {
 		c.Steps = steps
 	}
 	c.Engine = deploy.NewEngine(deploy.Config{
-		Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger, Runs: runs,
+		Store: cfg.Store, Services: cfg.Services, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger, Runs: runs,
 		Windows: c.Calendar, Metrics: cfg.Metrics, Effects: c.Publisher, Sink: deploy.Sinks{wake, c.feed},
 	})
 	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Queue: cfg.Store, Reporter: c.Engine, Clock: cfg.Clock, Metrics: cfg.Metrics,
