@@ -24,6 +24,8 @@ const (
 	KindLock       Kind = "lock"
 	KindUnlock     Kind = "unlock"
 	KindRunbook    Kind = "runbook"
+	KindReport     Kind = "report"
+	KindStats      Kind = "stats"
 	KindHelp       Kind = "help"
 )
 
@@ -68,7 +70,12 @@ type Command struct {
 	StartZone string
 	// Duration is the length of a scheduled window (default DefaultWindowLength).
 	Duration time.Duration
+	// Days is the period of stats in days (default DefaultStatsDays).
+	Days int
 }
+
+// DefaultStatsDays is the period of /deploy stats when none is given.
+const DefaultStatsDays = 30
 
 // String returns the command's canonical text form, as it would be typed after
 // /deploy ("start v1.4 to production"), for logs and the audit trail. Parsing
