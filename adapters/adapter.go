@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
-// Vars are a run's variables, seen by templates as {{ .Version }}, {{ .Env }},
-// {{ .RunID }}, {{ .Phase }}, {{ .Step }} (and {{ .Reason }} during a rollback),
-// and by shell steps as DEPLOY_VERSION, DEPLOY_ENV, DEPLOY_RUN_ID, DEPLOY_PHASE,
-// DEPLOY_STEP. Chat-supplied values reach adapters only through Vars, never
+// Vars are a run's variables, seen by templates as {{ .Service }},
+// {{ .Version }}, {{ .Previous }}, {{ .Env }}, {{ .RunID }}, {{ .Phase }},
+// {{ .Step }} (and {{ .Reason }} during a rollback), and by shell steps as
+// DEPLOY_SERVICE, DEPLOY_VERSION, DEPLOY_PREVIOUS, DEPLOY_ENV, DEPLOY_RUN_ID,
+// DEPLOY_PHASE, DEPLOY_STEP. Chat-supplied values reach adapters only through Vars, never
 // spliced into a shell string.
 type Vars struct {
 	// Service is the service deployed (its runbook's name).

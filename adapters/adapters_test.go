@@ -108,7 +108,7 @@ func TestTemplateErrors(t *testing.T) {
 		name, src, want string
 	}{
 		{"syntax", "{{ .Version ", `parameter "p": bad template: p:1: unclosed action`},
-		{"unknown variable", "{{ .version }}", `parameter "p": bad template: unknown variable .version (known: .Channel, .Env, .Phase, .Reason, .RunID, .Started, .Step, .Version, .WindowOverride)`},
+		{"unknown variable", "{{ .version }}", `parameter "p": bad template: unknown variable .version (known: .Channel, .Env, .Phase, .Previous, .Reason, .RunID, .Service, .Started, .Step, .Version, .WindowOverride)`},
 		{"unknown variable in an untaken branch", `{{ if .Reason }}{{ .Why }}{{ end }}`, `unknown variable .Why`},
 		{"unknown function", "{{ env \"HOME\" }}", `parameter "p": bad template: p:1: function "env" not defined`},
 		{"fails with sample values", "{{ index .Version 99 }}", `parameter "p": bad template: p:1:3: executing "p" at <index .Version 99>: error calling index: index out of range: 99`},

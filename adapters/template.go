@@ -16,20 +16,23 @@ import (
 // loaded, so a template that cannot render fails the load, not the deployment.
 func SampleVars() Vars {
 	return Vars{
-		Version: "v0.0.0",
-		Env:     "production",
-		RunID:   "r0000",
-		Phase:   "phase",
-		Step:    "step",
-		Reason:  "reason",
-		Channel: "C0000",
-		Started: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		Service:  "service",
+		Version:  "v0.0.0",
+		Previous: "v0.0.0-previous",
+		Env:      "production",
+		RunID:    "r0000",
+		Phase:    "phase",
+		Step:     "step",
+		Reason:   "reason",
+		Channel:  "C0000",
+		Started:  time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
 
 // Template is one templated parameter value, parsed when the step is parsed.
-// It renders over Vars ({{ .Version }}, {{ .Env }}, {{ .RunID }}, {{ .Phase }},
-// {{ .Step }}, {{ .Reason }}, {{ .Channel }}); a rendered value is always used
+// It renders over Vars ({{ .Service }}, {{ .Version }}, {{ .Previous }},
+// {{ .Env }}, {{ .RunID }}, {{ .Phase }}, {{ .Step }}, {{ .Reason }},
+// {{ .Channel }}); a rendered value is always used
 // as one whole value (one argv element, one header value), never re-split.
 type Template struct {
 	src  string

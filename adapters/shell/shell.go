@@ -150,7 +150,7 @@ func splitArgs(s string) []string {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // reserved are the variables deploybot sets itself.
-var reserved = []string{"DEPLOY_VERSION", "DEPLOY_ENV", "DEPLOY_RUN_ID", "DEPLOY_PHASE", "DEPLOY_STEP", "DEPLOY_REASON"}
+var reserved = []string{"DEPLOY_SERVICE", "DEPLOY_VERSION", "DEPLOY_PREVIOUS", "DEPLOY_ENV", "DEPLOY_RUN_ID", "DEPLOY_PHASE", "DEPLOY_STEP", "DEPLOY_REASON"}
 
 func isReserved(name string) bool {
 	for _, r := range reserved {
@@ -424,7 +424,7 @@ func inherited(name string) bool {
 
 // probeVars are variables in which no value begins with "-": an argument
 // that begins with "-" when rendered with them got its "-" from the runbook.
-var probeVars = adapters.Vars{Version: "x", Env: "x", RunID: "x", Phase: "x", Step: "x", Reason: "x", Channel: "x", WindowOverride: "x"}
+var probeVars = adapters.Vars{Service: "x", Version: "x", Previous: "x", Env: "x", RunID: "x", Phase: "x", Step: "x", Reason: "x", Channel: "x", WindowOverride: "x"}
 
 // optionFromValue refuses an argument (after the program) that begins with
 // "-" only because a template value does: chat text (a rollback reason) must
@@ -479,7 +479,9 @@ func (s *step) environment(environ []string, v adapters.Vars) ([]string, []strin
 		env = append(env, kv)
 	}
 	env = append(env,
+		"DEPLOY_SERVICE="+v.Service,
 		"DEPLOY_VERSION="+v.Version,
+		"DEPLOY_PREVIOUS="+v.Previous,
 		"DEPLOY_ENV="+v.Env,
 		"DEPLOY_RUN_ID="+v.RunID,
 		"DEPLOY_PHASE="+v.Phase,

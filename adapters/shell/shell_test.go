@@ -18,7 +18,7 @@ import (
 	"deploybot/internal/clock"
 )
 
-var vars = adapters.Vars{Version: "v1.4", Env: "production", RunID: "r42", Phase: "deploy", Step: "migrate"}
+var vars = adapters.Vars{Service: "payments", Version: "v1.4", Previous: "v1.3", Env: "production", RunID: "r42", Phase: "deploy", Step: "migrate"}
 
 func parse(t *testing.T, a *shell.Adapter, with map[string]any) adapters.Step {
 	t.Helper()
@@ -80,13 +80,15 @@ func TestRunEnvironment(t *testing.T) {
 		got[k] = v
 	}
 	want := map[string]string{
-		"DEPLOY_VERSION": "v1.4",
-		"DEPLOY_ENV":     "production",
-		"DEPLOY_RUN_ID":  "r42",
-		"DEPLOY_PHASE":   "deploy",
-		"DEPLOY_STEP":    "migrate",
-		"TARGET":         "production-cluster",
-		"KEEP_ME":        "overridden",
+		"DEPLOY_SERVICE":  "payments",
+		"DEPLOY_VERSION":  "v1.4",
+		"DEPLOY_PREVIOUS": "v1.3",
+		"DEPLOY_ENV":      "production",
+		"DEPLOY_RUN_ID":   "r42",
+		"DEPLOY_PHASE":    "deploy",
+		"DEPLOY_STEP":     "migrate",
+		"TARGET":          "production-cluster",
+		"KEEP_ME":         "overridden",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -292,7 +294,7 @@ func TestPlan(t *testing.T) {
 		"command": []any{"./scripts/deploy.sh", "--env", "{{ .Env }}", "it's {{ .Version }}"},
 		"env":     map[string]any{"TARGET": "x"},
 	})
-	want := "run `./scripts/deploy.sh --env production 'it'\\''s v1.4'` with DEPLOY_VERSION, DEPLOY_ENV, DEPLOY_RUN_ID, DEPLOY_PHASE, DEPLOY_STEP, DEPLOY_REASON, TARGET set, in its own process group (SIGTERM then SIGKILL after 5s on timeout)"
+	want := "run `./scripts/deploy.sh --env production 'it'\\''s v1.4'` with DEPLOY_SERVICE, DEPLOY_VERSION, DEPLOY_PREVIOUS, DEPLOY_ENV, DEPLOY_RUN_ID, DEPLOY_PHASE, DEPLOY_STEP, DEPLOY_REASON, TARGET set, in its own process group (SIGTERM then SIGKILL after 5s on timeout)"
 	if got := s.Plan(vars); got != want {
 		t.Errorf("Plan =\n%s\nwant\n%s", got, want)
 	}
