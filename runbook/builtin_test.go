@@ -114,7 +114,8 @@ func TestBuiltinIsTheSeedChecklist(t *testing.T) {
 	}
 	var rbTitles, rbIDs []string
 	for _, s := range rb.Rollback.Steps {
-		rbTitles = append(rbTitles, s.Title)
+		// Titles may name the previous version: with none, they read as the seed.
+		rbTitles = append(rbTitles, RenderTitle(s.Title, TitleVars{Version: "v2.0"}))
 		rbIDs = append(rbIDs, s.ID)
 	}
 	if !reflect.DeepEqual(rbTitles, seed.rollback) {
@@ -122,6 +123,17 @@ func TestBuiltinIsTheSeedChecklist(t *testing.T) {
 	}
 	if want := []string{"notify", "revert-dns", "restore-db", "monitor", "document"}; !reflect.DeepEqual(rbIDs, want) {
 		t.Errorf("rollback ids = %q, want %q", rbIDs, want)
+	}
+}
+
+func TestBuiltinRollbackNamesThePreviousVersion(t *testing.T) {
+	rb, err := Builtin(nil)
+	if err != nil {
+		t.Fatalf("Builtin: %v", err)
+	}
+	got := RenderTitle(rb.Rollback.Steps[1].Title, TitleVars{Service: "orchestration-system", Version: "v2.0", Previous: "v1.9"})
+	if want := "Revert DNS/load balancer to previous version (v1.9)"; got != want {
+		t.Errorf("revert-dns title = %q, want %q", got, want)
 	}
 }
 

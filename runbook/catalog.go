@@ -1,7 +1,9 @@
 package runbook
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -130,3 +132,81 @@ func (rb *Runbook) CheckEnv(env string) error {
 
 // Policy returns the policy of env (the zero Environment when none is set).
 func (rb *Runbook) Policy(env string) Environment { return rb.Environments[env] }
+
+// LoadCatalog loads the services at path: a directory holds one runbook per
+// *.yaml or *.yml file (each service named by its runbook's name, else its
+// file's name); a file is the only service; "" is the built-in runbook as
+// the only service. Every file is checked in one pass: the error is a
+// *Problems listing every problem of every file (FILE:LINE each), and two
+// files for one service are a problem naming both.
+func LoadCatalog(path string, v StepValidator) (*Catalog, error) {
+	if path == "" {
+		rb, err := Builtin(v)
+		if err != nil {
+			return nil, err
+		}
+		return Single(rb), nil
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load runbook: %w", err)
+	}
+	if !info.IsDir() {
+		rb, err := Load(path, v)
+		if err != nil {
+			return nil, err
+		}
+		return Single(rb), nil
+	}
+	files, err := RunbookFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	var probs Problems
+	var rbs []*Runbook
+	first := map[string]*Runbook{}
+	for _, f := range files {
+		rb, err := Load(f, v)
+		if err != nil {
+			var ps *Problems
+			if !errors.As(err, &ps) {
+				probs.add(f, 0, "%v", err)
+				continue
+			}
+			probs = append(probs, *ps...)
+			continue
+		}
+		name := rb.Service()
+		if prev, dup := first[name]; dup {
+			probs.add(rb.File, rb.NameLine, "service %q is defined twice: in %s and in %s (each service has one runbook)", name, prev.File, rb.File)
+			continue
+		}
+		first[name] = rb
+		rbs = append(rbs, rb)
+	}
+	if len(probs) > 0 {
+		return nil, probs.errInFileOrder()
+	}
+	return NewCatalog(rbs...)
+}
+
+// RunbookFiles returns the runbook files of a services directory (*.yaml
+// and *.yml, sorted); a directory without any is an error.
+func RunbookFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load runbooks: %w", err)
+	}
+	var files []string
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if e.Type().IsRegular() && (ext == ".yaml" || ext == ".yml") {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("load runbooks: %s holds no runbook (*.yaml or *.yml files, one per service)", dir)
+	}
+	sort.Strings(files)
+	return files, nil
+}

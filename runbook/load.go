@@ -34,6 +34,7 @@ func Parse(filename string, data []byte, v StepValidator) (*Runbook, error) {
 		return nil, d.probs.err()
 	}
 	rb.File = filename
+	rb.NameLine = d.lines.at("name", 1)
 	if strings.TrimSpace(rb.Name) == "" && !d.lines.has("name") {
 		// A small runbook may leave its name out: call it after its file.
 		base := filepath.Base(filename)
@@ -541,7 +542,8 @@ func (d *decoder) value(n ast.Node, depth int) any {
 
 // Field names, in the order the schema documents them.
 var (
-	runbookFields  = []string{"name", "title", "approvers", "operators", "distinct_approver", "reminders", "windows", "phases", "rollback"}
+	runbookFields  = []string{"name", "title", "approvers", "operators", "distinct_approver", "reminders", "windows", "environments", "phases", "rollback"}
+	envFields      = []string{"approval", "window", "approvers"}
 	windowFields   = []string{"cron", "duration", "timezone"}
 	phaseFields    = []string{"id", "group", "title", "approval", "approval_timeout", "production", "follow_up", "window", "steps"}
 	stepFields     = []string{"id", "title", "run", "with", "timeout", "on_failure", "notice"}
@@ -612,9 +614,43 @@ func (d *decoder) runbook(n ast.Node, rb *Runbook) bool {
 			}
 		case "rollback":
 			d.rollback(e.value, &rb.Rollback)
+		case "environments":
+			d.environments(e.value, rb)
 		}
 	})
 	return true
+}
+
+// environments decodes the environments: mapping (environment name to its
+// policy; an empty value keeps the runbook's own policy there).
+func (d *decoder) environments(n ast.Node, rb *Runbook) {
+	entries, ok := d.mapping(n, "environments", 1)
+	if !ok {
+		return
+	}
+	rb.Environments = make(map[string]Environment, len(entries))
+	for _, e := range entries {
+		path := "environments." + e.key
+		env := Environment{Line: e.keyLine}
+		d.lines.set(path, e.keyLine)
+		fields, ok := d.mapping(e.value, fmt.Sprintf("environment %q", e.key), 2)
+		if !ok {
+			continue
+		}
+		d.fields(fields, path+".", fmt.Sprintf("environment %q", e.key), envFields, func(f entry) {
+			switch f.key {
+			case "approval":
+				if v, set := d.boolean(f.value, "approval"); set {
+					env.Approval = &v
+				}
+			case "window":
+				env.Window, _ = d.text(f.value, "window")
+			case "approvers":
+				env.Approvers = d.people(f.value, path+".approvers", "an approver")
+			}
+		})
+		rb.Environments[e.key] = env
+	}
 }
 
 func (d *decoder) window(n ast.Node, w *RecurringWindow, path string) bool {

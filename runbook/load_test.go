@@ -63,7 +63,7 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"    title: Build",
 			}, tail),
 			want: []string{
-				`f.yaml:2: unknown field "colour" in the runbook (known fields: name, title, approvers, operators, distinct_approver, reminders, windows, phases, rollback)`,
+				`f.yaml:2: unknown field "colour" in the runbook (known fields: name, title, approvers, operators, distinct_approver, reminders, windows, environments, phases, rollback)`,
 			},
 		},
 		{
@@ -367,7 +367,7 @@ func TestParseReportsEveryProblemAtItsLine(t *testing.T) {
 				"    steps:",
 				"      - {id: s, title: S, run: http, with: *probe}",
 			}, tail),
-			want: []string{`f.yaml:2: unknown field "x-probe" in the runbook (known fields: name, title, approvers, operators, distinct_approver, reminders, windows, phases, rollback)`},
+			want: []string{`f.yaml:2: unknown field "x-probe" in the runbook (known fields: name, title, approvers, operators, distinct_approver, reminders, windows, environments, phases, rollback)`},
 		},
 		{
 			name: "duplicate key is a YAML error",
@@ -545,6 +545,7 @@ func TestParseDecodesValues(t *testing.T) {
 		},
 		Rollback: Rollback{When: "If it breaks", Steps: []Step{{ID: "revert", Title: "Revert", Line: 45}}},
 		File:     "f.yaml",
+		NameLine: 1,
 	}
 	if !reflect.DeepEqual(rb, want) {
 		t.Errorf("Parse =\n%#v\nwant\n%#v", rb, want)

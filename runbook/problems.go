@@ -62,3 +62,20 @@ func (ps Problems) err() error {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	return &out
 }
+
+// errInFileOrder returns ps sorted by file, then line, as an error (nil
+// when there are none): the problems of several files, each file's together.
+func (ps Problems) errInFileOrder() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(Problems, len(ps))
+	copy(out, ps)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Line < out[j].Line
+	})
+	return &out
+}

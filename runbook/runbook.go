@@ -42,6 +42,9 @@ type Runbook struct {
 	// built-in one); problems found by Validate name it. Empty for a runbook
 	// built in memory.
 	File string `yaml:"-" json:"-"`
+	// NameLine is the line of name: in File (1 when the file has none; 0
+	// for a runbook built in memory).
+	NameLine int `yaml:"-" json:"-"`
 }
 
 // DefaultReminders are the reminder offsets of a runbook that sets none.

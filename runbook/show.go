@@ -25,6 +25,15 @@ func (rb *Runbook) Show(w io.Writer) {
 		fmt.Fprintf(bw, "runbook: %s\n", rb.Name)
 	}
 	fmt.Fprintf(bw, "%s, %s, %s\n", count(len(rb.Phases), "phase"), count(rb.StepCount(), "step"), count(len(rb.Rollback.Steps), "rollback step"))
+	if names := rb.EnvNames(); len(names) > 0 {
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = n + envNotes(rb.Environments[n])
+		}
+		fmt.Fprintf(bw, "environments: %s\n", strings.Join(parts, ", "))
+	}
+	// Titles that use run variables are shown as for a first run (no previous version).
+	vars := TitleVars{Service: rb.Service(), Version: "VERSION", Env: "ENV", RunID: "RUN"}
 
 	group := ""
 	for i := range rb.Phases {
@@ -35,7 +44,7 @@ func (rb *Runbook) Show(w io.Writer) {
 		}
 		fmt.Fprintf(bw, "\n%s [%s]%s\n", p.Title, p.ID, phaseNotes(p))
 		for j := range p.Steps {
-			showStep(bw, j+1, &p.Steps[j])
+			showStep(bw, j+1, &p.Steps[j], vars)
 		}
 	}
 
@@ -44,7 +53,7 @@ func (rb *Runbook) Show(w io.Writer) {
 		fmt.Fprintf(bw, "%s:\n", rb.Rollback.When)
 	}
 	for j := range rb.Rollback.Steps {
-		showStep(bw, j+1, &rb.Rollback.Steps[j])
+		showStep(bw, j+1, &rb.Rollback.Steps[j], vars)
 	}
 }
 
@@ -68,7 +77,25 @@ func phaseNotes(p *Phase) string {
 	return " (" + strings.Join(notes, ", ") + ")"
 }
 
-func showStep(w io.Writer, n int, s *Step) {
+// envNotes describes an environment's policy (" (approval: false, window: none)").
+func envNotes(e Environment) string {
+	var notes []string
+	if e.Approval != nil && !*e.Approval {
+		notes = append(notes, "approval: false")
+	}
+	if e.Window == WindowNone {
+		notes = append(notes, "window: none")
+	}
+	if len(e.Approvers) > 0 {
+		notes = append(notes, "approvers: "+strings.Join(e.Approvers, " "))
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(notes, ", ") + ")"
+}
+
+func showStep(w io.Writer, n int, s *Step, vars TitleVars) {
 	box := "[ ]"
 	switch {
 	case s.Automated():
@@ -76,7 +103,7 @@ func showStep(w io.Writer, n int, s *Step) {
 	case s.Notice != "":
 		box = "[notice: " + s.Notice + "]"
 	}
-	fmt.Fprintf(w, "  %d. %s %s\n", n, box, s.Title)
+	fmt.Fprintf(w, "  %d. %s %s\n", n, box, RenderTitle(s.Title, vars))
 }
 
 // count spells n things ("1 phase", "8 phases").

@@ -35,7 +35,7 @@ func TestShowBuiltin(t *testing.T) {
 	}
 	want = append(want, "== Rollback Procedure ==", "If critical issues are discovered:")
 	for _, s := range rb.Rollback.Steps {
-		want = append(want, stepMarker(s)+" "+s.Title+"\n")
+		want = append(want, stepMarker(s)+" "+RenderTitle(s.Title, TitleVars{})+"\n")
 	}
 	rest := out
 	for _, w := range want {

@@ -29,6 +29,14 @@ const (
 )
 
 var (
+	// ServiceNamePattern is what a service's name (its runbook's name, else
+	// its file's name) must look like.
+	ServiceNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+	// EnvNamePattern is what an environment's name must look like (as in
+	// /deploy start VERSION to ENV).
+	EnvNamePattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	serviceNameSentence = `lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 40 characters`
+	envNameSentence     = `lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 32 characters`
 	idPattern          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
 	slackUserPattern   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	slackGroupPattern  = regexp.MustCompile(`^@[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
@@ -66,21 +74,12 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 
 	if strings.TrimSpace(rb.Name) == "" && !bad("name") {
 		c.add(lines.at("name", root), "name is required (e.g. name: payments-api)")
+	} else if name := rb.Service(); !bad("name") && !ServiceNamePattern.MatchString(name) {
+		c.add(lines.at("name", root), "service name %q must be %s", name, serviceNameSentence)
 	}
-	for _, field := range []struct {
-		name string
-		list []string
-	}{{"approvers", rb.Approvers}, {"operators", rb.Operators}} {
-		for i, a := range field.list {
-			line := lines.at(fmt.Sprintf("%s[%d]", field.name, i), lines.at(field.name, 0))
-			switch {
-			case strings.TrimSpace(a) == "":
-				c.add(line, "%s: an entry is empty", field.name)
-			case !IsApprover(a):
-				c.add(line, "%s: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)", field.name, a)
-			}
-		}
-	}
+	c.environments(rb)
+	c.people("approvers", rb.Approvers)
+	c.people("operators", rb.Operators)
 	seenReminder := map[Duration]bool{}
 	for i, r := range rb.Reminders {
 		line := lines.at(fmt.Sprintf("reminders[%d]", i), lines.at("reminders", 0))
@@ -168,6 +167,39 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 	}
 }
 
+// people checks the entries of an approvers or operators list at path.
+func (c *checker) people(path string, list []string) {
+	for i, a := range list {
+		line := c.lines.at(fmt.Sprintf("%s[%d]", path, i), c.lines.at(path, 0))
+		switch {
+		case strings.TrimSpace(a) == "":
+			c.add(line, "%s: an entry is empty", path)
+		case !IsApprover(a):
+			c.add(line, "%s: %q is not a Slack user ID (U…/W…), a Slack user-group handle (@name), a Discord ID (digits, &digits for a role) or a console name (console:NAME)", path, a)
+		}
+	}
+}
+
+// environments checks the environments: names like the environments of
+// /deploy start, window none or left out, approvers like the runbook's.
+func (c *checker) environments(rb *Runbook) {
+	for _, name := range rb.EnvNames() {
+		env := rb.Environments[name]
+		path := "environments." + name
+		line := c.lines.at(path, env.Line)
+		if !EnvNamePattern.MatchString(name) {
+			c.add(line, "environment %q must be %s", name, envNameSentence)
+		}
+		if env.Window != "" && env.Window != WindowNone {
+			c.add(c.lines.at(path+".window", line), "environment %q: window must be %q or left out, not %q", name, WindowNone, env.Window)
+		}
+		if env.Approvers != nil && len(env.Approvers) == 0 && c.lines.has(path+".approvers") {
+			c.add(c.lines.at(path+".approvers", line), "environment %q: approvers is empty (leave it out to keep the runbook's approvers)", name)
+		}
+		c.people(path+".approvers", env.Approvers)
+	}
+}
+
 // checker carries what every check needs.
 type checker struct {
 	file  string
@@ -235,6 +267,8 @@ func (c *checker) step(s *Step, path, phase string, index int, seen map[string]s
 	}
 	if strings.TrimSpace(s.Title) == "" && !bad(path+".title") {
 		c.add(line, "%s: title is required", name)
+	} else if err := checkTitle(s.Title); err != nil {
+		c.add(at("title"), "%s: title: %v", name, err)
 	}
 	if s.Run == "" {
 		if s.With != nil || c.lines.has(path+".with") {
