@@ -37,13 +37,13 @@ var (
 	EnvNamePattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	serviceNameSentence = `lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 40 characters`
 	envNameSentence     = `lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 32 characters`
-	idPattern          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
-	slackUserPattern   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
-	slackGroupPattern  = regexp.MustCompile(`^@[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
-	discordIDPattern   = regexp.MustCompile(`^&?[0-9]{5,25}$`) // "&ID" names a Discord role, so the bot can mention it
-	consoleNamePattern = regexp.MustCompile(`^console:[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
-	idPatternSentence  = `letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`
-	reservedPhaseIDMsg = `phase id "rollback" is reserved for the rollback procedure`
+	idPattern           = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
+	slackUserPattern    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	slackGroupPattern   = regexp.MustCompile(`^@[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+	discordIDPattern    = regexp.MustCompile(`^&?[0-9]{5,25}$`) // "&ID" names a Discord role, so the bot can mention it
+	consoleNamePattern  = regexp.MustCompile(`^console:[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+	idPatternSentence   = `letters, digits, ".", "-" and "_", starting with a letter or digit, at most 40 characters`
+	reservedPhaseIDMsg  = `phase id "rollback" is reserved for the rollback procedure`
 )
 
 // Validate checks the runbook: a name, at least one phase, unique well-formed
