@@ -86,7 +86,7 @@ func (t *txn) permit(a Action) error {
 	if r.Platform != "" && who.Platform != "" && who.Platform != r.Platform {
 		return userErr(ErrNotAllowed, "run %s runs on %s; act on it there", r.ID, r.Platform)
 	}
-	rb := &r.Runbook
+	rb := r.Rules()
 	if !IsOperator(rb, who) {
 		return userErr(ErrNotAllowed, "only this runbook's operators may act on its runs (%s)", WhoOperates(rb))
 	}

@@ -14,21 +14,24 @@ import (
 	"deploybot/runbook"
 )
 
-// WindowGate tells the engine whether a maintenance window is open for an
-// environment; phases with `window: required` wait for one.
+// WindowGate tells the engine whether a maintenance window is open for a
+// service in an environment; phases with `window: required` wait for one.
 type WindowGate interface {
-	IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error)
+	IsOpen(ctx context.Context, service, env, release string, now time.Time) (bool, error)
 }
 
-// RunStore is what the engine needs of the store: runs, their audit logs
-// and environment freezes. Every transition is one Apply.
+// RunStore is what the engine needs of the store: runs, their audit logs,
+// locks (the old environment-only ones), the versions completed and
+// freezes. Every transition is one Apply.
 type RunStore interface {
 	Apply(ctx context.Context, c Change) error
 	Run(ctx context.Context, id string) (*Run, error)
 	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
 	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
+	EnvHolder(ctx context.Context, service, env string) (string, error)
+	CurrentVersion(ctx context.Context, service, env string) (string, error)
 	SetFreeze(ctx context.Context, f Freeze) error
-	DeleteFreeze(ctx context.Context, env string) error
+	DeleteFreeze(ctx context.Context, env, service string) error
 }
 
 // Config holds what an Engine needs. Store and Services (or Runbook) are required.
@@ -68,7 +71,6 @@ type Config struct {
 // stale read is recomputed, so a double click is answered "already done by …".
 type Engine struct {
 	store        RunStore
-	rb           *runbook.Runbook
 	services     *runbook.Catalog
 	clock        clock.Clock
 	log          *slog.Logger
@@ -85,7 +87,7 @@ type Engine struct {
 // NewEngine returns an engine for cfg.
 func NewEngine(cfg Config) *Engine {
 	e := &Engine{
-		store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
+		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
 		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
 	}
 	e.services = cfg.Services
@@ -116,8 +118,14 @@ func NewEngine(cfg Config) *Engine {
 	return e
 }
 
-// Runbook returns the runbook new runs start with.
-func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
+// Runbook returns the runbook of the only service, or of the first (by
+// name) when there are several: callers that deploy should use Services.
+func (e *Engine) Runbook() *runbook.Runbook {
+	if rb, ok := e.services.Only(); ok {
+		return rb
+	}
+	return e.services.All()[0]
+}
 
 // Services returns the runbooks of the services the engine deploys.
 func (e *Engine) Services() *runbook.Catalog { return e.services }
@@ -168,8 +176,10 @@ type Outcome struct {
 	Effects []Owed
 }
 
-// Start creates a run of the engine's runbook and takes the environment's lock
-// in the same atomic step.
+// Start creates a run of the service's runbook (the only one when the
+// request names none) and takes the service's lock in the environment in
+// the same atomic step. The run records the version last completed for the
+// service there (Run.Previous).
 func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 	if !validRelease.MatchString(req.Release) || strings.HasPrefix(req.Release, "-") {
 		return Outcome{}, userErr(ErrInvalid, "invalid version %q: use letters, digits and . - _ + / only (at most 64)", req.Release)
@@ -180,18 +190,30 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 	if !validEnv.MatchString(req.Env) {
 		return Outcome{}, userErr(ErrInvalid, "invalid environment %q", req.Env)
 	}
+	rb, err := e.serviceFor(req.Service, req.Env)
+	if err != nil {
+		return Outcome{}, err
+	}
+	service := rb.Service()
 	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
 	defer cancel()
-	if !IsOperator(e.rb, req.Actor) {
-		return Outcome{}, userErr(ErrNotAllowed, "only this runbook's operators may start a deployment (%s)", WhoOperates(e.rb))
+	if !IsOperator(rb, req.Actor) {
+		return Outcome{}, userErr(ErrNotAllowed, "only this runbook's operators may start a deployment (%s)", WhoOperates(rb))
+	}
+	if err := e.lockHolder(ctx, service, req.Env); err != nil {
+		return Outcome{}, e.startRefusal(ctx, service, req.Env, err)
+	}
+	previous, err := e.store.CurrentVersion(ctx, service, req.Env)
+	if err != nil {
+		return Outcome{}, e.storeErr("start", err)
 	}
 	now := e.clock.Now().UTC()
 	for range 5 {
 		run := &Run{
-			ID: e.newID(), Release: req.Release, Env: req.Env, Channel: req.Channel, Platform: req.Platform, Workspace: req.Actor.Workspace,
-			Started: req.Actor, Status: StatusActive, Created: now, Updated: now, Runbook: *e.rb, Rev: 1,
+			ID: e.newID(), Service: service, Release: req.Release, Previous: previous, Env: req.Env, Channel: req.Channel, Platform: req.Platform,
+			Workspace: req.Actor.Workspace, Started: req.Actor, Status: StatusActive, Created: now, Updated: now, Runbook: *rb, Rev: 1,
 		}
-		for _, p := range e.rb.Phases {
+		for _, p := range rb.Phases {
 			pr := PhaseRun{ID: p.ID}
 			for _, s := range p.Steps {
 				pr.Steps = append(pr.Steps, StepRun{ID: s.ID, State: StepPending})
@@ -199,13 +221,14 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 			run.Phases = append(run.Phases, pr)
 		}
 		t := &txn{e: e, run: run, now: now, actor: req.Actor}
-		t.audit("start", "", "", "", "", fmt.Sprintf("%s to %s", req.Release, req.Env))
+		t.audit("start", "", "", "", "", fmt.Sprintf("%s %s to %s", service, req.Release, req.Env))
 		t.emit(Event{Kind: EventRunStarted})
 		if err := t.advance(ctx); err != nil {
 			return Outcome{}, err
 		}
 		owed := e.owe(run, t.events, now)
-		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed)}
+		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed),
+			SetCurrent: reachedRelease(StatusActive, run.Status)}
 		err := e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):
@@ -213,10 +236,10 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 		case errors.Is(err, ErrAlreadyApplied):
 			return Outcome{}, userErr(ErrAlreadyDone, "this start request was already handled")
 		case err != nil:
-			return Outcome{}, e.startRefusal(ctx, req.Env, err)
+			return Outcome{}, e.startRefusal(ctx, service, req.Env, err)
 		}
 		e.metrics.transition("start", "ok")
-		e.log.Info("run started", "run_id", run.ID, "release", run.Release, "env", run.Env, "user", req.Actor.ID, "platform", req.Actor.Platform)
+		e.log.Info("run started", "run_id", run.ID, "service", service, "release", run.Release, "previous", run.Previous, "env", run.Env, "user", req.Actor.ID, "platform", req.Actor.Platform)
 		e.runs.put(run)
 		e.publish(ctx, run, t.events, owed)
 		return Outcome{Run: run, Events: t.events, Effects: owed}, nil
@@ -224,13 +247,13 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 	return Outcome{}, userErr(ErrBusy, "could not allocate a run id; try again")
 }
 
-func (e *Engine) startRefusal(ctx context.Context, env string, err error) error {
+func (e *Engine) startRefusal(ctx context.Context, service, env string, err error) error {
 	var le *LockedError
 	if errors.As(err, &le) {
-		msg := fmt.Sprintf("%s already has a deployment in progress: run %s", env, le.RunID)
+		msg := fmt.Sprintf("%s already has a deployment in progress in %s: run %s", service, env, le.RunID)
 		if holder, gerr := e.store.Run(ctx, le.RunID); gerr == nil {
-			msg = fmt.Sprintf("%s already has a deployment in progress: run %s (%s by %s, started %s). See /deploy status %s",
-				env, holder.ID, holder.Release, holder.Started.Mention(), Ago(e.clock.Now(), holder.Created), holder.ID)
+			msg = fmt.Sprintf("%s already has a deployment in progress in %s: run %s (%s by %s, started %s). See /deploy status %s",
+				service, env, holder.ID, holder.Release, holder.Started.Mention(), Ago(e.clock.Now(), holder.Created), holder.ID)
 		}
 		e.metrics.transition("start", "locked")
 		return &Error{Kind: ErrEnvLocked, Msg: msg}
@@ -239,10 +262,21 @@ func (e *Engine) startRefusal(ctx context.Context, env string, err error) error 
 	if errors.As(err, &fe) {
 		e.metrics.transition("start", "frozen")
 		f := fe.Freeze
-		return &Error{Kind: ErrFrozen, Msg: fmt.Sprintf("%s is frozen by %s %s: %s. An approver can lift it with /deploy unlock %s",
-			env, f.By.Mention(), Ago(e.clock.Now(), f.At), f.Reason, env)}
+		what, unlock := env+" is frozen", env
+		if f.Service != "" {
+			what, unlock = fmt.Sprintf("%s is frozen in %s", f.Service, env), env+" "+f.Service
+		}
+		return &Error{Kind: ErrFrozen, Msg: fmt.Sprintf("%s by %s %s: %s. An approver can lift it with /deploy unlock %s",
+			what, f.By.Mention(), Ago(e.clock.Now(), f.At), f.Reason, unlock)}
 	}
 	return e.storeErr("start", err)
+}
+
+// reachedRelease reports whether a transition from status before to after
+// is the one that puts the release out (deployed, or completed without
+// follow-ups): it records the service's version in the environment.
+func reachedRelease(before, after Status) bool {
+	return before.Live() && (after == StatusDeployed || after == StatusCompleted)
 }
 
 func writeID(requestID string) string {
@@ -414,6 +448,7 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 			if err != nil {
 				return Outcome{}, e.storeErr("get", err)
 			}
+			e.normalize(cur)
 			e.runs.put(cur)
 		}
 		next := cur.Clone()
@@ -440,7 +475,7 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 		next.Updated = now
 		owed := e.owe(next, t.events, now)
 		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: withEffects(t.schedule, owed), Cancel: t.cancel,
-			UnlockEnv: !next.Status.Live()}
+			UnlockEnv: !next.Status.Live(), SetCurrent: reachedRelease(cur.Status, next.Status)}
 		for i := range c.Audit {
 			c.Audit[i].Rev = next.Rev
 		}
@@ -514,6 +549,7 @@ func (e *Engine) Get(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, e.storeErr("get", err)
 	}
+	e.normalize(r)
 	e.runs.put(r)
 	return r, nil
 }
@@ -556,6 +592,7 @@ func (e *Engine) Live(ctx context.Context) ([]*Run, error) {
 	if err != nil {
 		return nil, e.storeErr("list", err)
 	}
+	e.normalize(rs...)
 	return rs, nil
 }
 
@@ -567,6 +604,7 @@ func (e *Engine) Recent(ctx context.Context, n int) ([]*Run, error) {
 	if err != nil {
 		return nil, e.storeErr("list", err)
 	}
+	e.normalize(rs...)
 	return rs, nil
 }
 
@@ -581,50 +619,81 @@ func (e *Engine) Audit(ctx context.Context, id string) ([]AuditEntry, error) {
 	return a, nil
 }
 
-// Freeze freezes an environment: no run starts there until Unfreeze. Approvers only.
-// A service, when given, freezes only that service in env.
+// Freeze freezes an environment: no run starts there until Unfreeze. With
+// a service, only that service is frozen in env; without, every service
+// is (a change freeze is organisation-wide). Approvers only: of the
+// service, or, for every service, of any service.
 func (e *Engine) Freeze(ctx context.Context, env, service string, actor Actor, reason string) error {
-	if !IsApprover(e.rb, actor) {
-		return userErr(ErrNotAllowed, "only approvers can freeze an environment")
-	}
 	if !validEnv.MatchString(env) {
 		return userErr(ErrInvalid, "invalid environment %q", env)
 	}
+	what := env
+	if service != "" {
+		rb, err := e.serviceFor(service, env)
+		if err != nil {
+			return err
+		}
+		if !IsApprover(rb, actor) {
+			return userErr(ErrNotAllowed, "only approvers of %s can freeze it (%s)", service, WhoApproves(rb))
+		}
+		what = env + " " + service
+	} else if !e.approvesAny(actor) {
+		return userErr(ErrNotAllowed, "only approvers can freeze an environment")
+	}
 	if strings.TrimSpace(reason) == "" {
-		return userErr(ErrInvalid, "say why: /deploy lock %s REASON", env)
+		return userErr(ErrInvalid, "say why: /deploy lock %s REASON", what)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
 	defer cancel()
-	if err := e.store.SetFreeze(ctx, Freeze{Env: env, By: actor, Reason: reason, At: e.clock.Now().UTC()}); err != nil {
+	if err := e.store.SetFreeze(ctx, Freeze{Env: env, Service: service, By: actor, Reason: reason, At: e.clock.Now().UTC()}); err != nil {
 		return e.storeErr("freeze", err)
 	}
-	e.log.Info("environment frozen", "env", env, "user", actor.ID, "platform", actor.Platform)
+	e.log.Info("environment frozen", "env", env, "service", service, "user", actor.ID, "platform", actor.Platform)
 	return nil
 }
 
-// Unfreeze lifts a freeze. Approvers only.
-// A service, when given, lifts only that service's freeze.
+// Unfreeze lifts a freeze: of one service in env, or (service "") the
+// freeze of every service there. Approvers only: of the service, or, for
+// every service, of every service.
 func (e *Engine) Unfreeze(ctx context.Context, env, service string, actor Actor) error {
-	if !IsApprover(e.rb, actor) {
-		return userErr(ErrNotAllowed, "only approvers can lift a freeze")
+	what := env
+	if service != "" {
+		rb, err := e.services.Lookup(service)
+		if err != nil {
+			return userErr(ErrInvalid, "%v", err)
+		}
+		if !IsApprover(rb, actor) {
+			return userErr(ErrNotAllowed, "only approvers of %s can lift its freeze (%s)", service, WhoApproves(rb))
+		}
+		what = service + " in " + env
+	} else {
+		for _, rb := range e.services.All() {
+			if !IsApprover(rb, actor) {
+				return userErr(ErrNotAllowed, "only approvers can lift a freeze of every service (%s: %s)", rb.Service(), WhoApproves(rb))
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
 	defer cancel()
-	err := e.store.DeleteFreeze(ctx, env)
+	err := e.store.DeleteFreeze(ctx, env, service)
 	if errors.Is(err, ErrNotFound) {
-		return userErr(ErrInvalid, "%s is not frozen", env)
+		return userErr(ErrInvalid, "%s is not frozen", what)
 	}
 	if err != nil {
 		return e.storeErr("unfreeze", err)
 	}
-	e.log.Info("environment unfrozen", "env", env, "user", actor.ID, "platform", actor.Platform)
+	e.log.Info("environment unfrozen", "env", env, "service", service, "user", actor.ID, "platform", actor.Platform)
 	return nil
 }
 
-// Previous returns the version last completed for service in env, or "".
-// (Skeleton: always "" until the store records it.)
-func (e *Engine) Previous(ctx context.Context, service, env string) (string, error) {
-	return "", nil
+// approvesAny reports whether a is an approver of any service.
+func (e *Engine) approvesAny(a Actor) bool {
+	for _, rb := range e.services.All() {
+		if IsApprover(rb, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // Expire lets the approval request of a phase expire, when it is still the

@@ -76,7 +76,7 @@ type gate struct {
 	open bool
 }
 
-func (g *gate) IsOpen(context.Context, string, string, time.Time) (bool, error) {
+func (g *gate) IsOpen(context.Context, string, string, string, time.Time) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.open, nil
@@ -373,7 +373,7 @@ func TestOnFailureRollbackRunsTheProcedureOnce(t *testing.T) {
 	if r.Status != deploy.StatusRolledBack || r.Ended.IsZero() {
 		t.Fatalf("want rolled back, got %s", r.Status)
 	}
-	holder, _ := h.store.EnvHolder(context.Background(), "production")
+	holder, _ := h.store.EnvHolder(context.Background(), "", "production")
 	if holder != "" {
 		t.Fatalf("environment still held by %q after the rollback ended", holder)
 	}
@@ -576,7 +576,7 @@ phases:
 	if r.Status != deploy.StatusRolledBack || r.Rollback == nil || r.Rollback.Reason != "changed our minds" {
 		t.Fatalf("status %s, rollback %+v", r.Status, r.Rollback)
 	}
-	if holder, _ := h.store.EnvHolder(context.Background(), "production"); holder != "" {
+	if holder, _ := h.store.EnvHolder(context.Background(), "", "production"); holder != "" {
 		t.Fatalf("environment still held by %s", holder)
 	}
 }

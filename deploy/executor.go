@@ -312,7 +312,9 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 		_ = x.q.Ack(bg, it.ID)
 		return
 	}
-	vars := adapters.Vars{Version: run.Release, Env: run.Env, RunID: run.ID, Phase: si.Phase, Step: si.Step, Channel: run.Channel, Started: run.Created}
+	NormalizeService(nil, run) // a step starts in a transition, which names the service; this only guards
+	vars := adapters.Vars{Service: run.Service, Version: run.Release, Previous: run.Previous, Env: run.Env, RunID: run.ID,
+		Phase: si.Phase, Step: si.Step, Channel: run.Channel, Started: run.Created}
 	if run.Rollback != nil {
 		vars.Reason = run.Rollback.Reason
 	}

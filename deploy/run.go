@@ -167,9 +167,9 @@ type WindowAt struct {
 }
 
 // WindowPlanner is what a WindowGate may also tell: when the next window
-// for env and release opens (false when none is booked or recurring).
+// for service, env and release opens (false when none is booked or recurring).
 type WindowPlanner interface {
-	NextWindow(ctx context.Context, env, release string, now time.Time) (WindowAt, bool, error)
+	NextWindow(ctx context.Context, service, env, release string, now time.Time) (WindowAt, bool, error)
 }
 
 // Approval records who judged a gate, when, and with what note.
@@ -233,10 +233,12 @@ func (r *Run) FindPhase(id string) int {
 	return -1
 }
 
-// StepTitle returns the title of step j of phase i as people see it.
-// (Skeleton: the title as written; the service work expands its
-// {{ .Previous }} and the other run variables.)
-func (r *Run) StepTitle(i, j int) string { return r.StepDef(i, j).Title }
+// StepTitle returns the title of step j of phase i as people see it: the
+// run variables it uses ({{ .Previous }}, {{ .Service }}, …) expanded.
+// Titles without any are returned as written.
+func (r *Run) StepTitle(i, j int) string {
+	return runbook.RenderTitle(r.StepDef(i, j).Title, r.TitleVars())
+}
 
 // StepDef returns the runbook definition of step j of phase i.
 func (r *Run) StepDef(i, j int) *runbook.Step { return &r.PhaseDef(i).Steps[j] }
@@ -296,7 +298,7 @@ func (r *Run) WaitsForWindow(i int) bool {
 		return false
 	}
 	p := &r.Phases[i]
-	if !r.Runbook.Phases[i].WindowRequired() || p.WindowOverride != nil || !p.WindowOpened.IsZero() {
+	if !r.WindowRequired(i) || p.WindowOverride != nil || !p.WindowOpened.IsZero() {
 		return false
 	}
 	// Runs stored before WindowOpened was recorded: an automated step that

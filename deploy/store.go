@@ -24,13 +24,21 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 )
 
-// LockedError is returned by Apply when Change.LockEnv is set and another live run holds the environment.
+// LockedError is returned by Apply when Change.LockEnv is set and another
+// live run holds the service's lock in the environment.
 type LockedError struct {
-	Env   string
-	RunID string // the run holding the lock
+	Env string
+	// Service is the service whose lock is held ("" when unknown).
+	Service string
+	RunID   string // the run holding the lock
 }
 
-func (e *LockedError) Error() string { return "environment " + e.Env + " is locked by run " + e.RunID }
+func (e *LockedError) Error() string {
+	if e.Service != "" {
+		return e.Service + " in environment " + e.Env + " is locked by run " + e.RunID
+	}
+	return "environment " + e.Env + " is locked by run " + e.RunID
+}
 
 // Unwrap returns ErrEnvLocked.
 func (e *LockedError) Unwrap() error { return ErrEnvLocked }
@@ -59,11 +67,19 @@ type Change struct {
 	WriteID string
 	// Audit entries are appended to the run's audit log.
 	Audit []AuditEntry
-	// LockEnv takes the lock of Run.Env for Run.ID. It fails with *LockedError
-	// when another run holds it and with *FrozenError when the environment is frozen.
+	// LockEnv takes the lock of Run.Service in Run.Env for Run.ID (one
+	// deployment at a time per service and environment). It fails with
+	// *LockedError when another live run holds it and with *FrozenError
+	// when Run.Env is frozen for every service or for Run.Service.
 	LockEnv bool
-	// UnlockEnv releases the lock of Run.Env if Run.ID holds it.
+	// UnlockEnv releases the lock of Run.Service in Run.Env if Run.ID holds
+	// it, and the environment-only lock of a run stored before services if
+	// Run.ID holds that.
 	UnlockEnv bool
+	// SetCurrent records Run.Release as the version last completed for
+	// Run.Service in Run.Env (CurrentVersion), in the same atomic step as
+	// the change that makes the run deployed or completed.
+	SetCurrent bool
 	// Schedule adds (or replaces, by ID) items in the due queue.
 	Schedule []DueItem
 	// Cancel removes items from the due queue by ID (missing ones are ignored).
@@ -151,15 +167,26 @@ type Store interface {
 	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
 	// Audit returns a run's audit log, oldest first.
 	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
-	// EnvHolder returns the id of the live run holding env, or "" when free.
-	EnvHolder(ctx context.Context, env string) (string, error)
+	// EnvHolder returns the id of the live run holding service's lock in
+	// env, or "" when free. When no run holds it, a live run stored before
+	// services that still holds env's old environment-only lock is
+	// returned: it may belong to service (the caller judges, see
+	// NormalizeService); it never blocks Apply by itself.
+	EnvHolder(ctx context.Context, service, env string) (string, error)
+	// CurrentVersion returns the version last completed for service in env
+	// (recorded by Change.SetCurrent), or "" when there is none.
+	CurrentVersion(ctx context.Context, service, env string) (string, error)
 
-	// SetFreeze freezes an environment (replacing an existing freeze).
+	// SetFreeze freezes an environment for every service (f.Service "") or
+	// for one service, replacing an existing freeze of the same scope.
 	SetFreeze(ctx context.Context, f Freeze) error
-	// GetFreeze returns the freeze of env, or ErrNotFound.
-	GetFreeze(ctx context.Context, env string) (*Freeze, error)
-	// DeleteFreeze lifts a freeze; ErrNotFound when there was none.
-	DeleteFreeze(ctx context.Context, env string) error
+	// GetFreeze returns the freeze of env for service ("" = the freeze of
+	// every service), or ErrNotFound. A freeze of every service is not
+	// returned for a service: Apply checks both.
+	GetFreeze(ctx context.Context, env, service string) (*Freeze, error)
+	// DeleteFreeze lifts the freeze of env for service ("" = every
+	// service); ErrNotFound when there was none.
+	DeleteFreeze(ctx context.Context, env, service string) error
 
 	// PutWindow stores a window (replacing one with the same ID).
 	PutWindow(ctx context.Context, w Window) error

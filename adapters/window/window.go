@@ -22,14 +22,15 @@ const (
 // DefaultEvery is how often mode open asks whether a window has opened.
 const DefaultEvery = 30 * time.Second
 
-// Windows answers questions about maintenance windows. The string describes
-// the window found ("w3k9x 2026-12-01 22:00–00:00 UTC"); when Open reports
-// false it may describe the next window, or be empty.
+// Windows answers questions about maintenance windows of a service (the
+// run's, {{ .Service }}) in an environment. The string describes the window
+// found ("w3k9x 2026-12-01 22:00–00:00 UTC"); when Open reports false it
+// may describe the next window, or be empty.
 type Windows interface {
-	// Scheduled reports whether a window for env is open at now or starts after it.
-	Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error)
-	// Open reports whether a window for env is open at now.
-	Open(ctx context.Context, env, release string, now time.Time) (string, bool, error)
+	// Scheduled reports whether a window for service in env is open at now or starts after it.
+	Scheduled(ctx context.Context, service, env, release string, now time.Time) (string, bool, error)
+	// Open reports whether a window for service in env is open at now.
+	Open(ctx context.Context, service, env, release string, now time.Time) (string, bool, error)
 }
 
 // Adapter is the `window` adapter.
@@ -109,7 +110,7 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 		return adapters.Result{Summary: "maintenance windows are not configured"}
 	}
 	if s.mode == ModeScheduled {
-		desc, ok, err := s.a.w.Scheduled(ctx, v.Env, v.Version, s.a.clock.Now())
+		desc, ok, err := s.a.w.Scheduled(ctx, v.Service, v.Env, v.Version, s.a.clock.Now())
 		switch {
 		case ctx.Err() != nil:
 			return adapters.Stopped(ctx, budget, "")
@@ -129,7 +130,7 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	}
 	last := ""
 	for {
-		desc, ok, err := s.a.w.Open(ctx, v.Env, v.Version, s.a.clock.Now())
+		desc, ok, err := s.a.w.Open(ctx, v.Service, v.Env, v.Version, s.a.clock.Now())
 		if ctx.Err() != nil {
 			return adapters.Stopped(ctx, budget, "")
 		}

@@ -39,7 +39,7 @@ func (s *schedule) fail() error {
 	return nil
 }
 
-func (s *schedule) Scheduled(_ context.Context, env, _ string, now time.Time) (string, bool, error) {
+func (s *schedule) Scheduled(_ context.Context, _, env, _ string, now time.Time) (string, bool, error) {
 	if err := s.fail(); err != nil {
 		return "", false, err
 	}
@@ -50,7 +50,7 @@ func (s *schedule) Scheduled(_ context.Context, env, _ string, now time.Time) (s
 	return s.describe(w), true, nil
 }
 
-func (s *schedule) Open(_ context.Context, env, _ string, now time.Time) (string, bool, error) {
+func (s *schedule) Open(_ context.Context, _, env, _ string, now time.Time) (string, bool, error) {
 	if err := s.fail(); err != nil {
 		return "", false, err
 	}

@@ -40,8 +40,10 @@ var (
 	bAudit    = []byte("audit")    // run id -> bucket: sequence (8 bytes) -> audit entry JSON
 	bLive     = []byte("live")     // run id -> Created (timeKey)
 	bDone     = []byte("done")     // timeKey(Ended, else Updated) + run id -> run id
-	bLocks    = []byte("locks")    // env -> run id
-	bFreezes  = []byte("freezes")  // env -> freeze JSON
+	bLocks    = []byte("locks")    // env -> run id: the environment-only locks of runs stored before services (never taken any more)
+	bSvcLocks = []byte("svclocks") // env:service -> run id (one deployment at a time per service and env)
+	bFreezes  = []byte("freezes")  // env -> freeze JSON (every service); env:service -> freeze JSON (one service)
+	bCurrent  = []byte("current")  // env:service -> the version last completed (Change.SetCurrent)
 	bWindows  = []byte("windows")  // window id -> window JSON
 	bMessages = []byte("messages") // run id -> bucket: slot -> ref
 	bDue      = []byte("due")      // item id -> DueItem JSON (with claims and lease)
@@ -50,7 +52,18 @@ var (
 )
 
 func allBuckets() [][]byte {
-	return [][]byte{bRuns, bMeta, bAudit, bLive, bDone, bLocks, bFreezes, bWindows, bMessages, bDue, bWrites, bOnce}
+	return [][]byte{bRuns, bMeta, bAudit, bLive, bDone, bLocks, bSvcLocks, bFreezes, bCurrent, bWindows, bMessages, bDue, bWrites, bOnce}
+}
+
+// svcKey is the key of service in env in bSvcLocks, bFreezes and bCurrent:
+// the two joined by ":", which neither name may hold, so it never meets an
+// environment-only key. An empty service is the environment itself (a
+// freeze of every service).
+func svcKey(service, env string) []byte {
+	if service == "" {
+		return []byte(env)
+	}
+	return []byte(env + ":" + service)
 }
 
 // meta is what Apply needs of a stored run without decoding its document.
@@ -194,7 +207,12 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 			return refused
 		}
 		if c.LockEnv {
-			if f := tx.Bucket(bFreezes).Get([]byte(r.Env)); f != nil {
+			fb := tx.Bucket(bFreezes)
+			f := fb.Get([]byte(r.Env))
+			if f == nil {
+				f = fb.Get(svcKey(r.Service, r.Env))
+			}
+			if f != nil {
 				var fz deploy.Freeze
 				if json.Unmarshal(f, &fz) != nil {
 					fz = deploy.Freeze{Env: r.Env}
@@ -202,8 +220,8 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 				refused = &deploy.FrozenError{Freeze: fz}
 				return refused
 			}
-			if h := liveHolder(tx, r.Env); h != "" && h != r.ID {
-				refused = &deploy.LockedError{Env: r.Env, RunID: h}
+			if h := liveHolder(tx, bSvcLocks, svcKey(r.Service, r.Env)); h != "" && h != r.ID {
+				refused = &deploy.LockedError{Env: r.Env, Service: r.Service, RunID: h}
 				return refused
 			}
 		}
@@ -267,14 +285,27 @@ func (s *Store) write(tx *bolt.Tx, c deploy.Change, m *meta, now time.Time) erro
 	if err := put(tx.Bucket(bMeta), r.ID, m); err != nil {
 		return err
 	}
-	locks := tx.Bucket(bLocks)
+	locks, legacy, lk := tx.Bucket(bSvcLocks), tx.Bucket(bLocks), svcKey(r.Service, r.Env)
 	if c.LockEnv {
-		if err := locks.Put([]byte(r.Env), []byte(r.ID)); err != nil {
+		if err := locks.Put(lk, []byte(r.ID)); err != nil {
 			return err
 		}
 	}
-	if c.UnlockEnv && string(locks.Get([]byte(r.Env))) == r.ID {
-		if err := locks.Delete([]byte(r.Env)); err != nil {
+	if c.UnlockEnv {
+		for _, l := range []struct {
+			b   *bolt.Bucket
+			key []byte
+		}{{locks, lk}, {legacy, []byte(r.Env)}} {
+			if string(l.b.Get(l.key)) != r.ID {
+				continue
+			}
+			if err := l.b.Delete(l.key); err != nil {
+				return err
+			}
+		}
+	}
+	if c.SetCurrent {
+		if err := tx.Bucket(bCurrent).Put(svcKey(r.Service, r.Env), []byte(r.Release)); err != nil {
 			return err
 		}
 	}
@@ -334,9 +365,9 @@ func getMeta(tx *bolt.Tx, id string) (*meta, error) {
 	return &m, nil
 }
 
-// liveHolder returns the live run holding env's lock, or "".
-func liveHolder(tx *bolt.Tx, env string) string {
-	h := string(tx.Bucket(bLocks).Get([]byte(env)))
+// liveHolder returns the live run holding the lock at key in bucket, or "".
+func liveHolder(tx *bolt.Tx, bucket, key []byte) string {
+	h := string(tx.Bucket(bucket).Get(key))
 	if h == "" {
 		return ""
 	}
@@ -466,27 +497,40 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 }
 
 // EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.
-func (s *Store) EnvHolder(ctx context.Context, env string) (string, error) {
+func (s *Store) EnvHolder(ctx context.Context, service, env string) (string, error) {
 	var h string
 	err := s.view(ctx, "env holder "+env, func(tx *bolt.Tx) error {
-		h = liveHolder(tx, env)
+		h = liveHolder(tx, bSvcLocks, svcKey(service, env))
+		if h == "" {
+			h = liveHolder(tx, bLocks, []byte(env))
+		}
 		return nil
 	})
 	return h, err
 }
 
+// CurrentVersion implements deploy.Store.
+func (s *Store) CurrentVersion(ctx context.Context, service, env string) (string, error) {
+	var v string
+	err := s.view(ctx, "current version "+service+" "+env, func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bCurrent).Get(svcKey(service, env)))
+		return nil
+	})
+	return v, err
+}
+
 // SetFreeze implements deploy.Store.
 func (s *Store) SetFreeze(ctx context.Context, f deploy.Freeze) error {
 	return s.update(ctx, "set freeze "+f.Env, func(tx *bolt.Tx) error {
-		return put(tx.Bucket(bFreezes), f.Env, f)
+		return put(tx.Bucket(bFreezes), string(svcKey(f.Service, f.Env)), f)
 	})
 }
 
 // GetFreeze implements deploy.Store.
-func (s *Store) GetFreeze(ctx context.Context, env string) (*deploy.Freeze, error) {
+func (s *Store) GetFreeze(ctx context.Context, env, service string) (*deploy.Freeze, error) {
 	var f *deploy.Freeze
 	err := s.view(ctx, "get freeze "+env, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bFreezes).Get([]byte(env))
+		v := tx.Bucket(bFreezes).Get(svcKey(service, env))
 		if v == nil {
 			return nil
 		}
@@ -503,8 +547,8 @@ func (s *Store) GetFreeze(ctx context.Context, env string) (*deploy.Freeze, erro
 }
 
 // DeleteFreeze implements deploy.Store.
-func (s *Store) DeleteFreeze(ctx context.Context, env string) error {
-	return s.deleteKey(ctx, "delete freeze "+env, bFreezes, env)
+func (s *Store) DeleteFreeze(ctx context.Context, env, service string) error {
+	return s.deleteKey(ctx, "delete freeze "+env, bFreezes, string(svcKey(service, env)))
 }
 
 // deleteKey deletes key from bucket, or fails with ErrNotFound.

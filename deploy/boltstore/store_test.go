@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"deploybot/deploy"
 	"deploybot/deploy/storetest"
 	"deploybot/internal/clock"
@@ -139,4 +141,16 @@ func TestTimeKeyOrder(t *testing.T) {
 			t.Errorf("timeKey(%v) does not sort before timeKey(%v)", times[i-1], tm)
 		}
 	}
+}
+
+// A lock written the way the store wrote it before services (env -> run id
+// in the locks bucket) still reads and is released by its run.
+func TestOldLock(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "deploybot.db"))
+	storetest.RunOldLock(t, s, func(t *testing.T, env, runID string) {
+		err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bLocks).Put([]byte(env), []byte(runID)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -13,8 +13,11 @@ package redisstore
 //	p msgs:<id>            hash   slot -> message ref
 //	p runs:live            zset   run id, score = Created (unix ms)
 //	p runs:done            zset   run id, score = Ended, else Updated (unix ms)
-//	p lock:<env>           string id of the run holding env
-//	p freeze:<env>         string freeze JSON
+//	p lock:<env>:<service> string id of the run holding service in env (one deployment at a time per service and env)
+//	p lock:<env>           string id of a run stored before services holding env (never taken any more; released when it ends)
+//	p freeze:<env>         string freeze JSON: env frozen for every service
+//	p freeze:<env>:<service> string freeze JSON: env frozen for one service
+//	p current:<env>:<service> string the version last completed for service in env (Change.SetCurrent)
 //	p write:<writeID>      string "1", expires after the write-id TTL
 //	p once:<key>           string "1", expires after the ClaimOnce TTL
 //	p windows              hash   window id -> window JSON
@@ -43,11 +46,23 @@ func (k keys) msgs(id string) string     { return k.p + "msgs:" + id }
 func (k keys) liveRuns() string          { return k.p + "runs:live" }
 func (k keys) doneRuns() string          { return k.p + "runs:done" }
 func (k keys) envLock(env string) string { return k.p + "lock:" + env }
-func (k keys) freeze(env string) string  { return k.p + "freeze:" + env }
-func (k keys) writeID(id string) string  { return k.p + "write:" + id }
-func (k keys) once(key string) string    { return k.p + "once:" + key }
-func (k keys) windows() string           { return k.p + "windows" }
-func (k keys) windowEnds() string        { return k.p + "windows:end" }
+
+// serviceLock, serviceFreeze and current join env and service with ":",
+// which neither name may hold (runbook.EnvNamePattern,
+// runbook.ServiceNamePattern), so they never meet an environment-only key.
+func (k keys) serviceLock(service, env string) string { return k.p + "lock:" + env + ":" + service }
+func (k keys) freeze(env string) string               { return k.p + "freeze:" + env }
+func (k keys) serviceFreeze(service, env string) string {
+	if service == "" {
+		return k.freeze(env)
+	}
+	return k.p + "freeze:" + env + ":" + service
+}
+func (k keys) current(service, env string) string { return k.p + "current:" + env + ":" + service }
+func (k keys) writeID(id string) string           { return k.p + "write:" + id }
+func (k keys) once(key string) string             { return k.p + "once:" + key }
+func (k keys) windows() string                    { return k.p + "windows" }
+func (k keys) windowEnds() string                 { return k.p + "windows:end" }
 
 func (k keys) dueItemPrefix() string        { return k.p + "dueitem:" }
 func (k keys) dueItem(id string) string     { return k.dueItemPrefix() + id }

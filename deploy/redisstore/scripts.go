@@ -36,8 +36,10 @@ end
 // luaApply applies one deploy.Change.
 //
 //	KEYS[1]  run:<id>         KEYS[2] audit:<id>    KEYS[3] write:<writeID>
-//	KEYS[4]  runs:live        KEYS[5] runs:done     KEYS[6] lock:<env>
-//	KEYS[7]  freeze:<env>
+//	KEYS[4]  runs:live        KEYS[5] runs:done     KEYS[6] lock:<env>:<service>
+//	KEYS[7]  freeze:<env>     KEYS[8] freeze:<env>:<service>
+//	KEYS[9]  lock:<env> (the environment-only lock of runs stored before services)
+//	KEYS[10] current:<env>:<service>
 //	ARGV[1]  PrevRev (0 = the run must not exist)
 //	ARGV[2]  new Rev          ARGV[3] run JSON      ARGV[4] status
 //	ARGV[5]  "1" if the status is live, else "0"
@@ -49,6 +51,7 @@ end
 //	ARGV[14] runPrefix        ARGV[15] dueItemPrefix  ARGV[16] dueQueuePrefix
 //	ARGV[17] number of audit entries (A), ARGV[18] of scheduled items (S), ARGV[19] of cancelled ids (C)
 //	ARGV[20] the runbook snapshot's JSON, written when the run is created ("" = keep)
+//	ARGV[21] "1" to record the run's release as current   ARGV[22] release
 //	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids.
 //
 // Returns {"ok"}, {"already"} (write id seen), {"conflict"} (rev moved on or
@@ -67,7 +70,7 @@ end
 if ARGV[20] == '' and redis.call('HEXISTS', KEYS[1], 'rb') == 0 then return {'rb'} end
 local id = ARGV[7]
 if ARGV[10] == '1' then
-  local fz = redis.call('GET', KEYS[7])
+  local fz = redis.call('GET', KEYS[7]) or redis.call('GET', KEYS[8])
   if fz then return {'frozen', fz} end
   local holder = redis.call('GET', KEYS[6])
   if holder and holder ~= id and redis.call('HGET', ARGV[14] .. holder, 'live') == '1' then
@@ -77,7 +80,7 @@ end
 redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'rev', ARGV[2], 'status', ARGV[4], 'env', ARGV[6], 'live', ARGV[5])
 if ARGV[20] ~= '' then redis.call('HSET', KEYS[1], 'rb', ARGV[20]) end
 local na, ns, nc = tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19])
-local i = 21
+local i = 23
 for _ = 1, na do
   redis.call('RPUSH', KEYS[2], ARGV[i])
   i = i + 1
@@ -90,7 +93,11 @@ else
   redis.call('ZADD', KEYS[5], ARGV[9], id)
 end
 if ARGV[10] == '1' then redis.call('SET', KEYS[6], id) end
-if ARGV[11] == '1' and redis.call('GET', KEYS[6]) == id then redis.call('DEL', KEYS[6]) end
+if ARGV[11] == '1' then
+  if redis.call('GET', KEYS[6]) == id then redis.call('DEL', KEYS[6]) end
+  if redis.call('GET', KEYS[9]) == id then redis.call('DEL', KEYS[9]) end
+end
+if ARGV[21] == '1' then redis.call('SET', KEYS[10], ARGV[22]) end
 for _ = 1, ns do
   due_put(ARGV[15], ARGV[16], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
   i = i + 5
@@ -103,13 +110,17 @@ if ARGV[12] ~= '' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[13]) end
 return {'ok'}
 `
 
-// luaEnvHolder returns the id of the live run holding an environment, or "".
+// luaEnvHolder returns the id of the live run holding a service's lock in
+// an environment, else of a live run stored before services still holding
+// the environment-only lock, or "".
 //
-//	KEYS[1] lock:<env>
+//	KEYS[1] lock:<env>:<service>  KEYS[2] lock:<env>
 //	ARGV[1] runPrefix
 const luaEnvHolder = `
-local holder = redis.call('GET', KEYS[1])
-if holder and redis.call('HGET', ARGV[1] .. holder, 'live') == '1' then return holder end
+for _, k in ipairs(KEYS) do
+  local holder = redis.call('GET', k)
+  if holder and redis.call('HGET', ARGV[1] .. holder, 'live') == '1' then return holder end
+end
 return ''
 `
 

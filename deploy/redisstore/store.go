@@ -141,15 +141,17 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 	}
 	keys := []string{
 		s.k.run(r.ID), s.k.audit(r.ID), s.k.writeID(c.WriteID),
-		s.k.liveRuns(), s.k.doneRuns(), s.k.envLock(r.Env), s.k.freeze(r.Env),
+		s.k.liveRuns(), s.k.doneRuns(), s.k.serviceLock(r.Service, r.Env), s.k.freeze(r.Env),
+		s.k.serviceFreeze(r.Service, r.Env), s.k.envLock(r.Env), s.k.current(r.Service, r.Env),
 	}
-	args := make([]any, 0, 20+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
+	args := make([]any, 0, 22+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
 	args = append(args,
 		c.PrevRev, r.Rev, doc, string(r.Status), boolArg(r.Status.Live()), r.Env, r.ID,
 		ms(r.Created), ms(finished), boolArg(c.LockEnv), boolArg(c.UnlockEnv),
 		c.WriteID, s.writeTTL.Milliseconds(),
 		s.k.runPrefix(), s.k.dueItemPrefix(), s.k.dueQueuePrefix(),
 		len(c.Audit), len(c.Schedule), len(c.Cancel), rb,
+		boolArg(c.SetCurrent), r.Release,
 	)
 	for _, a := range c.Audit {
 		b, err := json.Marshal(a)
@@ -197,7 +199,7 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		if len(res) > 1 {
 			holder = res[1]
 		}
-		return &deploy.LockedError{Env: r.Env, RunID: holder}
+		return &deploy.LockedError{Env: r.Env, Service: r.Service, RunID: holder}
 	default:
 		return fmt.Errorf("redisstore apply %s: unexpected script reply %q", r.ID, res[0])
 	}
@@ -293,12 +295,24 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 }
 
 // EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.
-func (s *Store) EnvHolder(ctx context.Context, env string) (string, error) {
-	id, err := s.sc.envHolder.Run(ctx, s.c, []string{s.k.envLock(env)}, s.k.runPrefix()).Text()
+func (s *Store) EnvHolder(ctx context.Context, service, env string) (string, error) {
+	id, err := s.sc.envHolder.Run(ctx, s.c, []string{s.k.serviceLock(service, env), s.k.envLock(env)}, s.k.runPrefix()).Text()
 	if err != nil {
 		return "", wrap("env holder "+env, err)
 	}
 	return id, nil
+}
+
+// CurrentVersion implements deploy.Store.
+func (s *Store) CurrentVersion(ctx context.Context, service, env string) (string, error) {
+	v, err := s.c.Get(ctx, s.k.current(service, env)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", wrap("current version "+service+" "+env, err)
+	}
+	return v, nil
 }
 
 // SetFreeze implements deploy.Store.
@@ -307,12 +321,12 @@ func (s *Store) SetFreeze(ctx context.Context, f deploy.Freeze) error {
 	if err != nil {
 		return fmt.Errorf("redisstore set freeze %s: %w", f.Env, err)
 	}
-	return wrap("set freeze "+f.Env, s.c.Set(ctx, s.k.freeze(f.Env), b, 0).Err())
+	return wrap("set freeze "+f.Env, s.c.Set(ctx, s.k.serviceFreeze(f.Service, f.Env), b, 0).Err())
 }
 
 // GetFreeze implements deploy.Store.
-func (s *Store) GetFreeze(ctx context.Context, env string) (*deploy.Freeze, error) {
-	b, err := s.c.Get(ctx, s.k.freeze(env)).Bytes()
+func (s *Store) GetFreeze(ctx context.Context, env, service string) (*deploy.Freeze, error) {
+	b, err := s.c.Get(ctx, s.k.serviceFreeze(service, env)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("redisstore get freeze %s: %w", env, deploy.ErrNotFound)
 	}
@@ -327,8 +341,8 @@ func (s *Store) GetFreeze(ctx context.Context, env string) (*deploy.Freeze, erro
 }
 
 // DeleteFreeze implements deploy.Store.
-func (s *Store) DeleteFreeze(ctx context.Context, env string) error {
-	n, err := s.c.Del(ctx, s.k.freeze(env)).Result()
+func (s *Store) DeleteFreeze(ctx context.Context, env, service string) error {
+	n, err := s.c.Del(ctx, s.k.serviceFreeze(service, env)).Result()
 	if err != nil {
 		return wrap("delete freeze "+env, err)
 	}

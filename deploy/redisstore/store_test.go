@@ -225,9 +225,14 @@ func TestScriptsUseTheKeyLayout(t *testing.T) {
 	s := New(c, prefix)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	r := storetest.SampleRun("r1", "production", now)
+	r.Service = "payments"
 	ch := storetest.Create(r, true)
 	ch.Schedule = []deploy.DueItem{{ID: "i1", Kind: "step", Due: now}}
+	ch.SetCurrent = true
 	if err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFreeze(ctx, deploy.Freeze{Env: "staging", Service: "payments", Reason: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(what string, got any, err error, want any) {
@@ -240,8 +245,12 @@ func TestScriptsUseTheKeyLayout(t *testing.T) {
 	check("ready score", score, err, float64(now.UnixMilli()))
 	kind, err := c.HGet(ctx, k.dueItem("i1"), "kind").Result()
 	check("item kind", kind, err, "step")
-	holder, err := c.Get(ctx, k.envLock("production")).Result()
+	holder, err := c.Get(ctx, k.serviceLock("payments", "production")).Result()
 	check("lock", holder, err, "r1")
+	current, err := c.Get(ctx, k.current("payments", "production")).Result()
+	check("current version", current, err, "v1.4.0")
+	n, err := c.Exists(ctx, k.serviceFreeze("payments", "staging")).Result()
+	check("service freeze exists", n, err, 1)
 	live, err := c.HGet(ctx, k.run("r1"), "live").Result()
 	check("run live flag", live, err, "1")
 	created, err := c.ZScore(ctx, k.liveRuns(), "r1").Result()
@@ -252,7 +261,7 @@ func TestScriptsUseTheKeyLayout(t *testing.T) {
 	}
 	score, err = c.ZScore(ctx, k.dueLeased("step"), "i1").Result()
 	check("leased score", score, err, float64(now.Add(time.Minute).UnixMilli()))
-	n, err := c.Exists(ctx, k.dueReady("step")).Result()
+	n, err = c.Exists(ctx, k.dueReady("step")).Result()
 	check("ready set exists", n, err, 0)
 
 	if err := s.Ack(ctx, "i1"); err != nil {
@@ -317,7 +326,7 @@ func TestEveryScriptDeclaresAKey(t *testing.T) {
 	must(err)
 	_, err = s.Runs(ctx, deploy.RunFilter{Live: true})
 	must(err)
-	_, err = s.EnvHolder(ctx, "production")
+	_, err = s.EnvHolder(ctx, "", "production")
 	must(err)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -507,4 +516,17 @@ func TestRunStoredWithItsRunbookInsideKeepsIt(t *testing.T) {
 	if got.Rev != next.Rev || got.Runbook.Name != r.Runbook.Name || len(got.Runbook.Phases) != len(r.Runbook.Phases) {
 		t.Errorf("after a transition: rev %d, runbook %q with %d phases", got.Rev, got.Runbook.Name, len(got.Runbook.Phases))
 	}
+}
+
+// A lock written the way the store wrote it before services (lock:<env>
+// holding the run id) still reads and is released by its run.
+func TestOldLock(t *testing.T) {
+	c := newClient(t)
+	prefix := testkit.Redis(t).Prefix(t)
+	s := New(c, prefix)
+	storetest.RunOldLock(t, s, func(t *testing.T, env, runID string) {
+		if err := c.Set(t.Context(), prefix+"lock:"+env, runID, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -29,6 +29,9 @@ type Notice struct {
 	// Window is the occurrence the notice is about. Recurring windows have
 	// Recurring set, no ID and no Release.
 	Window deploy.WindowView
+	// Service is the service whose window it is ("" for a window booked
+	// before services, with several: every service).
+	Service string
 	// Env is the environment the window applies to; "" for a recurring window,
 	// which applies to every environment.
 	Env string
@@ -49,7 +52,7 @@ type Notice struct {
 
 // RunRef names a run in a notice.
 type RunRef struct {
-	ID, Release, Env string
+	ID, Service, Release, Env string
 	// Phase is the title of the run's current phase.
 	Phase string
 	// Channel is the channel the run was started in.

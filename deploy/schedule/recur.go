@@ -21,6 +21,8 @@ type recurrence struct {
 	zone  string // the zone name as written ("" means UTC)
 	dur   time.Duration
 	key   string // stable identity of the definition, for claim keys
+	// service is the service whose runbook defines the window.
+	service string
 	// warned is set once a scan left occurrences out (guarded by Scheduler.mu).
 	warned bool
 }

@@ -233,7 +233,7 @@ func TestRecurringRemindersAcrossDST(t *testing.T) {
 // pins the claim keys of occurrences so a change of format is deliberate.
 func TestClaimKeys(t *testing.T) {
 	w := deploy.Window{ID: "wabc23", Start: t0, Length: time.Hour}
-	o := scheduledOccurrence(w)
+	o := NewCalendar(CalendarConfig{}).scheduledOccurrence(w)
 	if want := fmt.Sprintf("w:wabc23:%d", t0.Unix()); o.key != want {
 		t.Errorf("key %q, want %q", o.key, want)
 	}

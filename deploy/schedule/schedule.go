@@ -61,8 +61,11 @@ type WindowStore interface {
 // CalendarConfig configures a Calendar. Store is required.
 type CalendarConfig struct {
 	Store WindowStore
-	// Runbook gives the recurring windows and the approvers who may book and
-	// cancel any window. Nil means no recurring windows.
+	// Services give, per service, the recurring windows and the approvers
+	// who may book and cancel its windows. Nil: Runbook as the only service.
+	Services *runbook.Catalog
+	// Runbook is the only service's runbook when Services is nil. Nil
+	// (and no Services) means no recurring windows and anybody approves.
 	Runbook *runbook.Runbook
 	Clock   clock.Clock  // default clock.Real
 	Logger  *slog.Logger // default slog.Default()
@@ -74,9 +77,9 @@ type CalendarConfig struct {
 // schedule, windows and unschedule (bot.Windows), and what the reminder loop
 // (Scheduler) reads. Its methods are safe for concurrent use.
 type Calendar struct {
-	store WindowStore
-	rb    *runbook.Runbook
-	clock clock.Clock
+	store    WindowStore
+	services *runbook.Catalog
+	clock    clock.Clock
 	log   *slog.Logger
 	recs  []*recurrence
 
@@ -89,9 +92,13 @@ var _ deploy.WindowGate = (*Calendar)(nil)
 // windows that do not parse (the runbook's validation reports them) are
 // logged and left out.
 func NewCalendar(cfg CalendarConfig) *Calendar {
-	c := &Calendar{store: cfg.Store, rb: cfg.Runbook, clock: cfg.Clock, log: cfg.Logger}
-	if c.rb == nil {
-		c.rb = &runbook.Runbook{}
+	c := &Calendar{store: cfg.Store, services: cfg.Services, clock: cfg.Clock, log: cfg.Logger}
+	if c.services == nil {
+		rb := cfg.Runbook
+		if rb == nil {
+			rb = &runbook.Runbook{}
+		}
+		c.services = runbook.Single(rb)
 	}
 	if c.clock == nil {
 		c.clock = clock.Real{}
@@ -100,19 +107,44 @@ func NewCalendar(cfg CalendarConfig) *Calendar {
 		c.log = slog.Default()
 	}
 	c.log = c.log.With("component", "calendar")
-	for _, w := range c.rb.Windows {
-		r, err := parseRecurrence(w)
-		if err != nil {
-			c.log.Error("recurring window left out", "cron", w.Cron, "err", err)
-			continue
+	several := c.services.Len() > 1
+	for _, rb := range c.services.All() {
+		for _, w := range rb.Windows {
+			r, err := parseRecurrence(w)
+			if err != nil {
+				c.log.Error("recurring window left out", "service", rb.Service(), "cron", w.Cron, "err", err)
+				continue
+			}
+			r.service = rb.Service()
+			if several {
+				// Two services may recur alike: their notices are their own.
+				r.key = r.service + ":" + r.key
+			}
+			c.recs = append(c.recs, r)
 		}
-		c.recs = append(c.recs, r)
 	}
 	return c
 }
 
-// Runbook returns the runbook the calendar was built with.
-func (c *Calendar) Runbook() *runbook.Runbook { return c.rb }
+// Runbook returns the runbook of the only service, or of the first (by
+// name) when there are several; Services has them all.
+func (c *Calendar) Runbook() *runbook.Runbook { return c.services.All()[0] }
+
+// Services returns the services the calendar keeps windows for.
+func (c *Calendar) Services() *runbook.Catalog { return c.services }
+
+// serviceOf returns the service a booked window belongs to: its own, or
+// for a window booked before services, the only service ("" when there
+// are several: it applies to every service).
+func (c *Calendar) serviceOf(w deploy.Window) string {
+	if w.Service != "" {
+		return w.Service
+	}
+	if rb, ok := c.services.Only(); ok {
+		return rb.Service()
+	}
+	return ""
+}
 
 // windowsChanged makes the next scan read the windows (this process booked
 // or cancelled one).
@@ -134,9 +166,12 @@ type Config struct {
 	// Store keeps the once-only claims of the notices. Nil: the Calendar's
 	// store, when it has ClaimOnce (every deploy.Store does).
 	Store NoticeStore
-	// Runbook gives the reminder offsets (and, when Calendar is nil, the
-	// recurring windows and approvers). Nil: the calendar's runbook.
+	// Runbook gives the reminder offsets of every window (and, when
+	// Calendar and Services are nil, the recurring windows and approvers).
+	// Nil: each window's service's runbook gives its reminders.
 	Runbook *runbook.Runbook
+	// Services are used when Calendar is nil (see CalendarConfig).
+	Services *runbook.Catalog
 	// Engine moves runs on when a window opens, and tells which runs are live
 	// (for the "closes in 15 minutes" and "ended" notices). Nil: neither.
 	Engine Engine
@@ -167,7 +202,8 @@ type Scheduler struct {
 	m       *metrics
 	channel string
 	tick    time.Duration
-	offsets []time.Duration // reminder offsets, smallest first
+	offsets map[string][]time.Duration // reminder offsets by service ("" = a window of every service), smallest first
+	longest time.Duration              // the largest reminder offset of any service
 	engine  Engine
 	notices Notices
 
@@ -194,7 +230,7 @@ func New(cfg Config) *Scheduler {
 		if cfg.Store != nil {
 			ws, _ = cfg.Store.(WindowStore)
 		}
-		cal = NewCalendar(CalendarConfig{Store: ws, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger})
+		cal = NewCalendar(CalendarConfig{Store: ws, Services: cfg.Services, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger})
 	}
 	s := &Scheduler{
 		Calendar: cal, claims: cfg.Store, clock: cfg.Clock, log: cfg.Logger, channel: cfg.NoticeChannel,
@@ -202,10 +238,6 @@ func New(cfg Config) *Scheduler {
 	}
 	if s.claims == nil {
 		s.claims = cal.store
-	}
-	rb := cfg.Runbook
-	if rb == nil {
-		rb = cal.rb
 	}
 	if s.clock == nil {
 		s.clock = cal.clock
@@ -218,13 +250,42 @@ func New(cfg Config) *Scheduler {
 		s.tick = DefaultTick
 	}
 	s.m = newMetrics(cfg.Metrics)
-	for _, o := range rb.ReminderOffsets() {
-		if d := time.Duration(o); d > 0 && !slices.Contains(s.offsets, d) {
-			s.offsets = append(s.offsets, d)
+	s.offsets = map[string][]time.Duration{}
+	add := func(service string, rb *runbook.Runbook) {
+		for _, o := range rb.ReminderOffsets() {
+			if d := time.Duration(o); d > 0 && !slices.Contains(s.offsets[service], d) {
+				s.offsets[service] = append(s.offsets[service], d)
+				s.longest = max(s.longest, d)
+			}
+		}
+		slices.Sort(s.offsets[service])
+	}
+	for _, rb := range cal.services.All() {
+		if cfg.Runbook != nil {
+			add(rb.Service(), cfg.Runbook)
+		} else {
+			add(rb.Service(), rb)
 		}
 	}
-	slices.Sort(s.offsets)
+	// A window of every service (booked before services, with several) is
+	// reminded at every offset of any service.
+	for _, offs := range s.offsets {
+		for _, d := range offs {
+			if !slices.Contains(s.offsets[""], d) {
+				s.offsets[""] = append(s.offsets[""], d)
+			}
+		}
+	}
+	slices.Sort(s.offsets[""])
 	return s
+}
+
+// offsetsOf returns the reminder offsets of a window of service.
+func (s *Scheduler) offsetsOf(service string) []time.Duration {
+	if offs, ok := s.offsets[service]; ok {
+		return offs
+	}
+	return s.offsets[""]
 }
 
 // Run scans for due notices every Tick until ctx ends, starting with one
@@ -258,6 +319,7 @@ func (s *Scheduler) safeTick(ctx context.Context) {
 type occurrence struct {
 	key        string // identity for claim keys
 	id         string // scheduled windows only
+	service    string // the service whose window it is ("" = every service: a window booked before services, with several)
 	release    string
 	env        string // "" for recurring windows: every environment
 	start, end time.Time
@@ -269,11 +331,15 @@ type occurrence struct {
 	channel    string
 }
 
-// applies reports whether the occurrence gates runs of release in env: a
-// recurring window gates every environment and version; a booked window only
-// its own environment and, when it names one, its own version ("" asks about
-// any version).
-func (o *occurrence) applies(env, release string) bool {
+// applies reports whether the occurrence gates runs of release of service
+// in env: a window gates only its own service's runs (a service "" asks
+// about any); a recurring window gates every environment and version; a
+// booked window only its own environment and, when it names one, its own
+// version ("" asks about any version).
+func (o *occurrence) applies(service, env, release string) bool {
+	if o.service != "" && service != "" && o.service != service {
+		return false
+	}
 	if o.env != "" && o.env != env {
 		return false
 	}
@@ -283,16 +349,16 @@ func (o *occurrence) applies(env, release string) bool {
 func (o *occurrence) openAt(t time.Time) bool { return !t.Before(o.start) && t.Before(o.end) }
 
 func (o *occurrence) view() deploy.WindowView {
-	return deploy.WindowView{ID: o.id, Release: o.release, Start: o.start, End: o.end, Zone: o.zone, Recurring: o.recurring, By: o.by}
+	return deploy.WindowView{ID: o.id, Service: o.service, Release: o.release, Start: o.start, End: o.end, Zone: o.zone, Recurring: o.recurring, By: o.by}
 }
 
-func scheduledOccurrence(w deploy.Window) occurrence {
+func (c *Calendar) scheduledOccurrence(w deploy.Window) occurrence {
 	env := w.Env
 	if env == "" {
 		env = DefaultEnv
 	}
 	return occurrence{
-		key: "w:" + w.ID + ":" + fmt.Sprint(w.Start.Unix()), id: w.ID, release: w.Release, env: env,
+		key: "w:" + w.ID + ":" + fmt.Sprint(w.Start.Unix()), id: w.ID, service: c.serviceOf(w), release: w.Release, env: env,
 		start: w.Start.UTC(), end: w.End().UTC(), zone: w.Zone, created: w.Created, by: w.By.Mention(),
 		platform: w.Platform, channel: w.Channel,
 	}
@@ -303,7 +369,7 @@ func (r *recurrence) occurrence(start time.Time) occurrence {
 	if zone == "" {
 		zone = "UTC"
 	}
-	return occurrence{key: r.key + ":" + fmt.Sprint(start.Unix()), env: "", start: start.UTC(), end: start.Add(r.dur).UTC(),
+	return occurrence{key: r.key + ":" + fmt.Sprint(start.Unix()), service: r.service, env: "", start: start.UTC(), end: start.Add(r.dur).UTC(),
 		zone: zone, recurring: true, by: "runbook"}
 }
 
@@ -330,7 +396,7 @@ func (s *Scheduler) occurrences(ctx context.Context, now, from, to time.Time) ([
 	}
 	var out []occurrence
 	for _, w := range ws {
-		o := scheduledOccurrence(w)
+		o := s.scheduledOccurrence(w)
 		if o.end.After(from) && !o.start.After(to) {
 			out = append(out, o)
 		}
@@ -418,11 +484,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 // horizon is how far ahead a scan looks: the largest reminder offset, at
 // least ClosingLead.
 func (s *Scheduler) horizon() time.Duration {
-	h := ClosingLead
-	if len(s.offsets) > 0 {
-		h = max(h, s.offsets[len(s.offsets)-1])
-	}
-	return h
+	return max(ClosingLead, s.longest)
 }
 
 // due reports whether a scan at now has anything to do.
@@ -443,7 +505,7 @@ func (s *Scheduler) nextDue(occs []occurrence, now time.Time, horizon time.Durat
 	}
 	for i := range occs {
 		o := &occs[i]
-		for _, off := range s.offsets {
+		for _, off := range s.offsetsOf(o.service) {
 			at(o.start.Add(-off))
 		}
 		at(o.start)
@@ -575,7 +637,7 @@ func (s *Scheduler) forget(now time.Time) {
 // reminders never sent are dropped as stale.
 func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) error {
 	var due []time.Duration // smallest offset first
-	for _, off := range s.offsets {
+	for _, off := range s.offsetsOf(o.service) {
 		at := o.start.Add(-off)
 		if at.After(now) {
 			continue
@@ -629,7 +691,7 @@ func (s *Scheduler) announceOpen(ctx context.Context, o *occurrence, live []*dep
 	if now.Before(o.end) {
 		var waiting []*deploy.Run
 		for _, r := range live {
-			if r.Status == deploy.StatusActive && o.applies(r.Env, r.Release) && (waitingForWindow(r) || r.WaitsForWindow(r.Phase)) {
+			if r.Status == deploy.StatusActive && o.applies(r.Service, r.Env, r.Release) && (waitingForWindow(r) || r.WaitsForWindow(r.Phase)) {
 				waiting = append(waiting, r)
 			}
 		}
@@ -653,7 +715,7 @@ func (s *Scheduler) warnClosing(ctx context.Context, o *occurrence, occs []occur
 	}
 	var runs []*deploy.Run
 	for _, r := range live {
-		if r.Status.Live() && o.applies(r.Env, r.Release) && !coveredBy(occs, o, r.Env, r.Release, o.end) {
+		if r.Status.Live() && o.applies(r.Service, r.Env, r.Release) && !coveredBy(occs, o, r.Service, r.Env, r.Release, o.end) {
 			runs = append(runs, r)
 		}
 	}
@@ -671,7 +733,7 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 		return nil
 	}
 	for _, r := range live {
-		if r.Status != deploy.StatusActive || !o.applies(r.Env, r.Release) || coveredBy(occs, nil, r.Env, r.Release, now) {
+		if r.Status != deploy.StatusActive || !o.applies(r.Service, r.Env, r.Release) || coveredBy(occs, nil, r.Service, r.Env, r.Release, now) {
 			continue
 		}
 		p := r.Current()
@@ -691,7 +753,7 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 func (s *Scheduler) advance(ctx context.Context, engine Engine, occs []occurrence, live []*deploy.Run, now time.Time) error {
 	var errs []error
 	for _, r := range live {
-		if r.Status != deploy.StatusActive || s.tried[r.ID] || !waitingForWindow(r) || !coveredBy(occs, nil, r.Env, r.Release, now) {
+		if r.Status != deploy.StatusActive || s.tried[r.ID] || !waitingForWindow(r) || !coveredBy(occs, nil, r.Service, r.Env, r.Release, now) {
 			continue
 		}
 		out, err := engine.Advance(ctx, r.ID)
@@ -716,7 +778,7 @@ func (s *Scheduler) advance(ctx context.Context, engine Engine, occs []occurrenc
 // an automated step that has not started.
 func waitingForWindow(r *deploy.Run) bool {
 	p := r.Current()
-	if p == nil || p.WindowOverride != nil || !r.PhaseDef(r.Phase).WindowRequired() {
+	if p == nil || p.WindowOverride != nil || !r.WindowRequired(r.Phase) {
 		return false
 	}
 	for j, st := range p.Steps {
@@ -728,14 +790,14 @@ func waitingForWindow(r *deploy.Run) bool {
 	return false
 }
 
-// coveredBy reports whether a window other than except is open for release in env at t.
-func coveredBy(occs []occurrence, except *occurrence, env, release string, t time.Time) bool {
+// coveredBy reports whether a window other than except is open for release of service in env at t.
+func coveredBy(occs []occurrence, except *occurrence, service, env, release string, t time.Time) bool {
 	for i := range occs {
 		o := &occs[i]
 		if except != nil && o.key == except.key {
 			continue
 		}
-		if o.applies(env, release) && o.openAt(t) {
+		if o.applies(service, env, release) && o.openAt(t) {
 			return true
 		}
 	}
@@ -745,7 +807,7 @@ func coveredBy(occs []occurrence, except *occurrence, env, release string, t tim
 func refs(runs []*deploy.Run) []RunRef {
 	out := make([]RunRef, 0, len(runs))
 	for _, r := range runs {
-		ref := RunRef{ID: r.ID, Release: r.Release, Env: r.Env, Channel: r.Channel}
+		ref := RunRef{ID: r.ID, Service: r.Service, Release: r.Release, Env: r.Env, Channel: r.Channel}
 		if r.Current() != nil {
 			ref.Phase = r.PhaseDef(r.Phase).Title
 		}
@@ -782,7 +844,7 @@ func (s *Scheduler) send(ctx context.Context, o *occurrence, n Notice, now time.
 
 // address fills in what n is about and where it goes.
 func (s *Scheduler) address(o *occurrence, n Notice, now time.Time) Notice {
-	n.Window, n.Env, n.At = o.view(), o.env, now
+	n.Window, n.Service, n.Env, n.At = o.view(), o.service, o.env, now
 	if n.Platform == "" {
 		n.Platform = o.platform
 	}

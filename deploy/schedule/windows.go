@@ -69,15 +69,25 @@ func (s *Calendar) storeErr(op string, err error) error {
 	return &deploy.Error{Kind: err, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
 }
 
-// Schedule books a maintenance window for req.Release in DefaultEnv. It
-// refuses (with a *deploy.Error whose text is for the person) a start that is
-// not in the future at the scheduler's clock, an unknown zone, an invalid
-// version or length, and a window overlapping another scheduled window of the
-// same environment (kind ErrOverlap). Recurring windows may overlap it.
+// Schedule books a maintenance window for req.Release of req.Service (the
+// only one when it names none) in DefaultEnv. It refuses (with a
+// *deploy.Error whose text is for the person) an unknown service or none
+// of several, a start that is not in the future at the scheduler's clock,
+// an unknown zone, an invalid version or length, and a window overlapping
+// another scheduled window of the same service and environment (kind
+// ErrOverlap). Recurring windows may overlap it.
 func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (deploy.Window, error) {
 	now := s.clock.Now().UTC()
-	if !deploy.IsApprover(s.rb, req.Actor) {
-		return deploy.Window{}, refuse(deploy.ErrNotAllowed, "only approvers may book a maintenance window (%s)", deploy.WhoApproves(s.rb))
+	rb, err := s.services.Lookup(req.Service)
+	if err != nil {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "%v", err)
+	}
+	service := rb.Service()
+	if err := rb.CheckEnv(DefaultEnv); err != nil {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "%v", err)
+	}
+	if !deploy.IsApprover(rb, req.Actor) {
+		return deploy.Window{}, refuse(deploy.ErrNotAllowed, "only approvers may book a maintenance window (%s)", deploy.WhoApproves(rb))
 	}
 	if !validRelease.MatchString(req.Release) || strings.HasPrefix(req.Release, "-") {
 		return deploy.Window{}, refuse(deploy.ErrInvalid, "invalid version %q: use letters, digits and . - _ + / only (at most 64)", req.Release)
@@ -118,14 +128,14 @@ func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (de
 	}
 	existing := s.prune(ctx, all, now)
 	w := deploy.Window{
-		Release: req.Release, Start: start, Length: req.Length, Zone: req.Zone,
+		Service: service, Release: req.Release, Start: start, Length: req.Length, Zone: req.Zone,
 		Channel: req.Channel, Platform: req.Platform, By: req.Actor, Created: now,
 	}
-	if o := overlapping(existing, w); o != nil {
+	if o := s.overlapping(existing, w); o != nil {
 		return deploy.Window{}, overlapErr(o)
 	}
-	if n := countEnv(existing, envOf(w)); n >= MaxBooked {
-		return deploy.Window{}, refuse(deploy.ErrInvalid, "%s already has %d windows booked (at most %d): /deploy unschedule one first", envOf(w), n, MaxBooked)
+	if n := s.countEnv(existing, service, envOf(w)); n >= MaxBooked {
+		return deploy.Window{}, refuse(deploy.ErrInvalid, "%s already has %d windows booked in %s (at most %d): /deploy unschedule one first", service, n, envOf(w), MaxBooked)
 	}
 	for {
 		w.ID = newWindowID()
@@ -147,7 +157,7 @@ func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (de
 		return deploy.Window{}, s.storeErr("schedule", errors.Join(err, s.store.DeleteWindow(context.WithoutCancel(ctx), w.ID)))
 	}
 	for _, x := range after {
-		if x.ID != w.ID && envOf(x) == envOf(w) && overlaps(x, w) {
+		if x.ID != w.ID && s.sameScope(x, w) && overlaps(x, w) {
 			if derr := s.store.DeleteWindow(ctx, w.ID); derr != nil && !errors.Is(derr, deploy.ErrNotFound) {
 				return deploy.Window{}, s.storeErr("schedule", derr)
 			}
@@ -155,7 +165,7 @@ func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (de
 				x.ID, x.Release, x.By.Mention())
 		}
 	}
-	s.log.Info("window scheduled", "audit", true, "window", w.ID, "release", w.Release, "env", envOf(w), "start", w.Start, "length", w.Length.String(),
+	s.log.Info("window scheduled", "audit", true, "window", w.ID, "service", service, "release", w.Release, "env", envOf(w), "start", w.Start, "length", w.Length.String(),
 		"user", req.Actor.ID, "platform", req.Actor.Platform)
 	return w, nil
 }
@@ -177,14 +187,21 @@ func (s *Calendar) prune(ctx context.Context, all []deploy.Window, now time.Time
 	return live
 }
 
-func countEnv(ws []deploy.Window, env string) int {
+func (s *Calendar) countEnv(ws []deploy.Window, service, env string) int {
 	n := 0
 	for _, w := range ws {
-		if envOf(w) == env {
+		if envOf(w) == env && s.serviceOf(w) == service {
 			n++
 		}
 	}
 	return n
+}
+
+// sameScope reports whether two booked windows gate the same runs'
+// environment and service (a window of every service meets every service).
+func (s *Calendar) sameScope(a, b deploy.Window) bool {
+	sa, sb := s.serviceOf(a), s.serviceOf(b)
+	return envOf(a) == envOf(b) && (sa == "" || sb == "" || sa == sb)
 }
 
 func envOf(w deploy.Window) string {
@@ -196,9 +213,9 @@ func envOf(w deploy.Window) string {
 
 func overlaps(a, b deploy.Window) bool { return a.Start.Before(b.End()) && b.Start.Before(a.End()) }
 
-func overlapping(ws []deploy.Window, w deploy.Window) *deploy.Window {
+func (s *Calendar) overlapping(ws []deploy.Window, w deploy.Window) *deploy.Window {
 	for i := range ws {
-		if envOf(ws[i]) == envOf(w) && overlaps(ws[i], w) {
+		if s.sameScope(ws[i], w) && overlaps(ws[i], w) {
 			return &ws[i]
 		}
 	}
@@ -222,7 +239,7 @@ func (s *Calendar) Upcoming(ctx context.Context) ([]deploy.WindowView, error) {
 	}
 	var out []deploy.WindowView
 	for _, w := range ws {
-		if o := scheduledOccurrence(w); o.end.After(now) {
+		if o := s.scheduledOccurrence(w); o.end.After(now) {
 			out = append(out, o.view())
 		}
 	}
@@ -255,8 +272,12 @@ func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor
 		return refuse(deploy.ErrNotFound, "no scheduled window %q. /deploy windows lists them (recurring windows come from the runbook and cannot be cancelled)", id)
 	}
 	w := ws[i]
-	if !deploy.IsApprover(s.rb, actor) {
-		return refuse(deploy.ErrNotAllowed, "only approvers may cancel window %s (%s)", id, deploy.WhoApproves(s.rb))
+	rb := s.services.Get(s.serviceOf(w))
+	if rb == nil {
+		rb = s.Runbook() // a window of a service no longer deployed, or of every service
+	}
+	if !deploy.IsApprover(rb, actor) {
+		return refuse(deploy.ErrNotAllowed, "only approvers may cancel window %s (%s)", id, deploy.WhoApproves(rb))
 	}
 	err = s.store.DeleteWindow(ctx, id)
 	s.windowsChanged()
@@ -270,17 +291,19 @@ func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor
 	return nil
 }
 
-// IsOpen implements deploy.WindowGate: whether a scheduled window of env or
-// a recurring window is open at now (start inclusive, end exclusive).
-func (s *Calendar) IsOpen(ctx context.Context, env, release string, now time.Time) (bool, error) {
-	_, open, err := s.Open(ctx, env, release, now)
+// IsOpen implements deploy.WindowGate: whether a scheduled window of
+// service in env or a recurring window of service is open at now (start
+// inclusive, end exclusive).
+func (s *Calendar) IsOpen(ctx context.Context, service, env, release string, now time.Time) (bool, error) {
+	_, open, err := s.Open(ctx, service, env, release, now)
 	return open, err
 }
 
 // Open implements the window adapter's Windows: it describes the window open
-// for env at now (a recurring one first). When none is open it reports false
-// and describes the next window for env, or returns "" when there is none.
-func (s *Calendar) Open(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
+// for service in env at now (a recurring one first). When none is open it
+// reports false and describes the next window for them, or returns "" when
+// there is none.
+func (s *Calendar) Open(ctx context.Context, service, env, release string, now time.Time) (string, bool, error) {
 	var next *occurrence
 	consider := func(o occurrence) {
 		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
@@ -288,6 +311,9 @@ func (s *Calendar) Open(ctx context.Context, env, release string, now time.Time)
 		}
 	}
 	for _, r := range s.recs {
+		if service != "" && r.service != service {
+			continue
+		}
 		if start, ok := r.openAt(now); ok {
 			return describe(r.occurrence(start)), true, nil
 		}
@@ -300,8 +326,8 @@ func (s *Calendar) Open(ctx context.Context, env, release string, now time.Time)
 		return "", false, fmt.Errorf("window open: %w", err)
 	}
 	for _, w := range ws {
-		o := scheduledOccurrence(w)
-		if !o.applies(env, release) {
+		o := s.scheduledOccurrence(w)
+		if !o.applies(service, env, release) {
 			continue
 		}
 		if o.openAt(now) {
@@ -318,8 +344,9 @@ func (s *Calendar) Open(ctx context.Context, env, release string, now time.Time)
 var _ deploy.WindowPlanner = (*Calendar)(nil)
 
 // NextWindow implements deploy.WindowPlanner: when the next window that
-// applies to env and release opens (after now), in the zone it was booked in.
-func (s *Calendar) NextWindow(ctx context.Context, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
+// applies to service, env and release opens (after now), in the zone it
+// was booked in.
+func (s *Calendar) NextWindow(ctx context.Context, service, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
 	var next *occurrence
 	consider := func(o occurrence) {
 		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
@@ -327,6 +354,9 @@ func (s *Calendar) NextWindow(ctx context.Context, env, release string, now time
 		}
 	}
 	for _, r := range s.recs {
+		if service != "" && r.service != service {
+			continue
+		}
 		if start := r.next(now); !start.IsZero() {
 			consider(r.occurrence(start))
 		}
@@ -336,7 +366,7 @@ func (s *Calendar) NextWindow(ctx context.Context, env, release string, now time
 		return deploy.WindowAt{}, false, fmt.Errorf("next window: %w", err)
 	}
 	for _, w := range ws {
-		if o := scheduledOccurrence(w); o.applies(env, release) {
+		if o := s.scheduledOccurrence(w); o.applies(service, env, release) {
 			consider(o)
 		}
 	}
@@ -347,11 +377,11 @@ func (s *Calendar) NextWindow(ctx context.Context, env, release string, now time
 }
 
 // Scheduled implements the window adapter's Windows: it reports whether a
-// window for env is open at now (scheduled or recurring) or a scheduled
-// (booked) window for env starts after now, and describes it. Future
-// occurrences of recurring windows do not count as booked.
-func (s *Calendar) Scheduled(ctx context.Context, env, release string, now time.Time) (string, bool, error) {
-	desc, open, err := s.Open(ctx, env, release, now)
+// window for service in env is open at now (scheduled or recurring) or a
+// scheduled (booked) window for them starts after now, and describes it.
+// Future occurrences of recurring windows do not count as booked.
+func (s *Calendar) Scheduled(ctx context.Context, service, env, release string, now time.Time) (string, bool, error) {
+	desc, open, err := s.Open(ctx, service, env, release, now)
 	if err != nil || open {
 		return desc, open, err
 	}
@@ -360,7 +390,7 @@ func (s *Calendar) Scheduled(ctx context.Context, env, release string, now time.
 		return "", false, fmt.Errorf("window scheduled: %w", err)
 	}
 	for _, w := range ws {
-		if o := scheduledOccurrence(w); o.applies(env, release) && o.start.After(now) {
+		if o := s.scheduledOccurrence(w); o.applies(service, env, release) && o.start.After(now) {
 			return describe(o), true, nil
 		}
 	}
@@ -372,6 +402,9 @@ func describe(o occurrence) string {
 	span := o.start.Format("Mon 2006-01-02 15:04") + "–" + o.end.Format("15:04") + " UTC"
 	if o.recurring {
 		return "recurring maintenance window " + span
+	}
+	if o.service != "" {
+		return fmt.Sprintf("maintenance window %s for %s %s, %s", o.id, o.service, o.release, span)
 	}
 	return fmt.Sprintf("maintenance window %s for %s, %s", o.id, o.release, span)
 }

@@ -47,6 +47,9 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"Windows", testWindows},
 		{"Messages", testMessages},
 		{"FreezeCRUD", testFreezeCRUD},
+		{"ServiceLocks", testServiceLocks},
+		{"ServiceFreezes", testServiceFreezes},
+		{"CurrentVersion", testCurrentVersion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
@@ -98,7 +101,7 @@ func RunRestart(t *testing.T, open func(t *testing.T) deploy.Store, reopen func(
 	finished, err := s.Runs(ctx, deploy.RunFilter{})
 	must(t, err)
 	checkRunIDs(t, "finished runs", finished, "r0")
-	holder, err := s.EnvHolder(ctx, "production")
+	holder, err := s.EnvHolder(ctx, "", "production")
 	must(t, err)
 	if holder != "r1" {
 		t.Errorf("EnvHolder(production) = %q after the restart, want r1", holder)
@@ -108,7 +111,7 @@ func RunRestart(t *testing.T, open func(t *testing.T) deploy.Store, reopen func(
 	if len(ws) != 1 || !reflect.DeepEqual(ws[0], w) {
 		t.Errorf("Windows after the restart = %+v, want [%+v]", ws, w)
 	}
-	gotFz, err := s.GetFreeze(ctx, "staging")
+	gotFz, err := s.GetFreeze(ctx, "staging", "")
 	must(t, err)
 	if !reflect.DeepEqual(*gotFz, fz) {
 		t.Errorf("GetFreeze after the restart = %+v, want %+v", *gotFz, fz)
@@ -277,7 +280,7 @@ func testLockEnv(t *testing.T, s deploy.Store) {
 	ctx := t.Context()
 	holder := func(env, want string) {
 		t.Helper()
-		got, err := s.EnvHolder(ctx, env)
+		got, err := s.EnvHolder(ctx, "", env)
 		must(t, err)
 		if got != want {
 			t.Errorf("EnvHolder(%s) = %q, want %q", env, got, want)
@@ -381,7 +384,7 @@ func testFreeze(t *testing.T, s deploy.Store) {
 		t.Errorf("run in a frozen env was written (Run: %v)", err)
 	}
 	checkAudit(t, s, "r1")
-	holder, err := s.EnvHolder(ctx, "production")
+	holder, err := s.EnvHolder(ctx, "", "production")
 	must(t, err)
 	if holder != "" {
 		t.Errorf("EnvHolder = %q, want none", holder)
@@ -389,7 +392,7 @@ func testFreeze(t *testing.T, s deploy.Store) {
 
 	apply(t, s, Create(SampleRun("s1", "staging", t0), true)) // another env is not frozen
 
-	must(t, s.DeleteFreeze(ctx, "production"))
+	must(t, s.DeleteFreeze(ctx, "production", ""))
 	apply(t, s, Create(r, true))
 }
 
@@ -863,27 +866,27 @@ func testMessages(t *testing.T, s deploy.Store) {
 
 func testFreezeCRUD(t *testing.T, s deploy.Store) {
 	ctx := t.Context()
-	if _, err := s.GetFreeze(ctx, "production"); !errors.Is(err, deploy.ErrNotFound) {
+	if _, err := s.GetFreeze(ctx, "production", ""); !errors.Is(err, deploy.ErrNotFound) {
 		t.Errorf("GetFreeze without a freeze: %v, want ErrNotFound", err)
 	}
 	first := deploy.Freeze{Env: "production", By: alice(), Reason: "incident", At: t0}
 	second := deploy.Freeze{Env: "production", By: alice(), Reason: "holiday", At: t0.Add(time.Hour)}
 	for _, f := range []deploy.Freeze{first, second} {
 		must(t, s.SetFreeze(ctx, f))
-		got, err := s.GetFreeze(ctx, "production")
+		got, err := s.GetFreeze(ctx, "production", "")
 		must(t, err)
 		if !reflect.DeepEqual(*got, f) {
 			t.Errorf("GetFreeze = %+v, want %+v", *got, f)
 		}
 	}
-	if _, err := s.GetFreeze(ctx, "staging"); !errors.Is(err, deploy.ErrNotFound) {
+	if _, err := s.GetFreeze(ctx, "staging", ""); !errors.Is(err, deploy.ErrNotFound) {
 		t.Errorf("GetFreeze of another env: %v, want ErrNotFound", err)
 	}
-	must(t, s.DeleteFreeze(ctx, "production"))
-	if _, err := s.GetFreeze(ctx, "production"); !errors.Is(err, deploy.ErrNotFound) {
+	must(t, s.DeleteFreeze(ctx, "production", ""))
+	if _, err := s.GetFreeze(ctx, "production", ""); !errors.Is(err, deploy.ErrNotFound) {
 		t.Errorf("GetFreeze after delete: %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteFreeze(ctx, "production"); !errors.Is(err, deploy.ErrNotFound) {
+	if err := s.DeleteFreeze(ctx, "production", ""); !errors.Is(err, deploy.ErrNotFound) {
 		t.Errorf("DeleteFreeze twice: %v, want ErrNotFound", err)
 	}
 }

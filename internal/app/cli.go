@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"deploybot/runbook"
 )
@@ -27,10 +29,12 @@ const (
 )
 
 const usage = `usage:
-  deploybot                      serve (the console on 127.0.0.1:8080 when no chat platform is configured)
-  deploybot runbook check FILE   validate a runbook; prints FILE:LINE: message per problem
-  deploybot runbook show [FILE]  print the phases and steps (the built-in runbook without FILE)
-  deploybot version              print the version`
+  deploybot                             serve (the console on 127.0.0.1:8080 when no chat platform is configured)
+  deploybot runbook check FILE          validate a runbook; prints FILE:LINE: message per problem
+  deploybot runbook check DIR           validate a directory of runbooks (one *.yaml per service) in one pass
+  deploybot runbook show [SERVICE]      print a service's phases and steps (DEPLOYBOT_RUNBOOK, else the built-in runbook)
+  deploybot runbook show PATH [SERVICE] print the phases and steps of the runbook(s) at PATH (a file or a directory)
+  deploybot version                     print the version`
 
 // Main runs the command line and returns the exit code.
 func Main(ctx context.Context, env Env) int {
@@ -43,12 +47,8 @@ func Main(ctx context.Context, env Env) int {
 		return exitOK
 	case args[0] == "runbook" && len(args) == 3 && args[1] == "check":
 		return runbookCheck(env, args[2])
-	case args[0] == "runbook" && len(args) <= 3 && len(args) >= 2 && args[1] == "show":
-		file := ""
-		if len(args) == 3 {
-			file = args[2]
-		}
-		return runbookShow(env, file)
+	case args[0] == "runbook" && len(args) <= 4 && len(args) >= 2 && args[1] == "show":
+		return runbookShow(env, args[2:])
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprintln(env.Stdout, usage)
 		return exitOK
@@ -57,44 +57,93 @@ func Main(ctx context.Context, env Env) int {
 	return exitUsage
 }
 
-func runbookCheck(env Env, file string) int {
+// runbookCheck checks the runbook file, or every runbook of a services
+// directory in one pass (every problem of every file, FILE:LINE each; two
+// files for one service are a problem).
+func runbookCheck(env Env, path string) int {
 	reg, err := Registry(RegistryConfig{Getenv: env.Getenv})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "deploybot:", err)
 		return exitFailed
 	}
-	rb, err := runbook.Load(file, reg)
+	c, err := runbook.LoadCatalog(path, reg)
 	if err != nil {
 		printProblems(env.Stderr, err)
 		return exitFailed
 	}
-	fmt.Fprintf(env.Stdout, "%s: ok (%d phases, %d steps, %d rollback steps)\n", file, len(rb.Phases), rb.StepCount(), len(rb.Rollback.Steps))
-	for _, w := range rb.Warnings() {
-		fmt.Fprintln(env.Stdout, w)
+	several := c.Len() > 1
+	for _, rb := range c.All() {
+		if several {
+			fmt.Fprintf(env.Stdout, "%s: ok: service %s (%d phases, %d steps, %d rollback steps%s)\n", rb.File, rb.Service(), len(rb.Phases), rb.StepCount(), len(rb.Rollback.Steps), envList(rb))
+		} else {
+			fmt.Fprintf(env.Stdout, "%s: ok (%d phases, %d steps, %d rollback steps%s)\n", rb.File, len(rb.Phases), rb.StepCount(), len(rb.Rollback.Steps), envList(rb))
+		}
+		for _, w := range rb.Warnings() {
+			fmt.Fprintln(env.Stdout, w)
+		}
+	}
+	if several {
+		fmt.Fprintf(env.Stdout, "%d services: %s\n", c.Len(), strings.Join(c.Names(), ", "))
 	}
 	return exitOK
 }
 
-func runbookShow(env Env, file string) int {
+// envList names the environments a runbook lists (", environments: a, b"), or "".
+func envList(rb *runbook.Runbook) string {
+	if names := rb.EnvNames(); len(names) > 0 {
+		return ", environments: " + strings.Join(names, ", ")
+	}
+	return ""
+}
+
+// runbookShow prints a service's runbook: args are [SERVICE] (the services
+// of DEPLOYBOT_RUNBOOK, else the built-in one) or PATH [SERVICE]. Without
+// a service, every service at the path is shown.
+func runbookShow(env Env, args []string) int {
 	reg, err := Registry(RegistryConfig{Getenv: env.Getenv})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "deploybot:", err)
 		return exitFailed
 	}
-	rb, err := loadRunbook(file, reg)
+	path, service := "", ""
+	if env.Getenv != nil {
+		path = env.Getenv("DEPLOYBOT_RUNBOOK")
+	}
+	switch {
+	case len(args) == 2:
+		path, service = args[0], args[1]
+	case len(args) == 1 && isPath(args[0]):
+		path = args[0]
+	case len(args) == 1:
+		service = args[0]
+	}
+	c, err := runbook.LoadCatalog(path, reg)
 	if err != nil {
 		printProblems(env.Stderr, err)
 		return exitFailed
 	}
-	rb.Show(env.Stdout)
+	rbs := c.All()
+	if service != "" {
+		rb, err := c.Lookup(service)
+		if err != nil {
+			fmt.Fprintln(env.Stderr, "deploybot:", err)
+			return exitUsage
+		}
+		rbs = []*runbook.Runbook{rb}
+	}
+	for i, rb := range rbs {
+		if i > 0 {
+			fmt.Fprintln(env.Stdout)
+		}
+		rb.Show(env.Stdout)
+	}
 	return exitOK
 }
 
-func loadRunbook(file string, v runbook.StepValidator) (*runbook.Runbook, error) {
-	if file == "" {
-		return runbook.Builtin(v)
-	}
-	return runbook.Load(file, v)
+// isPath reports whether s names a file or directory (else a service).
+func isPath(s string) bool {
+	_, err := os.Stat(s)
+	return err == nil || strings.ContainsAny(s, "/.")
 }
 
 // printProblems prints a runbook error one problem per line.

@@ -141,16 +141,17 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := deploy.NewMetrics(reg)
 
-	// 3. The runbook, validated against the adapters' schemas: parsing a
-	// step's `with:` needs neither the window calendar nor the notifier,
-	// which the registry that runs steps gets from the core.
+	// 3. The services' runbooks (DEPLOYBOT_RUNBOOK: a directory of them, a
+	// file, or the built-in one), validated against the adapters' schemas:
+	// parsing a step's `with:` needs neither the window calendar nor the
+	// notifier, which the registry that runs steps gets from the core.
 	regCfg := RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock,
 		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()}
 	kinds, err := Registry(regCfg)
 	if err != nil {
 		return nil, err
 	}
-	rb, err := loadRunbook(cfg.RunbookPath, kinds)
+	services, err := runbook.LoadCatalog(cfg.RunbookPath, kinds)
 	if err != nil {
 		var ps *runbook.Problems
 		if errors.As(err, &ps) {
@@ -158,10 +159,11 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		}
 		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
 	}
+	opt.Logger.Info("services loaded", "services", strings.Join(services.Names(), ","))
 
 	// 4. The window calendar (store and runbook; no engine): the engine's
 	// gate, the window adapter's source and what the console's page shows.
-	calendar := schedule.NewCalendar(schedule.CalendarConfig{Store: s.store, Runbook: rb, Clock: opt.Clock, Logger: opt.Logger})
+	calendar := schedule.NewCalendar(schedule.CalendarConfig{Store: s.store, Services: services, Clock: opt.Clock, Logger: opt.Logger})
 	// 5. The outgoing sides: the chat platforms' posters and the console's
 	// page need no bot; the bot and the engine are given them.
 	posters, err := s.posters(opt, calendar)
@@ -175,7 +177,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	if cfg.ConsoleMode() && notice == "" {
 		notice = console.Channel
 	}
-	s.core, err = core.Build(core.Config{Store: s.store, Runbook: rb, Posters: posters, Views: []deploy.Sink{s.page}, Calendar: calendar,
+	s.core, err = core.Build(core.Config{Store: s.store, Services: services, Posters: posters, Views: []deploy.Sink{s.page}, Calendar: calendar,
 		Registry: func(src core.Sources) (deploy.StepParser, error) {
 			rc := regCfg
 			rc.Windows, rc.Notifier = src.Windows, src.Notifier

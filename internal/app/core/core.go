@@ -86,7 +86,7 @@ type Config struct {
 	Effects bot.PublisherConfig
 	// Calendar is the window calendar when it was built before the core
 	// (the console's page renders windows and is built before the core);
-	// nil builds one from Store and Runbook.
+	// nil builds one from Store and Services (or Runbook).
 	Calendar *schedule.Calendar
 }
 
@@ -121,7 +121,7 @@ func Build(cfg Config) (*Core, error) {
 		Outbox: c.Outbox, Clock: cfg.Clock, Logger: cfg.Logger, Effects: cfg.Effects})
 	c.Calendar = cfg.Calendar
 	if c.Calendar == nil {
-		c.Calendar = schedule.NewCalendar(schedule.CalendarConfig{Store: cfg.Store, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger})
+		c.Calendar = schedule.NewCalendar(schedule.CalendarConfig{Store: cfg.Store, Services: cfg.Services, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger})
 	}
 	c.Steps = cfg.Steps
 	if cfg.Registry != nil {
