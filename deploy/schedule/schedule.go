@@ -80,8 +80,8 @@ type Calendar struct {
 	store    WindowStore
 	services *runbook.Catalog
 	clock    clock.Clock
-	log   *slog.Logger
-	recs  []*recurrence
+	log      *slog.Logger
+	recs     []*recurrence
 
 	winsStale atomic.Bool // set when this process booked or cancelled a window
 }
