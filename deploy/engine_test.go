@@ -63,12 +63,13 @@ var (
 )
 
 type harness struct {
-	e     *deploy.Engine
-	store deploy.Store
-	clk   *clock.Fake
-	gate  *gate
-	mu    sync.Mutex
-	pub   []deploy.Event
+	e      *deploy.Engine
+	store  deploy.Store
+	prefix string // the store's Redis key prefix
+	clk    *clock.Fake
+	gate   *gate
+	mu     sync.Mutex
+	pub    []deploy.Event
 }
 
 type gate struct {
@@ -100,12 +101,13 @@ func parseRunbook(t testing.TB, src string) *runbook.Runbook {
 func newHarness(t testing.TB, src string) *harness {
 	t.Helper()
 	srv := testkit.Redis(t)
-	st, err := redisstore.Open(srv.URL(), srv.Prefix(t))
+	prefix := srv.Prefix(t)
+	st, err := redisstore.Open(srv.URL(), prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{store: st, clk: clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)), gate: &gate{open: true}}
+	h := &harness{store: st, prefix: prefix, clk: clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)), gate: &gate{open: true}}
 	h.e = deploy.NewEngine(deploy.Config{Store: st, Runbook: parseRunbook(t, src), Clock: h.clk, Windows: h.gate, Logger: slog.New(slog.DiscardHandler),
 		Sink: deploy.SinkFunc(func(_ context.Context, _ *deploy.Run, evs []deploy.Event) {
 			h.mu.Lock()
