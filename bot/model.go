@@ -640,7 +640,7 @@ func SkippedSteps(r *deploy.Run) []string {
 func AskApprovers(r *deploy.Run, i int) Notice {
 	def := r.PhaseDef(i)
 	n := Notice{Kind: NoticeAsk, Icon: IconApproval, RunID: r.ID}
-	for _, a := range r.Runbook.Approvers {
+	for _, a := range r.Approvers() {
 		if r.Runbook.DistinctApprover && a == r.Started.ID {
 			continue
 		}

@@ -50,8 +50,9 @@ type Config struct {
 	// Addr is the HTTP listen address (DEPLOYBOT_ADDR): DefaultAddrConsole in
 	// console mode, else DefaultAddr.
 	Addr string
-	// RunbookPath is the runbook YAML file (DEPLOYBOT_RUNBOOK); "" means the
-	// built-in runbook.
+	// RunbookPath is the runbook YAML file, or a directory of them, one
+	// *.yaml (or *.yml) per service (DEPLOYBOT_RUNBOOK); "" means the
+	// built-in runbook as the only service.
 	RunbookPath string
 	// RedisURL is the Redis URL (REDIS_URL): one server (redis:// or
 	// rediss://), a Sentinel-managed master (the same with master_name=) or a
