@@ -250,10 +250,16 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 func (e *Engine) startRefusal(ctx context.Context, service, env string, err error) error {
 	var le *LockedError
 	if errors.As(err, &le) {
-		msg := fmt.Sprintf("%s already has a deployment in progress in %s: run %s", service, env, le.RunID)
+		// With one service the environment says it all; with several the
+		// service is named too.
+		what := env + " already has a deployment in progress"
+		if e.services.Len() > 1 {
+			what = fmt.Sprintf("%s already has a deployment in progress in %s", service, env)
+		}
+		msg := fmt.Sprintf("%s: run %s", what, le.RunID)
 		if holder, gerr := e.store.Run(ctx, le.RunID); gerr == nil {
-			msg = fmt.Sprintf("%s already has a deployment in progress in %s: run %s (%s by %s, started %s). See /deploy status %s",
-				service, env, holder.ID, holder.Release, holder.Started.Mention(), Ago(e.clock.Now(), holder.Created), holder.ID)
+			msg = fmt.Sprintf("%s: run %s (%s by %s, started %s). See /deploy status %s",
+				what, holder.ID, holder.Release, holder.Started.Mention(), Ago(e.clock.Now(), holder.Created), holder.ID)
 		}
 		e.metrics.transition("start", "locked")
 		return &Error{Kind: ErrEnvLocked, Msg: msg}

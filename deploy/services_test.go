@@ -343,7 +343,7 @@ func TestARunStoredBeforeServicesKeepsItsLock(t *testing.T) {
 		t.Errorf("the old run reads as service %q, want test", r.Service)
 	}
 	_, err = h.e.Start(ctx, deploy.StartRequest{Release: "v2", Env: "production", Actor: ana, Platform: "slack"})
-	wantErr(t, err, deploy.ErrEnvLocked, "test already has a deployment in progress in production: run "+old.ID)
+	wantErr(t, err, deploy.ErrEnvLocked, "production already has a deployment in progress: run "+old.ID)
 
 	h.must(t, deploy.Action{Kind: deploy.ActAbort, RunID: old.ID, Actor: bob, Reason: "superseded"})
 	if n, _ := c.Exists(ctx, prefix+"lock:production").Result(); n != 0 {

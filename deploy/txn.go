@@ -278,7 +278,10 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 		if len(rules.Approvers) == 0 {
 			return userErr(ErrNotAllowed, "only this runbook's operators may approve (%s)", WhoOperates(rules))
 		}
-		return userErr(ErrNotAllowed, "you are not on this runbook's approver list for %s (%s)", r.Env, strings.Join(rules.Approvers, ", "))
+		if len(r.Policy().Approvers) > 0 {
+			return userErr(ErrNotAllowed, "you are not on this runbook's approver list for %s (%s)", r.Env, strings.Join(rules.Approvers, ", "))
+		}
+		return userErr(ErrNotAllowed, "you are not on this runbook's approver list (%s)", strings.Join(rules.Approvers, ", "))
 	}
 	if r.Runbook.DistinctApprover && t.actor.ID == r.Started.ID && t.actor.Platform == r.Started.Platform {
 		return userErr(ErrNotAllowed, "you started this run, so someone else must approve %q (two-person rule)", def.Title)
