@@ -50,3 +50,27 @@ func TestPaymentsExampleIsFullyAutomated(t *testing.T) {
 		}
 	}
 }
+
+// examples/services is a services directory: one runbook per service,
+// showing environments:, {{ .Service }} and {{ .Previous }}.
+func TestServicesExampleIsACatalog(t *testing.T) {
+	c, err := LoadCatalog("../examples/services", stubValidator{})
+	if err != nil {
+		t.Fatalf("LoadCatalog:\n%v", err)
+	}
+	if got := c.Names(); len(got) != 2 || got[0] != "checkout" || got[1] != "search" {
+		t.Fatalf("services = %q, want checkout and search", got)
+	}
+	co := c.Get("checkout")
+	st := co.Policy("staging")
+	if st.Approval == nil || *st.Approval || st.Window != WindowNone || len(co.Policy("canary").Approvers) == 0 {
+		t.Errorf("checkout's environments = %+v", co.Environments)
+	}
+	if err := co.CheckEnv("prodution"); err == nil {
+		t.Error("checkout accepts an environment it does not list")
+	}
+	title := RenderTitle(co.Rollback.Steps[0].Title, TitleVars{Service: "checkout", Version: "v2", Previous: "v1"})
+	if title != "Redeploy the previous version (v1)" {
+		t.Errorf("rollback title = %q", title)
+	}
+}

@@ -140,3 +140,63 @@ func TestRunbookCheckWarnsWhereTheReasonFeedsAStep(t *testing.T) {
 		}
 	}
 }
+
+// runbook check DIR checks every service in one pass; show takes a service.
+func TestRunbookCheckAndShowAServicesDirectory(t *testing.T) {
+	examples := filepath.Join("..", "..", "examples", "services")
+	code, out, errOut := runCLI(t, "runbook", "check", examples)
+	if code != 0 {
+		t.Fatalf("check %s: exit %d\n%s", examples, code, errOut)
+	}
+	for _, want := range []string{"checkout.yaml: ok: service checkout (", "environments: canary, production, staging)", "search.yaml: ok: service search (", "2 services: checkout, search"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.yaml": "name: web\nphases: [{id: p, title: P, steps: [{id: s, title: S}]}]\n",
+		"b.yaml": "name: web\nphases: [{id: p, title: P, steps: [{id: s, title: S, colour: red}]}]\n",
+		"c.yml":  "name: Web API\nphases: [{id: p, title: P, steps: [{id: s, title: S}]}]\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, errOut = runCLI(t, "runbook", "check", dir)
+	if code != 1 {
+		t.Fatalf("check of a bad directory: exit %d, want 1\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		filepath.Join(dir, "b.yaml") + `:2: unknown field "colour"`,
+		filepath.Join(dir, "c.yml") + `:1: service name "Web API" must be`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	// Fixed, b.yaml is a second runbook for web: both files are named.
+	files["b.yaml"] = files["a.yaml"]
+	files["c.yml"] = "name: api\nphases: [{id: p, title: P, steps: [{id: s, title: S}]}]\n"
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, errOut = runCLI(t, "runbook", "check", dir)
+	if want := `service "web" is defined twice: in ` + filepath.Join(dir, "a.yaml") + " and in " + filepath.Join(dir, "b.yaml"); code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errOut)
+	}
+
+	code, out, errOut = runCLI(t, "runbook", "show", examples, "checkout")
+	if code != 0 || !strings.HasPrefix(out, "Checkout Release\n") || strings.Contains(out, "Search Release") ||
+		!strings.Contains(out, "environments: canary (approvers: @checkout-oncall), production, staging (approval: false, window: none)") {
+		t.Errorf("show checkout: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "runbook", "show", examples, "billing")
+	if code != exitUsage || !strings.Contains(errOut, `unknown service "billing": the services are checkout, search`) {
+		t.Errorf("show billing: exit %d, %s", code, errOut)
+	}
+}
