@@ -13,7 +13,7 @@ const Name = "notify"
 
 // DefaultText is the message of a notify step that sets no text: a rollback
 // notice during a rollback (when a reason is known), else a deployment notice.
-const DefaultText = `{{ if .Reason }}Rolling back {{ .Version }} on {{ .Env }}: {{ .Reason }}{{ else }}Deploying {{ .Version }} to {{ .Env }}{{ end }} (run {{ .RunID }})`
+const DefaultText = `{{ if .Reason }}Rolling back {{ with .Service }}{{ . }} {{ end }}{{ .Version }} on {{ .Env }}{{ with .Previous }} to {{ . }}{{ end }}: {{ .Reason }}{{ else }}Deploying {{ with .Service }}{{ . }} {{ end }}{{ .Version }} to {{ .Env }}{{ end }} (run {{ .RunID }})`
 
 // Notifier delivers a message. An empty channel means the notice channel;
 // the implementation decides which that is.

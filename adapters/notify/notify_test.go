@@ -33,6 +33,10 @@ func (r *recorder) Notify(_ context.Context, channel, text string) error {
 func TestRun(t *testing.T) {
 	rollback := vars
 	rollback.Reason = "error rate 12%"
+	withService := vars
+	withService.Service = "payments"
+	rollbackService := rollback
+	rollbackService.Service, rollbackService.Previous = "payments", "v1.3"
 	tests := []struct {
 		name    string
 		with    map[string]any
@@ -46,6 +50,8 @@ func TestRun(t *testing.T) {
 		{"named channel", map[string]any{"text": "hi", "channel": "C0OPS"}, vars, nil, true, "sent to C0OPS", "C0OPS|hi"},
 		{"default text", nil, vars, nil, true, "sent to the notice channel", "|Deploying v1.4 to production (run r42)"},
 		{"default text in a rollback", map[string]any{}, rollback, nil, true, "sent to the notice channel", "|Rolling back v1.4 on production: error rate 12% (run r42)"},
+		{"default text names the service", nil, withService, nil, true, "sent to the notice channel", "|Deploying payments v1.4 to production (run r42)"},
+		{"default text names the version rolled back to", map[string]any{}, rollbackService, nil, true, "sent to the notice channel", "|Rolling back payments v1.4 on production to v1.3: error rate 12% (run r42)"},
 		{"delivery fails", map[string]any{"text": "hi"}, vars, errors.New("channel_not_found"), false, "sending to the notice channel failed: channel_not_found", ""},
 	}
 	for _, tc := range tests {
