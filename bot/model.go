@@ -738,3 +738,27 @@ func ReturnsTo(previous string) string {
 	}
 	return previous
 }
+
+// what names a service's version ("payments-api v1.4"), or the version
+// alone when the service is unknown.
+func what(service, release string) string {
+	if service == "" {
+		return release
+	}
+	return service + " " + release
+}
+
+// What names what the run deploys ("payments-api v1.4").
+func (s Summary) What() string { return what(s.Service, s.Release) }
+
+// What names what the run deploys ("payments-api v1.4").
+func (c PhaseCard) What() string { return what(c.Service, c.Release) }
+
+// ReturnsTo says what the rollback of the card's run returns to, for the
+// rollback card ("returns to v1.3", "no earlier completed version").
+func (c PhaseCard) ReturnsTo() string {
+	if c.Previous == "" {
+		return "no earlier completed version to return to"
+	}
+	return "returns to " + c.Previous
+}

@@ -66,7 +66,7 @@ func TestGrammarRefuses(t *testing.T) {
 		name, text, wantMsg, wantUsage string
 	}{
 		{"start with a misspelt service", "start apii v1.4", `unknown service "apii"` + unknown, "/deploy start [SERVICE] VERSION [to ENV]"},
-		{"start with an injected service", "start $(id) v1.4 to staging", `unknown service "$(id)"` + unknown, "/deploy start [SERVICE] VERSION [to ENV]"},
+		{"start with an injected first word", "start $(id) v1.4 to staging", `invalid version "$(id)": use letters, digits and . - _ + / only (at most 64), e.g. v1.4.2`, "/deploy start [SERVICE] VERSION [to ENV]"},
 		{"start with a service but no version", "start api", "missing VERSION: a tag or commit, e.g. /deploy start api v1.4.2", "/deploy start [SERVICE] VERSION [to ENV]"},
 		{"start with a service and to but no version", "start api to staging", "missing VERSION: a tag or commit, e.g. /deploy start api v1.4.2", "/deploy start [SERVICE] VERSION [to ENV]"},
 		{"start with the env but no to", "start v1.4 staging", `unexpected "staging" (to choose the environment write "to staging")`, "/deploy start [SERVICE] VERSION [to ENV]"},

@@ -104,7 +104,9 @@ func (g Grammar) textOptions(kind Kind, text string, args []token, now time.Time
 				return nil, err
 			}
 			args = args[1:]
-		case len(args) >= 2 && keyword(args[1].text) != "to" && len(g.services) > 0 && !validEnv(args[1].text):
+		case len(args) >= 2 && keyword(args[1].text) != "to" && len(g.services) > 0 && !validEnv(args[1].text) && validateVersion(args[0].text) == nil:
+			// "start apii v1.4": a misspelt service, not a version
+			// followed by a stray word.
 			return nil, g.validateService(args[0].text)
 		}
 		if len(args) == 0 || keyword(args[0].text) == "to" {
