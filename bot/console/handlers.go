@@ -46,18 +46,18 @@ type replyJSON struct {
 
 // pageData is what the page template shows.
 type pageData struct {
-	ReadOnly   bool
-	Token      bool
-	Name       string
-	Live       []runItem
-	Recent     []runItem
+	ReadOnly bool
+	Token    bool
+	Name     string
+	Live     []runItem
+	Recent   []runItem
 	// LiveGroups and RecentGroups are Live and Recent grouped by service.
 	LiveGroups   []runGroup
 	RecentGroups []runGroup
 	// Envs are where each service's environments stand.
 	Envs []envGroup
 	// Example is the start command the command box suggests.
-	Example string
+	Example    string
 	ListErr    string
 	Run        *runView
 	Missing    string

@@ -17,10 +17,10 @@ import (
 // runItem is a run in the run list.
 type runItem struct {
 	ID, Service, Release, Env, StartedBy string
-	Status, StatusClass         string
-	Phase                       string
-	Settled, Total              int
-	Live                        bool
+	Status, StatusClass                  string
+	Phase                                string
+	Settled, Total                       int
+	Live                                 bool
 	// When is "started" or "ended", at At (Ago words it for now).
 	When string
 	At   stamp
