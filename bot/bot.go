@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"deploybot/commands"
 	"deploybot/deploy"
 	"deploybot/internal/clock"
 	"deploybot/runbook"
@@ -167,6 +168,7 @@ type Bot struct {
 	steps   deploy.StepParser
 	windows Windows
 	allowed []string
+	grammar commands.Grammar
 }
 
 // New returns a Bot for cfg.
@@ -184,8 +186,14 @@ func New(cfg Config) *Bot {
 		p = NewPublisher(PublisherParts{Store: st, Runs: cfg.Engine, Posters: cfg.Posters, NoticeChannel: cfg.NoticeChannel,
 			Outbox: cfg.Outbox, Clock: ck, Logger: cfg.Logger, Effects: cfg.Effects})
 	}
-	return &Bot{Publisher: p, e: cfg.Engine, steps: cfg.Steps, windows: cfg.Windows, allowed: cfg.Workspaces}
+	return &Bot{Publisher: p, e: cfg.Engine, steps: cfg.Steps, windows: cfg.Windows, allowed: cfg.Workspaces,
+		grammar: commands.NewGrammar(cfg.Engine.Services().Names())}
 }
+
+// Grammar returns the /deploy grammar of the services the bot deploys: the
+// fronts build the Discord command, the console its command box and help
+// from it.
+func (b *Bot) Grammar() commands.Grammar { return b.grammar }
 
 // Runbook returns the runbook new runs start with (the fronts read its
 // approvers and operators).

@@ -11,6 +11,7 @@ import (
 	"deploybot/adapters"
 	"deploybot/commands"
 	"deploybot/deploy"
+	"deploybot/runbook"
 )
 
 // Windows handles maintenance windows for the chat commands; the scheduler implements it.
@@ -69,7 +70,7 @@ func (b *Bot) Command(ctx context.Context, req Request) Reply {
 		return r
 	}
 	now := b.clock.Now()
-	cmd, err := commands.Parse(req.Text, now)
+	cmd, err := b.grammar.Parse(req.Text, now)
 	if err != nil {
 		return b.refuse(err)
 	}
@@ -89,18 +90,26 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 	log := b.log.With("platform", req.Platform, "user", req.Actor.ID, "command", string(cmd.Kind))
 	switch cmd.Kind {
 	case commands.KindHelp:
-		return Reply{Text: commands.Help()}
+		return Reply{Text: b.grammar.Help()}
 	case commands.KindRunbook:
+		rb, ask := b.service(cmd)
+		if rb == nil {
+			return ask
+		}
 		var buf bytes.Buffer
-		b.e.Runbook().Show(&buf)
+		rb.Show(&buf)
 		return Reply{Text: buf.String()}
 	case commands.KindStart:
-		out, err := b.e.Start(ctx, deploy.StartRequest{Release: cmd.Version, Env: cmd.Env, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor, RequestID: req.RequestID})
+		rb, ask := b.service(cmd)
+		if rb == nil {
+			return ask
+		}
+		out, err := b.e.Start(ctx, deploy.StartRequest{Service: rb.Service(), Release: cmd.Version, Env: cmd.Env, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor, RequestID: req.RequestID})
 		if err != nil {
 			return b.refuse(err)
 		}
-		log.Info("run started", "run_id", out.Run.ID)
-		return Reply{Text: fmt.Sprintf("Started run %s: %s to %s. The summary and the first phase follow in this channel.", out.Run.ID, out.Run.Release, out.Run.Env), RunID: out.Run.ID}
+		log.Info("run started", "run_id", out.Run.ID, "service", rb.Service())
+		return Reply{Text: fmt.Sprintf("Started run %s: %s %s to %s. The summary and the first phase follow in this channel.", out.Run.ID, ServiceOf(out.Run), out.Run.Release, out.Run.Env), RunID: out.Run.ID}
 	case commands.KindStatus:
 		r, err := b.resolve(ctx, cmd.Run, req)
 		if err != nil {
@@ -132,21 +141,52 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 		}
 		return Reply{Text: fmt.Sprintf("Done: %s on run %s.", cmd.Kind, r.ID), RunID: r.ID}
 	case commands.KindPlan:
-		return b.plan(cmd)
+		return b.plan(ctx, cmd)
 	case commands.KindLock:
 		if err := b.e.Freeze(ctx, cmd.Env, cmd.Service, req.Actor, cmd.Reason); err != nil {
 			return b.refuse(err)
 		}
-		return Reply{Text: fmt.Sprintf("🧊 %s is frozen: no run starts there until /deploy unlock %s. Reason: %s", cmd.Env, cmd.Env, cmd.Reason), Public: true}
+		if cmd.Service != "" {
+			return Reply{Text: fmt.Sprintf("🧊 %s is frozen in %s: no run of it starts there until /deploy unlock %s %s. Reason: %s", cmd.Service, cmd.Env, cmd.Env, cmd.Service, cmd.Reason), Public: true}
+		}
+		return Reply{Text: fmt.Sprintf("🧊 %s is frozen for every service: no run starts there until /deploy unlock %s. Reason: %s", cmd.Env, cmd.Env, cmd.Reason), Public: true}
 	case commands.KindUnlock:
 		if err := b.e.Unfreeze(ctx, cmd.Env, cmd.Service, req.Actor); err != nil {
 			return b.refuse(err)
 		}
+		if cmd.Service != "" {
+			return Reply{Text: fmt.Sprintf("%s is no longer frozen in %s (lifted by %s).", cmd.Service, cmd.Env, req.Actor.Mention()), Public: true}
+		}
 		return Reply{Text: fmt.Sprintf("%s is no longer frozen (lifted by %s).", cmd.Env, req.Actor.Mention()), Public: true}
 	case commands.KindSchedule, commands.KindWindows, commands.KindUnschedule:
 		return b.windowCommand(ctx, req, cmd)
+	case commands.KindReport, commands.KindStats:
+		// The handlers of report and stats are written elsewhere and wired
+		// in when they land.
+		return Reply{Text: fmt.Sprintf("/deploy %s is not available yet in this deploybot.", cmd.Kind)}
 	}
-	return Reply{Text: "unknown command. " + commands.Help()}
+	return Reply{Text: "unknown command. " + b.grammar.Help()}
+}
+
+// service returns the runbook of the command's service. Left out with
+// several services, nothing runs: the reply asks which, with the list and
+// an example (rb is nil then).
+func (b *Bot) service(cmd commands.Command) (rb *runbook.Runbook, ask Reply) {
+	cat := b.e.Services()
+	if cmd.Service == "" && cat.Len() > 1 {
+		ex := cmd
+		ex.Service = cat.Names()[0]
+		example := "/deploy " + ex.String()
+		if (cmd.Kind == commands.KindStart || cmd.Kind == commands.KindPlan) && cmd.Env == commands.DefaultEnv {
+			example = strings.TrimSuffix(example, " to "+commands.DefaultEnv)
+		}
+		return nil, Reply{Text: fmt.Sprintf("Which service? %s — e.g. %s", strings.Join(cat.Names(), ", "), example)}
+	}
+	rb, err := cat.Lookup(cmd.Service)
+	if err != nil {
+		return nil, b.refuse(&deploy.Error{Kind: deploy.ErrInvalid, Msg: err.Error()})
+	}
+	return rb, Reply{}
 }
 
 func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Command) Reply {
@@ -155,14 +195,18 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 	}
 	switch cmd.Kind {
 	case commands.KindSchedule:
-		w, err := b.windows.Schedule(ctx, deploy.ScheduleRequest{Release: cmd.Version, Start: cmd.Start, Zone: cmd.StartZone, Length: cmd.Duration, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor,
+		rb, ask := b.service(cmd)
+		if rb == nil {
+			return ask
+		}
+		w, err := b.windows.Schedule(ctx, deploy.ScheduleRequest{Service: rb.Service(), Release: cmd.Version, Start: cmd.Start, Zone: cmd.StartZone, Length: cmd.Duration, Channel: req.Channel, Platform: req.Platform, Actor: req.Actor,
 			RequestID: req.RequestID})
 		if err != nil {
 			return b.refuse(err)
 		}
 		b.rewaitWindows(ctx)
-		return Reply{Public: true, Text: fmt.Sprintf("🗓️ Maintenance window %s booked for %s: %s (for %s). Reminders go to the notice channel.",
-			w.ID, w.Release, FormatWindowTime(w.Start, w.Zone), Human(w.Length))}
+		return Reply{Public: true, Text: fmt.Sprintf("🗓️ Maintenance window %s booked for %s %s: %s (for %s). Reminders go to the notice channel.",
+			w.ID, rb.Service(), w.Release, FormatWindowTime(w.Start, w.Zone), Human(w.Length))}
 	case commands.KindUnschedule:
 		if err := b.windows.Unschedule(ctx, cmd.Window, req.Actor); err != nil {
 			return b.refuse(err)
@@ -185,8 +229,11 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 				kind, id = "recurring", "(runbook)"
 			}
 			rel := ""
+			if w.Service != "" && b.e.Services().Len() > 1 {
+				rel = " " + w.Service
+			}
 			if w.Release != "" {
-				rel = " " + w.Release
+				rel += " " + w.Release
 			}
 			lines = append(lines, fmt.Sprintf("• %s%s: %s, %s (%s)", id, rel, FormatWindowTime(w.Start, w.Zone), Human(w.End.Sub(w.Start)), kind))
 		}
@@ -277,6 +324,90 @@ func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 	}
 	live, recent = mine(live, who), mine(recent, who)
 	now := b.clock.Now()
+	freezes := b.freezes(ctx)
+	names := b.e.Services().Names()
+	if len(names) <= 1 {
+		return Reply{Text: strings.TrimSpace(listText(live, recent, freezes, now))}
+	}
+	// Several services: one section per service, in the catalog's order,
+	// then any service only old runs name.
+	order := append([]string(nil), names...)
+	for _, r := range append(append([]*deploy.Run(nil), live...), recent...) {
+		if s := ServiceOf(r); !slices.Contains(order, s) {
+			order = append(order, s)
+		}
+	}
+	var sb strings.Builder
+	for _, svc := range order {
+		var fz []deploy.Freeze
+		for _, f := range freezes {
+			if f.Service == svc {
+				fz = append(fz, f)
+			}
+		}
+		text := listText(ofService(live, svc), ofService(recent, svc), fz, now)
+		fmt.Fprintf(&sb, "— %s —\n%s\n", svc, text)
+	}
+	var all []string
+	for _, f := range freezes {
+		if f.Service == "" {
+			all = append(all, FreezeLine(f, now))
+		}
+	}
+	if len(all) > 0 {
+		sb.WriteString("Frozen for every service:\n" + strings.Join(all, "\n") + "\n")
+	}
+	return Reply{Text: strings.TrimSpace(sb.String())}
+}
+
+// ofService keeps the runs of one service.
+func ofService(runs []*deploy.Run, service string) []*deploy.Run {
+	out := runs[:0:0]
+	for _, r := range runs {
+		if ServiceOf(r) == service {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ServiceOf returns the service a run deploys: Run.Service, or, on a run
+// stored before services existed, its runbook's service (the only one).
+func ServiceOf(r *deploy.Run) string {
+	if r.Service != "" {
+		return r.Service
+	}
+	return r.Runbook.Service()
+}
+
+// freezeLister is the part of the engine that lists the freezes in place,
+// when the engine has it.
+type freezeLister interface {
+	Freezes(ctx context.Context) ([]deploy.Freeze, error)
+}
+
+// freezes returns the freezes in place, or none when the engine cannot list
+// them (a failure is logged: the list shows the runs all the same).
+func (b *Bot) freezes(ctx context.Context) []deploy.Freeze {
+	fl, ok := any(b.e).(freezeLister)
+	if !ok {
+		return nil
+	}
+	fs, err := fl.Freezes(ctx)
+	if err != nil {
+		b.log.Warn("could not list the freezes", "err", err)
+	}
+	return fs
+}
+
+// FreezeLine words a freeze for /deploy list ("• production: 🧊 frozen by
+// @bob 2 min ago: incident").
+func FreezeLine(f deploy.Freeze, now time.Time) string {
+	return fmt.Sprintf("• %s: 🧊 frozen by %s %s: %s", f.Env, f.By.Mention(), deploy.Ago(now, f.At), f.Reason)
+}
+
+// listText is /deploy list for one service's runs (or the only service's).
+func listText(live, recent []*deploy.Run, freezes []deploy.Freeze, now time.Time) string {
 	var sb strings.Builder
 	if len(live) == 0 {
 		sb.WriteString("No active runs.\n")
@@ -308,10 +439,19 @@ func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 			fmt.Fprintf(&sb, "• %s — %s to %s: %s, %s\n", r.ID, r.Release, r.Env, statusText(r, now), deploy.Ago(now, r.Ended))
 		}
 	}
-	if envs := EnvironmentLines(recent, now); len(envs) > 0 {
+	envs := EnvironmentLines(recent, now)
+	for _, r := range live {
+		if r.Status.Live() {
+			envs = append(envs, fmt.Sprintf("• %s: 🔒 held by run %s (%s, %s)", r.Env, r.ID, r.Release, statusText(r, now)))
+		}
+	}
+	for _, f := range freezes {
+		envs = append(envs, FreezeLine(f, now))
+	}
+	if len(envs) > 0 {
 		sb.WriteString("Environments:\n" + strings.Join(envs, "\n") + "\n")
 	}
-	return Reply{Text: strings.TrimSpace(sb.String())}
+	return sb.String()
 }
 
 // EnvironmentLines says where each environment stands after its most recent
@@ -360,21 +500,49 @@ func deployed(r *deploy.Run) bool {
 	return r.Status == deploy.StatusCompleted || r.Status == deploy.StatusDeployed
 }
 
-func (b *Bot) plan(cmd commands.Command) Reply {
+func (b *Bot) plan(ctx context.Context, cmd commands.Command) Reply {
 	if b.steps == nil {
 		return Reply{Text: "planning is not available"}
 	}
-	phases, err := deploy.Plan(b.e.Runbook(), b.steps, adapters.Vars{Version: cmd.Version, Env: cmd.Env})
+	rb, ask := b.service(cmd)
+	if rb == nil {
+		return ask
+	}
+	if err := rb.CheckEnv(cmd.Env); err != nil {
+		return b.refuse(&deploy.Error{Kind: deploy.ErrInvalid, Msg: err.Error()})
+	}
+	prev, err := b.e.Previous(ctx, rb.Service(), cmd.Env)
 	if err != nil {
 		return b.refuse(err)
 	}
-	return Reply{Text: PlanText(phases, cmd.Version, cmd.Env)}
+	v := adapters.Vars{Service: rb.Service(), Version: cmd.Version, Env: cmd.Env, Previous: prev}
+	phases, err := deploy.Plan(rb, b.steps, v)
+	if err != nil {
+		return b.refuse(err)
+	}
+	return Reply{Text: PlanFor(phases, v)}
 }
 
-// PlanText renders a rehearsal for chat.
+// PlanText renders a rehearsal for chat (of the only service, with no
+// earlier version known).
 func PlanText(phases []deploy.PlannedPhase, release, env string) string {
+	return PlanFor(phases, adapters.Vars{Version: release, Env: env})
+}
+
+// PlanFor renders a rehearsal for chat: the service, the version and
+// environment, and what a rollback returns to.
+func PlanFor(phases []deploy.PlannedPhase, v adapters.Vars) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Plan for %s to %s (nothing runs, no lock is taken):\n", release, env)
+	what := v.Version
+	if v.Service != "" {
+		what = v.Service + " " + v.Version
+	}
+	fmt.Fprintf(&sb, "Plan for %s to %s (nothing runs, no lock is taken):\n", what, v.Env)
+	if v.Previous != "" {
+		fmt.Fprintf(&sb, "A rollback returns to %s, the version last completed in %s.\n", v.Previous, v.Env)
+	} else {
+		fmt.Fprintf(&sb, "A rollback has no earlier completed version in %s to return to.\n", v.Env)
+	}
 	for _, p := range phases {
 		gate := ""
 		if p.Window {
@@ -399,7 +567,7 @@ func PlanText(phases []deploy.PlannedPhase, release, env string) string {
 func StatusText(r *deploy.Run, now time.Time) string {
 	var sb strings.Builder
 	settled, total := r.Progress()
-	fmt.Fprintf(&sb, "Run %s: %s to %s, started by %s %s — %s (%d/%d steps)\n", r.ID, r.Release, r.Env, r.Started.Mention(), deploy.Ago(now, r.Created), statusText(r, now), settled, total)
+	fmt.Fprintf(&sb, "Run %s: %s %s to %s, started by %s %s — %s (%d/%d steps)\n", r.ID, ServiceOf(r), r.Release, r.Env, r.Started.Mention(), deploy.Ago(now, r.Created), statusText(r, now), settled, total)
 	for i := range r.Phases {
 		c := BuildCard(r, i, now)
 		marker := "  "

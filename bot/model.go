@@ -220,14 +220,19 @@ type PhaseCard struct {
 	// Index and Total number the phase among the runbook's phases (1-based);
 	// Index is 0 on the rollback phase.
 	Index, Total int
-	Release      string
-	Env          string
-	Production   bool
-	Rollback     bool
-	State        CardState
-	Gate         Gate
-	Steps        []StepLine
-	Buttons      []Button
+	// Service is the service deployed (its runbook's name).
+	Service string
+	Release string
+	Env     string
+	// Previous is the version a rollback returns to ("" when none
+	// completed before); the rollback card says it.
+	Previous   string
+	Production bool
+	Rollback   bool
+	State      CardState
+	Gate       Gate
+	Steps      []StepLine
+	Buttons    []Button
 }
 
 // RunState is where a run stands: its status and, once it rolled back or
@@ -265,8 +270,13 @@ type PhaseLine struct {
 // Summary is a run's summary message, kept up to date.
 type Summary struct {
 	RunID, Release, Env string
-	StartedBy           string
-	Run                 RunState
+	// Service is the service deployed (its runbook's name).
+	Service string
+	// Previous is the version a rollback returns to ("" when none
+	// completed before).
+	Previous  string
+	StartedBy string
+	Run       RunState
 	// PhaseTitle is the current phase's title while the run is live.
 	PhaseTitle     string
 	Settled, Total int
@@ -318,6 +328,9 @@ type Notice struct {
 	// Icon leads the title; IconNone for plain text notices.
 	Icon  Icon
 	RunID string
+	// Service is the service of the run the notice is about ("" for
+	// notices about no run).
+	Service string
 	// Title is the notice's headline, without an icon.
 	Title string
 	// Fields are label/value pairs ("Version", "v1.4").
@@ -349,7 +362,7 @@ type Field struct{ Label, Value string }
 func BuildSummary(r *deploy.Run, now time.Time) Summary {
 	settled, total := r.Progress()
 	s := Summary{
-		RunID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(), Run: runState(r),
+		RunID: r.ID, Service: ServiceOf(r), Release: r.Release, Env: r.Env, Previous: r.Previous, StartedBy: r.Started.Mention(), Run: runState(r),
 		Settled: settled, Total: total, Started: r.Created,
 	}
 	if r.Status.Open() {
@@ -417,7 +430,7 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 	def := r.PhaseDef(i)
 	c := PhaseCard{
 		RunID: r.ID, PhaseID: p.ID, Group: def.Group, Title: def.Title, Total: len(r.Runbook.Phases),
-		Release: r.Release, Env: r.Env, Production: def.Production, Rollback: p.ID == deploy.RollbackPhaseID,
+		Service: ServiceOf(r), Release: r.Release, Env: r.Env, Previous: r.Previous, Production: def.Production, Rollback: p.ID == deploy.RollbackPhaseID,
 	}
 	if !c.Rollback {
 		c.Index = i + 1
@@ -427,7 +440,7 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 	for j := range p.Steps {
 		s := &p.Steps[j]
 		sd := &def.Steps[j]
-		line := StepLine{ID: s.ID, Title: sd.Title, State: s.State, Automated: sd.Automated(), Adapter: sd.Run, Attempt: s.Attempt}
+		line := StepLine{ID: s.ID, Title: r.StepTitle(i, j), State: s.State, Automated: sd.Automated(), Adapter: sd.Run, Attempt: s.Attempt}
 		if s.By != nil && (s.State != deploy.StepPending) {
 			line.By = &Stamp{Who: s.By.Mention(), At: s.At, Ago: deploy.Ago(now, s.At)}
 		}
@@ -448,7 +461,7 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 			line.LastLine = last
 		}
 		if k := r.BlockedBy(i, j); k >= 0 && !s.State.Settled() && s.State != deploy.StepRunning {
-			line.Blocked = def.Steps[k].Title
+			line.Blocked = r.StepTitle(i, k)
 		}
 		if current && !waiting && line.Blocked == "" {
 			line.Buttons = stepButtons(r, p, s, sd)
@@ -563,17 +576,17 @@ func gate(r *deploy.Run, i int, now time.Time, waiting bool) (CardState, Gate) {
 
 // Announcement is the notice posted when a run starts.
 func Announcement(r *deploy.Run) Notice {
-	return Notice{Kind: NoticeAnnouncement, Icon: IconStart, RunID: r.ID,
-		Title: fmt.Sprintf("Deployment of %s to %s started", r.Release, r.Env),
-		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Started by", r.Started.Mention()}, {"Run", r.ID},
+	return Notice{Kind: NoticeAnnouncement, Icon: IconStart, RunID: r.ID, Service: ServiceOf(r),
+		Title: ServiceOf(r) + ": " + fmt.Sprintf("Deployment of %s to %s started", r.Release, r.Env),
+		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Started by", r.Started.Mention()}, {"Run", r.ID},
 			{"Runbook", fmt.Sprintf("%s (%d phases, %d steps)", r.Runbook.Name, len(r.Runbook.Phases), r.Runbook.StepCount())}}}
 }
 
 // Completion is the notice posted when the last phase is approved.
 func Completion(r *deploy.Run) Notice {
-	n := Notice{Kind: NoticeCompletion, Icon: IconDone, RunID: r.ID,
-		Title:  fmt.Sprintf("%s is deployed to %s", r.Release, r.Env),
-		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
+	n := Notice{Kind: NoticeCompletion, Icon: IconDone, RunID: r.ID, Service: ServiceOf(r),
+		Title:  ServiceOf(r) + ": " + fmt.Sprintf("%s is deployed to %s", r.Release, r.Env),
+		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	var approvers []string
 	seen := map[string]bool{}
 	for i := range r.Phases {
@@ -627,7 +640,7 @@ func SkippedSteps(r *deploy.Run) []string {
 			if s.EndedEarly {
 				what = "ended early"
 			}
-			out = append(out, fmt.Sprintf("• %s — %s%s: %s", r.StepDef(i, j).Title, what, who, s.Reason))
+			out = append(out, fmt.Sprintf("• %s — %s%s: %s", r.StepTitle(i, j), what, who, s.Reason))
 		}
 	}
 	return out
@@ -639,7 +652,7 @@ func SkippedSteps(r *deploy.Run) []string {
 // that names no approvers asks nobody in particular.
 func AskApprovers(r *deploy.Run, i int) Notice {
 	def := r.PhaseDef(i)
-	n := Notice{Kind: NoticeAsk, Icon: IconApproval, RunID: r.ID}
+	n := Notice{Kind: NoticeAsk, Icon: IconApproval, RunID: r.ID, Service: ServiceOf(r)}
 	for _, a := range r.Approvers() {
 		if r.Runbook.DistinctApprover && a == r.Started.ID {
 			continue
@@ -660,9 +673,9 @@ func AskApprovers(r *deploy.Run, i int) Notice {
 		anyone = "anyone but " + r.Started.Mention() + " (who started the run)"
 	}
 	if len(n.Mentions) == 0 {
-		n.Title = fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
+		n.Title = ServiceOf(r) + ": " + fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
 	} else {
-		n.Title = fmt.Sprintf("“%s” of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
+		n.Title = ServiceOf(r) + ": " + fmt.Sprintf("“%s” of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
 		if r.Runbook.DistinctApprover {
 			n.Lines = append(n.Lines, r.Started.Mention()+" started the run and may not approve it (two-person rule).")
 		}
@@ -678,17 +691,18 @@ func RollbackNotice(r *deploy.Run) Notice {
 	if i := r.FindPhase(rb.FromPhase); i >= 0 {
 		from = r.PhaseDef(i).Title
 	}
-	return Notice{Kind: NoticeRollback, Icon: IconAlert, RunID: r.ID,
-		Title:  fmt.Sprintf("Rolling back %s on %s", r.Release, r.Env),
-		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", rb.By.Mention()}, {"Reason", rb.Reason}, {"From phase", from}},
-		Lines:  []string{fmt.Sprintf("The rollback procedure (%d steps) is posted in the run's thread.", len(r.Runbook.Rollback.Steps))}}
+	return Notice{Kind: NoticeRollback, Icon: IconAlert, RunID: r.ID, Service: ServiceOf(r),
+		Title: ServiceOf(r) + ": " + fmt.Sprintf("Rolling back %s on %s", r.Release, r.Env),
+		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Returns to", ReturnsTo(r.Previous)},
+			{"Run", r.ID}, {"By", rb.By.Mention()}, {"Reason", rb.Reason}, {"From phase", from}},
+		Lines: []string{fmt.Sprintf("The rollback procedure (%d steps) is posted in the run's thread.", len(r.Runbook.Rollback.Steps))}}
 }
 
 // RolledBackNotice is the final notice of a rollback.
 func RolledBackNotice(r *deploy.Run) Notice {
-	n := Notice{Kind: NoticeRolledBack, Icon: IconRolledBack, RunID: r.ID,
-		Title:  fmt.Sprintf("%s on %s is rolled back", r.Release, r.Env),
-		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Reason", r.Rollback.Reason}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
+	n := Notice{Kind: NoticeRolledBack, Icon: IconRolledBack, RunID: r.ID, Service: ServiceOf(r),
+		Title:  ServiceOf(r) + ": " + fmt.Sprintf("%s on %s is rolled back", r.Release, r.Env),
+		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Returned to", ReturnsTo(r.Previous)}, {"Run", r.ID}, {"Reason", r.Rollback.Reason}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	if sk := SkippedSteps(r); len(sk) > 0 {
 		n.Lines = append([]string{"Skipped steps:"}, sk...)
 	}
@@ -697,9 +711,9 @@ func RolledBackNotice(r *deploy.Run) Notice {
 
 // AbortNotice is the notice posted when a run is aborted.
 func AbortNotice(r *deploy.Run) Notice {
-	return Notice{Kind: NoticeAborted, Icon: IconStopped, RunID: r.ID,
-		Title:  fmt.Sprintf("Deployment of %s to %s aborted", r.Release, r.Env),
-		Fields: []Field{{"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
+	return Notice{Kind: NoticeAborted, Icon: IconStopped, RunID: r.ID, Service: ServiceOf(r),
+		Title:  ServiceOf(r) + ": " + fmt.Sprintf("Deployment of %s to %s aborted", r.Release, r.Env),
+		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
 }
 
 // LastLine returns the last non-empty line of a step's output, at most 200
@@ -710,4 +724,41 @@ func LastLine(out string) string {
 		l = strings.ToValidUTF8(l[:200], "") + "…"
 	}
 	return l
+}
+
+// Deployed names what a run deploys: its service and version
+// ("payments-api v1.4").
+func Deployed(r *deploy.Run) string { return ServiceOf(r) + " " + r.Release }
+
+// ReturnsTo words the version a rollback returns to ("v1.3", or "no
+// earlier completed version").
+func ReturnsTo(previous string) string {
+	if previous == "" {
+		return "no earlier completed version"
+	}
+	return previous
+}
+
+// what names a service's version ("payments-api v1.4"), or the version
+// alone when the service is unknown.
+func what(service, release string) string {
+	if service == "" {
+		return release
+	}
+	return service + " " + release
+}
+
+// What names what the run deploys ("payments-api v1.4").
+func (s Summary) What() string { return what(s.Service, s.Release) }
+
+// What names what the run deploys ("payments-api v1.4").
+func (c PhaseCard) What() string { return what(c.Service, c.Release) }
+
+// ReturnsTo says what the rollback of the card's run returns to, for the
+// rollback card ("returns to v1.3", "no earlier completed version").
+func (c PhaseCard) ReturnsTo() string {
+	if c.Previous == "" {
+		return "no earlier completed version to return to"
+	}
+	return "returns to " + c.Previous
 }

@@ -249,11 +249,11 @@ func TestCardCarriesTypedParts(t *testing.T) {
 func TestNoticesCarryTheirIcon(t *testing.T) {
 	r := sampleRun(t)
 	n := bot.Announcement(r)
-	if n.Icon != bot.IconStart || n.Title != "Deployment of v1.4 to production started" || n.Headline() != "🚀 Deployment of v1.4 to production started" {
+	if n.Icon != bot.IconStart || n.Title != "t: Deployment of v1.4 to production started" || n.Headline() != "🚀 t: Deployment of v1.4 to production started" {
 		t.Errorf("announcement: icon %q, title %q", n.Icon, n.Title)
 	}
 	r.Status, r.AbortedBy, r.AbortReason, r.Ended = deploy.StatusAborted, &deploy.Actor{ID: "U2", Name: "bob"}, "wrong tag", t0.Add(time.Hour)
-	if n := bot.AbortNotice(r); n.Icon != bot.IconStopped || n.Title != "Deployment of v1.4 to production aborted" {
+	if n := bot.AbortNotice(r); n.Icon != bot.IconStopped || n.Title != "t: Deployment of v1.4 to production aborted" {
 		t.Errorf("abort notice: icon %q, title %q", n.Icon, n.Title)
 	}
 	if s := bot.BuildSummary(r, t0); s.Run != (bot.RunState{Status: deploy.StatusAborted, By: "@bob", Reason: "wrong tag", Took: time.Hour}) ||

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,15 +49,19 @@ const MaxReasonLength = 500
 // set; the others are zero.
 type Command struct {
 	Kind Kind
-	// Service is the service of start, plan, runbook, schedule and lock;
-	// empty means the only one (with several, the bot asks which).
+	// Service is the service of start, plan, runbook, schedule, lock,
+	// unlock and stats. Empty means the only one for start, plan, runbook and
+	// schedule (with several, the bot asks which), every service for lock,
+	// unlock and stats.
 	Service string
 	// Version is the tag or commit of start, plan and schedule (case preserved).
 	Version string
-	// Env is the environment of start and plan (default DefaultEnv), lock and unlock.
+	// Env is the environment of start and plan (default DefaultEnv), lock and
+	// unlock, and stats (empty: every environment).
 	Env string
-	// Run is the run id of status, approve, rollback and abort; empty means
-	// "the one active run in this channel".
+	// Run is the run id of status, approve, rollback, abort and report;
+	// empty means "the one active run in this channel" (for report, else the
+	// latest one that ended there).
 	Run string
 	// Reason is the free text of rollback, abort and lock (trimmed, at most
 	// MaxReasonLength characters).
@@ -78,17 +83,23 @@ type Command struct {
 const DefaultStatsDays = 30
 
 // String returns the command's canonical text form, as it would be typed after
-// /deploy ("start v1.4 to production"), for logs and the audit trail. Parsing
-// it again gives the same command, except for a run-less rollback or abort
-// whose reason starts with a word shaped like a run id (only FromOptions
-// builds those).
+// /deploy ("start api v1.4 to production"), for logs and the audit trail.
+// Parsing it again with the grammar that built it gives the same command,
+// except for a run-less rollback or abort whose reason starts with a word
+// shaped like a run id (only FromOptions builds those).
 func (c Command) String() string {
 	parts := []string{string(c.Kind)}
 	add := func(s ...string) { parts = append(parts, s...) }
+	service := func() {
+		if c.Service != "" {
+			add(c.Service)
+		}
+	}
 	switch c.Kind {
 	case KindStart, KindPlan:
+		service()
 		add(c.Version, "to", c.Env)
-	case KindStatus, KindApprove:
+	case KindStatus, KindApprove, KindReport:
 		if c.Run != "" {
 			add(c.Run)
 		}
@@ -98,13 +109,25 @@ func (c Command) String() string {
 		}
 		add(c.Reason)
 	case KindSchedule:
+		service()
 		add(c.Version, formatStart(c.Start, c.StartZone), "for", formatDuration(c.Duration))
 	case KindUnschedule:
 		add(c.Window)
 	case KindLock:
-		add(c.Env, c.Reason)
+		add(c.Env)
+		service()
+		add(c.Reason)
 	case KindUnlock:
 		add(c.Env)
+		service()
+	case KindRunbook:
+		service()
+	case KindStats:
+		service()
+		if c.Env != "" {
+			add("to", c.Env)
+		}
+		add(strconv.Itoa(c.Days))
 	}
 	return strings.Join(parts, " ")
 }

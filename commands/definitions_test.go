@@ -9,7 +9,7 @@ import (
 
 // tableOrder is the order of the command table in PRODUCT.md section 4.
 var tableOrder = []Kind{KindStart, KindStatus, KindList, KindApprove, KindRollback, KindAbort,
-	KindSchedule, KindWindows, KindUnschedule, KindPlan, KindLock, KindUnlock, KindRunbook, KindHelp}
+	KindSchedule, KindWindows, KindUnschedule, KindPlan, KindLock, KindUnlock, KindRunbook, KindReport, KindStats, KindHelp}
 
 func TestDefinitionsFollowTheTable(t *testing.T) {
 	defs := Definitions()
@@ -26,7 +26,7 @@ func TestDefinitionsFollowTheTable(t *testing.T) {
 // TestDefinitionsFitDiscord checks what Discord's API would refuse when the
 // front registers one subcommand per Definition with one option per Arg.
 func TestDefinitionsFitDiscord(t *testing.T) {
-	optionNames := map[string]bool{ArgVersion: true, ArgEnv: true, ArgRun: true, ArgReason: true, ArgStart: true, ArgDuration: true, ArgWindow: true}
+	optionNames := map[string]bool{ArgVersion: true, ArgEnv: true, ArgRun: true, ArgReason: true, ArgStart: true, ArgDuration: true, ArgWindow: true, ArgService: true, ArgDays: true}
 	subcommandName := regexp.MustCompile(`^[a-z]{1,32}$`)
 	placeholder := regexp.MustCompile(`[A-Z]{2,}`)
 	for _, d := range Definitions() {
@@ -83,7 +83,7 @@ func TestDefaultsAreAccepted(t *testing.T) {
 				continue
 			}
 			var c Command
-			if err := c.set(a.Name, a.Default, testNow); err != nil {
+			if err := (Grammar{}).set(&c, a.Name, a.Default, testNow); err != nil {
 				t.Errorf("%s %s: default %q refused: %v", d.Kind, a.Name, a.Default, err)
 			}
 		}

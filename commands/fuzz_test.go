@@ -19,14 +19,26 @@ func FuzzParse(f *testing.F) {
 		"schedule v1.4 2026-12-01 22:00 utc for 1h30m", "unschedule w4k9zt", "lock production freeze", "unlock production",
 		"start v1.4; rm -rf /", "start $(reboot)", "start -rf", "start `id`", "start v1.4 && ls", "start " + strings.Repeat("a", 65),
 		"start vé", "start a/../b", "rollback r7k2qd bad\x07", "schedule v1 2027-03-28 02:30 Europe/Berlin", "/deploy START v1 TO prod",
+		"start api v1.4 to staging", "plan web v2", "runbook api", "schedule api v1.4 2026-12-01 22:00", "lock production api freeze",
+		"unlock production web", "report r7k2qd", "stats api to staging 7", "stats 400", "start apii v1",
 	} {
 		f.Add(s)
 	}
 	version := regexp.MustCompile(VersionPattern)
 	env := regexp.MustCompile(EnvPattern)
 	run := regexp.MustCompile(RunIDPattern)
+	service := regexp.MustCompile(ServicePattern)
 	f.Fuzz(func(t *testing.T, text string) {
-		c, err := Parse(text, testNow)
+		for _, g := range []Grammar{{}, twoServices} {
+			checkParse(t, g, text, version, env, run, service)
+		}
+	})
+}
+
+// checkParse holds g.Parse(text) to the promises of FuzzParse.
+func checkParse(t *testing.T, g Grammar, text string, version, env, run, service *regexp.Regexp) {
+	{
+		c, err := g.Parse(text, testNow)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Msg == "" {
@@ -37,7 +49,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, ok := definition(c.Kind); !ok {
+		if _, ok := g.definition(c.Kind); !ok {
 			t.Fatalf("Parse(%q) kind %q is not defined", text, c.Kind)
 		}
 		switch c.Kind {
@@ -58,9 +70,15 @@ func FuzzParse(f *testing.F) {
 		if c.Kind == KindSchedule && (c.Start.Before(testNow) || c.Duration < MinWindowLength || c.Duration > MaxWindowLength) {
 			t.Fatalf("Parse(%q) accepted window %v for %v", text, c.Start, c.Duration)
 		}
-		again, err := Parse(c.String(), testNow)
+		if c.Service != "" && !(g.IsService(c.Service) || len(g.Services()) == 0 && service.MatchString(c.Service)) {
+			t.Fatalf("Parse(%q) accepted service %q", text, c.Service)
+		}
+		if c.Kind == KindStats && (c.Days < 1 || c.Days > MaxStatsDays) {
+			t.Fatalf("Parse(%q) accepted %d days", text, c.Days)
+		}
+		again, err := g.Parse(c.String(), testNow)
 		if err != nil || !sameCommand(again, c) {
 			t.Fatalf("Parse(%q) = %#v; its canonical form %q parses to %#v, %v", text, c, c.String(), again, err)
 		}
-	})
+	}
 }

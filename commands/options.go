@@ -11,8 +11,8 @@ import (
 // Discord subcommand delivers them: the keys are Arg names (ArgVersion, …),
 // blank values count as left out. It applies exactly the validation and
 // defaults of Parse; an option the command does not take is refused.
-func FromOptions(kind Kind, opts map[string]string, now time.Time) (Command, error) {
-	d, ok := definition(kind)
+func (g Grammar) FromOptions(kind Kind, opts map[string]string, now time.Time) (Command, error) {
+	d, ok := g.definition(kind)
 	if !ok {
 		return Command{}, unknownCommand(string(kind))
 	}
@@ -26,7 +26,7 @@ func FromOptions(kind Kind, opts map[string]string, now time.Time) (Command, err
 		sort.Strings(extra)
 		return Command{}, &Error{Msg: fmt.Sprintf("unexpected option %s", quote(extra[0])), Usage: d.Usage}
 	}
-	return build(d, opts, now)
+	return g.build(d, opts, now)
 }
 
 // takes reports whether the command has an argument of that name.
@@ -41,7 +41,7 @@ func (d Definition) takes(name string) bool {
 
 // build validates named argument values against d and assembles the Command.
 // Both Parse and FromOptions end here.
-func build(d Definition, opts map[string]string, now time.Time) (Command, error) {
+func (g Grammar) build(d Definition, opts map[string]string, now time.Time) (Command, error) {
 	c := Command{Kind: d.Kind}
 	for _, a := range d.Args {
 		v := strings.TrimSpace(opts[a.Name])
@@ -54,7 +54,7 @@ func build(d Definition, opts map[string]string, now time.Time) (Command, error)
 			}
 			v = a.Default
 		}
-		if err := c.set(a.Name, v, now); err != nil {
+		if err := g.set(&c, a.Name, v, now); err != nil {
 			return Command{}, &Error{Msg: err.Error(), Usage: d.Usage}
 		}
 	}
@@ -62,7 +62,7 @@ func build(d Definition, opts map[string]string, now time.Time) (Command, error)
 }
 
 // set validates v as the argument name and stores it in c.
-func (c *Command) set(name, v string, now time.Time) error {
+func (g Grammar) set(c *Command, name, v string, now time.Time) error {
 	var err error
 	switch name {
 	case ArgVersion:
@@ -89,6 +89,12 @@ func (c *Command) set(name, v string, now time.Time) error {
 		if err = validateWindow(v); err == nil {
 			c.Window = v
 		}
+	case ArgService:
+		if err = g.validateService(v); err == nil {
+			c.Service = v
+		}
+	case ArgDays:
+		c.Days, err = parseDays(v)
 	default:
 		err = fmt.Errorf("unexpected option %s", quote(name))
 	}
@@ -98,4 +104,22 @@ func (c *Command) set(name, v string, now time.Time) error {
 // unknownCommand is the refusal of a subcommand that does not exist.
 func unknownCommand(name string) *Error {
 	return &Error{Msg: fmt.Sprintf("unknown command %s. Try /deploy help — commands: %s", quote(name), kindNames())}
+}
+
+// MaxStatsDays is the longest period of /deploy stats, in days.
+const MaxStatsDays = 365
+
+// parseDays parses the DAYS of stats: a whole number from 1 to MaxStatsDays.
+func parseDays(s string) (int, error) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || i >= 3 {
+			return 0, fmt.Errorf("invalid number of days %s: use a whole number from 1 to %d, e.g. 30", quote(s), MaxStatsDays)
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	if n < 1 || n > MaxStatsDays {
+		return 0, fmt.Errorf("invalid number of days %s: use a whole number from 1 to %d, e.g. 30", quote(s), MaxStatsDays)
+	}
+	return n, nil
 }

@@ -91,13 +91,13 @@ func TestFromOptions(t *testing.T) {
 		{"an option the command does not take", KindStatus, map[string]string{"env": "staging"},
 			Command{}, `unexpected option "env"`, "/deploy status [RUN]"},
 		{"an unknown option name", KindStart, map[string]string{"version": "v1.4", "target": "x"},
-			Command{}, `unexpected option "target"`, "/deploy start VERSION [to ENV]"},
+			Command{}, `unexpected option "target"`, "/deploy start [SERVICE] VERSION [to ENV]"},
 		{"missing version", KindStart, map[string]string{"env": "staging"},
-			Command{}, "missing VERSION: tag or commit: letters, digits and . - _ + / (at most 64), e.g. v1.4.2", "/deploy start VERSION [to ENV]"},
+			Command{}, "missing VERSION: tag or commit: letters, digits and . - _ + / (at most 64), e.g. v1.4.2", "/deploy start [SERVICE] VERSION [to ENV]"},
 		{"unknown kind", Kind("deploy"), nil, Command{},
-			`unknown command "deploy". Try /deploy help — commands: start, status, list, approve, rollback, abort, schedule, windows, unschedule, plan, lock, unlock, runbook, help`, ""},
+			`unknown command "deploy". Try /deploy help — commands: start, status, list, approve, rollback, abort, schedule, windows, unschedule, plan, lock, unlock, runbook, report, stats, help`, ""},
 		{"empty kind", Kind(""), nil, Command{},
-			`unknown command "". Try /deploy help — commands: start, status, list, approve, rollback, abort, schedule, windows, unschedule, plan, lock, unlock, runbook, help`, ""},
+			`unknown command "". Try /deploy help — commands: start, status, list, approve, rollback, abort, schedule, windows, unschedule, plan, lock, unlock, runbook, report, stats, help`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

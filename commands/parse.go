@@ -15,7 +15,10 @@ import (
 // Subcommand and keywords ("to", "for") are case-insensitive; values keep their
 // case. Empty text is help. A leading "/deploy" is ignored. Slack's HTML
 // escaping (&amp; &lt; &gt;) is the caller's to undo.
-func Parse(text string, now time.Time) (Command, error) {
+//
+// A SERVICE is recognised by the grammar's service names where the text
+// alone cannot tell (see Definitions for the word order).
+func (g Grammar) Parse(text string, now time.Time) (Command, error) {
 	toks := tokenize(text)
 	if len(toks) > 0 && keyword(toks[0].text) == "/deploy" {
 		toks = toks[1:]
@@ -23,15 +26,15 @@ func Parse(text string, now time.Time) (Command, error) {
 	if len(toks) == 0 {
 		return Command{Kind: KindHelp}, nil
 	}
-	d, ok := definition(Kind(keyword(toks[0].text)))
+	d, ok := g.definition(Kind(keyword(toks[0].text)))
 	if !ok {
 		return Command{}, unknownCommand(toks[0].text)
 	}
-	opts, err := textOptions(d.Kind, text, toks[1:], now)
+	opts, err := g.textOptions(d.Kind, text, toks[1:], now)
 	if err != nil {
 		return Command{}, &Error{Msg: err.Error(), Usage: d.Usage}
 	}
-	return build(d, opts, now)
+	return g.build(d, opts, now)
 }
 
 // token is one whitespace-separated word of the text and where it starts.
@@ -81,7 +84,7 @@ func unexpected(t token) error { return fmt.Errorf("unexpected %s", quote(t.text
 // textOptions applies the word order of kind's usage line to args and returns
 // the named values for build. Each value is validated as it is taken, so the
 // first thing wrong in reading order is the one reported.
-func textOptions(kind Kind, text string, args []token, now time.Time) (map[string]string, error) {
+func (g Grammar) textOptions(kind Kind, text string, args []token, now time.Time) (map[string]string, error) {
 	opts := map[string]string{}
 	var scratch Command
 	put := func(name, v string) error {
@@ -89,12 +92,25 @@ func textOptions(kind Kind, text string, args []token, now time.Time) (map[strin
 			return nil // build reports it missing
 		}
 		opts[name] = v
-		return scratch.set(name, v, now)
+		return g.set(&scratch, name, v, now)
 	}
 	switch kind {
 	case KindStart, KindPlan:
+		// A first word that is one of the services is the SERVICE; two
+		// words before "to" are SERVICE VERSION.
+		switch {
+		case len(args) > 0 && g.IsService(args[0].text):
+			if err := put(ArgService, args[0].text); err != nil {
+				return nil, err
+			}
+			args = args[1:]
+		case len(args) >= 2 && keyword(args[1].text) != "to" && len(g.services) > 0 && !validEnv(args[1].text) && validateVersion(args[0].text) == nil:
+			// "start apii v1.4": a misspelt service, not a version
+			// followed by a stray word.
+			return nil, g.validateService(args[0].text)
+		}
 		if len(args) == 0 || keyword(args[0].text) == "to" {
-			return nil, fmt.Errorf("missing VERSION: a tag or commit, e.g. /deploy %s v1.4.2", kind)
+			return nil, fmt.Errorf("missing VERSION: a tag or commit, e.g. /deploy %s %sv1.4.2", kind, g.example())
 		}
 		if err := put(ArgVersion, args[0].text); err != nil {
 			return nil, err
@@ -120,7 +136,7 @@ func textOptions(kind Kind, text string, args []token, now time.Time) (map[strin
 			return nil, unexpected(args[2])
 		}
 
-	case KindStatus, KindApprove:
+	case KindStatus, KindApprove, KindReport:
 		if len(args) > 1 {
 			return nil, unexpected(args[1])
 		}
@@ -144,8 +160,19 @@ func textOptions(kind Kind, text string, args []token, now time.Time) (map[strin
 		}
 
 	case KindSchedule:
+		// A first word that is one of the services is the SERVICE; a
+		// second word that is no date makes the first one the SERVICE.
+		switch {
+		case len(args) > 0 && g.IsService(args[0].text):
+			if err := put(ArgService, args[0].text); err != nil {
+				return nil, err
+			}
+			args = args[1:]
+		case len(args) >= 2 && len(g.services) > 0 && !startsLikeADate(args[1].text) && keyword(args[1].text) != "for":
+			return nil, g.validateService(args[0].text)
+		}
 		if len(args) == 0 {
-			return nil, fmt.Errorf("missing VERSION: a tag or commit, e.g. /deploy schedule v1.4.2 2026-12-01 22:00 Europe/Berlin")
+			return nil, fmt.Errorf("missing VERSION: a tag or commit, e.g. /deploy schedule %sv1.4.2 2026-12-01 22:00 Europe/Berlin", g.example())
 		}
 		if err := put(ArgVersion, args[0].text); err != nil {
 			return nil, err
@@ -172,17 +199,25 @@ func textOptions(kind Kind, text string, args []token, now time.Time) (map[strin
 			return nil, unexpected(args[2])
 		}
 
-	case KindUnschedule, KindUnlock:
-		name := ArgWindow
-		if kind == KindUnlock {
-			name = ArgEnv
-		}
+	case KindUnschedule:
 		if len(args) > 1 {
 			return nil, unexpected(args[1])
 		}
 		if len(args) == 1 {
-			if err := put(name, args[0].text); err != nil {
+			if err := put(ArgWindow, args[0].text); err != nil {
 				return nil, err
+			}
+		}
+
+	case KindUnlock:
+		if len(args) > 2 {
+			return nil, unexpected(args[2])
+		}
+		for i, name := range []string{ArgEnv, ArgService} {
+			if i < len(args) {
+				if err := put(name, args[i].text); err != nil {
+					return nil, err
+				}
 			}
 		}
 
@@ -191,17 +226,89 @@ func textOptions(kind Kind, text string, args []token, now time.Time) (map[strin
 			if err := put(ArgEnv, args[0].text); err != nil {
 				return nil, err
 			}
+			args = args[1:]
 		}
-		if len(args) > 1 {
-			if err := put(ArgReason, restOf(text, args[1])); err != nil {
+		// A word after ENV is the SERVICE only when it is one of the
+		// services; otherwise it starts the reason.
+		if len(args) > 0 && g.IsService(args[0].text) {
+			if err := put(ArgService, args[0].text); err != nil {
+				return nil, err
+			}
+			args = args[1:]
+		}
+		if len(args) > 0 {
+			if err := put(ArgReason, restOf(text, args[0])); err != nil {
 				return nil, err
 			}
 		}
 
-	default: // list, windows, runbook, help
+	case KindRunbook:
+		if len(args) > 1 {
+			return nil, unexpected(args[1])
+		}
+		if len(args) == 1 {
+			if err := put(ArgService, args[0].text); err != nil {
+				return nil, err
+			}
+		}
+
+	case KindStats:
+		if len(args) > 0 && keyword(args[0].text) != "to" && !allDigits(args[0].text) {
+			if err := put(ArgService, args[0].text); err != nil {
+				return nil, err
+			}
+			args = args[1:]
+		}
+		if len(args) > 0 && keyword(args[0].text) == "to" {
+			if len(args) == 1 {
+				return nil, fmt.Errorf(`missing ENV after "to", e.g. staging`)
+			}
+			if err := put(ArgEnv, args[1].text); err != nil {
+				return nil, err
+			}
+			args = args[2:]
+		}
+		if len(args) > 0 {
+			if err := put(ArgDays, args[0].text); err != nil {
+				return nil, err
+			}
+			args = args[1:]
+		}
+		if len(args) > 0 {
+			return nil, unexpected(args[0])
+		}
+
+	default: // list, windows, help
 		if len(args) > 0 {
 			return nil, unexpected(args[0])
 		}
 	}
 	return opts, nil
+}
+
+// example is the service to show in an example ("api "), or "" when the
+// grammar knows fewer than two services (none needs naming).
+func (g Grammar) example() string {
+	if len(g.services) < 2 {
+		return ""
+	}
+	return g.services[0] + " "
+}
+
+// startsLikeADate reports whether s starts with YYYY-, as a START does.
+func startsLikeADate(s string) bool {
+	return len(s) >= 5 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && isDigit(s[3]) && s[4] == '-'
+}
+
+// allDigits reports whether s is a non-empty run of ASCII digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
 }

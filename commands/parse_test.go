@@ -23,7 +23,7 @@ func mustZone(t testing.TB, name string) *time.Location {
 func sameCommand(a, b Command) bool {
 	return a.Kind == b.Kind && a.Version == b.Version && a.Env == b.Env && a.Run == b.Run &&
 		a.Reason == b.Reason && a.Window == b.Window && a.Start.Equal(b.Start) &&
-		a.StartZone == b.StartZone && a.Duration == b.Duration
+		a.StartZone == b.StartZone && a.Duration == b.Duration && a.Service == b.Service && a.Days == b.Days
 }
 
 func TestParseAccepts(t *testing.T) {
@@ -115,13 +115,13 @@ func TestParseAccepts(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	const (
-		startUsage    = "/deploy start VERSION [to ENV]"
-		scheduleUsage = "/deploy schedule VERSION START [for DURATION]"
+		startUsage    = "/deploy start [SERVICE] VERSION [to ENV]"
+		scheduleUsage = "/deploy schedule [SERVICE] VERSION START [for DURATION]"
 		badVersion    = `: use letters, digits and . - _ + / only (at most 64), e.g. v1.4.2`
 		startHelp     = "use RFC 3339 (2026-12-01T22:00:00+01:00) or YYYY-MM-DD HH:MM [ZONE] (2026-12-01 22:00 Europe/Berlin)"
 		unknownZone   = ": use an IANA name such as Europe/Berlin, or UTC"
 	)
-	commandList := "start, status, list, approve, rollback, abort, schedule, windows, unschedule, plan, lock, unlock, runbook, help"
+	commandList := "start, status, list, approve, rollback, abort, schedule, windows, unschedule, plan, lock, unlock, runbook, report, stats, help"
 	tests := []struct {
 		name      string
 		text      string
@@ -141,7 +141,7 @@ func TestParseRefuses(t *testing.T) {
 		{"start with a flag", "start -rf", `invalid version "-rf": it must start with a letter or digit, e.g. v1.4.2`, startUsage},
 		{"start with && as a word", "start v1.4 && ls", `unexpected "&&"`, startUsage},
 		{"start with && inside the version", "start v1.4&&ls", `invalid version "v1.4&&ls"` + badVersion, startUsage},
-		{"start with a pipe", "plan v1.4|cat to staging", `invalid version "v1.4|cat"` + badVersion, "/deploy plan VERSION [to ENV]"},
+		{"start with a pipe", "plan v1.4|cat to staging", `invalid version "v1.4|cat"` + badVersion, "/deploy plan [SERVICE] VERSION [to ENV]"},
 		{"start with a 65-character version", "start " + strings.Repeat("a", 65),
 			`invalid version "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"…: too long (65 characters, at most 64)`, startUsage},
 		{"start with a non-ASCII letter", "start vé1", `invalid version "vé1"` + badVersion, startUsage},
@@ -158,14 +158,14 @@ func TestParseRefuses(t *testing.T) {
 		{"start to an env with a separator", "start v1.4 to prod;ls",
 			`invalid environment "prod;ls": use lowercase letters, digits, - and _ (at most 32, starting with a letter or digit), e.g. staging`, startUsage},
 		{"start with a word after the env", "start v1.4 to staging now", `unexpected "now"`, startUsage},
-		{"plan without a version", "plan", "missing VERSION: a tag or commit, e.g. /deploy plan v1.4.2", "/deploy plan VERSION [to ENV]"},
+		{"plan without a version", "plan", "missing VERSION: a tag or commit, e.g. /deploy plan v1.4.2", "/deploy plan [SERVICE] VERSION [to ENV]"},
 
 		{"status of something that is no run id", "status foo", `invalid run id "foo": run ids look like r7k2qd (see /deploy list)`, "/deploy status [RUN]"},
 		{"status with a second word", "status r7k2qd x", `unexpected "x"`, "/deploy status [RUN]"},
 		{"approve a capitalised run id", "approve R7K2QD", `invalid run id "R7K2QD": run ids look like r7k2qd (see /deploy list)`, "/deploy approve [RUN]"},
 		{"list with a word", "list all", `unexpected "all"`, "/deploy list"},
 		{"windows with a word", "windows next", `unexpected "next"`, "/deploy windows"},
-		{"runbook with a word", "runbook show", `unexpected "show"`, "/deploy runbook"},
+		{"runbook with two words", "runbook api show", `unexpected "show"`, "/deploy runbook [SERVICE]"},
 		{"help with a word", "help start", `unexpected "start"`, "/deploy help"},
 
 		{"rollback without a reason", "rollback", "missing REASON: why roll back (free text, at most 500 characters)", "/deploy rollback [RUN] REASON…"},
@@ -213,14 +213,14 @@ func TestParseRefuses(t *testing.T) {
 		{"unschedule command substitution", "unschedule $(id)", `invalid window id "$(id)": use the id shown by /deploy windows, e.g. w4k9zt`, "/deploy unschedule WINDOW"},
 		{"unschedule two windows", "unschedule w4k9zt w5k9zt", `unexpected "w5k9zt"`, "/deploy unschedule WINDOW"},
 
-		{"lock without an env", "lock", "missing ENV: environment to freeze, e.g. production", "/deploy lock ENV REASON…"},
-		{"lock without a reason", "lock production", "missing REASON: why it is frozen, shown to whoever tries to start there (free text, at most 500 characters)", "/deploy lock ENV REASON…"},
+		{"lock without an env", "lock", "missing ENV: environment to freeze, e.g. production", "/deploy lock ENV [SERVICE] REASON…"},
+		{"lock without a reason", "lock production", "missing REASON: why it is frozen, shown to whoever tries to start there (free text, at most 500 characters)", "/deploy lock ENV [SERVICE] REASON…"},
 		{"lock a bad env", "lock Prod! freeze",
-			`invalid environment "Prod!": use lowercase letters, digits, - and _ (at most 32, starting with a letter or digit), e.g. staging`, "/deploy lock ENV REASON…"},
-		{"unlock without an env", "unlock", "missing ENV: environment to unfreeze, e.g. production", "/deploy unlock ENV"},
+			`invalid environment "Prod!": use lowercase letters, digits, - and _ (at most 32, starting with a letter or digit), e.g. staging`, "/deploy lock ENV [SERVICE] REASON…"},
+		{"unlock without an env", "unlock", "missing ENV: environment to unfreeze, e.g. production", "/deploy unlock ENV [SERVICE]"},
 		{"unlock with a path", "unlock ../prod",
-			`invalid environment "../prod": use lowercase letters, digits, - and _ (at most 32, starting with a letter or digit), e.g. staging`, "/deploy unlock ENV"},
-		{"unlock with a word after the env", "unlock production now", `unexpected "now"`, "/deploy unlock ENV"},
+			`invalid environment "../prod": use lowercase letters, digits, - and _ (at most 32, starting with a letter or digit), e.g. staging`, "/deploy unlock ENV [SERVICE]"},
+		{"unlock with two words after the env", "unlock production api now", `unexpected "now"`, "/deploy unlock ENV [SERVICE]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,8 +251,8 @@ func TestErrorText(t *testing.T) {
 		err  *Error
 		want string
 	}{
-		{"with usage", &Error{Msg: `invalid version "v1.4;"`, Usage: "/deploy start VERSION [to ENV]"},
-			"invalid version \"v1.4;\"\nUsage: /deploy start VERSION [to ENV]"},
+		{"with usage", &Error{Msg: `invalid version "v1.4;"`, Usage: "/deploy start [SERVICE] VERSION [to ENV]"},
+			"invalid version \"v1.4;\"\nUsage: /deploy start [SERVICE] VERSION [to ENV]"},
 		{"without usage", &Error{Msg: `unknown command "foo"`}, `unknown command "foo"`},
 	}
 	for _, tt := range tests {

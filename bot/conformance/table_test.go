@@ -384,7 +384,7 @@ var table = []tableCase{
 			return ""
 		},
 		card: buildCard, states: []deploy.StepState{pending, pending, pending}, texts: []string{"3 of 3 steps open"},
-		notice: "🚀 Deployment of v1.4.2 to production started",
+		notice: "🚀 conformance: Deployment of v1.4.2 to production started",
 	},
 	{
 		name:  "done",
@@ -491,7 +491,7 @@ var table = []tableCase{
 			return ""
 		},
 		card: rollbackCard, states: []deploy.StepState{pending},
-		notice: "🚨 Rolling back v1.4.2 on production",
+		notice: "🚨 conformance: Rolling back v1.4.2 on production",
 	},
 	{
 		name:  "rollback before production points to abort",
@@ -521,7 +521,7 @@ var table = []tableCase{
 			return ""
 		},
 		card: buildCard, states: []deploy.StepState{pending, pending, pending}, texts: []string{"Stopped: run aborted by @bob: wrong version"},
-		notice: "⏹️ Deployment of v1.4.2 to production aborted",
+		notice: "⏹️ conformance: Deployment of v1.4.2 to production aborted",
 	},
 	{
 		name:  "abort",
@@ -537,7 +537,7 @@ var table = []tableCase{
 			return ""
 		},
 		card: buildCard, states: []deploy.StepState{pending, pending, pending}, texts: []string{"Stopped: run aborted by @ana: wrong version"},
-		notice: "⏹️ Deployment of v1.4.2 to production aborted",
+		notice: "⏹️ conformance: Deployment of v1.4.2 to production aborted",
 	},
 	{
 		name:  "status",
@@ -562,7 +562,7 @@ var table = []tableCase{
 			return p.f.Command(p.t, Ana, Command{Text: "schedule v1.4.2 " + at + " for 90m", Kind: commands.KindSchedule,
 				Opts: map[string]string{"version": "v1.4.2", "start": at, "duration": "90m"}}).Text
 		},
-		saw: []string{"booked for v1.4.2: " + windowStart.Format("Mon 2006-01-02 15:04") + " UTC (for 1h 30m)"},
+		saw: []string{"booked for conformance v1.4.2: " + windowStart.Format("Mon 2006-01-02 15:04") + " UTC (for 1h 30m)"},
 	},
 }
 

@@ -77,8 +77,8 @@ func TestRehearsalInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(".summary h1")),
 		chromedp.WaitVisible(css(`li.step[data-step="notes"] button[data-label="Done"]`)),
 	)
-	if got := text(t, ana, ".summary h1"); got != "v1.4 → production" {
-		t.Errorf("summary heading = %q, want %q", got, "v1.4 → production")
+	if got := text(t, ana, ".summary h1"); got != "rehearsal v1.4 → production" {
+		t.Errorf("summary heading = %q, want %q", got, "rehearsal v1.4 → production")
 	}
 	if got := text(t, ana, "#replies .reply-text"); !strings.Contains(got, "Started run") {
 		t.Errorf("reply to the command = %q, want it to say the run started", got)

@@ -347,11 +347,12 @@ func (c *Page) render1(run *deploy.Run, phases map[string]bool, ended bool) {
 	now := c.clock.Now()
 	pol := policyOf(run)
 	item := newRunItem(run, now, roleNobody)
-	parent := "recent-runs"
+	list := "recent-runs"
 	if item.Live {
-		parent = "live-runs"
+		list = "live-runs"
 	}
-	c.sendAs(update{Op: "upsert", ID: "runitem-" + run.ID, Parent: parent, Prepend: true, Run: run.ID, Kind: "run", Live: item.Live}, "runitem", pol,
+	c.sendAs(update{Op: "upsert", ID: "runitem-" + run.ID, Parent: groupID(list, item.Service), Group: list, Service: item.Service, Prepend: true,
+		Run: run.ID, Kind: "run", Live: item.Live}, "runitem", pol,
 		func(ro role) any { return newRunItem(run, now, ro) })
 	mine := run.Platform == PlatformName // the bot posts this run's messages to the console itself
 	if !mine {

@@ -28,6 +28,10 @@ type update struct {
 	ID      string `json:"id"`
 	Parent  string `json:"parent,omitempty"`
 	Prepend bool   `json:"prepend,omitempty"`
+	// Group is the run list (live-runs, recent-runs) that holds Parent, the
+	// list of Service's runs: a page without that service's list yet makes it.
+	Group   string `json:"group,omitempty"`
+	Service string `json:"service,omitempty"`
 	// Run is the run the element belongs to; Kind is "run", "summary", "card" or "notice".
 	Run  string `json:"run,omitempty"`
 	Kind string `json:"kind"`

@@ -81,7 +81,24 @@ type options struct {
 	token    string
 	// windows wires the real maintenance-window scheduler.
 	windows bool
+	// web adds a second service, web, beside the runbook's (then named api).
+	web bool
 }
+
+// webRunbook is the runbook of the second service of options.web.
+const webRunbook = `
+name: web
+phases:
+  - id: ship
+    title: Ship the web app
+    steps:
+      - id: go
+        title: Upload the bundle
+rollback:
+  steps:
+    - id: revert
+      title: Restore the previous bundle
+`
 
 func newFixture(t *testing.T, o options) *fixture {
 	t.Helper()
@@ -97,9 +114,22 @@ func newFixture(t *testing.T, o options) *fixture {
 	if err != nil {
 		t.Fatalf("registry: %v", err)
 	}
+	if o.web {
+		o.runbook = strings.Replace(o.runbook, "name: rehearsal", "name: api", 1)
+	}
 	rb, err := runbook.Parse("rehearsal.yaml", []byte(o.runbook), reg)
 	if err != nil {
 		t.Fatalf("runbook: %v", err)
+	}
+	services := runbook.Single(rb)
+	if o.web {
+		web, err := runbook.Parse("web.yaml", []byte(webRunbook), reg)
+		if err != nil {
+			t.Fatalf("runbook: %v", err)
+		}
+		if services, err = runbook.NewCatalog(rb, web); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logw := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -118,7 +148,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	if !o.readOnly {
 		posters = append(posters, page)
 	}
-	core, err := appcore.Build(appcore.Config{Store: st, Runbook: rb, Steps: reg, Posters: posters, Views: []deploy.Sink{page}, Calendar: cal, Clock: clk, Logger: log})
+	core, err := appcore.Build(appcore.Config{Store: st, Services: services, Runbook: rb, Steps: reg, Posters: posters, Views: []deploy.Sink{page}, Calendar: cal, Clock: clk, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

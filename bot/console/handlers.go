@@ -46,11 +46,18 @@ type replyJSON struct {
 
 // pageData is what the page template shows.
 type pageData struct {
-	ReadOnly   bool
-	Token      bool
-	Name       string
-	Live       []runItem
-	Recent     []runItem
+	ReadOnly bool
+	Token    bool
+	Name     string
+	Live     []runItem
+	Recent   []runItem
+	// LiveGroups and RecentGroups are Live and Recent grouped by service.
+	LiveGroups   []runGroup
+	RecentGroups []runGroup
+	// Envs are where each service's environments stand.
+	Envs []envGroup
+	// Example is the start command the command box suggests.
+	Example    string
 	ListErr    string
 	Run        *runView
 	Missing    string
@@ -135,6 +142,14 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	for _, run := range finished {
 		d.Recent = append(d.Recent, newRunItem(run, now, roleNobody))
+	}
+	d.LiveGroups, d.RecentGroups = groupRuns("live-runs", d.Live), groupRuns("recent-runs", d.Recent)
+	d.Envs = envGroups(live, finished, now)
+	d.Example = "/deploy start v1.4"
+	if c.bot != nil {
+		if names := c.bot.Services().Names(); len(names) > 1 {
+			d.Example = "/deploy start " + names[0] + " v1.4"
+		}
 	}
 	if id == "" {
 		switch {

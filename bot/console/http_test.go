@@ -460,7 +460,7 @@ func TestDeployedRunWithOpenFollowUpsIsListedAsActive(t *testing.T) {
 	if !strings.Contains(active, run.ID) || !strings.Contains(active, "deployed · follow-ups open") {
 		t.Errorf("the active runs do not list %s as deployed with follow-ups open:\n%s", run.ID, active)
 	}
-	if strings.Contains(finished[:strings.Index(finished, "</ul>")], run.ID) {
+	if strings.Contains(finished[:strings.Index(finished, "</section>")], run.ID) {
 		t.Errorf("the deployed run is also listed as finished")
 	}
 }

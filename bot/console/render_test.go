@@ -79,7 +79,7 @@ func everyButton() bot.PhaseCard {
 	outside.Confirm = &bot.Confirm{Title: "Start outside a window?", Text: "The phase will start now.", OK: "Start now", Cancel: "Wait"}
 	return bot.PhaseCard{
 		RunID: "r7k2q", PhaseID: "deploy", Group: "Deployment", Title: `Deploy <img src=x onerror=alert(1)>`, Index: 2, Total: 3,
-		Release: "v1.4", Env: "production", Production: true, State: bot.CardCurrent, Gate: bot.Gate{Kind: bot.GateApproval, NotBy: "@ana"},
+		Service: "payments-<i>api</i>", Release: "v1.4", Env: "production", Production: true, State: bot.CardCurrent, Gate: bot.Gate{Kind: bot.GateApproval, NotBy: "@ana"},
 		Steps: []bot.StepLine{
 			{ID: "notes", Title: "Release notes reviewed", State: deploy.StepPending, Buttons: []bot.Button{b("Done", deploy.ActDone, "notes", bot.StylePrimary), skip("notes")}},
 			{ID: "build", Title: "Build", State: deploy.StepFailed, Automated: true, Adapter: "shell", By: &bot.Stamp{Who: "@deploybot", Ago: "just now"}, Result: "exit 1: <script>alert(1)</script>", Attempt: 2,
@@ -103,7 +103,7 @@ func TestRenderCard(t *testing.T) {
 			c := renderer(t, tc.readOnly)
 			got := render(t, c, "card", c.cardView(context.Background(), everyButton(), run, nil, roleNobody))
 			golden(t, got)
-			if strings.Contains(got, "<script>") || strings.Contains(got, "<img") {
+			if strings.Contains(got, "<script>") || strings.Contains(got, "<img") || strings.Contains(got, "<i>") {
 				t.Error("markup from outside was not escaped")
 			}
 			if tc.readOnly == strings.Contains(got, "data-button=") {
@@ -115,14 +115,14 @@ func TestRenderCard(t *testing.T) {
 
 func TestRenderSummaryAndNotice(t *testing.T) {
 	c := renderer(t, false)
-	s := bot.Summary{RunID: "r7k2q", Release: "v1.4", Env: "production", StartedBy: "@ana", Run: bot.RunState{Status: deploy.StatusActive},
+	s := bot.Summary{RunID: "r7k2q", Service: "payments-api", Release: "v1.4", Env: "production", StartedBy: "@ana", Run: bot.RunState{Status: deploy.StatusActive},
 		PhaseTitle: "Deploy", Settled: 5, Total: 9, Started: time.Date(2030, 3, 5, 21, 58, 0, 0, time.UTC),
 		Phases: []bot.PhaseLine{{Title: "Code & Repository", State: bot.PhaseApproved, ApprovedBy: "@bob"}, {Title: "Deploy", State: bot.PhaseInProgress},
 			{Title: "Validate", State: bot.PhasePending}, {Title: "Clean <b>up</b>", State: bot.PhaseStopped}}}
 	golden(t, render(t, c, "summary", c.summaryView(s)))
 
-	n := bot.Notice{Kind: bot.NoticeRollback, RunID: "r7k2q", Icon: bot.IconAlert, Title: "Rolling back v1.4 on production",
-		Fields: []bot.Field{{Label: "Reason", Value: "<script>alert(1)</script>"}}, Lines: []string{"The rollback procedure (3 steps) is posted in the run's thread."}}
+	n := bot.Notice{Kind: bot.NoticeRollback, RunID: "r7k2q", Service: "payments-api", Icon: bot.IconAlert, Title: "payments-api: Rolling back v1.4 on production",
+		Fields: []bot.Field{{Label: "Service", Value: "payments-api"}, {Label: "Returns to", Value: "v1.3.9"}, {Label: "Reason", Value: "<script>alert(1)</script>"}}, Lines: []string{"The rollback procedure (3 steps) is posted in the run's thread."}}
 	m := c.mem.put("console/abc", "console", "", bot.Message{Notice: &n}, time.Date(2030, 3, 5, 22, 1, 0, 0, time.UTC))
 	t.Run("notice", func(t *testing.T) {
 		golden(t, render(t, c, "notice", c.noticeView(m)))
@@ -170,5 +170,21 @@ func TestHubReplaysAndDetectsGaps(t *testing.T) {
 	}
 	if _, ok := h.parse("other-1"); ok {
 		t.Error("a cursor of another process parses")
+	}
+}
+
+func TestRollbackCardSaysWhatItReturnsTo(t *testing.T) {
+	c := renderer(t, false)
+	run := &deploy.Run{ID: "r7k2q"}
+	for _, tc := range []struct{ previous, want string }{
+		{"v1.3.9", "payments-api · Rollback procedure · returns to v1.3.9"},
+		{"", "payments-api · Rollback procedure · no earlier completed version to return to"},
+	} {
+		card := bot.PhaseCard{RunID: "r7k2q", PhaseID: deploy.RollbackPhaseID, Title: "Rollback Procedure", Rollback: true, Service: "payments-api",
+			Release: "v1.4", Env: "production", Previous: tc.previous, State: bot.CardCurrent, Gate: bot.Gate{Kind: bot.GateFinishing}}
+		got := render(t, c, "card", c.cardView(context.Background(), card, run, nil, roleNobody))
+		if !strings.Contains(got, `<div class="eyebrow">`+tc.want+`</div>`) {
+			t.Errorf("rollback card with previous %q does not say %q:\n%s", tc.previous, tc.want, got)
+		}
 	}
 }

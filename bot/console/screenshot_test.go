@@ -95,14 +95,14 @@ func TestScreenshotOfARunInProgress(t *testing.T) {
 	p.Do(t, "see the run", chromedp.WaitVisible(css(approve)))
 
 	checks := []struct{ name, sel, want string }{
-		{"the summary names the release", ".summary h1", "v1.4 → production"},
+		{"the summary names the service and the release", ".summary h1", "orchestration-system v1.4 → production"},
 		{"the approved phase says by whom", "#card-" + run + "-code .gate", "Approved by @bob 8 min ago"},
 		{"the automated step finished", `#card-` + run + `-environment li[data-step="ssl"] .detail`, "exit 0"},
 		{"its output's last line shows", `#card-` + run + `-environment li[data-step="ssl"] .lastline`, "api.example.com: valid until 2030-11-02 (241 days)"},
 		{"the skipped step shows the reason", `#card-` + run + `-environment li[data-step="monitoring"] .detail`, "unchanged since v1.3; dashboards checked this morning"},
 		{"the gate waits for another approver", "#card-" + run + "-environment .gate", "Waiting for approval by an approver other than @ana"},
 		{"the gate is marked for bob", "#card-" + run + "-environment .badge-mine", "your approval"},
-		{"the announcement is in the feed", "#feed .notice-announcement .notice-title", "Deployment of v1.4 to production started"},
+		{"the announcement is in the feed", "#feed .notice-announcement .notice-title", "orchestration-system: Deployment of v1.4 to production started"},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {

@@ -16,11 +16,11 @@ import (
 
 // runItem is a run in the run list.
 type runItem struct {
-	ID, Release, Env, StartedBy string
-	Status, StatusClass         string
-	Phase                       string
-	Settled, Total              int
-	Live                        bool
+	ID, Service, Release, Env, StartedBy string
+	Status, StatusClass                  string
+	Phase                                string
+	Settled, Total                       int
+	Live                                 bool
 	// When is "started" or "ended", at At (Ago words it for now).
 	When string
 	At   stamp
@@ -44,7 +44,7 @@ func newStamp(now, at time.Time) stamp { return stamp{At: at, Ago: deploy.Ago(no
 func newRunItem(r *deploy.Run, now time.Time, ro role) runItem {
 	settled, total := r.Progress()
 	it := runItem{
-		ID: r.ID, Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(),
+		ID: r.ID, Service: bot.ServiceOf(r), Release: r.Release, Env: r.Env, StartedBy: r.Started.Mention(),
 		Status: statusLabel(r.Status), StatusClass: string(r.Status), Settled: settled, Total: total,
 		Live: r.Status.Open(), When: "started", At: newStamp(now, r.Created),
 	}
@@ -59,6 +59,83 @@ func newRunItem(r *deploy.Run, now time.Time, ro role) runItem {
 		it.When, it.At = "ended", newStamp(now, r.Ended)
 	}
 	return it
+}
+
+// runGroup is the runs of one service in a run list.
+type runGroup struct {
+	Service string
+	// ListID is the id of the group's list: the list's id and the service
+	// ("live-runs:api"); live updates insert into it.
+	ListID string
+	Runs   []runItem
+}
+
+// groupID is the id of the list of service's runs in the list id.
+func groupID(list, service string) string { return list + ":" + service }
+
+// groupRuns groups items by service, the services in name order, each
+// group's runs in the order given.
+func groupRuns(list string, items []runItem) []runGroup {
+	var out []runGroup
+	at := map[string]int{}
+	for _, it := range items {
+		i, ok := at[it.Service]
+		if !ok {
+			i = len(out)
+			at[it.Service] = i
+			out = append(out, runGroup{Service: it.Service, ListID: groupID(list, it.Service)})
+		}
+		out[i].Runs = append(out[i].Runs, it)
+	}
+	slices.SortStableFunc(out, func(a, b runGroup) int { return strings.Compare(a.Service, b.Service) })
+	return out
+}
+
+// envGroup is where the environments of one service stand: the ones its
+// live runs hold, the version last deployed in each, degraded ones.
+type envGroup struct {
+	Service string
+	Lines   []string
+}
+
+// envGroups says where each service's environments stand, from its live
+// runs (the environments they hold) and its recent runs, newest first.
+func envGroups(live, recent []*deploy.Run, now time.Time) []envGroup {
+	byService := map[string]*envGroup{}
+	var names []string
+	group := func(r *deploy.Run) *envGroup {
+		s := bot.ServiceOf(r)
+		g := byService[s]
+		if g == nil {
+			g = &envGroup{Service: s}
+			byService[s] = g
+			names = append(names, s)
+		}
+		return g
+	}
+	for _, r := range live {
+		if r.Status.Live() {
+			g := group(r)
+			g.Lines = append(g.Lines, fmt.Sprintf("%s: held by run %s (%s, %s)", r.Env, r.ID, r.Release, statusLabel(r.Status)))
+		}
+	}
+	recentOf := map[string][]*deploy.Run{}
+	for _, r := range recent {
+		group(r)
+		recentOf[bot.ServiceOf(r)] = append(recentOf[bot.ServiceOf(r)], r)
+	}
+	slices.Sort(names)
+	out := make([]envGroup, 0, len(names))
+	for _, n := range names {
+		g := byService[n]
+		for _, l := range bot.EnvironmentLines(recentOf[n], now) {
+			g.Lines = append(g.Lines, strings.TrimPrefix(l, "• "))
+		}
+		if len(g.Lines) > 0 {
+			out = append(out, *g)
+		}
+	}
+	return out
 }
 
 func statusLabel(s deploy.Status) string {

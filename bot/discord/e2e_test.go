@@ -30,13 +30,13 @@ func TestRunThroughDiscord(t *testing.T) {
 		t.Fatalf("start answered %+v, want an ephemeral \"Started run …\"", reply)
 	}
 	h.eventually("the announcement in the notice channel", func() bool {
-		_, ok := h.fake.Find(noticeChannel, "🚀 Deployment of v1.4.2 to production started", "@ana")
+		_, ok := h.fake.Find(noticeChannel, "🚀 discord-e2e: Deployment of v1.4.2 to production started", "@ana")
 		return ok
 	})
 	var sum discordfake.Message
 	h.eventually("the run summary", func() bool {
 		var ok bool
-		sum, ok = h.fake.Find(runChannel, "Deployment of v1.4.2 to production", "Status: in progress")
+		sum, ok = h.fake.Find(runChannel, "Deployment of discord-e2e v1.4.2 to production", "Status: in progress")
 		return ok
 	})
 	card := h.card("build", has("Phase 1/2 · Build", "Code review completed", "3 of 3 steps open"))
@@ -139,7 +139,7 @@ func TestRunThroughDiscord(t *testing.T) {
 		t.Errorf("the confirmation still has buttons: %s", c.Visible())
 	}
 	h.eventually("the rollback notice", func() bool {
-		_, ok := h.fake.Find(noticeChannel, "🚨 Rolling back v1.4.2 on production", "Reason: error rate above 2% after the canary", "From phase: Ship")
+		_, ok := h.fake.Find(noticeChannel, "🚨 discord-e2e: Rolling back v1.4.2 on production", "Reason: error rate above 2% after the canary", "From phase: Ship")
 		return ok
 	})
 	h.card("rollback", has("↩️ Rollback Procedure", "Revert the release", "Done"))

@@ -29,6 +29,10 @@ type registeredCommand struct {
 			Name      string `json:"name"`
 			Required  bool   `json:"required"`
 			MaxLength int    `json:"max_length"`
+			Choices   []struct {
+				Name  string `json:"name"`
+				Value any    `json:"value"`
+			} `json:"choices"`
 		} `json:"options"`
 	} `json:"options"`
 }
@@ -58,7 +62,7 @@ func TestRegisterWritesOnlyWhenTheDefinitionChanged(t *testing.T) {
 			if err := json.Unmarshal(cmds[0], &cmd); err != nil {
 				t.Fatal(err)
 			}
-			checkCommand(t, cmd)
+			checkCommand(t, cmd, commands.NewGrammar([]string{"discord-e2e"}))
 
 			changed, err = h.front.Register(ctx)
 			if err != nil || changed {
@@ -92,18 +96,19 @@ func TestRegisterWritesOnlyWhenTheDefinitionChanged(t *testing.T) {
 	}
 }
 
-// checkCommand pins the registered command to commands.Definitions: one
-// subcommand per row of the command table, options named after the arguments.
-func checkCommand(t *testing.T, cmd registeredCommand) {
+// checkCommand pins the registered command to g.Definitions: one
+// subcommand per row of the command table, options named after the
+// arguments, the services as the service option's choices.
+func checkCommand(t *testing.T, cmd registeredCommand, g commands.Grammar) {
 	t.Helper()
 	if cmd.Name != "deploy" || cmd.Type != 1 {
 		t.Errorf("command %q type %d, want deploy type 1", cmd.Name, cmd.Type)
 	}
-	defs := commands.Definitions()
+	defs := g.Definitions()
 	if len(cmd.Options) != len(defs) {
 		t.Fatalf("%d subcommands, want %d", len(cmd.Options), len(defs))
 	}
-	allowed := []string{"version", "env", "run", "reason", "start", "duration", "window"}
+	allowed := []string{"version", "env", "run", "reason", "start", "duration", "window", "service", "days"}
 	for i, d := range defs {
 		sub := cmd.Options[i]
 		if sub.Name != string(d.Kind) || sub.Type != 1 {
@@ -120,6 +125,16 @@ func checkCommand(t *testing.T, cmd registeredCommand) {
 			}
 			if !slices.Contains(allowed, o.Name) {
 				t.Errorf("%s: option %q is not one of %v", d.Kind, o.Name, allowed)
+			}
+			var choices []string
+			for _, c := range o.Choices {
+				if c.Value != c.Name {
+					t.Errorf("%s option %s: choice %q has value %v, want the service's name", d.Kind, o.Name, c.Name, c.Value)
+				}
+				choices = append(choices, c.Name)
+			}
+			if !slices.Equal(choices, a.Choices) {
+				t.Errorf("%s option %s: choices %q, want %q", d.Kind, o.Name, choices, a.Choices)
 			}
 		}
 	}
@@ -183,7 +198,7 @@ func TestGateway(t *testing.T) {
 	}
 
 	help := h.command(ana, "help", nil)
-	if !help.Ephemeral || !strings.Contains(help.Content, "/deploy start VERSION [to ENV]") {
+	if !help.Ephemeral || !strings.Contains(help.Content, "/deploy start [SERVICE] VERSION [to ENV]") {
 		t.Errorf("help = %q", help.Content)
 	}
 	h.command(ana, "start", map[string]string{"version": "v1.4.2", "env": "staging"})
@@ -332,7 +347,7 @@ func TestBadOptionsAreRefusedEphemerally(t *testing.T) {
 		opts      map[string]string
 		want      string
 	}{
-		{"version with a semicolon", "start", map[string]string{"version": "v1;rm -rf /"}, "Usage: /deploy start VERSION [to ENV]"},
+		{"version with a semicolon", "start", map[string]string{"version": "v1;rm -rf /"}, "Usage: /deploy start [SERVICE] VERSION [to ENV]"},
 		{"unknown subcommand", "launch", nil, "unknown command"},
 		{"option the subcommand does not take", "status", map[string]string{"version": "v1"}, "unexpected option"},
 		{"rollback without a reason", "rollback", nil, "missing REASON"},

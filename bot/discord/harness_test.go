@@ -93,6 +93,8 @@ type harness struct {
 
 type harnessConfig struct {
 	runbook string
+	// also is a second service's runbook (YAML), deployed beside runbook's.
+	also    string
 	gateway bool // receive over the Gateway instead of HTTP
 	guild   string
 	noRun   bool // do not start Front.Run (tests that call Register themselves)
@@ -124,6 +126,16 @@ func newHarness(t *testing.T, hc harnessConfig) *harness {
 	if err != nil {
 		t.Fatalf("runbook: %v", err)
 	}
+	services := runbook.Single(rb)
+	if hc.also != "" {
+		other, err := runbook.Parse("also.yaml", []byte(hc.also), reg)
+		if err != nil {
+			t.Fatalf("runbook: %v", err)
+		}
+		if services, err = runbook.NewCatalog(rb, other); err != nil {
+			t.Fatal(err)
+		}
+	}
 	log := testLogger()
 	cfg := discord.Config{Token: discordfake.BotToken, AppID: discordfake.AppID, APIURL: fake.URL(), GuildID: hc.guild,
 		Clock: clk, Logger: log, AckBudget: hc.ackBudget, Workers: hc.workers}
@@ -136,7 +148,7 @@ func newHarness(t *testing.T, hc harnessConfig) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, err := appcore.Build(appcore.Config{Store: store, Runbook: rb, Steps: reg, Posters: []bot.Poster{poster}, Clock: clk, Logger: log, NoticeChannel: noticeChannel})
+	core, err := appcore.Build(appcore.Config{Store: store, Services: services, Runbook: rb, Steps: reg, Posters: []bot.Poster{poster}, Clock: clk, Logger: log, NoticeChannel: noticeChannel})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -201,7 +201,7 @@ func (f *Front) command(ctx context.Context, in *discordgo.Interaction, respond 
 		_ = respond(message(ephemeral("pick a subcommand, e.g. /deploy help")))
 		return
 	}
-	cmd, err := commands.FromOptions(kind, opts, f.clock.Now())
+	cmd, err := f.bot.Grammar().FromOptions(kind, opts, f.clock.Now())
 	if err != nil {
 		_ = respond(message(ephemeral(err.Error()))) // commands' errors are written for people
 		return

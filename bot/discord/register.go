@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	"github.com/bwmarrin/discordgo"
@@ -16,19 +17,29 @@ const CommandName = "deploy"
 // commandDescription describes /deploy in Discord's command picker (at most 100 characters).
 const commandDescription = "Run deployments from the runbook: start, approve, roll back, schedule windows"
 
-// Command returns the /deploy application command: one subcommand per
-// commands.Definitions entry, each argument a string option named after it.
-func Command() *discordgo.ApplicationCommand {
+// Command returns the /deploy application command of a bot that knows no
+// service names (CommandFor the zero commands.Grammar).
+func Command() *discordgo.ApplicationCommand { return CommandFor(commands.Grammar{}) }
+
+// CommandFor returns the /deploy application command of grammar g: one
+// subcommand per g.Definitions entry, each argument a string option named
+// after it, the service option with the services as choices (when there
+// are at most 25 of them).
+func CommandFor(g commands.Grammar) *discordgo.ApplicationCommand {
 	// Guild-only: a run belongs to a guild, so /deploy is not offered in DMs.
 	guildOnly := []discordgo.InteractionContextType{discordgo.InteractionContextGuild}
 	cmd := &discordgo.ApplicationCommand{Name: CommandName, Type: discordgo.ChatApplicationCommand, Description: commandDescription, Contexts: &guildOnly}
-	for _, d := range commands.Definitions() {
+	for _, d := range g.Definitions() {
 		sub := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommand, Name: string(d.Kind), Description: d.Summary}
 		for _, a := range d.Args {
-			sub.Options = append(sub.Options, &discordgo.ApplicationCommandOption{
+			o := &discordgo.ApplicationCommandOption{
 				Type: discordgo.ApplicationCommandOptionString, Name: a.Name, Description: a.Description,
 				Required: a.Required, MaxLength: a.MaxLength,
-			})
+			}
+			for _, c := range a.Choices {
+				o.Choices = append(o.Choices, &discordgo.ApplicationCommandOptionChoice{Name: c, Value: c})
+			}
+			sub.Options = append(sub.Options, o)
 		}
 		cmd.Options = append(cmd.Options, sub)
 	}
@@ -40,7 +51,7 @@ func Command() *discordgo.ApplicationCommand {
 // first and overwrites them (one bulk overwrite) only when they differ, so
 // restarts do not re-register. It reports whether it wrote.
 func (f *Front) Register(ctx context.Context) (changed bool, err error) {
-	want := Command()
+	want := CommandFor(f.bot.Grammar())
 	have, err := f.s.ApplicationCommands(f.appID, f.guildID, discordgo.WithContext(ctx))
 	if err != nil {
 		return false, platformError("list application commands", err)
@@ -77,6 +88,7 @@ type canonOption struct {
 	Required    bool          `json:"required"`
 	MaxLength   int           `json:"max_length"`
 	Options     []canonOption `json:"options"`
+	Choices     []string      `json:"choices,omitempty"`
 }
 
 func canon(c *discordgo.ApplicationCommand) canonCommand {
@@ -96,8 +108,12 @@ func canon(c *discordgo.ApplicationCommand) canonCommand {
 func canonOptions(opts []*discordgo.ApplicationCommandOption) []canonOption {
 	out := []canonOption{}
 	for _, o := range opts {
-		out = append(out, canonOption{Type: int(o.Type), Name: o.Name, Description: o.Description, Required: o.Required,
-			MaxLength: o.MaxLength, Options: canonOptions(o.Options)})
+		co := canonOption{Type: int(o.Type), Name: o.Name, Description: o.Description, Required: o.Required,
+			MaxLength: o.MaxLength, Options: canonOptions(o.Options)}
+		for _, c := range o.Choices {
+			co.Choices = append(co.Choices, c.Name+"="+fmt.Sprint(c.Value))
+		}
+		out = append(out, co)
 	}
 	return out
 }

@@ -98,7 +98,7 @@ func field(name, value string, inline bool) *discordgo.MessageEmbedField {
 
 func renderSummary(s bot.Summary) rendered {
 	e := &discordgo.MessageEmbed{
-		Title:       truncate(fmt.Sprintf("Deployment of %s to %s", s.Release, s.Env), maxTitle),
+		Title:       truncate(fmt.Sprintf("Deployment of %s to %s", s.What(), s.Env), maxTitle),
 		Description: truncate(strings.Join(phaseLines(s.Phases), "\n"), maxDescription),
 		Color:       statusColor(s.Run.Status),
 		Footer:      &discordgo.MessageEmbedFooter{Text: "run " + s.RunID},
@@ -146,7 +146,7 @@ func renderCard(c bot.PhaseCard) rendered {
 	if c.Production {
 		title += " ⚠️ production"
 	}
-	author := fmt.Sprintf("%s to %s", c.Release, c.Env)
+	author := fmt.Sprintf("%s → %s", c.What(), c.Env)
 	if c.Group != "" {
 		author = c.Group + " · " + author
 	}
@@ -157,8 +157,13 @@ func renderCard(c bot.PhaseCard) rendered {
 		Fields: []*discordgo.MessageEmbedField{field("Gate", bot.GateText(c.Gate), false)},
 		Footer: &discordgo.MessageEmbedFooter{Text: fmt.Sprintf("run %s · phase %s · %s", c.RunID, c.PhaseID, cardStateWord(c.State))},
 	}
-	budget := maxEmbedTotal - 200 - utf8.RuneCountInString(e.Title) - utf8.RuneCountInString(e.Author.Name) -
-		utf8.RuneCountInString(e.Fields[0].Value) - utf8.RuneCountInString(e.Footer.Text)
+	if c.Rollback {
+		e.Fields = append(e.Fields, field("Rollback", c.ReturnsTo(), false))
+	}
+	budget := maxEmbedTotal - 200 - utf8.RuneCountInString(e.Title) - utf8.RuneCountInString(e.Author.Name) - utf8.RuneCountInString(e.Footer.Text)
+	for _, f := range e.Fields {
+		budget -= utf8.RuneCountInString(f.Value)
+	}
 	e.Description = stepList(c.Steps, min(maxDescription, budget))
 	return rendered{Embeds: []*discordgo.MessageEmbed{e}, Components: cardComponents(c)}
 }

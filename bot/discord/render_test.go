@@ -183,6 +183,7 @@ func TestRenderCard(t *testing.T) {
 		{"rollback procedure", 3, func() *deploy.Run {
 			r := sampleRun()
 			r.Status = deploy.StatusRollingBack
+			r.Previous = "v1.4.1"
 			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate up", FromPhase: "code", At: t0.Add(7 * time.Minute)}
 			sys := deploy.System
 			rb := deploy.PhaseRun{ID: deploy.RollbackPhaseID, Started: t0.Add(7 * time.Minute), Steps: []deploy.StepRun{
@@ -275,6 +276,7 @@ func TestRenderNotice(t *testing.T) {
 	rolledBack := func() *deploy.Run {
 		r := sampleRun()
 		r.Status = deploy.StatusRolledBack
+		r.Previous = "v1.4.1"
 		r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate up", FromPhase: "code", At: t0.Add(7 * time.Minute)}
 		r.Ended = t0.Add(11 * time.Minute)
 		return r

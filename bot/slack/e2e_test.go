@@ -34,9 +34,9 @@ func TestDeployment(t *testing.T) {
 
 	// The announcement goes to the notice channel; the summary to the run's
 	// channel, with the phase card as a reply in its thread.
-	h.message(noticeChannel, "🚀 Deployment of v1.4 to production started", "Started by @ana")
+	h.message(noticeChannel, "🚀 payments-api: Deployment of v1.4 to production started", "Started by @ana")
 	conv := h.fake.Conversation(deployChannel)
-	if len(conv) != 1 || !strings.Contains(conv[0].Visible(), "🚀 v1.4 → production") {
+	if len(conv) != 1 || !strings.Contains(conv[0].Visible(), "🚀 payments-api v1.4 → production") {
 		t.Fatalf("the run's channel should hold the summary only:\n%s", h.fake.Transcript(deployChannel))
 	}
 	if len(conv[0].Replies) != 1 || conv[0].Replies[0].TS != card.TS {
@@ -85,8 +85,8 @@ func TestDeployment(t *testing.T) {
 
 	// The last approval completes the run.
 	h.click(uBob, next, "Approve", "")
-	h.message(noticeChannel, "✅ v1.4 is deployed to production", "Approvers @bob")
-	h.message(deployChannel, "🚀 v1.4 → production", "completed in")
+	h.message(noticeChannel, "✅ payments-api: v1.4 is deployed to production", "Approvers @bob")
+	h.message(deployChannel, "🚀 payments-api v1.4 → production", "completed in")
 	h.flush()
 
 	// Every message was posted once and then edited in place; each gate
@@ -99,7 +99,7 @@ func TestDeployment(t *testing.T) {
 	if n := h.fake.CallCount("chat.postMessage"); n != 7 {
 		t.Errorf("chat.postMessage called %d times, want 7", n)
 	}
-	if s, _ := h.fake.Find(deployChannel, "🚀 v1.4 → production"); s.Edits == 0 {
+	if s, _ := h.fake.Find(deployChannel, "🚀 payments-api v1.4 → production"); s.Edits == 0 {
 		t.Error("the summary was never updated")
 	}
 }
@@ -214,7 +214,7 @@ func TestRollback(t *testing.T) {
 	if status != http.StatusOK || len(bytes.TrimSpace(body)) != 0 {
 		t.Fatalf("reason accepted should close the dialog: %d %s", status, body)
 	}
-	h.message(noticeChannel, "🚨 Rolling back v1.4 on production", "error rate doubled <!channel>")
+	h.message(noticeChannel, "🚨 payments-api: Rolling back v1.4 on production", "error rate doubled <!channel>")
 	if n, _ := h.fake.Find(noticeChannel, "Rolling back"); strings.Contains(string(n.Blocks), "<!channel>") {
 		t.Error("the reason reached Slack unescaped (it would ping the channel)")
 	}
@@ -228,8 +228,8 @@ func TestRollback(t *testing.T) {
 	}
 
 	h.click(uBob, rb, "Done", ":revert")
-	h.message(noticeChannel, "↩️ v1.4 on production is rolled back")
-	h.message(deployChannel, "🚀 v1.4 → production", "rolled back (by @bob")
+	h.message(noticeChannel, "↩️ payments-api: v1.4 on production is rolled back")
+	h.message(deployChannel, "🚀 payments-api v1.4 → production", "rolled back (by @bob")
 }
 
 // TestRateLimitStorm: Slack answers 429 for a while; every message still
@@ -250,7 +250,7 @@ func TestRateLimitStorm(t *testing.T) {
 	if limited != 4 {
 		t.Errorf("%d calls were rate limited, want 4", limited)
 	}
-	if s, _ := h.fake.Find(deployChannel, "🚀 v1.4 → production"); !strings.Contains(s.Visible(), "2/3 steps") {
+	if s, _ := h.fake.Find(deployChannel, "🚀 payments-api v1.4 → production"); !strings.Contains(s.Visible(), "2/3 steps") {
 		t.Errorf("the summary did not reach its final state:\n%s", s.Visible())
 	}
 }
@@ -345,8 +345,8 @@ func TestCommandReplies(t *testing.T) {
 		want       []string
 	}{
 		{"unknown command", "deploy-it-now", "ephemeral", []string{"deploy-it-now", "start"}},
-		{"injection refused", "start v1.4; rm -rf /", "ephemeral", []string{"invalid version", "Usage: /deploy start VERSION"}},
-		{"help", "help", "ephemeral", []string{"/deploy start VERSION [to ENV]"}},
+		{"injection refused", "start v1.4; rm -rf /", "ephemeral", []string{"invalid version", "Usage: /deploy start [SERVICE] VERSION"}},
+		{"help", "help", "ephemeral", []string{"/deploy start [SERVICE] VERSION [to ENV]"}},
 		{"empty is help", "", "ephemeral", []string{"/deploy status [RUN]"}},
 		{"status with no run", "status", "ephemeral", []string{"no deployment is running in this channel"}},
 		{"lock is announced", "lock staging db migration &lt;today&gt;", "in_channel", []string{"staging is frozen", "db migration &lt;today&gt;"}},

@@ -120,6 +120,8 @@ func (c *redisCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // options of a harness.
 type options struct {
 	yaml string
+	// also is a second service's runbook (YAML), deployed beside yaml's.
+	also string
 	// socket runs the front in Socket Mode (no signing secret).
 	socket bool
 	// noExecutor leaves the step executor stopped (no background Redis traffic).
@@ -205,8 +207,18 @@ func (h *harness) start() {
 	if !h.opt.noPoster {
 		posters = append(posters, poster)
 	}
+	services := runbook.Single(h.rb)
+	if h.opt.also != "" {
+		other, err := runbook.Parse("also.yaml", []byte(h.opt.also), h.reg)
+		if err != nil {
+			t.Fatalf("runbook: %v", err)
+		}
+		if services, err = runbook.NewCatalog(h.rb, other); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.core, err = appcore.Build(appcore.Config{
-		Store: store, Runbook: h.rb, Steps: h.reg, Posters: posters, Clock: clock.Real{}, Logger: log,
+		Store: store, Services: services, Runbook: h.rb, Steps: h.reg, Posters: posters, Clock: clock.Real{}, Logger: log,
 		NoticeChannel: noticeChannel, Poll: 50 * time.Millisecond,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"deploybot/bot"
 	"deploybot/deploy"
+	"deploybot/runbook"
 )
 
 // This file is the part of the front shared by HTTP and Socket Mode: a
@@ -290,17 +291,32 @@ func (f *Front) reasonSubmitted(ctx context.Context, cb *interaction) any {
 }
 
 // actor is the person as the engine sees them, with the user groups the
-// runbook's approver list names.
+// approver and operator lists of every service's runbook name.
 func (f *Front) actor(ctx context.Context, team, id, name string) deploy.Actor {
 	a := deploy.Actor{ID: id, Name: name, Platform: Platform, Workspace: team}
-	rb := f.bot.Runbook()
-	handles := approverHandles(append(slices.Clone(rb.Approvers), rb.Operators...))
+	handles := serviceHandles(f.bot.Services().All())
 	if len(handles) > 0 {
 		gctx, cancel := context.WithTimeout(ctx, groupsWait)
 		defer cancel()
 		a.Groups = f.groups.of(gctx, id, handles)
 	}
 	return a
+}
+
+// serviceHandles returns the user-group handles (without "@") that the
+// runbooks' approvers and operators name, their environments' approvers
+// among them, sorted and each once.
+func serviceHandles(rbs []*runbook.Runbook) []string {
+	var all []string
+	for _, rb := range rbs {
+		all = append(all, approverHandles(rb.Approvers)...)
+		all = append(all, approverHandles(rb.Operators)...)
+		for _, env := range rb.EnvNames() {
+			all = append(all, approverHandles(rb.Policy(env).Approvers)...)
+		}
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
 }
 
 // approverHandles returns the user-group handles (without "@") of an approver list.

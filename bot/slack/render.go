@@ -371,7 +371,7 @@ func slackDate(t time.Time) string {
 // RenderSummary renders a run's summary message.
 func RenderSummary(s bot.Summary) Rendered {
 	var blocks []slack.Block
-	blocks = append(blocks, slack.NewHeaderBlock(plain(fmt.Sprintf("🚀 %s → %s", s.Release, s.Env), maxHeaderText)))
+	blocks = append(blocks, slack.NewHeaderBlock(plain(fmt.Sprintf("🚀 %s → %s", s.What(), s.Env), maxHeaderText)))
 	var b strings.Builder
 	status := bot.RunStatusText(s.Run)
 	fmt.Fprintf(&b, "%s *%s*\n", statusIcon(s.Run.Status), esc(status, 1000))
@@ -402,7 +402,7 @@ func RenderSummary(s bot.Summary) Rendered {
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Each phase has its own message in this thread, updated as it goes.")))
 	blocks = trimToBudget(blocks, "… more phases: /deploy status")
 	assignBlockIDs(blocks)
-	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.Release, s.Env, s.RunID, status)
+	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.What(), s.Env, s.RunID, status)
 	if s.Total > 0 {
 		text += fmt.Sprintf(", %d/%d steps", s.Settled, s.Total)
 	}
@@ -623,7 +623,14 @@ func RenderCard(c bot.PhaseCard) Rendered {
 	if c.Group != "" {
 		ctx = append(ctx, "*"+esc(c.Group, 200)+"*")
 	}
-	ctx = append(ctx, fmt.Sprintf("`%s` → *%s*", esc(c.Release, 100), esc(c.Env, 100)), fmt.Sprintf("run `%s`", esc(c.RunID, 100)))
+	release := fmt.Sprintf("`%s` → *%s*", esc(c.Release, 100), esc(c.Env, 100))
+	if c.Service != "" {
+		release = "*" + esc(c.Service, 100) + "* " + release
+	}
+	ctx = append(ctx, release, fmt.Sprintf("run `%s`", esc(c.RunID, 100)))
+	if c.Rollback {
+		ctx = append(ctx, "↩️ "+esc(c.ReturnsTo(), 200))
+	}
 	if c.Production {
 		ctx = append(ctx, "🔴 production phase")
 	}
@@ -646,7 +653,7 @@ func RenderCard(c bot.PhaseCard) Rendered {
 	blocks := append(append(head, steps...), tail...)
 	assignBlockIDs(blocks)
 
-	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.Release, c.Env, bot.GateText(c.Gate))
+	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.What(), c.Env, bot.GateText(c.Gate))
 	return Rendered{Text: fallback(text), Blocks: blocks}
 }
 

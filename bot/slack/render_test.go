@@ -225,6 +225,7 @@ func TestRenderCard(t *testing.T) {
 			[]string{"Approve", "Rollback"}},
 		{"rollback phase", rb, func(r *deploy.Run) int {
 			r.Status = deploy.StatusRollingBack
+			r.Previous = "v1.3.9"
 			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0.Add(-time.Minute)}
 			r.Phases[0].Ended = t0.Add(-time.Minute)
 			r.Phases = append(r.Phases, deploy.PhaseRun{ID: deploy.RollbackPhaseID, Started: t0.Add(-time.Minute), Steps: []deploy.StepRun{
@@ -232,7 +233,7 @@ func TestRenderCard(t *testing.T) {
 			}})
 			r.Phase = 2
 			return 2
-		}, []string{"↩️ Rollback Procedure", "Revert to the previous version"},
+		}, []string{"↩️ Rollback Procedure", "Revert to the previous version", "Rollback · payments-api v1.4 → production", "↩️ returns to v1.3.9"},
 			[]string{"Done", "Skip", "Done", "Skip"}},
 		{"stopped by rollback", rb, func(r *deploy.Run) int {
 			r.Status = deploy.StatusRolledBack
@@ -408,7 +409,7 @@ func TestRenderSummary(t *testing.T) {
 	}{
 		{"in progress", func(r *deploy.Run) {
 			set(&r.Phases[0].Steps[0], deploy.StepDone, ana, time.Minute, "")
-		}, []string{"🚀 v1.4 → production", "in progress", "started by @ana", "Current phase: Prepare the release", "1/4 steps", "▶️ Prepare the release — in progress"}},
+		}, []string{"🚀 payments-api v1.4 → production", "in progress", "started by @ana", "Current phase: Prepare the release", "1/4 steps", "▶️ Prepare the release — in progress"}},
 		{"completed", func(r *deploy.Run) {
 			for i := range r.Phases {
 				for j := range r.Phases[i].Steps {
@@ -487,6 +488,7 @@ func TestRenderNotice(t *testing.T) {
 	rolling := func() *deploy.Run {
 		r := fixtureRun(rb)
 		r.Status = deploy.StatusRollingBack
+		r.Previous = "v1.3.9"
 		r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "error rate doubled", FromPhase: "prepare", At: t0}
 		return r
 	}
@@ -505,12 +507,12 @@ func TestRenderNotice(t *testing.T) {
 		n       bot.Notice
 		visible []string
 	}{
-		{"announcement", bot.Announcement(fixtureRun(rb)), []string{"🚀 Deployment of v1.4 to production started", "Started by @ana", "payments-api (2 phases, 4 steps)"}},
-		{"completion", bot.Completion(done()), []string{"✅ v1.4 is deployed to production", "Total duration 20m", "Approvers @bob", "Skipped or ended early:", "reviewed upstream"}},
-		{"rollback", bot.RollbackNotice(rolling()), []string{"🚨 Rolling back v1.4 on production", "Reason error rate doubled", "From phase Prepare the release"}},
-		{"rolled back", bot.RolledBackNotice(rolledBack()), []string{"↩️ v1.4 on production is rolled back"}},
+		{"announcement", bot.Announcement(fixtureRun(rb)), []string{"🚀 payments-api: Deployment of v1.4 to production started", "Service payments-api", "Started by @ana", "payments-api (2 phases, 4 steps)"}},
+		{"completion", bot.Completion(done()), []string{"✅ payments-api: v1.4 is deployed to production", "Total duration 20m", "Approvers @bob", "Skipped or ended early:", "reviewed upstream"}},
+		{"rollback", bot.RollbackNotice(rolling()), []string{"🚨 payments-api: Rolling back v1.4 on production", "Service payments-api", "Returns to v1.3.9", "Reason error rate doubled", "From phase Prepare the release"}},
+		{"rolled back", bot.RolledBackNotice(rolledBack()), []string{"↩️ payments-api: v1.4 on production is rolled back", "Returned to v1.3.9"}},
 		{"aborted", bot.AbortNotice(aborted()), []string{"aborted", "wrong version"}},
-		{"ask the approvers", askNotice(t), []string{"<@U0BOB> <!subteam^S0REL> @oncall", "🙋 “Roll out to production” of v1.4 to production is ready for your approval", "@ana started the run and may not approve it"}},
+		{"ask the approvers", askNotice(t), []string{"<@U0BOB> <!subteam^S0REL> @oncall", "🙋 payments-api: “Roll out to production” of v1.4 to production is ready for your approval", "@ana started the run and may not approve it"}},
 		{"text", bot.Notice{Kind: bot.NoticeText, Title: "Deploying v1.4 <now> & then"}, []string{"Deploying v1.4 <now> & then"}},
 		{"with a button", bot.Notice{Kind: bot.NoticeReminder, Icon: bot.IconClock, Title: "Maintenance window in 1 h", Fields: []bot.Field{{Label: "Version", Value: "v1.4"}},
 			Buttons: []bot.Button{{Label: "Start", Action: bot.ActStartWindow, RunID: "w3x9z", Style: bot.StylePrimary}}}, []string{"[Start]"}},

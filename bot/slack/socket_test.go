@@ -54,7 +54,7 @@ func TestSocketMode(t *testing.T) {
 		t.Fatalf("the acknowledgement should carry the reply: %+v %v", reply, err)
 	}
 	card := h.message(deployChannel, "Phase 1/2 · Prepare the release")
-	h.message(noticeChannel, "🚀 Deployment of v1.4 to production started")
+	h.message(noticeChannel, "🚀 payments-api: Deployment of v1.4 to production started")
 
 	if a := h.socketClick(uAna, card, "Done", ":review"); len(a.Payload) != 0 && string(a.Payload) != "null" {
 		t.Errorf("a click is acknowledged without payload, got %s", a.Payload)
@@ -77,7 +77,7 @@ func TestSocketMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ack(env)
-	h.message(noticeChannel, "🚨 Rolling back v1.4 on production", "smoke tests red")
+	h.message(noticeChannel, "🚨 payments-api: Rolling back v1.4 on production", "smoke tests red")
 	h.message(deployChannel, "↩️ Rollback Procedure")
 
 	// With no signing secret, the HTTP endpoints take nothing.

@@ -109,7 +109,8 @@
     const node = toNode(u.html);
     if (!node) return;
     const el = document.getElementById(u.id);
-    const parent = u.parent ? document.getElementById(u.parent) : null;
+    let parent = u.parent ? document.getElementById(u.parent) : null;
+    if (!parent && u.group) parent = serviceGroup(u.group, u.service, u.parent);
     if (el && (!parent || el.parentElement === parent)) {
       restoreDetails(node, openDetails(el));
       el.replaceWith(node);
@@ -127,6 +128,27 @@
     }
     if (u.run && u.run === currentRun && u.kind !== "notice") refreshTimelineSoon();
     tick();
+  }
+
+  // serviceGroup makes the list of a service's runs in a run list (the
+  // groups in name order) and returns it, or null when the page has no
+  // such run list.
+  function serviceGroup(listID, service, id) {
+    const list = document.getElementById(listID);
+    if (!list) return null;
+    const group = document.createElement("div");
+    group.className = "service-group";
+    group.dataset.service = service;
+    const h = document.createElement("h4");
+    h.className = "service-name";
+    h.textContent = service;
+    const ul = document.createElement("ul");
+    ul.className = "runlist";
+    ul.id = id;
+    group.append(h, ul);
+    const after = Array.from(list.querySelectorAll(":scope > .service-group")).find(function (g) { return g.dataset.service > service; });
+    list.insertBefore(group, after || list.querySelector(":scope > .placeholder"));
+    return ul;
   }
 
   // inMain reports whether an update belongs to the selected run's view

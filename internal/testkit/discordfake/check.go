@@ -312,6 +312,48 @@ type optionJSON struct {
 	Required    bool         `json:"required"`
 	MaxLength   int          `json:"max_length"`
 	Options     []optionJSON `json:"options"`
+	Choices     []choiceJSON `json:"choices"`
+}
+
+type choiceJSON struct {
+	Name  string `json:"name"`
+	Value any    `json:"value"`
+}
+
+// choices checks an option's choices: at most 25, only on string, integer
+// and number options, each named in 1 to 100 characters with a value of the
+// option's type (a string of at most 100 characters), no value twice.
+func (c *checker) choices(at string, o optionJSON) {
+	if len(o.Choices) == 0 {
+		return
+	}
+	if len(o.Choices) > 25 {
+		c.add("%s: %d choices (at most 25)", at, len(o.Choices))
+	}
+	if o.Type != 3 && o.Type != 4 && o.Type != 10 {
+		c.add("%s: choices on an option of type %d (only string, integer and number options have them)", at, o.Type)
+	}
+	seen := map[string]bool{}
+	for k, ch := range o.Choices {
+		cat := fmt.Sprintf("%s choice %d", at, k)
+		if ch.Name == "" || length(ch.Name) > 100 {
+			c.add("%s: name must have 1 to 100 characters, has %d", cat, length(ch.Name))
+		}
+		v, isString := ch.Value.(string)
+		switch {
+		case o.Type == 3 && !isString:
+			c.add("%s: value %v of a string option is not a string", cat, ch.Value)
+		case o.Type == 3 && (v == "" || length(v) > 100):
+			c.add("%s: value must have 1 to 100 characters, has %d", cat, length(v))
+		case o.Type != 3 && isString:
+			c.add("%s: value %q of a numeric option is a string", cat, v)
+		}
+		key := fmt.Sprint(ch.Value)
+		if seen[key] {
+			c.add("%s: value %v used twice", cat, ch.Value)
+		}
+		seen[key] = true
+	}
 }
 
 func (c *checker) commandName(at, name string) {
@@ -359,6 +401,7 @@ func (c *checker) options(at string, opts []optionJSON, depth int) {
 			if o.MaxLength < 0 || o.MaxLength > 6000 {
 				c.add("%s: max_length %d out of range", oat, o.MaxLength)
 			}
+			c.choices(oat, o)
 		}
 	}
 }

@@ -78,6 +78,15 @@ func TestCheckModal(t *testing.T) {
 	}
 }
 
+// manyChoices is n distinct string choices as JSON.
+func manyChoices(n int) string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf(`{"name":"s%d","value":"s%d"}`, i, i))
+	}
+	return strings.Join(out, ",")
+}
+
 func TestCheckCommands(t *testing.T) {
 	cases := []struct {
 		name, body, want string
@@ -86,6 +95,10 @@ func TestCheckCommands(t *testing.T) {
 		{"required after optional", `[{"name":"deploy","description":"d","options":[{"type":1,"name":"start","description":"s","options":[{"type":3,"name":"env","description":"e"},{"type":3,"name":"version","description":"v","required":true}]}]}]`, "before the optional"},
 		{"upper-case name", `[{"name":"Deploy","description":"d"}]`, "lowercase"},
 		{"description over 100", fmt.Sprintf(`[{"name":"deploy","description":%q}]`, strings.Repeat("d", 101)), "1 to 100"},
+		{"string choices", `[{"name":"deploy","description":"d","options":[{"type":1,"name":"start","description":"s","options":[{"type":3,"name":"service","description":"v","choices":[{"name":"api","value":"api"},{"name":"web","value":"web"}]}]}]}]`, ""},
+		{"a choice twice", `[{"name":"deploy","description":"d","options":[{"type":1,"name":"start","description":"s","options":[{"type":3,"name":"service","description":"v","choices":[{"name":"api","value":"api"},{"name":"api2","value":"api"}]}]}]}]`, "used twice"},
+		{"a number as a string choice", `[{"name":"deploy","description":"d","options":[{"type":1,"name":"start","description":"s","options":[{"type":3,"name":"service","description":"v","choices":[{"name":"one","value":1}]}]}]}]`, "is not a string"},
+		{"26 choices", `[{"name":"deploy","description":"d","options":[{"type":1,"name":"start","description":"s","options":[{"type":3,"name":"service","description":"v","choices":[` + manyChoices(26) + `]}]}]}]`, "at most 25"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,172 @@
+package bot_test
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"deploybot/adapters"
+	"deploybot/adapters/shell"
+	"deploybot/bot"
+	"deploybot/deploy"
+	"deploybot/deploy/boltstore"
+	"deploybot/internal/clock"
+	"deploybot/runbook"
+)
+
+// serviceRunbook is a one-phase runbook of a service with one shell step.
+func serviceRunbook(t *testing.T, name, step string) *runbook.Runbook {
+	t.Helper()
+	reg, err := adapters.NewRegistry(shell.New(shell.Config{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := runbook.Parse(name+".yaml", []byte("name: "+name+`
+phases:
+  - id: go
+    title: Go
+    steps:
+      - {id: ship, title: `+step+`, run: shell, with: {command: ["echo", "{{ .Version }}"]}}
+rollback:
+  steps:
+    - {id: revert, title: Revert}
+`), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rb
+}
+
+// twoServiceBot is a bot on the embedded store that deploys api and web.
+func twoServiceBot(t *testing.T) *bot.Bot {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "bot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	api, web := serviceRunbook(t, "api", "Ship the API"), serviceRunbook(t, "web", "Ship the web app")
+	cat, err := runbook.NewCatalog(web, api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := adapters.NewRegistry(shell.New(shell.Config{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(t0)
+	e := deploy.NewEngine(deploy.Config{Store: st, Services: cat, Runbook: api, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	return bot.New(bot.Config{Engine: e, Steps: reg, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+}
+
+var svcAna = deploy.Actor{ID: "U0ANA", Name: "ana", Platform: "slack", Workspace: "T1"}
+
+func say(t *testing.T, b *bot.Bot, text string) bot.Reply {
+	t.Helper()
+	return b.Command(t.Context(), bot.Request{Platform: "slack", Channel: "C1", Actor: svcAna, Text: text})
+}
+
+// noRuns fails when any run exists.
+func noRuns(t *testing.T, b *bot.Bot, after string) {
+	t.Helper()
+	live, err := b.Live(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 0 {
+		t.Fatalf("after %s, %d runs are live; want none (nothing runs)", after, len(live))
+	}
+}
+
+func TestLeavingOutTheServiceAsksWhichOne(t *testing.T) {
+	b := twoServiceBot(t)
+	tests := []struct{ text, want string }{
+		{"start v1.4", "Which service? api, web — e.g. /deploy start api v1.4"},
+		{"start v1.4 to staging", "Which service? api, web — e.g. /deploy start api v1.4 to staging"},
+		{"plan v1.4", "Which service? api, web — e.g. /deploy plan api v1.4"},
+		{"runbook", "Which service? api, web — e.g. /deploy runbook api"},
+	}
+	for _, tt := range tests {
+		got := say(t, b, tt.text)
+		if got.Text != tt.want || got.Public || got.RunID != "" {
+			t.Errorf("%q answered %+v, want the private answer %q", tt.text, got, tt.want)
+		}
+		noRuns(t, b, tt.text)
+	}
+}
+
+func TestAnUnknownServiceIsRefusedBeforeAnythingRuns(t *testing.T) {
+	b := twoServiceBot(t)
+	for _, text := range []string{"start apii v1.4", "plan db v1.4 to staging", "runbook db", "unlock production db",
+		"schedule db v1.4 2030-01-01 10:00"} {
+		got := say(t, b, text)
+		if !strings.Contains(got.Text, "unknown service") || !strings.Contains(got.Text, "the services are api, web") {
+			t.Errorf("%q answered %q, want the unknown service refused with the list", text, got.Text)
+		}
+		noRuns(t, b, text)
+	}
+}
+
+func TestRunbookShowsTheNamedService(t *testing.T) {
+	b := twoServiceBot(t)
+	if got := say(t, b, "runbook web").Text; !strings.Contains(got, "Ship the web app") || strings.Contains(got, "Ship the API") {
+		t.Errorf("runbook web:\n%s\nwant web's steps only", got)
+	}
+	if got := say(t, b, "runbook api").Text; !strings.Contains(got, "Ship the API") || strings.Contains(got, "Ship the web app") {
+		t.Errorf("runbook api:\n%s\nwant api's steps only", got)
+	}
+}
+
+func TestPlanNamesTheServiceAndWhatARollbackReturnsTo(t *testing.T) {
+	b := twoServiceBot(t)
+	got := say(t, b, "plan web v2.0 to staging").Text
+	for _, want := range []string{"Plan for web v2.0 to staging", "no earlier completed version", "Ship the web app — shell"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan does not say %q:\n%s", want, got)
+		}
+	}
+	noRuns(t, b, "plan")
+	text := bot.PlanFor(nil, adapters.Vars{Service: "api", Version: "v1.4", Env: "production", Previous: "v1.3"})
+	if !strings.Contains(text, "Plan for api v1.4 to production") || !strings.Contains(text, "A rollback returns to v1.3") {
+		t.Errorf("plan with a previous version:\n%s", text)
+	}
+}
+
+func TestListGroupsByService(t *testing.T) {
+	b := twoServiceBot(t)
+	started := say(t, b, "start api v1.4")
+	if started.RunID == "" {
+		t.Fatalf("start api: %+v", started)
+	}
+	list := say(t, b, "list").Text
+	api, web := strings.Index(list, "— api —"), strings.Index(list, "— web —")
+	if api < 0 || web < api {
+		t.Fatalf("list is not grouped by service (api, then web):\n%s", list)
+	}
+	apiPart, webPart := list[api:web], list[web:]
+	if !strings.Contains(apiPart, started.RunID) || !strings.Contains(apiPart, "🔒 held by run "+started.RunID) {
+		t.Errorf("api's section does not show its run and the environment it holds:\n%s", apiPart)
+	}
+	if strings.Contains(webPart, started.RunID) || !strings.Contains(webPart, "No active runs.") {
+		t.Errorf("web's section shows api's run:\n%s", webPart)
+	}
+	if got := say(t, b, "status").Text; !strings.Contains(got, "api v1.4 to production") {
+		t.Errorf("status does not name the service: %q", got)
+	}
+}
+
+func TestHelpAndUnknownCommandsShowTheServiceGrammar(t *testing.T) {
+	b := twoServiceBot(t)
+	for _, text := range []string{"help"} {
+		got := say(t, b, text).Text
+		if !strings.Contains(got, "`/deploy start [SERVICE] VERSION [to ENV]`") || !strings.Contains(got, "`api`, `web`") {
+			t.Errorf("%s does not show the service grammar:\n%s", text, got)
+		}
+	}
+	for _, text := range []string{"report", "stats api 7"} {
+		if got := say(t, b, text).Text; !strings.Contains(got, "not available yet") {
+			t.Errorf("%s answered %q, want not available yet", text, got)
+		}
+	}
+}
