@@ -465,6 +465,21 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 	return out, nil
 }
 
+// RunIDs implements deploy.Store: the keys of the runs bucket, which bbolt keeps sorted.
+func (s *Store) RunIDs(ctx context.Context) ([]string, error) {
+	ids := []string{}
+	err := s.view(ctx, "run ids", func(tx *bolt.Tx) error {
+		return tx.Bucket(bRuns).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.
 func (s *Store) EnvHolder(ctx context.Context, env string) (string, error) {
 	var h string
