@@ -30,6 +30,8 @@ const usage = `usage:
   deploybot                      serve (the console on 127.0.0.1:8080 when no chat platform is configured)
   deploybot runbook check FILE   validate a runbook; prints FILE:LINE: message per problem
   deploybot runbook show [FILE]  print the phases and steps (the built-in runbook without FILE)
+  deploybot audit verify [RUN…]  verify the audit log's hash chain (exit 1 naming the first entry that does not hold)
+  deploybot audit export [--since DATE] [RUN…]  print the audit log as JSON Lines
   deploybot version              print the version`
 
 // Main runs the command line and returns the exit code.
@@ -49,6 +51,8 @@ func Main(ctx context.Context, env Env) int {
 			file = args[2]
 		}
 		return runbookShow(env, file)
+	case args[0] == "audit":
+		return auditMain(ctx, env, args[1:])
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprintln(env.Stdout, usage)
 		return exitOK
