@@ -237,7 +237,11 @@ func auditVerify(ctx context.Context, env Env, st auditStore, ids []string) int 
 	for _, id := range missing {
 		fmt.Fprintf(env.Stdout, "%s: no such run\n", id)
 	}
-	summary := fmt.Sprintf("audit verify: %d runs: %d ok, %d unchained, %d broken", len(runs), ok, unchained, broken)
+	noun := "runs"
+	if len(runs) == 1 {
+		noun = "run"
+	}
+	summary := fmt.Sprintf("audit verify: %d %s: %d ok, %d unchained, %d broken", len(runs), noun, ok, unchained, broken)
 	if len(missing) > 0 {
 		summary += fmt.Sprintf(", %d not found", len(missing))
 	}
