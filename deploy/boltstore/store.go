@@ -453,7 +453,7 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 		return ab.ForEach(func(_, v []byte) error {
 			var e deploy.AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return err
+				return fmt.Errorf("entry %d: %w", len(out)+1, err)
 			}
 			out = append(out, e)
 			return nil

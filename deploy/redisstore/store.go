@@ -286,7 +286,7 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 	out := make([]deploy.AuditEntry, len(vals))
 	for i, v := range vals {
 		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
-			return nil, fmt.Errorf("redisstore audit %s: %w", runID, err)
+			return nil, fmt.Errorf("redisstore audit %s: entry %d: %w", runID, i+1, err)
 		}
 	}
 	return out, nil

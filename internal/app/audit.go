@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,22 +47,31 @@ func auditMain(ctx context.Context, env Env, args []string) int {
 	cmd, args := args[0], args[1:]
 	var since time.Time
 	if cmd == "export" {
-		fs := flag.NewFlagSet("deploybot audit export", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		s := fs.String("since", "", "")
-		if err := fs.Parse(args); err != nil {
-			fmt.Fprintf(env.Stderr, "deploybot audit export: %v\n%s\n", err, auditUsage)
-			return exitUsage
-		}
-		args = fs.Args()
-		if *s != "" {
-			t, err := parseSince(*s)
+		// --since DATE may come before or after the run ids.
+		var rest []string
+		for i := 0; i < len(args); i++ {
+			a := args[i]
+			val, isSince := strings.CutPrefix(a, "--since=")
+			if !isSince && (a == "--since" || a == "-since") {
+				if i+1 == len(args) {
+					fmt.Fprintf(env.Stderr, "deploybot audit export: --since needs a date\n%s\n", auditUsage)
+					return exitUsage
+				}
+				val, isSince = args[i+1], true
+				i++
+			}
+			if !isSince {
+				rest = append(rest, a)
+				continue
+			}
+			t, err := parseSince(val)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
 				return exitUsage
 			}
 			since = t
 		}
+		args = rest
 	}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") || a == "" || strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {

@@ -187,6 +187,14 @@ func TestAuditVerifyOnRedis(t *testing.T) {
 	code, out, errOut = runAudit(t, env, "verify", done)
 	wantAudit(t, "verify after a removal", code, out, errOut, 1, done+" BROKEN at entry 3 of ", "prev mismatch")
 
+	// An entry edited into something that is not an entry at all.
+	if err := c.LSet(t.Context(), key, 1, "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runAudit(t, env, "verify")
+	wantAudit(t, "verify after garbage", code, out, errOut, 1, done+" BROKEN: the run or its audit log cannot be read", "entry 2:",
+		aborted+" ok (", "first broken: run "+done+" (unreadable)")
+
 	// Export: JSON Lines of the aborted run, with positions and the chain.
 	code, out, errOut = runAudit(t, env, "export", aborted)
 	wantAudit(t, "export", code, out, errOut, 0)
@@ -246,6 +254,9 @@ func TestAuditVerifyOnBolt(t *testing.T) {
 
 	// Export everything since the second day: only the aborted run's entries.
 	code, out, errOut = runAudit(t, env, "export", "--since", auditT0.Add(24*time.Hour).Format(time.DateOnly))
+	if _, again, _ := runAudit(t, env, "export", done, aborted, "--since="+auditT0.Add(24*time.Hour).Format(time.RFC3339)); again != out {
+		t.Errorf("export RUN… --since=TIME printed\n%s\nwant\n%s", again, out)
+	}
 	wantAudit(t, "export --since", code, out, errOut, 0)
 	lines := exportLines(t, out)
 	if len(lines) == 0 {
@@ -309,6 +320,7 @@ func TestAuditUsageAndConfigErrors(t *testing.T) {
 		{"no subcommand", nil, nil, "deploybot audit verify [RUN…]"},
 		{"unknown subcommand", nil, []string{"check"}, "deploybot audit verify [RUN…]"},
 		{"bad date", map[string]string{"DEPLOYBOT_DATA": dir}, []string{"export", "--since", "last week"}, `--since "last week": want a date`},
+		{"since without a date", map[string]string{"DEPLOYBOT_DATA": dir}, []string{"export", "r1", "--since"}, "--since needs a date"},
 		{"unknown flag", map[string]string{"DEPLOYBOT_DATA": dir}, []string{"verify", "--all"}, `"--all" is not a run id`},
 		{"no embedded store", map[string]string{"DEPLOYBOT_DATA": dir}, []string{"verify"}, "DEPLOYBOT_DATA: no store at " + filepath.Join(dir, "deploybot.db")},
 		{"bad redis url", map[string]string{"REDIS_URL": "http://example.com"}, []string{"verify"}, "REDIS_URL"},
