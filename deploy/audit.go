@@ -41,15 +41,20 @@ const auditContentVersion = "deploybot-audit-v1"
 // at is the time in UTC as RFC 3339 with nanoseconds (time.RFC3339Nano);
 // rev is decimal. Hash is not part of the content.
 func AuditContent(e AuditEntry) []byte {
-	var b strings.Builder
-	b.WriteString(auditContentVersion + "\n")
+	n := 512 + len(e.Prev) + len(e.RunID) + len(e.Actor.ID) + len(e.Actor.Name) + len(e.Actor.Workspace) +
+		len(e.Action) + len(e.Phase) + len(e.Step) + len(e.Reason) + len(e.Before) + len(e.After)
+	for _, g := range e.Actor.Groups {
+		n += 24 + len(g)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, auditContentVersion+"\n"...)
 	field := func(name, v string) {
-		b.WriteString(name)
-		b.WriteByte('=')
-		b.WriteString(strconv.Itoa(len(v)))
-		b.WriteByte(':')
-		b.WriteString(v)
-		b.WriteByte('\n')
+		b = append(b, name...)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+		b = append(b, '\n')
 	}
 	field("prev", e.Prev)
 	field("run_id", e.RunID)
@@ -69,7 +74,7 @@ func AuditContent(e AuditEntry) []byte {
 	field("before", e.Before)
 	field("after", e.After)
 	field("rev", strconv.FormatInt(e.Rev, 10))
-	return []byte(b.String())
+	return b
 }
 
 // AuditHash returns the hex SHA-256 of the entry's canonical content
@@ -188,9 +193,12 @@ func VerifyAudit(r *Run, entries []AuditEntry) ChainCheck {
 		}
 		if e.Prev != prev {
 			faults = append(faults, FaultPrev)
-			if prev == "" {
+			switch {
+			case prev == "" && c.Unchained > 0:
+				why = append(why, fmt.Sprintf("it starts the chain after %d entries without a hash, but its prev is %s: the entry before it lost its hash, or entries before it were removed or reordered", c.Unchained, ShortHash(e.Prev)))
+			case prev == "":
 				why = append(why, fmt.Sprintf("it should start the chain (empty prev) but its prev is %s: entries before it were removed or reordered", ShortHash(e.Prev)))
-			} else {
+			default:
 				why = append(why, fmt.Sprintf("its prev %s is not the hash of entry %d (%s): an entry was removed or entries were reordered", orNone(ShortHash(e.Prev)), i, ShortHash(prev)))
 			}
 		}

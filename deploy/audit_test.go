@@ -266,3 +266,40 @@ phases:
 		t.Fatalf("after a conflict: %s", c)
 	}
 }
+
+// Stripping the hash of a run's first entry is found at the next one.
+func TestVerifyAuditFindsAStrippedFirstHash(t *testing.T) {
+	r := &deploy.Run{ID: "r1", Rev: 1}
+	es := []deploy.AuditEntry{{Action: "start"}, {Action: "done"}}
+	deploy.SealAudit(r, es)
+	es[0].Hash = ""
+	c := deploy.VerifyAudit(r, es)
+	if c.Status != deploy.ChainBroken || c.Position != 2 || !strings.Contains(c.Detail, "the entry before it lost its hash") {
+		t.Fatalf("stripped first hash: %s", c)
+	}
+}
+
+// BenchmarkSealAudit is the engine's added cost per transition (two entries).
+func BenchmarkSealAudit(b *testing.B) {
+	r := &deploy.Run{ID: "r7k2qd", Rev: 7, AuditHead: sampleEntry().Prev}
+	es := []deploy.AuditEntry{sampleEntry(), sampleEntry()}
+	for b.Loop() {
+		deploy.SealAudit(r, es)
+	}
+}
+
+// BenchmarkVerifyAudit verifies a 60-entry log.
+func BenchmarkVerifyAudit(b *testing.B) {
+	r := &deploy.Run{ID: "r7k2qd", Rev: 1}
+	es := make([]deploy.AuditEntry, 60)
+	for i := range es {
+		es[i] = sampleEntry()
+		r.Rev = int64(i + 1)
+		deploy.SealAudit(r, es[i:i+1])
+	}
+	for b.Loop() {
+		if c := deploy.VerifyAudit(r, es); c.Status != deploy.ChainOK {
+			b.Fatal(c)
+		}
+	}
+}
