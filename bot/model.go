@@ -341,6 +341,19 @@ type Notice struct {
 	// Mentions are the people and groups the notice asks (NoticeAsk); each
 	// chat renderer writes them as mentions that notify.
 	Mentions []Mention
+	// AuditHead is the head of the run's audit chain (Run.AuditHead) on the
+	// completion, rollback, rolled-back and abort notices: every renderer
+	// ends the notice with AuditLine, so a copy of the head lives in chat.
+	AuditHead string
+}
+
+// AuditLine is the notice's last line, "audit " and the first 12
+// characters of the audit chain's head; "" when the notice has none.
+func (n Notice) AuditLine() string {
+	if n.AuditHead == "" {
+		return ""
+	}
+	return "audit " + deploy.ShortHash(n.AuditHead)
 }
 
 // Mention is one runbook approver entry to notify.
@@ -584,7 +597,7 @@ func Announcement(r *deploy.Run) Notice {
 
 // Completion is the notice posted when the last phase is approved.
 func Completion(r *deploy.Run) Notice {
-	n := Notice{Kind: NoticeCompletion, Icon: IconDone, RunID: r.ID, Service: ServiceOf(r),
+	n := Notice{Kind: NoticeCompletion, Icon: IconDone, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
 		Title:  ServiceOf(r) + ": " + fmt.Sprintf("%s is deployed to %s", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	var approvers []string
@@ -691,7 +704,7 @@ func RollbackNotice(r *deploy.Run) Notice {
 	if i := r.FindPhase(rb.FromPhase); i >= 0 {
 		from = r.PhaseDef(i).Title
 	}
-	return Notice{Kind: NoticeRollback, Icon: IconAlert, RunID: r.ID, Service: ServiceOf(r),
+	return Notice{Kind: NoticeRollback, Icon: IconAlert, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
 		Title: ServiceOf(r) + ": " + fmt.Sprintf("Rolling back %s on %s", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Returns to", ReturnsTo(r.Previous)},
 			{"Run", r.ID}, {"By", rb.By.Mention()}, {"Reason", rb.Reason}, {"From phase", from}},
@@ -700,7 +713,7 @@ func RollbackNotice(r *deploy.Run) Notice {
 
 // RolledBackNotice is the final notice of a rollback.
 func RolledBackNotice(r *deploy.Run) Notice {
-	n := Notice{Kind: NoticeRolledBack, Icon: IconRolledBack, RunID: r.ID, Service: ServiceOf(r),
+	n := Notice{Kind: NoticeRolledBack, Icon: IconRolledBack, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
 		Title:  ServiceOf(r) + ": " + fmt.Sprintf("%s on %s is rolled back", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Returned to", ReturnsTo(r.Previous)}, {"Run", r.ID}, {"Reason", r.Rollback.Reason}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	if sk := SkippedSteps(r); len(sk) > 0 {
@@ -711,7 +724,7 @@ func RolledBackNotice(r *deploy.Run) Notice {
 
 // AbortNotice is the notice posted when a run is aborted.
 func AbortNotice(r *deploy.Run) Notice {
-	return Notice{Kind: NoticeAborted, Icon: IconStopped, RunID: r.ID, Service: ServiceOf(r),
+	return Notice{Kind: NoticeAborted, Icon: IconStopped, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
 		Title:  ServiceOf(r) + ": " + fmt.Sprintf("Deployment of %s to %s aborted", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
 }

@@ -197,5 +197,8 @@ func (n Notice) Text() string {
 	for _, l := range n.Lines {
 		b.WriteString("\n" + l)
 	}
+	if a := n.AuditLine(); a != "" {
+		b.WriteString("\n" + a)
+	}
 	return b.String()
 }

@@ -226,6 +226,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 		if err := t.advance(ctx); err != nil {
 			return Outcome{}, err
 		}
+		SealAudit(run, t.entries)
 		owed := e.owe(run, t.events, now)
 		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed),
 			SetCurrent: reachedRelease(StatusActive, run.Status)}
@@ -479,12 +480,10 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 		}
 		next.Rev = cur.Rev + 1
 		next.Updated = now
+		SealAudit(next, t.entries) // Rev and At are final: chain onto the head read
 		owed := e.owe(next, t.events, now)
 		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: withEffects(t.schedule, owed), Cancel: t.cancel,
 			UnlockEnv: !next.Status.Live(), SetCurrent: reachedRelease(cur.Status, next.Status)}
-		for i := range c.Audit {
-			c.Audit[i].Rev = next.Rev
-		}
 		err = e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):

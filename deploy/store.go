@@ -167,6 +167,9 @@ type Store interface {
 	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
 	// Audit returns a run's audit log, oldest first.
 	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
+	// RunIDs returns the id of every stored run, live and finished, sorted
+	// and without duplicates (what `deploybot audit verify` walks).
+	RunIDs(ctx context.Context) ([]string, error)
 	// EnvHolder returns the id of the live run holding service's lock in
 	// env, or "" when free. When no run holds it, a live run stored before
 	// services that still holds env's old environment-only lock is

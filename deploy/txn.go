@@ -22,6 +22,9 @@ type txn struct {
 	dirty    bool // the document changed without an audit entry or event (progress)
 }
 
+// audit records an audit entry of the transition. The engine seals the
+// entries (SealAudit: final rev, Prev and Hash, the run's AuditHead) just
+// before the transition's one Store.Apply.
 func (t *txn) audit(action, phase, step, reason, before, after string) {
 	t.entries = append(t.entries, AuditEntry{
 		RunID: t.run.ID, At: t.now, Actor: t.actor, Action: action, Phase: phase, Step: step,

@@ -460,6 +460,9 @@ func (c *Page) noticeView(m message) noticeView {
 		DOMID: m.domID(), Kind: string(n.Kind), Icon: noticeIcon(n), Title: n.Title,
 		Fields: n.Fields, Lines: n.Lines, RunID: n.RunID, Time: m.Posted.UTC().Format("15:04"), Buttons: c.buttons(n.Buttons),
 	}
+	if a := n.AuditLine(); a != "" { // the audit head ends the notice
+		v.Lines = append(n.Lines[:len(n.Lines):len(n.Lines)], a)
+	}
 	return v
 }
 

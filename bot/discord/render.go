@@ -332,6 +332,9 @@ func renderNotice(n bot.Notice) rendered {
 	e.Description = truncate(strings.Join(n.Lines, "\n"), maxDescription)
 	if n.RunID != "" {
 		e.Footer = &discordgo.MessageEmbedFooter{Text: "run " + n.RunID}
+		if a := n.AuditLine(); a != "" { // the audit head ends the notice
+			e.Footer.Text += " · " + a
+		}
 	}
 	r.Embeds = []*discordgo.MessageEmbed{e}
 	r.Components = buttonRows(n.Buttons, maxRows)

@@ -909,6 +909,9 @@ func RenderNotice(n bot.Notice) Rendered {
 		lines = append(lines, esc(l, maxSectionText))
 	}
 	acts := actionBlocks(n.Buttons, nil)
+	if a := n.AuditLine(); a != "" { // the audit head ends the notice
+		acts = append([]slack.Block{slack.NewContextBlock("", mrkdwn(esc(a, 100)))}, acts...)
+	}
 	room := maxBlocks - len(blocks) - len(acts)
 	packed := packLines(lines)
 	if len(packed) > room {
@@ -931,6 +934,9 @@ func RenderNotice(n bot.Notice) Rendered {
 		text = append(text, f.Label+": "+f.Value)
 	}
 	text = append(text, n.Lines...)
+	if a := n.AuditLine(); a != "" {
+		text = append(text, a)
+	}
 	fb := fallback(strings.Join(text, "\n"))
 	if who != "" {
 		// The mentions lead the notification text too, so they notify.

@@ -484,7 +484,7 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 		return ab.ForEach(func(_, v []byte) error {
 			var e deploy.AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return err
+				return fmt.Errorf("entry %d: %w", len(out)+1, err)
 			}
 			out = append(out, e)
 			return nil
@@ -494,6 +494,21 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 		return nil, err
 	}
 	return out, nil
+}
+
+// RunIDs implements deploy.Store: the keys of the runs bucket, which bbolt keeps sorted.
+func (s *Store) RunIDs(ctx context.Context) ([]string, error) {
+	ids := []string{}
+	err := s.view(ctx, "run ids", func(tx *bolt.Tx) error {
+		return tx.Bucket(bRuns).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -152,5 +153,51 @@ func TestOldLock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+})
+}
+
+// auditEditor edits the audit bucket of a run in the bbolt file directly.
+type auditEditor struct{ s *Store }
+
+// entryKey returns the key of the i-th entry of a run's audit bucket.
+func entryKey(t *testing.T, ab *bolt.Bucket, i int) []byte {
+	t.Helper()
+	cur := ab.Cursor()
+	k, _ := cur.First()
+	for ; i > 0 && k != nil; i-- {
+		k, _ = cur.Next()
+	}
+	if k == nil {
+		t.Fatalf("no audit entry at index %d", i)
+	}
+	return bytes.Clone(k)
+}
+
+func (e auditEditor) SetEntry(t *testing.T, runID string, i int, raw []byte) {
+	t.Helper()
+	err := e.s.db.Update(func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bAudit).Bucket([]byte(runID))
+		return ab.Put(entryKey(t, ab, i), raw)
+	})
+	if err != nil {
+		t.Fatalf("edit audit %s %d: %v", runID, i, err)
+	}
+}
+
+func (e auditEditor) RemoveEntry(t *testing.T, runID string, i int) {
+	t.Helper()
+	err := e.s.db.Update(func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bAudit).Bucket([]byte(runID))
+		return ab.Delete(entryKey(t, ab, i))
+	})
+	if err != nil {
+		t.Fatalf("remove audit %s %d: %v", runID, i, err)
+	}
+}
+
+func TestAuditChain(t *testing.T) {
+	storetest.RunAuditChain(t, func(t *testing.T) (deploy.Store, storetest.AuditEditor) {
+		s := open(t, filepath.Join(t.TempDir(), "deploybot.db"))
+		return s, auditEditor{s: s}
 	})
 }

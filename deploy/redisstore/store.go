@@ -288,10 +288,27 @@ func (s *Store) Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, e
 	out := make([]deploy.AuditEntry, len(vals))
 	for i, v := range vals {
 		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
-			return nil, fmt.Errorf("redisstore audit %s: %w", runID, err)
+			return nil, fmt.Errorf("redisstore audit %s: entry %d: %w", runID, i+1, err)
 		}
 	}
 	return out, nil
+}
+
+// RunIDs implements deploy.Store: the members of the live and the finished
+// runs index, read in one MULTI.
+func (s *Store) RunIDs(ctx context.Context) ([]string, error) {
+	var live, done *redis.StringSliceCmd
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		live = p.ZRange(ctx, s.k.liveRuns(), 0, -1)
+		done = p.ZRange(ctx, s.k.doneRuns(), 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("run ids", err)
+	}
+	ids := append(append(make([]string, 0, len(live.Val())+len(done.Val())), live.Val()...), done.Val()...)
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
 }
 
 // EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.

@@ -528,5 +528,36 @@ func TestOldLock(t *testing.T) {
 		if err := c.Set(t.Context(), prefix+"lock:"+env, runID, 0).Err(); err != nil {
 			t.Fatal(err)
 		}
+})
+}
+
+// auditEditor edits the audit list of a run in Redis directly.
+type auditEditor struct {
+	c *redis.Client
+	k keys
+}
+
+func (e auditEditor) SetEntry(t *testing.T, runID string, i int, raw []byte) {
+	t.Helper()
+	if err := e.c.LSet(t.Context(), e.k.audit(runID), int64(i), raw).Err(); err != nil {
+		t.Fatalf("LSET audit %s %d: %v", runID, i, err)
+	}
+}
+
+func (e auditEditor) RemoveEntry(t *testing.T, runID string, i int) {
+	t.Helper()
+	v, err := e.c.LIndex(t.Context(), e.k.audit(runID), int64(i)).Result()
+	if err != nil {
+		t.Fatalf("LINDEX audit %s %d: %v", runID, i, err)
+	}
+	if n, err := e.c.LRem(t.Context(), e.k.audit(runID), 1, v).Result(); err != nil || n != 1 {
+		t.Fatalf("LREM audit %s %d: removed %d, %v", runID, i, n, err)
+	}
+}
+
+func TestAuditChain(t *testing.T) {
+	storetest.RunAuditChain(t, func(t *testing.T) (deploy.Store, storetest.AuditEditor) {
+		c, prefix := newClient(t), testkit.Redis(t).Prefix(t)
+		return New(c, prefix), auditEditor{c: c, k: keys{p: prefix}}
 	})
 }

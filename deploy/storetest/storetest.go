@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"Runs", testRuns},
 		{"RunsDefaultLimit", testRunsDefaultLimit},
 		{"AuditOrder", testAuditOrder},
+		{"RunIDs", testRunIDs},
 		{"DueClaim", testDueClaim},
 		{"DueLease", testDueLease},
 		{"DueAckAndReplace", testDueAckAndReplace},

@@ -34,6 +34,8 @@ const usage = `usage:
   deploybot runbook check DIR           validate a directory of runbooks (one *.yaml per service) in one pass
   deploybot runbook show [SERVICE]      print a service's phases and steps (DEPLOYBOT_RUNBOOK, else the built-in runbook)
   deploybot runbook show PATH [SERVICE] print the phases and steps of the runbook(s) at PATH (a file or a directory)
+  deploybot audit verify [RUN…]         verify the audit log's hash chain (exit 1 naming the first entry that does not hold)
+  deploybot audit export [--since DATE] [RUN…]  print the audit log as JSON Lines
   deploybot version                     print the version`
 
 // Main runs the command line and returns the exit code.
@@ -49,6 +51,8 @@ func Main(ctx context.Context, env Env) int {
 		return runbookCheck(env, args[2])
 	case args[0] == "runbook" && len(args) <= 4 && len(args) >= 2 && args[1] == "show":
 		return runbookShow(env, args[2:])
+	case args[0] == "audit":
+		return auditMain(ctx, env, args[1:])
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprintln(env.Stdout, usage)
 		return exitOK

@@ -1,0 +1,340 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"deploybot/deploy"
+	"deploybot/deploy/boltstore"
+	"deploybot/deploy/redisstore"
+	"deploybot/internal/config"
+)
+
+const auditUsage = `usage:
+  deploybot audit verify [RUN…]                  verify the audit chain of every run (or the given ones)
+  deploybot audit export [--since DATE] [RUN…]   print audit entries as JSON Lines, oldest first per run
+                                                 (DATE: YYYY-MM-DD, UTC, or RFC 3339)
+The store is the one the server uses: REDIS_URL (and DEPLOYBOT_REDIS_PREFIX), else DEPLOYBOT_DATA.
+verify exits 0 when every chain holds, 1 when one does not, 2 on a usage or configuration error.`
+
+// auditReadTimeout bounds the store calls made for one run.
+const auditReadTimeout = 10 * time.Second
+
+// auditStore is the part of the store the audit commands read.
+type auditStore interface {
+	Run(ctx context.Context, id string) (*deploy.Run, error)
+	Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, error)
+	RunIDs(ctx context.Context) ([]string, error)
+}
+
+// auditMain runs `deploybot audit verify|export`.
+func auditMain(ctx context.Context, env Env, args []string) int {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
+		if len(args) == 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(env.Stdout, auditUsage)
+			return exitOK
+		}
+		fmt.Fprintln(env.Stderr, auditUsage)
+		return exitUsage
+	}
+	cmd, args := args[0], args[1:]
+	var since time.Time
+	if cmd == "export" {
+		// --since DATE may come before or after the run ids.
+		var rest []string
+		for i := 0; i < len(args); i++ {
+			a := args[i]
+			val, isSince := strings.CutPrefix(a, "--since=")
+			if !isSince && (a == "--since" || a == "-since") {
+				if i+1 == len(args) {
+					fmt.Fprintf(env.Stderr, "deploybot audit export: --since needs a date\n%s\n", auditUsage)
+					return exitUsage
+				}
+				val, isSince = args[i+1], true
+				i++
+			}
+			if !isSince {
+				rest = append(rest, a)
+				continue
+			}
+			t, err := parseSince(val)
+			if err != nil {
+				fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
+				return exitUsage
+			}
+			since = t
+		}
+		args = rest
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") || a == "" || strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			fmt.Fprintf(env.Stderr, "deploybot audit %s: %q is not a run id\n%s\n", cmd, a, auditUsage)
+			return exitUsage
+		}
+	}
+	cfg, err := config.Load(env.Getenv)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot:", err)
+		return exitUsage
+	}
+	st, err := openAuditStore(cfg)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot:", err)
+		return exitUsage
+	}
+	defer st.Close()
+	if cmd == "verify" {
+		return auditVerify(ctx, env, st, args)
+	}
+	return auditExport(ctx, env, st, args, since)
+}
+
+// openAuditStore opens the store the server would use (see Server.openStore),
+// without creating an embedded store that does not exist.
+func openAuditStore(cfg *config.Config) (deploy.Store, error) {
+	if url := cfg.RedisURL.Reveal(); url != "" {
+		st, err := redisstore.Open(url, cfg.RedisPrefix)
+		if err != nil {
+			return nil, &ConfigError{Msg: "REDIS_URL: " + err.Error()}
+		}
+		return st, nil
+	}
+	path := filepath.Join(cfg.DataDir, "deploybot.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, &ConfigError{Msg: fmt.Sprintf("DEPLOYBOT_DATA: no store at %s (set REDIS_URL or DEPLOYBOT_DATA to the store the server uses)", path)}
+	}
+	st, err := boltstore.Open(path)
+	if err != nil {
+		return nil, &ConfigError{Msg: "DEPLOYBOT_DATA: " + err.Error() + " (the embedded store is open in one process at a time: is deploybot serving from it?)"}
+	}
+	return st, nil
+}
+
+// parseSince reads --since: a date (midnight UTC) or an RFC 3339 time.
+func parseSince(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a date (2026-11-01) or an RFC 3339 time (2026-11-01T09:00:00Z)", s)
+}
+
+// auditRun is one run and its log as read together.
+type auditRun struct {
+	id      string
+	run     *deploy.Run
+	entries []deploy.AuditEntry
+	// err: the run or its log is stored but cannot be decoded (edited into
+	// something that is not an entry); verify counts it as broken.
+	err error
+}
+
+// readAudit reads a run and its audit log as of one revision: the run is
+// read before and after its log, and read again when a transition landed
+// in between (a live bot keeps writing), so the head matches the entries read.
+func readAudit(ctx context.Context, st auditStore, id string) (auditRun, error) {
+	ctx, cancel := context.WithTimeout(ctx, auditReadTimeout)
+	defer cancel()
+	var last error
+	for range 5 {
+		r, err := st.Run(ctx, id)
+		if err != nil {
+			return auditRun{}, err
+		}
+		es, err := st.Audit(ctx, id)
+		if err != nil {
+			return auditRun{}, err
+		}
+		again, err := st.Run(ctx, id)
+		if err != nil {
+			return auditRun{}, err
+		}
+		if again.Rev == r.Rev {
+			return auditRun{run: r, entries: es}, nil
+		}
+		last = fmt.Errorf("run %s kept changing while it was read (rev %d, then %d)", id, r.Rev, again.Rev)
+	}
+	return auditRun{}, last
+}
+
+// readRuns reads the given runs, or every stored run, oldest first. A run
+// named that does not exist is reported through missing.
+func readRuns(ctx context.Context, st auditStore, ids []string) (runs []auditRun, missing []string, err error) {
+	if len(ids) == 0 {
+		lctx, cancel := context.WithTimeout(ctx, auditReadTimeout)
+		ids, err = st.RunIDs(lctx)
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing runs: %w", err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		ar, err := readAudit(ctx, st, id)
+		ar.id = id
+		if errors.Is(err, deploy.ErrNotFound) {
+			missing = append(missing, id)
+			continue
+		}
+		if errors.Is(err, deploy.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil, nil, fmt.Errorf("reading run %s: %w", id, err)
+		}
+		ar.err = err
+		runs = append(runs, ar)
+	}
+	created := func(a auditRun) time.Time {
+		if a.run == nil {
+			return time.Time{}
+		}
+		return a.run.Created
+	}
+	slices.SortStableFunc(runs, func(a, b auditRun) int {
+		if c := created(a).Compare(created(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return runs, missing, nil
+}
+
+func auditVerify(ctx context.Context, env Env, st auditStore, ids []string) int {
+	runs, missing, err := readRuns(ctx, st, ids)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot audit verify:", err)
+		return exitUsage
+	}
+	var ok, unchained, broken int
+	var first *deploy.ChainCheck
+	for _, ar := range runs {
+		if ar.err != nil {
+			fmt.Fprintf(env.Stdout, "%s BROKEN: the run or its audit log cannot be read: %v\n", ar.id, ar.err)
+			broken++
+			if first == nil {
+				first = &deploy.ChainCheck{RunID: ar.id, Faults: []deploy.ChainFault{"unreadable"}}
+			}
+			continue
+		}
+		c := deploy.VerifyAudit(ar.run, ar.entries)
+		fmt.Fprintln(env.Stdout, c)
+		switch c.Status {
+		case deploy.ChainOK:
+			ok++
+		case deploy.ChainUnchained:
+			unchained++
+		default:
+			broken++
+			if first == nil {
+				first = &c
+			}
+		}
+	}
+	for _, id := range missing {
+		fmt.Fprintf(env.Stdout, "%s: no such run\n", id)
+	}
+	noun := "runs"
+	if len(runs) == 1 {
+		noun = "run"
+	}
+	summary := fmt.Sprintf("audit verify: %d %s: %d ok, %d unchained, %d broken", len(runs), noun, ok, unchained, broken)
+	if len(missing) > 0 {
+		summary += fmt.Sprintf(", %d not found", len(missing))
+	}
+	if first != nil {
+		summary += fmt.Sprintf("; first broken: run %s", first.RunID)
+		if first.Position > 0 {
+			summary += fmt.Sprintf(", entry %d", first.Position)
+		}
+		summary += " (" + faultWords(first.Faults) + ")"
+	}
+	fmt.Fprintln(env.Stdout, summary)
+	switch {
+	case broken > 0:
+		return exitFailed
+	case len(missing) > 0:
+		return exitUsage
+	}
+	return exitOK
+}
+
+func faultWords(fs []deploy.ChainFault) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ", ")
+}
+
+// exportEntry is one line of `deploybot audit export`: the entry with its
+// run and 1-based position in the run's log (the position verify names);
+// prev and hash are always present ("" before the chain).
+type exportEntry struct {
+	RunID    string       `json:"run_id"`
+	Position int          `json:"position"`
+	At       time.Time    `json:"at"`
+	Actor    deploy.Actor `json:"actor"`
+	Action   string       `json:"action"`
+	Phase    string       `json:"phase,omitempty"`
+	Step     string       `json:"step,omitempty"`
+	Reason   string       `json:"reason,omitempty"`
+	Before   string       `json:"before,omitempty"`
+	After    string       `json:"after,omitempty"`
+	Rev      int64        `json:"rev"`
+	Prev     string       `json:"prev"`
+	Hash     string       `json:"hash"`
+}
+
+func auditExport(ctx context.Context, env Env, st auditStore, ids []string, since time.Time) int {
+	runs, missing, err := readRuns(ctx, st, ids)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
+		return exitUsage
+	}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetEscapeHTML(false)
+	var unreadable []string
+	for _, ar := range runs {
+		if ar.err != nil {
+			unreadable = append(unreadable, ar.id)
+			fmt.Fprintf(env.Stderr, "deploybot audit export: run %s: %v\n", ar.id, ar.err)
+			continue
+		}
+		for i, e := range ar.entries {
+			runID := e.RunID
+			if runID == "" {
+				runID = ar.run.ID
+			}
+			if !since.IsZero() && e.At.Before(since) {
+				continue
+			}
+			line := exportEntry{
+				RunID: runID, Position: i + 1, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Phase: e.Phase, Step: e.Step,
+				Reason: e.Reason, Before: e.Before, After: e.After, Rev: e.Rev, Prev: e.Prev, Hash: e.Hash,
+			}
+			if err := enc.Encode(line); err != nil {
+				fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
+				return exitFailed
+			}
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(env.Stderr, "deploybot audit export: no such run: %s\n", strings.Join(missing, ", "))
+		return exitUsage
+	}
+	if len(unreadable) > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
