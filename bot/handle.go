@@ -133,6 +133,8 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 		return Reply{Text: fmt.Sprintf("Done: %s on run %s.", cmd.Kind, r.ID), RunID: r.ID}
 	case commands.KindPlan:
 		return b.plan(cmd)
+	case commands.KindReport:
+		return b.report(ctx, req, cmd)
 	case commands.KindLock:
 		if err := b.e.Freeze(ctx, cmd.Env, cmd.Service, req.Actor, cmd.Reason); err != nil {
 			return b.refuse(err)

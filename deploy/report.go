@@ -574,7 +574,9 @@ func (r *RunReport) Markdown(st ReportStyle) string { return r.Doc().Markdown(st
 // Markdown writes the document in style.
 func (d ReportDoc) Markdown(st ReportStyle) string {
 	var b strings.Builder
-	b.WriteString(st.bold(d.Title) + "\n")
+	if d.Title != "" {
+		b.WriteString(st.bold(d.Title) + "\n")
+	}
 	if d.Note != "" {
 		if st == StyleSlack || st == StyleSlackText {
 			b.WriteString("_" + st.esc(d.Note) + "_\n")
@@ -587,7 +589,9 @@ func (d ReportDoc) Markdown(st ReportStyle) string {
 		bullet, sub = "• ", "    ◦ "
 	}
 	for _, s := range d.Sections {
-		b.WriteString("\n")
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
 		if s.Title != "" {
 			b.WriteString(st.bold(s.Title) + "\n")
 		}
