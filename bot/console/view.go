@@ -388,9 +388,11 @@ func (c *Page) noticeView(m message) noticeView {
 
 // runView is the main area: a run's summary, its cards and its timeline.
 type runView struct {
-	ID       string
-	Summary  summaryView
-	Cards    []cardView
+	ID      string
+	Summary summaryView
+	Cards   []cardView
+	// Report is the report card of an ended run.
+	Report   *reportView
 	Audit    []auditView
 	AuditErr string
 	ReadOnly bool
@@ -419,6 +421,7 @@ func (c *Console) runView(ctx context.Context, id string, who deploy.Actor, name
 		}
 	}
 	v.Audit, v.AuditErr = c.auditView(ctx, r)
+	v.Report = c.reportCard(ctx, r)
 	return v, nil
 }
 
