@@ -79,4 +79,3 @@ func (c *Console) handleReportPage(w http.ResponseWriter, r *http.Request) {
 func (c *Page) broadcastReport(r *deploy.RunReport) {
 	c.send(update{Op: "upsert", ID: "report-" + r.RunID, Parent: "report-slot-" + r.RunID, Run: r.RunID, Kind: "card"}, "reportcard", newReportView(r))
 }
-
