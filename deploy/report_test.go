@@ -158,3 +158,96 @@ func TestReportEscapesPeoplesText(t *testing.T) {
 	slack := rep.Markdown(deploy.StyleSlack)
 	mustContain(t, slack, "&lt;script&gt;alert(1)&lt;/script&gt;", "*Skipped steps*", "• *Run*: "+r.ID)
 }
+
+// The report is owed once, by the transition that ends the run (written in
+// the same Apply, after the final cards), and by no other: not while the run
+// goes on, not when a rollback starts, only when it is rolled back.
+func TestReportIsOwedByTheTransitionThatEndsTheRun(t *testing.T) {
+	h := newHarness(t, reportBook)
+	r := h.start(t, ana)
+	owes := func(out deploy.Outcome) bool {
+		t.Helper()
+		n := 0
+		for i, o := range out.Effects {
+			if o.Kind == deploy.EffectReport {
+				n++
+				if i != len(out.Effects)-1 || o.Slot() != "report" || o.ItemID() != "effect:"+r.ID+":report" {
+					t.Errorf("report effect %+v at %d of %d: want the last one, slot report", o.Effect, i, len(out.Effects))
+				}
+			}
+		}
+		return n == 1
+	}
+	do := func(a deploy.Action) deploy.Outcome {
+		t.Helper()
+		a.RunID = r.ID
+		out, err := h.e.Do(context.Background(), a)
+		if err != nil {
+			t.Fatalf("%s: %v", a.Kind, err)
+		}
+		return out
+	}
+	if out := do(deploy.Action{Kind: deploy.ActDone, Phase: "prep", Step: "review", Actor: bob}); owes(out) {
+		t.Error("a Done owes the report")
+	}
+	h.finishRunning(t, r.ID, true, "exit 0")
+	do(deploy.Action{Kind: deploy.ActApprove, Phase: "prep", Actor: bob})
+	h.finishRunning(t, r.ID, true, "exit 0")
+	if out := do(deploy.Action{Kind: deploy.ActRollback, Reason: "alerts", Actor: ana}); owes(out) {
+		t.Error("the start of a rollback owes the report")
+	}
+	out := do(deploy.Action{Kind: deploy.ActDone, Phase: deploy.RollbackPhaseID, Step: "revert", Actor: bob})
+	if !owes(out) || out.Run.Status != deploy.StatusRolledBack {
+		t.Fatalf("the end of the rollback (%s) does not owe the report: %+v", out.Run.Status, out.Effects)
+	}
+	items, err := h.store.Pending(context.Background(), deploy.DueKindEffect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range items {
+		found = found || it.ID == "effect:"+r.ID+":report"
+	}
+	if !found {
+		t.Errorf("the report effect is not stored with the transition: %d items", len(items))
+	}
+
+	// Completed and aborted runs owe it too.
+	const oneStep = "name: one\nphases:\n  - id: only\n    title: Only\n    approval: false\n    steps:\n      - id: s\n        title: S\n"
+	h2 := newHarness(t, oneStep)
+	r2 := h2.start(t, ana)
+	out, err = h2.e.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: r2.ID, Phase: "only", Step: "s", Actor: bob})
+	if err != nil || out.Run.Status != deploy.StatusCompleted {
+		t.Fatalf("done: %v", err)
+	}
+	if n := len(effectsOf(out, deploy.EffectReport)); n != 1 {
+		t.Errorf("a completion owes %d reports, want 1", n)
+	}
+	// A run with follow-ups owes it when they are done, not when it is deployed.
+	const followUp = oneStep + "  - id: retro\n    title: Retrospective\n    follow_up: true\n    approval: false\n    steps:\n      - id: notes\n        title: Notes\n"
+	h4 := newHarness(t, followUp)
+	r4 := h4.start(t, ana)
+	out, err = h4.e.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: r4.ID, Phase: "only", Step: "s", Actor: bob})
+	if err != nil || out.Run.Status != deploy.StatusDeployed {
+		t.Fatalf("done: %v (%+v)", err, out.Run)
+	}
+	if n := len(effectsOf(out, deploy.EffectReport)); n != 0 {
+		t.Errorf("a deployed run with follow-ups open owes %d reports, want 0", n)
+	}
+	out, err = h4.e.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: r4.ID, Phase: "retro", Step: "notes", Actor: bob})
+	if err != nil || out.Run.Status != deploy.StatusCompleted {
+		t.Fatalf("done: %v", err)
+	}
+	if n := len(effectsOf(out, deploy.EffectReport)); n != 1 {
+		t.Errorf("the end of the follow-ups owes %d reports, want 1", n)
+	}
+	h3 := newHarness(t, reportBook)
+	r3 := h3.start(t, ana)
+	out, err = h3.e.Do(context.Background(), deploy.Action{Kind: deploy.ActAbort, RunID: r3.ID, Reason: "not today", Actor: bob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(effectsOf(out, deploy.EffectReport)); n != 1 {
+		t.Errorf("an abort owes %d reports, want 1", n)
+	}
+}
