@@ -229,11 +229,6 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 	if err != nil {
 		return b.giveUp(ctx, o, err)
 	}
-	if o.Kind == deploy.EffectReport {
-		if m.Report, err = b.runReport(ctx, run); err != nil {
-			return err // the outbox tries again
-		}
-	}
 	key := p.Platform() + ":" + o.Slot()
 	m.Key = run.ID + ":" + key
 	ref, fresh, err := b.refs.get(ctx, b.store, run.ID, key)
@@ -275,6 +270,12 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 			return b.failed(ctx, o, err)
 		}
 		return b.settle(ctx, p, found, run, o)
+	}
+	if o.Kind == deploy.EffectReport {
+		// Read only now: a report already posted is never built again.
+		if m.Report, err = b.runReport(ctx, run); err != nil {
+			return err // the outbox tries again
+		}
 	}
 	newRef, err := b.postHeld(ctx, o, func(ctx context.Context) (string, error) {
 		if o.Kind != deploy.EffectNotice {
