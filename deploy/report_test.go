@@ -251,3 +251,66 @@ func TestReportIsOwedByTheTransitionThatEndsTheRun(t *testing.T) {
 		t.Errorf("an abort owes %d reports, want 1", n)
 	}
 }
+
+// watchBook: a shell step, a watch, then a gate with an approval timeout.
+const watchBook = `
+name: watched
+approvers: [U0ANA, U0BOB]
+phases:
+  - id: canary
+    title: Canary
+    approval_timeout: 30m
+    steps:
+      - id: ship
+        title: Ship the canary
+        run: shell
+        with: {command: ["true"]}
+      - id: soak
+        title: Watch the error rate
+        run: watch
+        with: {for: 1h}
+rollback:
+  steps:
+    - id: revert
+      title: Revert
+`
+
+// The report tells an interrupted attempt and its retry, a watch ended
+// early (who, why), and an approval request that expired and was made again.
+func TestReportShowsInterruptionsWatchesAndExpiredRequests(t *testing.T) {
+	h := newHarness(t, watchBook)
+	r := h.start(t, ana)
+	run := h.get(t, r.ID)
+	h.clk.Advance(time.Minute)
+	if _, err := h.e.Report(context.Background(), deploy.StepReport{RunID: r.ID, Phase: "canary", Step: "ship", Attempt: run.Phases[0].Steps[0].Attempt, Interrupted: true}); err != nil {
+		t.Fatal(err)
+	}
+	h.must(t, deploy.Action{Kind: deploy.ActRetry, RunID: r.ID, Phase: "canary", Step: "ship", Actor: ana})
+	h.clk.Advance(time.Minute)
+	h.finishRunning(t, r.ID, true, "exit 0")
+	h.clk.Advance(10 * time.Minute)
+	h.must(t, deploy.Action{Kind: deploy.ActEndWatch, RunID: r.ID, Phase: "canary", Step: "soak", Reason: "flat for 10 minutes", Actor: bob})
+	since := h.get(t, r.ID).Phases[0].AwaitingSince
+	h.clk.Advance(31 * time.Minute)
+	if _, err := h.e.Expire(context.Background(), deploy.ExpiryItem{RunID: r.ID, Phase: "canary", Since: since}); err != nil {
+		t.Fatal(err)
+	}
+	h.must(t, deploy.Action{Kind: deploy.ActRequestApproval, RunID: r.ID, Phase: "canary", Actor: ana})
+	run = h.get(t, r.ID)
+	audit, err := h.store.Audit(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := deploy.BuildRunReport(run, audit, h.clk.Now())
+	md := rep.Markdown(deploy.StyleText)
+	mustContain(t, md,
+		"Canary › Ship the canary — passed after 2 attempts",
+		"attempt 1: interrupted (the bot stopped while this step ran) at 2026-11-25 10:01 UTC; retried by @ana at 2026-11-25 10:01 UTC",
+		"attempt 2: passed (exit 0) at 2026-11-25 10:02 UTC",
+		"**Watches ended early**",
+		"Canary › Watch the error rate — ended early by @bob at 2026-11-25 10:12 UTC: flat for 10 minutes",
+		"the request for approval expired at 2026-11-25 10:43 UTC",
+		"approval requested again by @ana at 2026-11-25 10:43 UTC",
+		"**Canary**: in progress for 43m",
+	)
+}
