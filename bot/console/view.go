@@ -388,15 +388,14 @@ func (c *Page) noticeView(m message) noticeView {
 
 // runView is the main area: a run's summary, its cards and its timeline.
 type runView struct {
-	ID      string
-	Summary summaryView
-	Cards   []cardView
-	// Report is the report card of an ended run.
-	Report   *reportView
+	ID       string
+	Summary  summaryView
+	Cards    []cardView
 	Audit    []auditView
 	AuditErr string
 	ReadOnly bool
 	Cursor   string
+	Report   *reportView // the report card of an ended run
 }
 
 // auditView is a line of the audit log.
