@@ -11,11 +11,15 @@ import (
 	"deploybot/runbook"
 )
 
-// Message is one rendering target: exactly one of Summary, Card and Notice is set.
+// Message is one rendering target: exactly one of Summary, Card, Notice
+// and Report is set.
 type Message struct {
 	Summary *Summary
 	Card    *PhaseCard
 	Notice  *Notice
+	// Report is a run's report (deploy.EffectReport), posted once in the
+	// run's thread when it ends.
+	Report *deploy.RunReport
 	// Key identifies the message among all the bot posts ("RUN:slack:summary"),
 	// so a platform that can keep it with the message (Slack's metadata)
 	// lets Finder find it again; empty for messages no one looks for.

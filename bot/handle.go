@@ -142,6 +142,8 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 		return Reply{Text: fmt.Sprintf("Done: %s on run %s.", cmd.Kind, r.ID), RunID: r.ID}
 	case commands.KindPlan:
 		return b.plan(ctx, cmd)
+	case commands.KindReport:
+		return b.report(ctx, req, cmd)
 	case commands.KindLock:
 		if err := b.e.Freeze(ctx, cmd.Env, cmd.Service, req.Actor, cmd.Reason); err != nil {
 			return b.refuse(err)
@@ -160,7 +162,7 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 		return Reply{Text: fmt.Sprintf("%s is no longer frozen (lifted by %s).", cmd.Env, req.Actor.Mention()), Public: true}
 	case commands.KindSchedule, commands.KindWindows, commands.KindUnschedule:
 		return b.windowCommand(ctx, req, cmd)
-	case commands.KindReport, commands.KindStats:
+	case commands.KindStats:
 		// The handlers of report and stats are written elsewhere and wired
 		// in when they land.
 		return Reply{Text: fmt.Sprintf("/deploy %s is not available yet in this deploybot.", cmd.Kind)}

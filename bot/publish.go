@@ -29,6 +29,8 @@ type Store interface {
 	AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
 	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	ScheduleOnce(ctx context.Context, key string, ttl time.Duration, items ...deploy.DueItem) (bool, error)
+	// Audit reads a run's audit log (the run's report is built from it).
+	Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, error)
 }
 
 // PublisherConfig tunes the effect publisher.
@@ -240,7 +242,7 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 		}
 	}
 	if ref != "" {
-		if o.Kind == deploy.EffectNotice || o.Kind == deploy.EffectAsk {
+		if postedOnce(o.Kind) {
 			return b.ack(ctx, o.Item) // posted before: not again
 		}
 		if err := p.Update(ctx, ref, m); err != nil {
@@ -252,7 +254,7 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 	switch o.Kind {
 	case deploy.EffectNotice:
 		ch = b.NoticeChannel(run.Channel)
-	case deploy.EffectCard, deploy.EffectAsk:
+	case deploy.EffectCard, deploy.EffectAsk, deploy.EffectReport:
 		replyTo = b.refs.cached(run.ID, p.Platform()+":summary")
 	}
 	if found := b.find(ctx, p, o, ch, replyTo, m.Key); found != "" {
@@ -261,13 +263,19 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 			return fmt.Errorf("record %s: %w", key, err)
 		}
 		b.refs.set(run.ID, key, found)
-		if o.Kind == deploy.EffectNotice || o.Kind == deploy.EffectAsk {
+		if postedOnce(o.Kind) {
 			return b.ack(ctx, o.Item)
 		}
 		if err := p.Update(ctx, found, m); err != nil {
 			return b.failed(ctx, o, err)
 		}
 		return b.settle(ctx, p, found, run, o)
+	}
+	if o.Kind == deploy.EffectReport {
+		// Read only now: a report already posted is never built again.
+		if m.Report, err = b.runReport(ctx, run); err != nil {
+			return err // the outbox tries again
+		}
 	}
 	newRef, err := b.postHeld(ctx, o, func(ctx context.Context) (string, error) {
 		if o.Kind != deploy.EffectNotice {
@@ -292,10 +300,16 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 		return &PermanentError{Err: fmt.Errorf("record %s: %w", key, err)}
 	}
 	b.refs.set(run.ID, key, newRef)
-	if o.Kind == deploy.EffectNotice || o.Kind == deploy.EffectAsk {
+	if postedOnce(o.Kind) {
 		return b.ack(ctx, o.Item)
 	}
 	return b.settle(ctx, p, newRef, run, o)
+}
+
+// postedOnce reports whether an effect's message is posted once and never
+// edited: the one-shot notices, the requests for approval, the report.
+func postedOnce(k deploy.EffectKind) bool {
+	return k == deploy.EffectNotice || k == deploy.EffectAsk || k == deploy.EffectReport
 }
 
 // find looks for a message a dead process posted but never recorded, before
@@ -478,6 +492,8 @@ func render(run *deploy.Run, f deploy.Effect, now time.Time) (Message, error) {
 		}
 		n := AskApprovers(run, i)
 		m.Notice = &n
+	case deploy.EffectReport:
+		// Filled in by deliverRun, which reads the run's audit log.
 	default:
 		return m, fmt.Errorf("run %s: effect %q is not a run message", run.ID, f.Kind)
 	}

@@ -213,8 +213,8 @@ func (w *world) owed(t *testing.T) []deploy.DueItem {
 	return items
 }
 
-// checkOnce checks that the run's announcement, summary, cards and
-// completion notice were each posted exactly once, showing the final state.
+// checkOnce checks that the run's announcement, summary, cards, completion
+// notice and report were each posted exactly once, showing the final state.
 func (w *world) checkOnce(t *testing.T, runID string) {
 	t.Helper()
 	checks := []struct {
@@ -227,14 +227,15 @@ func (w *world) checkOnce(t *testing.T, runID string) {
 		{"summary", w.runCh, []string{"Each phase has its own message in this thread"}},
 		{"card of prepare", w.runCh, []string{"Review", "Release notes"}},
 		{"card of rollout", w.runCh, []string{"Ship it"}},
+		{"report", w.runCh, []string{"Deployment report: v1.4 to production — completed"}},
 	}
 	for _, c := range checks {
 		if n := w.count(c.channel, c.parts...); n != 1 {
 			t.Errorf("%s: %d messages in %s contain %q, want exactly 1\n%s", c.what, n, c.channel, c.parts, w.transcript())
 		}
 	}
-	if n := len(w.fake.Messages()); n != 5 {
-		t.Errorf("%d messages posted, want 5\n%s", n, w.transcript())
+	if n := len(w.fake.Messages()); n != 6 {
+		t.Errorf("%d messages posted, want 6\n%s", n, w.transcript())
 	}
 	if items := w.owed(t); len(items) != 0 {
 		t.Errorf("effects still owed: %+v", items)
@@ -290,8 +291,8 @@ func TestEffectsSurviveACrash(t *testing.T) {
 	if n := len(w.fake.Messages()); n != 0 {
 		t.Fatalf("the dead process posted %d messages", n)
 	}
-	if n := len(w.owed(t)); n != 5 {
-		t.Fatalf("%d effects owed, want 5 (announcement, summary, two cards, completion)", n)
+	if n := len(w.owed(t)); n != 6 {
+		t.Fatalf("%d effects owed, want 6 (announcement, summary, two cards, completion, report)", n)
 	}
 
 	live := w.start(true)
@@ -299,8 +300,8 @@ func TestEffectsSurviveACrash(t *testing.T) {
 	if n, err := live.core.Bot.PollEffects(t.Context()); err != nil || n != 0 {
 		t.Fatalf("claimed %d effects inside the writer's head start (%v)", n, err)
 	}
-	if n := live.poll(t, w); n != 5 {
-		t.Errorf("the live process claimed %d effects, want 5", n)
+	if n := live.poll(t, w); n != 6 {
+		t.Errorf("the live process claimed %d effects, want 6", n)
 	}
 	w.checkOnce(t, runID)
 	deployCard, ok := w.fake.Find(runChannel, "Ship it")

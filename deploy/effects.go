@@ -36,6 +36,9 @@ const (
 	// the time the request started, so each request asks once: a renewed
 	// request (after it expired) asks again.
 	EffectAsk EffectKind = "ask"
+	// EffectReport: post the run's report (RunReport) once, as a reply in
+	// the run's thread, when the run ends (completed, rolled back, aborted).
+	EffectReport EffectKind = "report"
 )
 
 // RunNotice names a run's one-shot notice.
@@ -88,6 +91,8 @@ func (f Effect) Slot() string {
 		return "phase:" + f.Phase
 	case EffectNotice:
 		return "notice:" + string(f.Notice)
+	case EffectReport:
+		return "report"
 	default:
 		return string(f.Kind) + ":" + f.Key
 	}
@@ -146,11 +151,12 @@ var eventNotice = map[EventKind]RunNotice{
 // EffectsOf maps a transition's events to the messages it owes: the one-shot
 // notices in event order, then the summary, then the cards in phase order
 // (so a new phase's card follows the previous one), then the requests for
-// approval.
+// approval, then, when the run ended, its report.
 func EffectsOf(run *Run, events []Event) []Effect {
 	var notices []RunNotice
 	summary, cards := false, map[string]bool{}
 	var asks []Effect
+	report := false
 	for _, ev := range events {
 		switch ev.Kind {
 		case EventApprovalRequested:
@@ -166,6 +172,10 @@ func EffectsOf(run *Run, events []Event) []Effect {
 		}
 		if n, ok := eventNotice[ev.Kind]; ok {
 			notices = append(notices, n)
+		}
+		switch ev.Kind {
+		case EventRunCompleted, EventFollowUpsDone, EventRunRolledBack, EventRunAborted:
+			report = true // the run ended
 		}
 		switch ev.Kind {
 		case EventRunDeployed, EventFollowUpsDone, EventRunStarted, EventRollbackStarted,
@@ -189,7 +199,12 @@ func EffectsOf(run *Run, events []Event) []Effect {
 		}
 	}
 	// The ask follows the card it is about, as a new message (it notifies).
-	return append(out, asks...)
+	out = append(out, asks...)
+	if report {
+		// Last: the report closes the run's thread, under its final cards.
+		out = append(out, Effect{Kind: EffectReport, RunID: run.ID, Rev: run.Rev})
+	}
+	return out
 }
 
 // EffectSinkFunc adapts a function to EffectSink.

@@ -67,7 +67,8 @@ func TestKilledWhilePostingOwesNothing(t *testing.T) {
 
 	time.Sleep(2 * time.Second) // give a duplicate every chance to show
 	counts := map[string]int{}
-	keys := []string{"Deployment of v1.4 to production started", "Each phase has its own message", "Phase 1/2", "Phase 2/2", "v1.4 is deployed to production"}
+	keys := []string{"Deployment of v1.4 to production started", "Each phase has its own message", "Phase 1/2", "Phase 2/2", "v1.4 is deployed to production",
+		"Deployment report: v1.4 to production — completed"}
 	for _, m := range d.fake.Messages() {
 		for _, key := range keys {
 			if strings.Contains(m.Visible(), key) {

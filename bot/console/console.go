@@ -220,10 +220,13 @@ func New(cfg Config) (*Console, error) {
 }
 
 // Routes registers the console's handlers on mux: GET /, GET /runs/{id} (a
-// run's own address) and the paths under /console/.
+// run's own address), its report (/runs/{id}/report.md and /runs/{id}/report)
+// and the paths under /console/.
 func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", c.guard(http.HandlerFunc(c.handleIndex)))
 	mux.Handle("GET /runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
+	mux.Handle("GET /runs/{id}/report.md", c.guard(http.HandlerFunc(c.handleReportMarkdown)))
+	mux.Handle("GET /runs/{id}/report", c.guard(http.HandlerFunc(c.handleReportPage)))
 	mux.Handle("GET /console/runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
 	mux.Handle("GET /console/windows", c.guard(http.HandlerFunc(c.handleWindows)))
 	mux.Handle("GET /console/events", c.guard(http.HandlerFunc(c.handleEvents)))
@@ -419,6 +422,8 @@ func (c *Page) broadcast(ctx context.Context, msg message) {
 		}
 		c.sendAs(update{Op: "upsert", ID: "card-" + card.RunID + "-" + card.PhaseID, Parent: "cards-" + card.RunID, Run: card.RunID, Kind: "card"}, "card", pol,
 			func(ro role) any { return c.cardView(ctx, card, run, pol, ro) })
+	case m.Report != nil:
+		c.broadcastReport(m.Report)
 	case m.Notice != nil:
 		n := c.noticeView(msg)
 		c.send(update{Op: "upsert", ID: n.DOMID, Parent: "feed", Prepend: true, Run: n.RunID, Kind: "notice"}, "notice", n)

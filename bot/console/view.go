@@ -475,6 +475,7 @@ type runView struct {
 	AuditErr string
 	ReadOnly bool
 	Cursor   string
+	Report   *reportView // the report card of an ended run
 }
 
 // auditView is a line of the audit log.
@@ -499,6 +500,7 @@ func (c *Console) runView(ctx context.Context, id string, who deploy.Actor, name
 		}
 	}
 	v.Audit, v.AuditErr = c.auditView(ctx, r)
+	v.Report = c.reportCard(ctx, r)
 	return v, nil
 }
 

@@ -62,6 +62,8 @@ func render(m bot.Message) rendered {
 		r = renderCard(*m.Card)
 	case m.Notice != nil:
 		r = renderNotice(*m.Notice)
+	case m.Report != nil:
+		r = renderReport(*m.Report)
 	default:
 		r = rendered{Content: "(empty message)"}
 	}

@@ -92,12 +92,12 @@ func TestDeployment(t *testing.T) {
 	// Every message was posted once and then edited in place; each gate
 	// asked once.
 	msgs := h.fake.Messages()
-	if len(msgs) != 7 {
-		t.Errorf("want 7 messages (announcement, summary, 2 cards, 2 requests for approval, completion), got %d:\n%s%s",
+	if len(msgs) != 8 {
+		t.Errorf("want 8 messages (announcement, summary, 2 cards, 2 requests for approval, completion, report), got %d:\n%s%s",
 			len(msgs), h.fake.Transcript(noticeChannel), h.fake.Transcript(deployChannel))
 	}
-	if n := h.fake.CallCount("chat.postMessage"); n != 7 {
-		t.Errorf("chat.postMessage called %d times, want 7", n)
+	if n := h.fake.CallCount("chat.postMessage"); n != 8 {
+		t.Errorf("chat.postMessage called %d times, want 8", n)
 	}
 	if s, _ := h.fake.Find(deployChannel, "🚀 payments-api v1.4 → production"); s.Edits == 0 {
 		t.Error("the summary was never updated")

@@ -71,6 +71,8 @@ func Render(m bot.Message) Rendered {
 		return RenderCard(*m.Card)
 	case m.Notice != nil:
 		return RenderNotice(*m.Notice)
+	case m.Report != nil:
+		return RenderReport(*m.Report)
 	}
 	return Rendered{Text: "deploybot"}
 }

@@ -153,7 +153,7 @@ func TestOldLock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-})
+	})
 }
 
 // auditEditor edits the audit bucket of a run in the bbolt file directly.

@@ -528,7 +528,7 @@ func TestOldLock(t *testing.T) {
 		if err := c.Set(t.Context(), prefix+"lock:"+env, runID, 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-})
+	})
 }
 
 // auditEditor edits the audit list of a run in Redis directly.
