@@ -205,7 +205,8 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 			return Outcome{}, err
 		}
 		owed := e.owe(run, t.events, now)
-		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed)}
+		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed),
+			Stats: statsOnEnd("", run)}
 		err := e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):
@@ -440,7 +441,7 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 		next.Updated = now
 		owed := e.owe(next, t.events, now)
 		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: withEffects(t.schedule, owed), Cancel: t.cancel,
-			UnlockEnv: !next.Status.Live()}
+			UnlockEnv: !next.Status.Live(), Stats: statsOnEnd(cur.Status, next)}
 		for i := range c.Audit {
 			c.Audit[i].Rev = next.Rev
 		}

@@ -38,6 +38,7 @@ end
 //	KEYS[1]  run:<id>         KEYS[2] audit:<id>    KEYS[3] write:<writeID>
 //	KEYS[4]  runs:live        KEYS[5] runs:done     KEYS[6] lock:<env>
 //	KEYS[7]  freeze:<env>
+//	KEYS[8]  stats:runs       KEYS[9] stats:ended
 //	ARGV[1]  PrevRev (0 = the run must not exist)
 //	ARGV[2]  new Rev          ARGV[3] run JSON      ARGV[4] status
 //	ARGV[5]  "1" if the status is live, else "0"
@@ -49,7 +50,8 @@ end
 //	ARGV[14] runPrefix        ARGV[15] dueItemPrefix  ARGV[16] dueQueuePrefix
 //	ARGV[17] number of audit entries (A), ARGV[18] of scheduled items (S), ARGV[19] of cancelled ids (C)
 //	ARGV[20] the runbook snapshot's JSON, written when the run is created ("" = keep)
-//	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids.
+//	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids,
+//	then, only when the change has a stats entry, its JSON and its Ended (unix ms).
 //
 // Returns {"ok"}, {"already"} (write id seen), {"conflict"} (rev moved on or
 // run exists), {"frozen", freeze JSON}, {"locked", holder id} or {"rb"} (the
@@ -99,8 +101,30 @@ for _ = 1, nc do
   due_remove(ARGV[15], ARGV[16], ARGV[i])
   i = i + 1
 end
+if ARGV[i] then
+  -- the stats index entry (deploy.Change.Stats), one per run id
+  redis.call('HSET', KEYS[8], id, ARGV[i])
+  redis.call('ZADD', KEYS[9], ARGV[i+1], id)
+end
 if ARGV[12] ~= '' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[13]) end
 return {'ok'}
+`
+
+// luaStatsSince returns the stats index entries whose end is at or after
+// since, oldest first, in one snapshot.
+//
+//	KEYS[1] stats:ended  KEYS[2] stats:runs
+//	ARGV[1] since (unix ms)
+const luaStatsSince = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+local out = {}
+for from = 1, #ids, 1000 do
+  local to = math.min(from + 999, #ids)
+  for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(ids, from, to))) do
+    if v then out[#out+1] = v end
+  end
+end
+return out
 `
 
 // luaEnvHolder returns the id of the live run holding an environment, or "".
@@ -301,6 +325,7 @@ return out
 // package variables, so no state is shared between stores).
 type scripts struct {
 	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf, ackEach *redis.Script
+	statsSince                                                                          *redis.Script
 }
 
 func newScripts() *scripts {
@@ -316,5 +341,7 @@ func newScripts() *scripts {
 		hold:      redis.NewScript(luaHold),
 		ackIf:     redis.NewScript(luaAckIf),
 		ackEach:   redis.NewScript(luaAckEach),
+
+		statsSince: redis.NewScript(luaStatsSince),
 	}
 }

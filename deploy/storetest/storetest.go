@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"Windows", testWindows},
 		{"Messages", testMessages},
 		{"FreezeCRUD", testFreezeCRUD},
+		{"StatsIndex", testStatsIndex},
+		{"StatsHistory", testStatsHistory},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
