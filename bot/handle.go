@@ -145,6 +145,8 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 		return Reply{Text: fmt.Sprintf("%s is no longer frozen (lifted by %s).", cmd.Env, req.Actor.Mention()), Public: true}
 	case commands.KindSchedule, commands.KindWindows, commands.KindUnschedule:
 		return b.windowCommand(ctx, req, cmd)
+	case commands.KindStats:
+		return b.stats(ctx, req, cmd)
 	}
 	return Reply{Text: "unknown command. " + commands.Help()}
 }
