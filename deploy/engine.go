@@ -205,8 +205,8 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 			return Outcome{}, err
 		}
 		owed := e.owe(run, t.events, now)
-		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed),
-			Stats: statsOnEnd("", run)}
+		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed)}
+		c.Stats = statsOnEnd("", run) // the stats index entry, when the run ends at once
 		err := e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):
@@ -441,7 +441,8 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 		next.Updated = now
 		owed := e.owe(next, t.events, now)
 		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: withEffects(t.schedule, owed), Cancel: t.cancel,
-			UnlockEnv: !next.Status.Live(), Stats: statsOnEnd(cur.Status, next)}
+			UnlockEnv: !next.Status.Live()}
+		c.Stats = statsOnEnd(cur.Status, next) // the stats index entry, when this transition ends the run
 		for i := range c.Audit {
 			c.Audit[i].Rev = next.Rev
 		}
