@@ -254,12 +254,13 @@ func ComputeStats(entries []StatsEntry, f StatsFilter) Stats {
 			s.Weeks = append(s.Weeks, WeekStats{Year: y, Week: w, Start: m})
 		}
 	}
+	byMonday := make(map[time.Time]int, len(s.Weeks))
+	for i, w := range s.Weeks {
+		byMonday[w.Start] = i
+	}
 	week := func(t time.Time) *WeekStats {
-		m := isoMonday(t)
-		for i := range s.Weeks {
-			if s.Weeks[i].Start.Equal(m) {
-				return &s.Weeks[i]
-			}
+		if i, ok := byMonday[isoMonday(t)]; ok {
+			return &s.Weeks[i]
 		}
 		return nil
 	}
