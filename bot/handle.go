@@ -163,9 +163,7 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 	case commands.KindSchedule, commands.KindWindows, commands.KindUnschedule:
 		return b.windowCommand(ctx, req, cmd)
 	case commands.KindStats:
-		// The handlers of report and stats are written elsewhere and wired
-		// in when they land.
-		return Reply{Text: fmt.Sprintf("/deploy %s is not available yet in this deploybot.", cmd.Kind)}
+		return b.stats(ctx, req, cmd)
 	}
 	return Reply{Text: "unknown command. " + b.grammar.Help()}
 }

@@ -230,6 +230,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 		owed := e.owe(run, t.events, now)
 		c := Change{Run: run, WriteID: writeID(req.RequestID), Audit: t.entries, LockEnv: true, Schedule: withEffects(t.schedule, owed),
 			SetCurrent: reachedRelease(StatusActive, run.Status)}
+		c.Stats = statsOnEnd("", run) // the stats index entry, when the run ends at once
 		err := e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):
@@ -484,6 +485,7 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 		owed := e.owe(next, t.events, now)
 		c := Change{Run: next, PrevRev: cur.Rev, WriteID: wid, Audit: t.entries, Schedule: withEffects(t.schedule, owed), Cancel: t.cancel,
 			UnlockEnv: !next.Status.Live(), SetCurrent: reachedRelease(cur.Status, next.Status)}
+		c.Stats = statsOnEnd(cur.Status, next) // the stats index entry, when this transition ends the run
 		err = e.apply(ctx, c)
 		switch {
 		case errors.Is(err, ErrConflict):

@@ -84,6 +84,10 @@ type Change struct {
 	Schedule []DueItem
 	// Cancel removes items from the due queue by ID (missing ones are ignored).
 	Cancel []string
+	// Stats, when set, is the run's entry in the stats index (the
+	// transition ends the run or makes it deployed). The index keeps one
+	// entry per run id: writing it again replaces it.
+	Stats *StatsEntry
 }
 
 // Freeze is an operator's freeze of an environment: no run starts there until it is lifted.
@@ -179,6 +183,8 @@ type Store interface {
 	// CurrentVersion returns the version last completed for service in env
 	// (recorded by Change.SetCurrent), or "" when there is none.
 	CurrentVersion(ctx context.Context, service, env string) (string, error)
+	// StatsIndex reads the entries Change.Stats wrote.
+	StatsIndex
 
 	// SetFreeze freezes an environment for every service (f.Service "") or
 	// for one service, replacing an existing freeze of the same scope.
@@ -257,6 +263,9 @@ func CheckChange(c Change) error {
 	}
 	if c.PrevRev < 0 || c.Run.Rev != c.PrevRev+1 {
 		return fmt.Errorf("run %s: rev %d does not follow prev rev %d", c.Run.ID, c.Run.Rev, c.PrevRev)
+	}
+	if c.Stats != nil && c.Stats.RunID != c.Run.ID {
+		return fmt.Errorf("run %s: stats entry of run %q", c.Run.ID, c.Stats.RunID)
 	}
 	return CheckItems(c.Schedule)
 }

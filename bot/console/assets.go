@@ -15,8 +15,9 @@ var assets embed.FS
 
 // static are the files served under /console/static/ with their types.
 var static = map[string]string{
-	"console.css": "text/css; charset=utf-8",
-	"console.js":  "text/javascript; charset=utf-8",
+	"console.css":  "text/css; charset=utf-8",
+	"console.js":   "text/javascript; charset=utf-8",
+	"insights.css": "text/css; charset=utf-8",
 }
 
 func parseTemplates() (*template.Template, error) {

@@ -142,7 +142,7 @@ func (c *Console) local(h http.Handler) http.Handler {
 func (c *Console) guard(h http.Handler) http.Handler {
 	return c.local(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.token != "" && !c.signedIn(r) {
-			if r.Method == http.MethodGet && r.URL.Query().Get("part") == "" && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/runs/") || strings.HasPrefix(r.URL.Path, "/console/runs/")) {
+			if r.Method == http.MethodGet && r.URL.Query().Get("part") == "" && (r.URL.Path == "/" || r.URL.Path == "/insights" || strings.HasPrefix(r.URL.Path, "/runs/") || strings.HasPrefix(r.URL.Path, "/console/runs/")) {
 				c.renderLoginNext(w, http.StatusUnauthorized, "", r.URL.Path)
 				return
 			}
@@ -264,9 +264,10 @@ func (c *Console) renderLoginNext(w http.ResponseWriter, status int, problem, ne
 // runAddress is a run's own address.
 var runAddress = regexp.MustCompile(`^/runs/[A-Za-z0-9_-]{1,64}$`)
 
-// nextPage is where sign-in leads: p when it is a run's address, else /.
+// nextPage is where sign-in leads: p when it is a run's address or the
+// insights page, else /.
 func nextPage(p string) string {
-	if runAddress.MatchString(p) {
+	if runAddress.MatchString(p) || p == "/insights" {
 		return p
 	}
 	return "/"

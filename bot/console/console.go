@@ -220,8 +220,8 @@ func New(cfg Config) (*Console, error) {
 }
 
 // Routes registers the console's handlers on mux: GET /, GET /runs/{id} (a
-// run's own address), its report (/runs/{id}/report.md and /runs/{id}/report)
-// and the paths under /console/.
+// run's own address), its report (/runs/{id}/report.md and /runs/{id}/report),
+// GET /insights (insights.go) and the paths under /console/.
 func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", c.guard(http.HandlerFunc(c.handleIndex)))
 	mux.Handle("GET /runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
@@ -229,6 +229,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /runs/{id}/report", c.guard(http.HandlerFunc(c.handleReportPage)))
 	mux.Handle("GET /console/runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
 	mux.Handle("GET /console/windows", c.guard(http.HandlerFunc(c.handleWindows)))
+	mux.Handle("GET /insights", c.guard(http.HandlerFunc(c.handleInsights)))
 	mux.Handle("GET /console/events", c.guard(http.HandlerFunc(c.handleEvents)))
 	mux.Handle("POST /console/command", c.guard(c.writable(http.HandlerFunc(c.handleCommand))))
 	mux.Handle("POST /console/click", c.guard(c.writable(http.HandlerFunc(c.handleClick))))

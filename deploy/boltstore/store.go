@@ -49,10 +49,12 @@ var (
 	bDue      = []byte("due")      // item id -> DueItem JSON (with claims and lease)
 	bWrites   = []byte("writes")   // write id -> expiry (timeKey)
 	bOnce     = []byte("once")     // key -> expiry (timeKey; zero time = never)
+	bStats    = []byte("stats")    // run id -> stats index entry JSON (deploy.StatsEntry)
+	bStatsEnd = []byte("statsend") // timeKey(entry's Ended) + run id -> run id
 )
 
 func allBuckets() [][]byte {
-	return [][]byte{bRuns, bMeta, bAudit, bLive, bDone, bLocks, bSvcLocks, bFreezes, bCurrent, bWindows, bMessages, bDue, bWrites, bOnce}
+	return [][]byte{bRuns, bMeta, bAudit, bLive, bDone, bLocks, bSvcLocks, bFreezes, bCurrent, bWindows, bMessages, bDue, bWrites, bOnce, bStats, bStatsEnd}
 }
 
 // svcKey is the key of service in env in bSvcLocks, bFreezes and bCurrent:
@@ -318,12 +320,60 @@ func (s *Store) write(tx *bolt.Tx, c deploy.Change, m *meta, now time.Time) erro
 			return err
 		}
 	}
+	if c.Stats != nil {
+		if err := putStats(tx, *c.Stats); err != nil {
+			return err
+		}
+	}
 	if c.WriteID != "" {
 		if err := tx.Bucket(bWrites).Put([]byte(c.WriteID), timeKey(now.Add(s.writeTTL))); err != nil {
 			return err
 		}
 	}
 	return s.sweep(tx, now)
+}
+
+// putStats writes a run's stats index entry, replacing the one it had.
+func putStats(tx *bolt.Tx, e deploy.StatsEntry) error {
+	st, ends := tx.Bucket(bStats), tx.Bucket(bStatsEnd)
+	if old := st.Get([]byte(e.RunID)); old != nil {
+		var o deploy.StatsEntry
+		if err := json.Unmarshal(old, &o); err != nil {
+			return fmt.Errorf("stats entry %s: %w", e.RunID, err)
+		}
+		if err := ends.Delete(append(timeKey(o.Ended), e.RunID...)); err != nil {
+			return err
+		}
+	}
+	if err := put(st, e.RunID, e); err != nil {
+		return err
+	}
+	return ends.Put(append(timeKey(e.Ended), e.RunID...), []byte(e.RunID))
+}
+
+// StatsSince implements deploy.Store.
+func (s *Store) StatsSince(ctx context.Context, since time.Time) ([]deploy.StatsEntry, error) {
+	out := []deploy.StatsEntry{}
+	err := s.view(ctx, "stats", func(tx *bolt.Tx) error {
+		st := tx.Bucket(bStats)
+		cur := tx.Bucket(bStatsEnd).Cursor()
+		for k, id := cur.Seek(timeKey(since)); k != nil; k, id = cur.Next() {
+			v := st.Get(id)
+			if v == nil {
+				continue
+			}
+			var e deploy.StatsEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("stats entry %s: %w", id, err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // sweep deletes expired write ids and once-keys, at most once per sweepEvery.

@@ -25,6 +25,8 @@ package redisstore
 //	p dueitem:<id>         hash   kind, doc (id/kind/due/payload JSON), claims, lease (unix ms, 0 = none)
 //	p due:<kind>:ready     zset   unleased item ids, score = Due (unix ms)
 //	p due:<kind>:leased    zset   leased item ids, score = lease expiry (unix ms)
+//	p stats:runs           hash   run id -> stats index entry JSON (deploy.StatsEntry)
+//	p stats:ended          zset   run id, score = the entry's Ended (unix ms)
 //
 // In Redis Cluster every key of a store must hash to one slot, so the prefix
 // carries a hash tag, such as "{deploybot}:": Open adds one to a
@@ -63,6 +65,8 @@ func (k keys) writeID(id string) string           { return k.p + "write:" + id }
 func (k keys) once(key string) string             { return k.p + "once:" + key }
 func (k keys) windows() string                    { return k.p + "windows" }
 func (k keys) windowEnds() string                 { return k.p + "windows:end" }
+func (k keys) statsRuns() string                  { return k.p + "stats:runs" }
+func (k keys) statsEnded() string                 { return k.p + "stats:ended" }
 
 func (k keys) dueItemPrefix() string        { return k.p + "dueitem:" }
 func (k keys) dueItem(id string) string     { return k.dueItemPrefix() + id }

@@ -40,6 +40,7 @@ end
 //	KEYS[7]  freeze:<env>     KEYS[8] freeze:<env>:<service>
 //	KEYS[9]  lock:<env> (the environment-only lock of runs stored before services)
 //	KEYS[10] current:<env>:<service>
+//	KEYS[11] stats:runs       KEYS[12] stats:ended
 //	ARGV[1]  PrevRev (0 = the run must not exist)
 //	ARGV[2]  new Rev          ARGV[3] run JSON      ARGV[4] status
 //	ARGV[5]  "1" if the status is live, else "0"
@@ -52,7 +53,8 @@ end
 //	ARGV[17] number of audit entries (A), ARGV[18] of scheduled items (S), ARGV[19] of cancelled ids (C)
 //	ARGV[20] the runbook snapshot's JSON, written when the run is created ("" = keep)
 //	ARGV[21] "1" to record the run's release as current   ARGV[22] release
-//	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids.
+//	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids,
+//	then, only when the change has a stats entry, its JSON and its Ended (unix ms).
 //
 // Returns {"ok"}, {"already"} (write id seen), {"conflict"} (rev moved on or
 // run exists), {"frozen", freeze JSON}, {"locked", holder id} or {"rb"} (the
@@ -106,8 +108,30 @@ for _ = 1, nc do
   due_remove(ARGV[15], ARGV[16], ARGV[i])
   i = i + 1
 end
+if ARGV[i] then
+  -- the stats index entry (deploy.Change.Stats), one per run id
+  redis.call('HSET', KEYS[11], id, ARGV[i])
+  redis.call('ZADD', KEYS[12], ARGV[i+1], id)
+end
 if ARGV[12] ~= '' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[13]) end
 return {'ok'}
+`
+
+// luaStatsSince returns the stats index entries whose end is at or after
+// since, oldest first, in one snapshot.
+//
+//	KEYS[1] stats:ended  KEYS[2] stats:runs
+//	ARGV[1] since (unix ms)
+const luaStatsSince = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+local out = {}
+for from = 1, #ids, 1000 do
+  local to = math.min(from + 999, #ids)
+  for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(ids, from, to))) do
+    if v then out[#out+1] = v end
+  end
+end
+return out
 `
 
 // luaEnvHolder returns the id of the live run holding a service's lock in
@@ -312,6 +336,7 @@ return out
 // package variables, so no state is shared between stores).
 type scripts struct {
 	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf, ackEach *redis.Script
+	statsSince                                                                          *redis.Script
 }
 
 func newScripts() *scripts {
@@ -327,5 +352,7 @@ func newScripts() *scripts {
 		hold:      redis.NewScript(luaHold),
 		ackIf:     redis.NewScript(luaAckIf),
 		ackEach:   redis.NewScript(luaAckEach),
+
+		statsSince: redis.NewScript(luaStatsSince),
 	}
 }

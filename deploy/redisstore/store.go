@@ -143,6 +143,7 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		s.k.run(r.ID), s.k.audit(r.ID), s.k.writeID(c.WriteID),
 		s.k.liveRuns(), s.k.doneRuns(), s.k.serviceLock(r.Service, r.Env), s.k.freeze(r.Env),
 		s.k.serviceFreeze(r.Service, r.Env), s.k.envLock(r.Env), s.k.current(r.Service, r.Env),
+		s.k.statsRuns(), s.k.statsEnded(),
 	}
 	args := make([]any, 0, 22+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
 	args = append(args,
@@ -165,6 +166,13 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 	}
 	for _, id := range c.Cancel {
 		args = append(args, id)
+	}
+	if c.Stats != nil {
+		b, err := json.Marshal(c.Stats)
+		if err != nil {
+			return fmt.Errorf("redisstore apply %s: stats: %w", r.ID, err)
+		}
+		args = append(args, b, ms(c.Stats.Ended))
 	}
 	res, err := s.sc.apply.Run(ctx, s.c, keys, args...).StringSlice()
 	if err == nil && len(res) > 0 && res[0] == "rb" {
@@ -309,6 +317,26 @@ func (s *Store) RunIDs(ctx context.Context) ([]string, error) {
 	ids := append(append(make([]string, 0, len(live.Val())+len(done.Val())), live.Val()...), done.Val()...)
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
+}
+
+// StatsSince implements deploy.Store in one script call.
+func (s *Store) StatsSince(ctx context.Context, since time.Time) ([]deploy.StatsEntry, error) {
+	docs, err := s.sc.statsSince.Run(ctx, s.c, []string{s.k.statsEnded(), s.k.statsRuns()}, ms(since)).StringSlice()
+	if err != nil {
+		return nil, wrap("stats", err)
+	}
+	out := make([]deploy.StatsEntry, 0, len(docs))
+	for _, d := range docs {
+		var e deploy.StatsEntry
+		if err := json.Unmarshal([]byte(d), &e); err != nil {
+			return nil, fmt.Errorf("redisstore stats: %w", err)
+		}
+		if !e.Ended.Before(since) { // the score keeps milliseconds only
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b deploy.StatsEntry) int { return a.Ended.Compare(b.Ended) })
+	return out, nil
 }
 
 // EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.

@@ -51,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"ServiceLocks", testServiceLocks},
 		{"ServiceFreezes", testServiceFreezes},
 		{"CurrentVersion", testCurrentVersion},
+		{"StatsIndex", testStatsIndex},
+		{"StatsHistory", testStatsHistory},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
@@ -72,7 +74,10 @@ func RunRestart(t *testing.T, open func(t *testing.T) deploy.Store, reopen func(
 	apply(t, s, ch2)
 	done := Finish(SampleRun("r0", "staging", t0.Add(-time.Hour)), deploy.StatusCompleted)
 	done.Rev = 1
-	apply(t, s, Create(done, false))
+	doneEntry := deploy.StatsEntryOf(done)
+	createDone := Create(done, false)
+	createDone.Stats = &doneEntry
+	apply(t, s, createDone)
 	w := sampleWindow("w1", t0.Add(time.Hour))
 	must(t, s.PutWindow(ctx, w))
 	fz := deploy.Freeze{Env: "staging", By: alice(), Reason: "quarter close", At: t0}
@@ -107,6 +112,7 @@ func RunRestart(t *testing.T, open func(t *testing.T) deploy.Store, reopen func(
 	if holder != "r1" {
 		t.Errorf("EnvHolder(production) = %q after the restart, want r1", holder)
 	}
+	checkEntries(t, "the stats index after the restart", statsSince(t, s, time.Time{}), doneEntry)
 	ws, err := s.Windows(ctx, t0)
 	must(t, err)
 	if len(ws) != 1 || !reflect.DeepEqual(ws[0], w) {
