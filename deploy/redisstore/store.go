@@ -143,7 +143,7 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		s.k.run(r.ID), s.k.audit(r.ID), s.k.writeID(c.WriteID),
 		s.k.liveRuns(), s.k.doneRuns(), s.k.envLock(r.Env), s.k.freeze(r.Env),
 	}
-	args := make([]any, 0, 20+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
+	args := make([]any, 0, 20+len(c.Audit)+6*len(c.Schedule)+len(c.Cancel))
 	args = append(args,
 		c.PrevRev, r.Rev, doc, string(r.Status), boolArg(r.Status.Live()), r.Env, r.ID,
 		ms(r.Created), ms(finished), boolArg(c.LockEnv), boolArg(c.UnlockEnv),
@@ -203,8 +203,10 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 	}
 }
 
-// appendItems appends (id, kind, due ms, item JSON, claims) per item; the
-// stored JSON leaves out the lease, which lives in its own hash field.
+// appendItems appends (id, kind, due ms, item JSON, claims, payload) per
+// item; the stored JSON leaves out the lease, which lives in its own hash
+// field, and the payload is also stored on its own, for AckIf and Hold to
+// compare without decoding the JSON.
 func appendItems(args []any, items []deploy.DueItem) ([]any, error) {
 	for _, it := range items {
 		claims := it.Claims
@@ -213,7 +215,7 @@ func appendItems(args []any, items []deploy.DueItem) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("due item %s: %w", it.ID, err)
 		}
-		args = append(args, it.ID, it.Kind, ms(it.Due), b, claims)
+		args = append(args, it.ID, it.Kind, ms(it.Due), b, claims, it.Payload)
 	}
 	return args, nil
 }
