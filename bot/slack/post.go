@@ -78,21 +78,32 @@ func (f *Poster) newMessage(channel string, r Rendered) (message, error) {
 // encodeBlocks returns the JSON array of r's blocks, from the JSON the
 // cache kept when it has it.
 func encodeBlocks(r Rendered) (json.RawMessage, error) {
-	if len(r.raw) != len(r.Blocks) || slices.ContainsFunc(r.raw, func(b []byte) bool { return b == nil }) {
+	if len(r.raw) != len(r.Blocks) || slices.ContainsFunc(r.raw, func(b []byte) bool { return len(b) < 2 || b[0] != '{' }) {
 		if len(r.Blocks) == 0 {
 			return json.RawMessage("[]"), nil
 		}
 		return json.Marshal(r.Blocks)
 	}
 	n := 2
-	for _, b := range r.raw {
-		n += len(b) + 1
+	for i, b := range r.raw {
+		n += len(b) + len(r.Blocks[i].ID()) + 16
 	}
 	out := make([]byte, 0, n)
 	out = append(out, '[')
 	for i, b := range r.raw {
 		if i > 0 {
 			out = append(out, ',')
+		}
+		if id := r.Blocks[i].ID(); id != "" {
+			// The same object with its id as the first member (the id is
+			// letters, digits and a dash: nothing to escape).
+			out = append(out, `{"block_id":"`...)
+			out = append(out, id...)
+			out = append(out, '"')
+			if len(b) > 2 {
+				out = append(out, ',')
+			}
+			b = b[1:]
 		}
 		out = append(out, b...)
 	}
@@ -101,12 +112,13 @@ func encodeBlocks(r Rendered) (json.RawMessage, error) {
 
 // blockCache gives blocks their ids and JSON without encoding those it saw
 // before. Successive renders of a card or a summary repeat most of their
-// blocks (a click changes one step's line), and slack-go's blocks are slow
-// to encode (nested MarshalJSON methods whose output encoding/json checks
-// again), where the id (assignBlockIDs) is a hash of the block's JSON. A
-// block is looked up by its position and a hash of its main fields, and
-// taken from the cache only when it is deeply equal to the one remembered:
-// the ids and the JSON are those assignBlockIDs and json.Marshal give.
+// blocks (a click changes one step's line, and the blocks below it may move
+// up one place), and slack-go's blocks are slow to encode (nested
+// MarshalJSON methods whose output encoding/json checks again), where the
+// id (assignBlockIDs) is the block's kind, position and a hash of its JSON.
+// A block is looked up by a hash of its main fields, and taken from the
+// cache only when it is equal to the one remembered: the ids and the JSON
+// are those assignBlockIDs and json.Marshal give.
 type blockCache struct {
 	seed maphash.Seed
 	mu   sync.Mutex // mu protects cur and old
@@ -116,9 +128,9 @@ type blockCache struct {
 }
 
 type cachedBlock struct {
-	block slack.Block // as rendered, with its id
-	id    string
-	raw   []byte // its JSON, id included
+	block slack.Block // as first rendered (its id is that of its first place)
+	raw   []byte      // its JSON without an id
+	sum   uint32      // jsonSum(raw)
 }
 
 // maxCachedBlocks bounds each generation of the cache.
@@ -129,7 +141,8 @@ func newBlockCache() *blockCache {
 }
 
 // assign gives every block its id, as assignBlockIDs does, and returns the
-// JSON of each; a nil cache only assigns the ids and returns nil.
+// JSON of each without its id (see Rendered); a nil cache only assigns the
+// ids and returns nil.
 func (c *blockCache) assign(blocks []slack.Block) [][]byte {
 	if c == nil {
 		assignBlockIDs(blocks)
@@ -142,40 +155,36 @@ func (c *blockCache) assign(blocks []slack.Block) [][]byte {
 	return raws
 }
 
-// block assigns the id of b at position i and returns its JSON (nil if it
-// does not encode: the message is then encoded whole, which reports it).
+// block assigns the id of b at position i and returns its JSON without the
+// id (nil if it does not encode: the message is then encoded whole, which
+// reports it). A kind of block the cache does not know is encoded whole.
 func (c *blockCache) block(i int, b slack.Block) []byte {
-	key, ok := c.key(i, b)
-	if ok {
-		if hit, found := c.get(key); found {
-			setBlockID(b, hit.id)
-			// Blocks are not changed once rendered: an equal block has
-			// the same id and encodes to the same JSON.
-			if sameBlock(hit.block, b) {
-				return hit.raw
-			}
-			setBlockID(b, "")
+	key, ok := c.key(b)
+	if !ok {
+		raw, _ := json.Marshal(b)
+		setBlockID(b, blockID(i, b, raw))
+		if b.ID() == "" {
+			return raw
 		}
+		return nil
+	}
+	if hit, found := c.get(key); found {
+		setBlockID(b, hit.block.ID())
+		// Blocks are not changed once rendered: an equal block (but for
+		// its place) encodes to the same JSON.
+		if sameBlock(hit.block, b) {
+			setBlockID(b, idOf(i, b, hit.sum))
+			return hit.raw
+		}
+		setBlockID(b, "")
 	}
 	raw, err := json.Marshal(b)
 	if err != nil {
 		return nil
 	}
-	id := blockID(i, b, raw)
-	setBlockID(b, id)
-	if b.ID() == id && len(raw) > 2 && raw[0] == '{' {
-		// The same object with the id as its first member.
-		withID := make([]byte, 0, len(raw)+len(id)+14)
-		withID = append(withID, `{"block_id":"`...)
-		withID = append(withID, id...)
-		withID = append(withID, `",`...)
-		raw = append(withID, raw[1:]...)
-	} else if raw, err = json.Marshal(b); err != nil {
-		return nil
-	}
-	if ok {
-		c.put(key, cachedBlock{block: b, id: id, raw: raw})
-	}
+	sum := jsonSum(raw)
+	setBlockID(b, idOf(i, b, sum))
+	c.put(key, cachedBlock{block: b, raw: raw, sum: sum})
 	return raw
 }
 
@@ -279,14 +288,13 @@ func sameText(a, b *slack.TextBlockObject) bool {
 	return a.Type == b.Type && a.Text == b.Text && a.Verbatim == b.Verbatim
 }
 
-// key hashes the block kind, its position and the fields that tell this
+// key hashes the block kind and the fields that tell this
 // renderer's blocks apart (texts, action ids, values); false for a kind of
 // block it does not know. Two blocks with one key are told apart by
 // comparing them.
-func (c *blockCache) key(i int, b slack.Block) (uint64, bool) {
+func (c *blockCache) key(b slack.Block) (uint64, bool) {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	h.WriteString(strconv.Itoa(i))
 	text := func(t *slack.TextBlockObject) {
 		if t != nil {
 			h.WriteString(t.Type)

@@ -33,6 +33,13 @@ func TestBlockCacheEncodesAsMarshal(t *testing.T) {
 				t.Fatalf("after %d clicks: %d blocks, %d encoded", j, len(got.Blocks), len(got.raw))
 			}
 			sameJSON(t, fmt.Sprintf("after %d clicks", j), got, want)
+			// Rendered again, every block comes from the cache.
+			again := render(m, c)
+			for i := range again.raw {
+				if &again.raw[i][0] != &got.raw[i][0] {
+					t.Fatalf("after %d clicks: block %d was encoded again", j, i)
+				}
+			}
 		}
 	}
 	if len(c.cur) == 0 {
@@ -46,8 +53,8 @@ func TestBlockCacheEncodesAsMarshal(t *testing.T) {
 		want := slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "same", false, false), nil, nil)
 		want.Expand = expand
 		assignBlockIDs([]slack.Block{want})
-		k, _ := c.key(0, b)
-		if k2, _ := c.key(0, want); k != k2 {
+		k, _ := c.key(b)
+		if k2, _ := c.key(want); k != k2 {
 			t.Fatal("the blocks should share a key")
 		}
 		raw := c.assign([]slack.Block{b})

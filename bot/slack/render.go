@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -47,8 +48,9 @@ const (
 type Rendered struct {
 	Text   string
 	Blocks []slack.Block
-	// raw is the JSON of each block, when the poster's cache assigned the
-	// ids (nil otherwise: the blocks are encoded when sent).
+	// raw is the JSON of each block without its id, when the poster's
+	// cache assigned the ids (nil otherwise: the blocks are encoded when
+	// sent); the id is spliced in when the message is encoded.
 	raw [][]byte
 }
 
@@ -267,10 +269,25 @@ func assignBlockIDs(blocks []slack.Block) {
 }
 
 // blockID is the id of block b at position i whose JSON, without an id, is raw.
-func blockID(i int, b slack.Block, raw []byte) string {
+func blockID(i int, b slack.Block, raw []byte) string { return idOf(i, b, jsonSum(raw)) }
+
+// jsonSum is the content hash in a block's id: FNV-1a of its JSON without an id.
+func jsonSum(raw []byte) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write(raw)
-	return fmt.Sprintf("%s%d-%08x", string(b.BlockType())[:1], i, h.Sum32())
+	return h.Sum32()
+}
+
+// idOf is the id of block b at position i whose content hash is sum.
+func idOf(i int, b slack.Block, sum uint32) string {
+	var a [32]byte
+	buf := append(a[:0], string(b.BlockType())[:1]...)
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	buf = append(buf, '-')
+	for shift := 28; shift >= 0; shift -= 4 { // %08x
+		buf = append(buf, "0123456789abcdef"[sum>>shift&0xf])
+	}
+	return string(buf)
 }
 
 func setBlockID(b slack.Block, id string) {
