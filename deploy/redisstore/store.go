@@ -32,6 +32,7 @@ type Store struct {
 	c        redis.UniversalClient
 	k        keys
 	sc       *scripts
+	steps    *stepCache // the JSON of steps recently written
 	writeTTL time.Duration
 	owned    bool        // Close closes c (the store created it)
 	closed   atomic.Bool // Close ran (it closes c once)
@@ -56,7 +57,7 @@ func WithWriteIDTTL(d time.Duration) Option {
 // ran it; Apply stays correct under such a replay only when the Change has a
 // WriteID (the replay then fails with deploy.ErrAlreadyApplied).
 func New(client redis.UniversalClient, prefix string, opts ...Option) *Store {
-	s := &Store{c: client, k: keys{p: prefix}, sc: newScripts(), writeTTL: DefaultWriteIDTTL}
+	s := &Store{c: client, k: keys{p: prefix}, sc: newScripts(), steps: newStepCache(), writeTTL: DefaultWriteIDTTL}
 	for _, o := range opts {
 		o(s)
 	}
@@ -125,7 +126,7 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		return fmt.Errorf("redisstore apply: %w", err)
 	}
 	r := c.Run
-	doc, err := json.Marshal(runDoc{Run: r})
+	doc, err := s.steps.encodeRun(r)
 	if err != nil {
 		return fmt.Errorf("redisstore apply %s: %w", r.ID, err)
 	}
