@@ -125,6 +125,7 @@ type blockCache struct {
 	// cur holds the blocks used lately; when it is full it becomes old, and
 	// a block found in old moves back to cur.
 	cur, old map[uint64]cachedBlock
+	bytes    int // the JSON held in cur
 }
 
 type cachedBlock struct {
@@ -133,8 +134,13 @@ type cachedBlock struct {
 	sum   uint32      // jsonSum(raw)
 }
 
-// maxCachedBlocks bounds each generation of the cache.
-const maxCachedBlocks = 8192
+// maxCachedBlocks and maxCachedBlockBytes (their JSON) bound each
+// generation of the cache: the two hold at most twice that, and as much
+// again in the blocks themselves.
+const (
+	maxCachedBlocks     = 8192
+	maxCachedBlockBytes = 8 << 20
+)
 
 func newBlockCache() *blockCache {
 	return &blockCache{seed: maphash.MakeSeed(), cur: map[uint64]cachedBlock{}}
@@ -208,10 +214,11 @@ func (c *blockCache) put(key uint64, b cachedBlock) {
 }
 
 func (c *blockCache) putLocked(key uint64, b cachedBlock) {
-	if len(c.cur) >= maxCachedBlocks {
-		c.old, c.cur = c.cur, make(map[uint64]cachedBlock, maxCachedBlocks)
+	if len(c.cur) >= maxCachedBlocks || c.bytes+len(b.raw) > maxCachedBlockBytes {
+		c.old, c.cur, c.bytes = c.cur, make(map[uint64]cachedBlock, len(c.cur)), 0
 	}
 	c.cur[key] = b
+	c.bytes += len(b.raw)
 }
 
 // sameBlock tells whether two blocks are deeply equal, as reflect.DeepEqual

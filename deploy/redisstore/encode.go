@@ -18,10 +18,17 @@ type stepCache struct {
 	// cur holds the steps encoded lately; when it is full it becomes old,
 	// and a step found in old moves back to cur.
 	cur, old map[deploy.StepRun][]byte
+	bytes    int // the JSON held in cur
 }
 
-// maxCachedSteps bounds each generation of the cache.
-const maxCachedSteps = 16384
+// maxCachedSteps and maxCachedStepBytes (their JSON) bound each generation
+// of the cache; a step whose JSON is larger than maxCachedStep (an
+// automated step with its output) is encoded every time.
+const (
+	maxCachedSteps     = 8192
+	maxCachedStepBytes = 4 << 20
+	maxCachedStep      = 1024
+)
 
 func newStepCache() *stepCache { return &stepCache{cur: map[deploy.StepRun][]byte{}} }
 
@@ -38,8 +45,8 @@ func (c *stepCache) step(s deploy.StepRun) ([]byte, error) {
 		return raw, nil
 	}
 	raw, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
+	if err != nil || len(raw) > maxCachedStep {
+		return raw, err
 	}
 	c.mu.Lock()
 	c.putLocked(s, raw)
@@ -48,10 +55,11 @@ func (c *stepCache) step(s deploy.StepRun) ([]byte, error) {
 }
 
 func (c *stepCache) putLocked(s deploy.StepRun, raw []byte) {
-	if len(c.cur) >= maxCachedSteps {
-		c.old, c.cur = c.cur, make(map[deploy.StepRun][]byte, maxCachedSteps)
+	if len(c.cur) >= maxCachedSteps || c.bytes+len(raw) > maxCachedStepBytes {
+		c.old, c.cur, c.bytes = c.cur, make(map[deploy.StepRun][]byte, len(c.cur)), 0
 	}
 	c.cur[s] = raw
+	c.bytes += len(raw)
 }
 
 // runHead is a run as stored in its "doc" field (see runDoc) without its

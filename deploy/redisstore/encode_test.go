@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ func TestEncodeRunIsTheDocument(t *testing.T) {
 	odd := next.Clone()
 	odd.Phases = append(odd.Phases, deploy.PhaseRun{ID: "empty"}, deploy.PhaseRun{ID: "none", Steps: []deploy.StepRun{}})
 	odd.Rollback = &deploy.RollbackInfo{By: *ana, Reason: "bad", FromPhase: "p1", At: at}
+	odd.Phases[0].Steps[0].Output = strings.Repeat("output line\n", 200) // too large to keep
 	runs = append(runs, odd, &deploy.Run{ID: "bare"})
 	c := newStepCache()
 	cached := 0
@@ -63,6 +65,11 @@ func TestEncodeRunIsTheDocument(t *testing.T) {
 			t.Fatalf("%d steps cached after the first round, %d after the second", cached, n)
 		}
 		cached = len(c.cur)
+	}
+	for k := range c.cur {
+		if len(k.Output) > maxCachedStep {
+			t.Error("a step too large to keep was cached")
+		}
 	}
 	// Successive revisions share their unchanged steps: one entry per distinct step.
 	if want := 2 * len(r.Phases[0].Steps); cached > want+len(r.Phases[1:])*8 {
