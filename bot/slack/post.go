@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/http"
 	"reflect"
@@ -67,74 +68,289 @@ func (m message) MarshalJSON() ([]byte, error) {
 }
 
 func (f *Poster) newMessage(channel string, r Rendered) (message, error) {
-	blocks, err := f.blocks.encode(r.Blocks) // "[]" when none: an edit without blocks clears them
+	blocks, err := encodeBlocks(r) // "[]" when none: an edit without blocks clears them
 	if err != nil {
 		return message{}, &bot.PermanentError{Err: fmt.Errorf("slack: encode blocks: %w", err)}
 	}
 	return message{Channel: channel, Text: r.Text, Blocks: blocks}, nil
 }
 
-// blockCache remembers the JSON of the blocks recently sent, by block id.
-// Successive renders of a card or a summary repeat most of their blocks (a
-// click changes one step's line), and slack-go's blocks are slow to encode
-// (nested MarshalJSON methods whose output encoding/json checks again), so
-// a block equal to the one remembered under its id reuses its JSON.
+// encodeBlocks returns the JSON array of r's blocks, from the JSON the
+// cache kept when it has it.
+func encodeBlocks(r Rendered) (json.RawMessage, error) {
+	if len(r.raw) != len(r.Blocks) || slices.ContainsFunc(r.raw, func(b []byte) bool { return len(b) < 2 || b[0] != '{' }) {
+		if len(r.Blocks) == 0 {
+			return json.RawMessage("[]"), nil
+		}
+		return json.Marshal(r.Blocks)
+	}
+	n := 2
+	for i, b := range r.raw {
+		n += len(b) + len(r.Blocks[i].ID()) + 16
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '[')
+	for i, b := range r.raw {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if id := r.Blocks[i].ID(); id != "" {
+			// The same object with its id as the first member (the id is
+			// letters, digits and a dash: nothing to escape).
+			out = append(out, `{"block_id":"`...)
+			out = append(out, id...)
+			out = append(out, '"')
+			if len(b) > 2 {
+				out = append(out, ',')
+			}
+			b = b[1:]
+		}
+		out = append(out, b...)
+	}
+	return append(out, ']'), nil
+}
+
+// blockCache gives blocks their ids and JSON without encoding those it saw
+// before. Successive renders of a card or a summary repeat most of their
+// blocks (a click changes one step's line, and the blocks below it may move
+// up one place), and slack-go's blocks are slow to encode (nested
+// MarshalJSON methods whose output encoding/json checks again), where the
+// id (assignBlockIDs) is the block's kind, position and a hash of its JSON.
+// A block is looked up by a hash of its main fields, and taken from the
+// cache only when it is equal to the one remembered: the ids and the JSON
+// are those assignBlockIDs and json.Marshal give.
 type blockCache struct {
-	mu sync.Mutex // mu protects m
-	m  map[string]cachedBlock
+	seed maphash.Seed
+	mu   sync.Mutex // mu protects cur and old
+	// cur holds the blocks used lately; when it is full it becomes old, and
+	// a block found in old moves back to cur.
+	cur, old map[uint64]cachedBlock
+	bytes    int // the JSON held in cur
 }
 
 type cachedBlock struct {
-	block slack.Block
-	raw   []byte
+	block slack.Block // as first rendered (its id is that of its first place)
+	raw   []byte      // its JSON without an id
+	sum   uint32      // jsonSum(raw)
 }
 
-// maxCachedBlocks bounds the cache; when full it starts again empty.
-const maxCachedBlocks = 8192
+// maxCachedBlocks and maxCachedBlockBytes (their JSON) bound each
+// generation of the cache: the two hold at most twice that, and as much
+// again in the blocks themselves.
+const (
+	maxCachedBlocks     = 8192
+	maxCachedBlockBytes = 8 << 20
+)
 
-func newBlockCache() *blockCache { return &blockCache{m: map[string]cachedBlock{}} }
+func newBlockCache() *blockCache {
+	return &blockCache{seed: maphash.MakeSeed(), cur: map[uint64]cachedBlock{}}
+}
 
-// encode returns the JSON array of blocks.
-func (c *blockCache) encode(blocks []slack.Block) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('[')
-	for i, b := range blocks {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		raw, err := c.block(b)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(raw)
+// assign gives every block its id, as assignBlockIDs does, and returns the
+// JSON of each without its id (see Rendered); a nil cache only assigns the
+// ids and returns nil.
+func (c *blockCache) assign(blocks []slack.Block) [][]byte {
+	if c == nil {
+		assignBlockIDs(blocks)
+		return nil
 	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	raws := make([][]byte, len(blocks))
+	for i, b := range blocks {
+		raws[i] = c.block(i, b)
+	}
+	return raws
 }
 
-func (c *blockCache) block(b slack.Block) ([]byte, error) {
-	id := b.ID()
-	if id != "" {
-		c.mu.Lock()
-		hit, ok := c.m[id]
-		c.mu.Unlock()
-		// Blocks are not changed once rendered: an equal block encodes
-		// to the same JSON.
-		if ok && reflect.DeepEqual(hit.block, b) {
-			return hit.raw, nil
+// block assigns the id of b at position i and returns its JSON without the
+// id (nil if it does not encode: the message is then encoded whole, which
+// reports it). A kind of block the cache does not know is encoded whole.
+func (c *blockCache) block(i int, b slack.Block) []byte {
+	key, ok := c.key(b)
+	if !ok {
+		raw, _ := json.Marshal(b)
+		setBlockID(b, blockID(i, b, raw))
+		if b.ID() == "" {
+			return raw
 		}
+		return nil
+	}
+	if hit, found := c.get(key); found {
+		setBlockID(b, hit.block.ID())
+		// Blocks are not changed once rendered: an equal block (but for
+		// its place) encodes to the same JSON.
+		if sameBlock(hit.block, b) {
+			setBlockID(b, idOf(i, b, hit.sum))
+			return hit.raw
+		}
+		setBlockID(b, "")
 	}
 	raw, err := json.Marshal(b)
-	if err != nil || id == "" {
-		return raw, err
+	if err != nil {
+		return nil
 	}
+	sum := jsonSum(raw)
+	setBlockID(b, idOf(i, b, sum))
+	c.put(key, cachedBlock{block: b, raw: raw, sum: sum})
+	return raw
+}
+
+func (c *blockCache) get(key uint64) (cachedBlock, bool) {
 	c.mu.Lock()
-	if len(c.m) >= maxCachedBlocks {
-		clear(c.m)
+	defer c.mu.Unlock()
+	if hit, ok := c.cur[key]; ok {
+		return hit, true
 	}
-	c.m[id] = cachedBlock{block: b, raw: raw}
-	c.mu.Unlock()
-	return raw, nil
+	hit, ok := c.old[key]
+	if ok {
+		c.putLocked(key, hit)
+	}
+	return hit, ok
+}
+
+func (c *blockCache) put(key uint64, b cachedBlock) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(key, b)
+}
+
+func (c *blockCache) putLocked(key uint64, b cachedBlock) {
+	if len(c.cur) >= maxCachedBlocks || c.bytes+len(b.raw) > maxCachedBlockBytes {
+		c.old, c.cur, c.bytes = c.cur, make(map[uint64]cachedBlock, len(c.cur)), 0
+	}
+	c.cur[key] = b
+	c.bytes += len(b.raw)
+}
+
+// sameBlock tells whether two blocks are deeply equal, as reflect.DeepEqual
+// would, field by field for the kinds of block and element this renderer
+// makes (TestSameBlockKnowsEveryField checks it knows every field of them)
+// and with reflect.DeepEqual for any other.
+func sameBlock(a, b slack.Block) bool {
+	switch x := a.(type) {
+	case *slack.SectionBlock:
+		y, ok := b.(*slack.SectionBlock)
+		if !ok || x.Accessory != nil || y.Accessory != nil {
+			break
+		}
+		return x.Type == y.Type && x.BlockID == y.BlockID && x.Expand == y.Expand && sameText(x.Text, y.Text) &&
+			slices.EqualFunc(x.Fields, y.Fields, sameText)
+	case *slack.ActionBlock:
+		y, ok := b.(*slack.ActionBlock)
+		if !ok || x.Elements == nil || y.Elements == nil {
+			break
+		}
+		return x.Type == y.Type && x.BlockID == y.BlockID && slices.EqualFunc(x.Elements.ElementSet, y.Elements.ElementSet, sameElement)
+	case *slack.ContextBlock:
+		y, ok := b.(*slack.ContextBlock)
+		if !ok {
+			break
+		}
+		return x.Type == y.Type && x.BlockID == y.BlockID && slices.EqualFunc(x.ContextElements.Elements, y.ContextElements.Elements,
+			func(a, b slack.MixedElement) bool {
+				ta, okA := a.(*slack.TextBlockObject)
+				tb, okB := b.(*slack.TextBlockObject)
+				if okA && okB {
+					return sameText(ta, tb)
+				}
+				return reflect.DeepEqual(a, b)
+			})
+	case *slack.HeaderBlock:
+		y, ok := b.(*slack.HeaderBlock)
+		return ok && x.Type == y.Type && x.BlockID == y.BlockID && x.Level == y.Level && sameText(x.Text, y.Text)
+	case *slack.DividerBlock:
+		y, ok := b.(*slack.DividerBlock)
+		return ok && *x == *y
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func sameElement(a, b slack.BlockElement) bool {
+	x, okA := a.(*slack.ButtonBlockElement)
+	y, okB := b.(*slack.ButtonBlockElement)
+	if !okA || !okB {
+		return reflect.DeepEqual(a, b)
+	}
+	if x == nil || y == nil {
+		return x == y
+	}
+	return x.Type == y.Type && sameText(x.Text, y.Text) && x.ActionID == y.ActionID && x.URL == y.URL && x.Value == y.Value &&
+		sameConfirm(x.Confirm, y.Confirm) && x.Style == y.Style && x.AccessibilityLabel == y.AccessibilityLabel &&
+		x.AgentPrompt == y.AgentPrompt && x.AgentPromptDisplay == y.AgentPromptDisplay && slices.Equal(x.VisibleToUserIDs, y.VisibleToUserIDs)
+}
+
+func sameConfirm(a, b *slack.ConfirmationBlockObject) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return sameText(a.Title, b.Title) && sameText(a.Text, b.Text) && sameText(a.Confirm, b.Confirm) && sameText(a.Deny, b.Deny) && a.Style == b.Style
+}
+
+func sameText(a, b *slack.TextBlockObject) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if (a.Emoji == nil) != (b.Emoji == nil) || a.Emoji != nil && *a.Emoji != *b.Emoji {
+		return false
+	}
+	return a.Type == b.Type && a.Text == b.Text && a.Verbatim == b.Verbatim
+}
+
+// key hashes the block kind and the fields that tell this
+// renderer's blocks apart (texts, action ids, values); false for a kind of
+// block it does not know. Two blocks with one key are told apart by
+// comparing them.
+func (c *blockCache) key(b slack.Block) (uint64, bool) {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	text := func(t *slack.TextBlockObject) {
+		if t != nil {
+			h.WriteString(t.Type)
+			h.WriteString(t.Text)
+		}
+		h.WriteByte(0)
+	}
+	switch x := b.(type) {
+	case *slack.SectionBlock:
+		h.WriteByte('s')
+		text(x.Text)
+		for _, f := range x.Fields {
+			text(f)
+		}
+	case *slack.ActionBlock:
+		h.WriteByte('a')
+		if x.Elements == nil {
+			break
+		}
+		for _, e := range x.Elements.ElementSet {
+			switch e := e.(type) {
+			case *slack.ButtonBlockElement:
+				h.WriteString(e.ActionID)
+				h.WriteString(e.Value)
+				text(e.Text)
+			case *slack.SelectBlockElement:
+				h.WriteString(e.ActionID)
+				for _, o := range e.Options {
+					h.WriteString(o.Value)
+					text(o.Text)
+				}
+			}
+		}
+	case *slack.ContextBlock:
+		h.WriteByte('c')
+		for _, e := range x.ContextElements.Elements {
+			if t, ok := e.(*slack.TextBlockObject); ok {
+				text(t)
+			}
+		}
+	case *slack.HeaderBlock:
+		h.WriteByte('h')
+		text(x.Text)
+	case *slack.DividerBlock:
+		h.WriteByte('d')
+	default:
+		return 0, false
+	}
+	return h.Sum64(), true
 }
 
 // metadataType is the event type of the message metadata every message the
@@ -150,7 +366,7 @@ const findLimit = 200
 // A message with a Key carries it in its metadata (see Find).
 func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Message) (string, error) {
 	m = f.resolveMentions(ctx, m)
-	msg, err := f.newMessage(channel, Render(m))
+	msg, err := f.newMessage(channel, f.render(m))
 	if err != nil {
 		return "", err
 	}
@@ -244,7 +460,7 @@ func (f *Poster) Update(ctx context.Context, ref string, m bot.Message) error {
 	if err != nil {
 		return &bot.PermanentError{Err: err}
 	}
-	msg, err := f.newMessage(ch, Render(m))
+	msg, err := f.newMessage(ch, f.render(m))
 	if err != nil {
 		return err
 	}
@@ -407,3 +623,6 @@ func replyText(s string) string {
 	}
 	return s
 }
+
+// render renders m (see Render) with the poster's block cache.
+func (f *Poster) render(m bot.Message) Rendered { return render(m, f.blocks) }

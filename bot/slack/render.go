@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -47,6 +48,10 @@ const (
 type Rendered struct {
 	Text   string
 	Blocks []slack.Block
+	// raw is the JSON of each block without its id, when the poster's
+	// cache assigned the ids (nil otherwise: the blocks are encoded when
+	// sent); the id is spliced in when the message is encoded.
+	raw [][]byte
 }
 
 // JSON returns the rendering as {"text":…, "blocks":[…]} (golden files, debugging).
@@ -63,14 +68,18 @@ func (r Rendered) JSON() ([]byte, error) {
 }
 
 // Render renders one message of the neutral model.
-func Render(m bot.Message) Rendered {
+func Render(m bot.Message) Rendered { return render(m, nil) }
+
+// render renders m; ids, when not nil, assigns the block ids and keeps
+// their JSON (see blockCache.assign).
+func render(m bot.Message, ids *blockCache) Rendered {
 	switch {
 	case m.Summary != nil:
-		return RenderSummary(*m.Summary)
+		return renderSummary(*m.Summary, ids)
 	case m.Card != nil:
-		return RenderCard(*m.Card)
+		return renderCard(*m.Card, ids)
 	case m.Notice != nil:
-		return RenderNotice(*m.Notice)
+		return renderNotice(*m.Notice, ids)
 	case m.Report != nil:
 		return RenderReport(*m.Report)
 	}
@@ -251,25 +260,50 @@ func clipEscaped(s string, max int) string {
 
 // assignBlockIDs gives every block an id made of its kind, its position and
 // a hash of its content: stable for the same content (golden files), new
-// when the content changes, as Slack advises for updated messages.
+// when the content changes, as Slack advises for updated messages. The
+// poster's cache (blockCache.assign) gives the same ids without encoding
+// the blocks it saw before.
 func assignBlockIDs(blocks []slack.Block) {
 	for i, b := range blocks {
 		raw, _ := json.Marshal(b)
-		h := fnv.New32a()
-		_, _ = h.Write(raw)
-		id := fmt.Sprintf("%s%d-%08x", string(b.BlockType())[:1], i, h.Sum32())
-		switch x := b.(type) {
-		case *slack.SectionBlock:
-			x.BlockID = id
-		case *slack.ActionBlock:
-			x.BlockID = id
-		case *slack.ContextBlock:
-			x.BlockID = id
-		case *slack.HeaderBlock:
-			x.BlockID = id
-		case *slack.DividerBlock:
-			x.BlockID = id
-		}
+		setBlockID(b, blockID(i, b, raw))
+	}
+}
+
+// blockID is the id of block b at position i whose JSON, without an id, is raw.
+func blockID(i int, b slack.Block, raw []byte) string { return idOf(i, b, jsonSum(raw)) }
+
+// jsonSum is the content hash in a block's id: FNV-1a of its JSON without an id.
+func jsonSum(raw []byte) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write(raw)
+	return h.Sum32()
+}
+
+// idOf is the id of block b at position i whose content hash is sum.
+func idOf(i int, b slack.Block, sum uint32) string {
+	var a [32]byte
+	buf := append(a[:0], string(b.BlockType())[:1]...)
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	buf = append(buf, '-')
+	for shift := 28; shift >= 0; shift -= 4 { // %08x
+		buf = append(buf, "0123456789abcdef"[sum>>shift&0xf])
+	}
+	return string(buf)
+}
+
+func setBlockID(b slack.Block, id string) {
+	switch x := b.(type) {
+	case *slack.SectionBlock:
+		x.BlockID = id
+	case *slack.ActionBlock:
+		x.BlockID = id
+	case *slack.ContextBlock:
+		x.BlockID = id
+	case *slack.HeaderBlock:
+		x.BlockID = id
+	case *slack.DividerBlock:
+		x.BlockID = id
 	}
 }
 
@@ -371,7 +405,9 @@ func slackDate(t time.Time) string {
 }
 
 // RenderSummary renders a run's summary message.
-func RenderSummary(s bot.Summary) Rendered {
+func RenderSummary(s bot.Summary) Rendered { return renderSummary(s, nil) }
+
+func renderSummary(s bot.Summary, ids *blockCache) Rendered {
 	var blocks []slack.Block
 	blocks = append(blocks, slack.NewHeaderBlock(plain(fmt.Sprintf("🚀 %s → %s", s.What(), s.Env), maxHeaderText)))
 	var b strings.Builder
@@ -403,12 +439,12 @@ func RenderSummary(s bot.Summary) Rendered {
 	}
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Each phase has its own message in this thread, updated as it goes.")))
 	blocks = trimToBudget(blocks, "… more phases: /deploy status")
-	assignBlockIDs(blocks)
+	raw := ids.assign(blocks)
 	text := fmt.Sprintf("Deployment of %s to %s (run %s): %s", s.What(), s.Env, s.RunID, status)
 	if s.Total > 0 {
 		text += fmt.Sprintf(", %d/%d steps", s.Settled, s.Total)
 	}
-	return Rendered{Text: fallback(text), Blocks: blocks}
+	return Rendered{Text: fallback(text), Blocks: blocks, raw: raw}
 }
 
 // ---- phase card ----
@@ -619,7 +655,9 @@ const (
 // then the open steps shortened. If the buttons still do not fit, every
 // step is packed and each kind of step button becomes one menu listing the
 // steps it applies to.
-func RenderCard(c bot.PhaseCard) Rendered {
+func RenderCard(c bot.PhaseCard) Rendered { return renderCard(c, nil) }
+
+func renderCard(c bot.PhaseCard, ids *blockCache) Rendered {
 	head := []slack.Block{slack.NewHeaderBlock(plain(cardHeader(c), maxHeaderText))}
 	var ctx []string
 	if c.Group != "" {
@@ -653,10 +691,10 @@ func RenderCard(c bot.PhaseCard) Rendered {
 		steps = menuSteps(c, room, budget)
 	}
 	blocks := append(append(head, steps...), tail...)
-	assignBlockIDs(blocks)
+	raw := ids.assign(blocks)
 
 	text := fmt.Sprintf("%s (%s → %s): %s", cardHeader(c), c.What(), c.Env, bot.GateText(c.Gate))
-	return Rendered{Text: fallback(text), Blocks: blocks}
+	return Rendered{Text: fallback(text), Blocks: blocks, raw: raw}
 }
 
 // compactLine is a settled step as its icon and title, with a skip's reason.
@@ -876,7 +914,9 @@ func stepMenus(c bot.PhaseCard, optMax int) []slack.Block {
 // ---- notices ----
 
 // RenderNotice renders a notice: its title, fields, lines and buttons.
-func RenderNotice(n bot.Notice) Rendered {
+func RenderNotice(n bot.Notice) Rendered { return renderNotice(n, nil) }
+
+func renderNotice(n bot.Notice, ids *blockCache) Rendered {
 	var blocks []slack.Block
 	head := n.Title
 	if i := noticeIcon(n.Icon); i != "" {
@@ -930,7 +970,7 @@ func RenderNotice(n bot.Notice) Rendered {
 		blocks = blocks[:maxBlocks]
 	}
 	blocks = trimToBudget(blocks, "… (too long for one message; the rest is left out)")
-	assignBlockIDs(blocks)
+	raw := ids.assign(blocks)
 	text := []string{head}
 	for _, f := range n.Fields {
 		text = append(text, f.Label+": "+f.Value)
@@ -944,5 +984,5 @@ func RenderNotice(n bot.Notice) Rendered {
 		// The mentions lead the notification text too, so they notify.
 		fb = clipEscaped(who, 1000) + " " + fb
 	}
-	return Rendered{Text: fb, Blocks: blocks}
+	return Rendered{Text: fb, Blocks: blocks, raw: raw}
 }

@@ -22,7 +22,7 @@ package redisstore
 //	p once:<key>           string "1", expires after the ClaimOnce TTL
 //	p windows              hash   window id -> window JSON
 //	p windows:end          zset   window id, score = End() (unix ms)
-//	p dueitem:<id>         hash   kind, doc (id/kind/due/payload JSON), claims, lease (unix ms, 0 = none)
+//	p dueitem:<id>         hash   kind, doc (id/kind/due/payload JSON), claims, lease (unix ms, 0 = none), pl (the payload; items written before it have none)
 //	p due:<kind>:ready     zset   unleased item ids, score = Due (unix ms)
 //	p due:<kind>:leased    zset   leased item ids, score = lease expiry (unix ms)
 //	p stats:runs           hash   run id -> stats index entry JSON (deploy.StatsEntry)

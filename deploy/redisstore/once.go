@@ -19,7 +19,7 @@ import (
 //	KEYS[1] once:<key>   KEYS[2..] the items' hashes (for Cluster slot checks)
 //	ARGV[1] token        ARGV[2] ttl in ms (0: no expiry)
 //	ARGV[3] dueItemPrefix  ARGV[4] dueQueuePrefix
-//	ARGV[5..] per item: id, kind, due (unix ms), doc, claims
+//	ARGV[5..] per item: id, kind, due (unix ms), doc, claims, payload
 const luaScheduleOnce = luaDue + `
 local prev = redis.call('GET', KEYS[1])
 if prev then
@@ -31,8 +31,8 @@ if tonumber(ARGV[2]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[1])
 end
-for i = 5, #ARGV, 5 do
-  due_put(ARGV[3], ARGV[4], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
+for i = 5, #ARGV, 6 do
+  due_put(ARGV[3], ARGV[4], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])
 end
 return 1
 `

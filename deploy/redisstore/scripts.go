@@ -12,24 +12,41 @@ import "github.com/redis/go-redis/v9"
 // correct only when the prefix carries a hash tag (see keys).
 
 // luaDue defines the due-queue helpers shared by the scripts that add or
-// remove items:
+// remove items. An item is in its kind's ready set while its lease field is
+// "0" and in the leased set otherwise (every script keeps the two in step),
+// so each helper touches the one set the item is in.
 //
-//	due_remove(itemp, qp, id)                     removes item id from its queue; 1 if it existed
-//	due_put(itemp, qp, id, kind, due, doc, claims) replaces item id with an unleased one due at due (unix ms)
+//	due_remove(itemp, qp, id)                         removes item id from its queue; 1 if it existed
+//	due_put(itemp, qp, id, kind, due, doc, claims, pl) replaces item id with an unleased one due at due (unix ms); pl is its payload
+//	due_payload(v)                                    the payload of an item whose pl and doc fields are v[1] and v[2]
 const luaDue = `
 local function due_remove(itemp, qp, id)
   local ik = itemp .. id
-  local kind = redis.call('HGET', ik, 'kind')
-  if not kind then return 0 end
-  redis.call('ZREM', qp .. kind .. '` + readySuffix + `', id)
-  redis.call('ZREM', qp .. kind .. '` + leasedSuffix + `', id)
+  local v = redis.call('HMGET', ik, 'kind', 'lease')
+  if not v[1] then return 0 end
+  if v[2] == '0' then
+    redis.call('ZREM', qp .. v[1] .. '` + readySuffix + `', id)
+  else
+    redis.call('ZREM', qp .. v[1] .. '` + leasedSuffix + `', id)
+  end
   redis.call('DEL', ik)
   return 1
 end
-local function due_put(itemp, qp, id, kind, due, doc, claims)
-  due_remove(itemp, qp, id)
-  redis.call('HSET', itemp .. id, 'kind', kind, 'doc', doc, 'claims', claims, 'lease', '0')
+local function due_put(itemp, qp, id, kind, due, doc, claims, pl)
+  local ik = itemp .. id
+  local v = redis.call('HMGET', ik, 'kind', 'lease')
+  if v[1] and (v[1] ~= kind or v[2] ~= '0') then
+    redis.call('ZREM', qp .. v[1] .. (v[2] == '0' and '` + readySuffix + `' or '` + leasedSuffix + `'), id)
+  end
+  redis.call('HSET', ik, 'kind', kind, 'doc', doc, 'claims', claims, 'lease', '0', 'pl', pl)
   redis.call('ZADD', qp .. kind .. '` + readySuffix + `', due, id)
+end
+local function due_payload(v)
+  if v[1] then return v[1] end
+  if not v[2] then return nil end
+  local pl = cjson.decode(v[2])['payload']
+  if type(pl) ~= 'string' then pl = '' end
+  return pl
 end
 `
 
@@ -53,7 +70,7 @@ end
 //	ARGV[17] number of audit entries (A), ARGV[18] of scheduled items (S), ARGV[19] of cancelled ids (C)
 //	ARGV[20] the runbook snapshot's JSON, written when the run is created ("" = keep)
 //	ARGV[21] "1" to record the run's release as current   ARGV[22] release
-//	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims), then C ids,
+//	then A audit JSONs, then S times (id, kind, due ms, item JSON, claims, payload), then C ids,
 //	then, only when the change has a stats entry, its JSON and its Ended (unix ms).
 //
 // Returns {"ok"}, {"already"} (write id seen), {"conflict"} (rev moved on or
@@ -101,8 +118,8 @@ if ARGV[11] == '1' then
 end
 if ARGV[21] == '1' then redis.call('SET', KEYS[10], ARGV[22]) end
 for _ = 1, ns do
-  due_put(ARGV[15], ARGV[16], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
-  i = i + 5
+  due_put(ARGV[15], ARGV[16], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])
+  i = i + 6
 end
 for _ = 1, nc do
   due_remove(ARGV[15], ARGV[16], ARGV[i])
@@ -178,10 +195,10 @@ return out
 //
 //	KEYS    dueitem:<id> of each item (declared so a Cluster client routes the call)
 //	ARGV[1] dueItemPrefix  ARGV[2] dueQueuePrefix
-//	then (id, kind, due ms, item JSON, claims) per item.
+//	then (id, kind, due ms, item JSON, claims, payload) per item.
 const luaSchedule = luaDue + `
-for i = 3, #ARGV, 5 do
-  due_put(ARGV[1], ARGV[2], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4])
+for i = 3, #ARGV, 6 do
+  due_put(ARGV[1], ARGV[2], ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])
 end
 return 1
 `
@@ -260,15 +277,13 @@ return due_remove(ARGV[2], ARGV[3], ARGV[1])
 //	ARGV[5] dueQueuePrefix
 //
 // Returns 1, or 0 when the item is gone or is not the caller's version.
-const luaHold = `
-local v = redis.call('HMGET', KEYS[1], 'kind', 'doc', 'claims')
-if not v[1] then return 0 end
-if v[3] ~= ARGV[2] then return 0 end
-local pl = cjson.decode(v[2])['payload']
-if type(pl) ~= 'string' then pl = '' end
-if pl ~= ARGV[3] then return 0 end
-redis.call('ZREM', ARGV[5] .. v[1] .. '` + readySuffix + `', ARGV[1])
-redis.call('ZADD', ARGV[5] .. v[1] .. '` + leasedSuffix + `', ARGV[4], ARGV[1])
+const luaHold = luaDue + `
+local v = redis.call('HMGET', KEYS[1], 'pl', 'doc', 'kind', 'claims', 'lease')
+if not v[3] then return 0 end
+if v[4] ~= ARGV[2] then return 0 end
+if due_payload(v) ~= ARGV[3] then return 0 end
+if v[5] == '0' then redis.call('ZREM', ARGV[5] .. v[3] .. '` + readySuffix + `', ARGV[1]) end
+redis.call('ZADD', ARGV[5] .. v[3] .. '` + leasedSuffix + `', ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'lease', ARGV[4])
 return 1
 `
@@ -283,11 +298,12 @@ return 1
 const luaAckIf = luaDue + `
 local n = 0
 for i = 3, #ARGV, 2 do
-  local doc = redis.call('HGET', ARGV[1] .. ARGV[i], 'doc')
-  if doc then
-    local pl = cjson.decode(doc)['payload']
-    if type(pl) ~= 'string' then pl = '' end
-    if pl == ARGV[i+1] then n = n + due_remove(ARGV[1], ARGV[2], ARGV[i]) end
+  local ik = ARGV[1] .. ARGV[i]
+  local v = redis.call('HMGET', ik, 'pl', 'doc', 'kind', 'lease')
+  if v[3] and due_payload(v) == ARGV[i+1] then
+    n = n + 1
+    redis.call('ZREM', ARGV[2] .. v[3] .. (v[4] == '0' and '` + readySuffix + `' or '` + leasedSuffix + `'), ARGV[i])
+    redis.call('DEL', ik)
   end
 end
 return n
@@ -304,11 +320,12 @@ const luaAckEach = luaDue + `
 local out = {}
 for i = 3, #ARGV, 2 do
   local r = 0
-  local doc = redis.call('HGET', ARGV[1] .. ARGV[i], 'doc')
-  if doc then
-    local pl = cjson.decode(doc)['payload']
-    if type(pl) ~= 'string' then pl = '' end
-    if pl == ARGV[i+1] then r = due_remove(ARGV[1], ARGV[2], ARGV[i]) end
+  local ik = ARGV[1] .. ARGV[i]
+  local v = redis.call('HMGET', ik, 'pl', 'doc', 'kind', 'lease')
+  if v[3] and due_payload(v) == ARGV[i+1] then
+    r = 1
+    redis.call('ZREM', ARGV[2] .. v[3] .. (v[4] == '0' and '` + readySuffix + `' or '` + leasedSuffix + `'), ARGV[i])
+    redis.call('DEL', ik)
   end
   out[#out+1] = r
 end

@@ -32,6 +32,7 @@ type Store struct {
 	c        redis.UniversalClient
 	k        keys
 	sc       *scripts
+	steps    *stepCache // the JSON of steps recently written
 	writeTTL time.Duration
 	owned    bool        // Close closes c (the store created it)
 	closed   atomic.Bool // Close ran (it closes c once)
@@ -56,7 +57,7 @@ func WithWriteIDTTL(d time.Duration) Option {
 // ran it; Apply stays correct under such a replay only when the Change has a
 // WriteID (the replay then fails with deploy.ErrAlreadyApplied).
 func New(client redis.UniversalClient, prefix string, opts ...Option) *Store {
-	s := &Store{c: client, k: keys{p: prefix}, sc: newScripts(), writeTTL: DefaultWriteIDTTL}
+	s := &Store{c: client, k: keys{p: prefix}, sc: newScripts(), steps: newStepCache(), writeTTL: DefaultWriteIDTTL}
 	for _, o := range opts {
 		o(s)
 	}
@@ -125,7 +126,7 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		return fmt.Errorf("redisstore apply: %w", err)
 	}
 	r := c.Run
-	doc, err := json.Marshal(runDoc{Run: r})
+	doc, err := s.steps.encodeRun(r)
 	if err != nil {
 		return fmt.Errorf("redisstore apply %s: %w", r.ID, err)
 	}
@@ -145,7 +146,7 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		s.k.serviceFreeze(r.Service, r.Env), s.k.envLock(r.Env), s.k.current(r.Service, r.Env),
 		s.k.statsRuns(), s.k.statsEnded(),
 	}
-	args := make([]any, 0, 22+len(c.Audit)+5*len(c.Schedule)+len(c.Cancel))
+	args := make([]any, 0, 22+len(c.Audit)+6*len(c.Schedule)+len(c.Cancel))
 	args = append(args,
 		c.PrevRev, r.Rev, doc, string(r.Status), boolArg(r.Status.Live()), r.Env, r.ID,
 		ms(r.Created), ms(finished), boolArg(c.LockEnv), boolArg(c.UnlockEnv),
@@ -213,8 +214,10 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 	}
 }
 
-// appendItems appends (id, kind, due ms, item JSON, claims) per item; the
-// stored JSON leaves out the lease, which lives in its own hash field.
+// appendItems appends (id, kind, due ms, item JSON, claims, payload) per
+// item; the stored JSON leaves out the lease, which lives in its own hash
+// field, and the payload is also stored on its own, for AckIf and Hold to
+// compare without decoding the JSON.
 func appendItems(args []any, items []deploy.DueItem) ([]any, error) {
 	for _, it := range items {
 		claims := it.Claims
@@ -223,7 +226,7 @@ func appendItems(args []any, items []deploy.DueItem) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("due item %s: %w", it.ID, err)
 		}
-		args = append(args, it.ID, it.Kind, ms(it.Due), b, claims)
+		args = append(args, it.ID, it.Kind, ms(it.Due), b, claims, it.Payload)
 	}
 	return args, nil
 }

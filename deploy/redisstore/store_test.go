@@ -561,3 +561,50 @@ func TestAuditChain(t *testing.T) {
 		return New(c, prefix), auditEditor{c: c, k: keys{p: prefix}}
 	})
 }
+
+// An item stored before items had their payload in a field of its own
+// ("pl") is compared by the payload in its JSON: it can still be held and
+// acknowledged, and only in the version the caller has.
+func TestItemWithoutPayloadFieldIsComparedByItsJSON(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t)
+	prefix := testkit.Redis(t).Prefix(t)
+	k := keys{p: prefix}
+	s := New(c, prefix)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	items := []deploy.DueItem{
+		{ID: "e1", Kind: deploy.DueKindEffect, Due: now, Payload: `{"rev":1}`},
+		{ID: "e2", Kind: deploy.DueKindEffect, Due: now, Payload: `{"rev":2}`},
+	}
+	if err := s.Schedule(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if pl, err := c.HGet(ctx, k.dueItem(it.ID), "pl").Result(); err != nil || pl != it.Payload {
+			t.Fatalf("%s: pl = %q (%v), want %q", it.ID, pl, err, it.Payload)
+		}
+		if err := c.HDel(ctx, k.dueItem(it.ID), "pl").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Hold(ctx, "e1", 0, `{"rev":0}`, now.Add(time.Minute)); !errors.Is(err, deploy.ErrNotFound) {
+		t.Fatalf("hold of another version: %v, want ErrNotFound", err)
+	}
+	if err := s.Hold(ctx, "e1", 0, items[0].Payload, now.Add(time.Minute)); err != nil {
+		t.Fatalf("hold: %v", err)
+	}
+	if n, err := c.ZScore(ctx, k.dueLeased(deploy.DueKindEffect), "e1").Result(); err != nil || n != float64(now.Add(time.Minute).UnixMilli()) {
+		t.Fatalf("held item's lease: %v (%v)", n, err)
+	}
+	done, err := s.AckEach(ctx, deploy.DueItem{ID: "e1", Payload: items[0].Payload}, deploy.DueItem{ID: "e2", Payload: `{"rev":1}`})
+	if err != nil || len(done) != 2 || !done[0] || done[1] {
+		t.Fatalf("AckEach = %v (%v), want [true false]", done, err)
+	}
+	if n, err := s.AckIf(ctx, items[1]); err != nil || n != 1 {
+		t.Fatalf("AckIf = %d (%v), want 1", n, err)
+	}
+	n, err := c.Exists(ctx, k.dueItem("e1"), k.dueItem("e2"), k.dueReady(deploy.DueKindEffect), k.dueLeased(deploy.DueKindEffect)).Result()
+	if err != nil || n != 0 {
+		t.Fatalf("%d keys left after acknowledging both (%v)", n, err)
+	}
+}

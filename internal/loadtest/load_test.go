@@ -60,6 +60,7 @@ type phase struct {
 	cpu     time.Duration // the process's CPU time for the clicks, posts included
 	rcpu    time.Duration // Redis's CPU time for them
 	missing int           // runs whose card misses a click after settling
+	chat    int           // calls to the fake Slack Web API from the first request until the bot went quiet
 	settled time.Duration
 	example string
 }
@@ -195,6 +196,7 @@ func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() 
 	e.tb.Helper()
 	from := len(e.fake.Ephemerals(""))
 	before := e.commandStats()
+	calls0 := len(e.fake.Calls())
 	cpu0, rcpu0 := bot.cpu(), e.redisCPU()
 	stop := e.profiling(bot, strings.NewReplacer(" ", "-", ",", "").Replace(name))
 	p := phase{name: name, res: load()}
@@ -204,6 +206,7 @@ func (e *env) measure(bot *proc, name string, runs []run, sc scale, load func() 
 	e.quiet()
 	stop()
 	p.cpu, p.rcpu = bot.cpu()-cpu0, e.redisCPU()-rcpu0
+	p.chat = len(e.fake.Calls()) - calls0
 	p.missing, p.settled, p.example = e.settle(runs, sc.Steps, sc.Settle)
 	// The answers (refusals) are posted to the response_url after the
 	// acknowledgement; give the last ones a moment.
@@ -373,6 +376,8 @@ func (r *report) write(w io.Writer) {
 		chunk, r.bareAlone.rate(), ms(r.bareAlone.pct(0.5)), ms(r.bareAlone.pct(0.99)))
 	fmt.Fprintf(w, "- Burst: %d clicks at once on one run (one client per step), %d runs in turn.\n", sc.Steps, sc.Runs-sc.SpreadRuns)
 	fmt.Fprintf(w, "- Redis commands per click, spread, first request until the cards settled: %s.\n", r.spread.cmds.per(r.spread.res.n))
+	fmt.Fprintf(w, "- Slack Web API calls per click (edits of cards and summaries, answers through response_url not counted): spread %.2f, one-run burst %.2f.\n",
+		float64(r.spread.chat)/float64(max(1, r.spread.res.n)), float64(r.burst.chat)/float64(max(1, r.burst.res.n)))
 	fmt.Fprintf(w, "- Redis round trips before the answer (MONITOR: commands clients sent from the click until the client had its answer; commands inside scripts not counted), %d clicks one at a time on an idle bot: **%.1f per click** (%s). `evalsha run` is the transition's script (keys of the run); `evalsha due` is a claim poll of the due queues (the effect poller and the executor, each once a second) that fell in the window; `evalsha dueitem` acknowledges a delivered effect.\n",
 		sc.Probe, float64(r.probe.total())/float64(max(1, sc.Probe)), r.probe.per(max(1, sc.Probe)))
 	fmt.Fprintf(w, "- Bare handler commands per request: %s.\n", r.bare.cmds.per(r.bare.res.n))
