@@ -186,8 +186,12 @@ func TestReportCommand(t *testing.T) {
 	if strings.Contains(r.Text, "Deployment report") {
 		t.Errorf("a person of another workspace got the report:\n%s", r.Text)
 	}
+	r = p.core.Bot.Execute(t.Context(), bot.Request{Platform: "slack", Channel: "C0ELSEWHERE", Actor: ana}, commands.Command{Kind: commands.KindReport})
+	if !strings.Contains(r.Text, "no run was started in this channel yet") {
+		t.Errorf("report in a channel without runs: %q", r.Text)
+	}
 	r = ask("rzzzzz")
-	if !strings.Contains(r.Text, "no such run") && !strings.Contains(r.Text, "not found") && !strings.Contains(r.Text, "rzzzzz") {
+	if !strings.Contains(r.Text, `no run "rzzzzz"`) {
 		t.Errorf("report of an unknown run: %q", r.Text)
 	}
 }
