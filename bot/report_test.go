@@ -175,6 +175,14 @@ func TestReportCommand(t *testing.T) {
 			t.Errorf("report of the completed run (asked as %q):\n%s", run, r.Text)
 		}
 	}
+	// Each front gets its own markup: Markdown on Discord, the console's marks.
+	for platform, want := range map[string]string{"discord": "- **Outcome**: completed", "console": "- **Outcome**: completed", "slack": "• *Outcome*: completed"} {
+		r = p.core.Bot.Execute(t.Context(), bot.Request{Platform: platform, Channel: runChannel, Actor: deploy.Actor{ID: "x", Name: "x", Platform: platform}},
+			commands.Command{Kind: commands.KindReport, Run: runID})
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("report on %s does not say %q:\n%s", platform, want, r.Text)
+		}
+	}
 	// A run of workspace T0A is not shown to a person of workspace T0B.
 	inA, inB := ana, ana
 	inA.Workspace, inB.Workspace = "T0A", "T0B"
@@ -186,8 +194,12 @@ func TestReportCommand(t *testing.T) {
 	if strings.Contains(r.Text, "Deployment report") {
 		t.Errorf("a person of another workspace got the report:\n%s", r.Text)
 	}
+	r = p.core.Bot.Execute(t.Context(), bot.Request{Platform: "slack", Channel: "C0ELSEWHERE", Actor: ana}, commands.Command{Kind: commands.KindReport})
+	if !strings.Contains(r.Text, "no run was started in this channel yet") {
+		t.Errorf("report in a channel without runs: %q", r.Text)
+	}
 	r = ask("rzzzzz")
-	if !strings.Contains(r.Text, "no such run") && !strings.Contains(r.Text, "not found") && !strings.Contains(r.Text, "rzzzzz") {
+	if !strings.Contains(r.Text, `no run "rzzzzz"`) {
 		t.Errorf("report of an unknown run: %q", r.Text)
 	}
 }

@@ -37,7 +37,8 @@ type RunReport struct {
 	// Attempts are the automated steps that did not pass at their first
 	// attempt (failed, interrupted, stopped, retried), with every attempt.
 	Attempts []ReportAttempts
-	// Rollback is set once a rollback started; FromPhase is its phase's title.
+	// Rollback is set once a rollback started: who, when, why, and the id of
+	// the phase it started from.
 	Rollback *RollbackInfo
 	// RollbackFrom is the title of the phase the rollback started from.
 	RollbackFrom string
