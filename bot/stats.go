@@ -83,6 +83,9 @@ func (b *Bot) statsScope(service, env string) string {
 	return service + " to " + env
 }
 
+// statsWeeksShown is how many weeks the text of the figures lists at most.
+const statsWeeksShown = 8
+
 // StatsText is the compact text of the figures of a period of days.
 func StatsText(s deploy.Stats, scope string, days int) string {
 	var sb strings.Builder
@@ -91,14 +94,18 @@ func StatsText(s deploy.Stats, scope string, days int) string {
 	if s.Runs == 0 {
 		sb.WriteString("No run ended in this period: no data.\n")
 	}
-	// Deployments per week.
-	weeks := make([]string, len(s.Weeks))
-	for i, w := range s.Weeks {
+	// Deployments per week (the latest weeks only, in a long period).
+	shown, label := s.Weeks, ""
+	if len(shown) > statsWeeksShown {
+		shown, label = shown[len(shown)-statsWeeksShown:], fmt.Sprintf("last %d weeks: ", statsWeeksShown)
+	}
+	weeks := make([]string, len(shown))
+	for i, w := range shown {
 		weeks[i] = fmt.Sprintf("W%02d %d", w.Week, w.Deployments)
 	}
 	fmt.Fprintf(&sb, "• Deployments: %d completed, %.1f per week", s.Deployments, s.PerWeek)
 	if len(weeks) > 0 {
-		fmt.Fprintf(&sb, " (%s)", strings.Join(weeks, " · "))
+		fmt.Fprintf(&sb, " (%s%s)", label, strings.Join(weeks, " · "))
 	}
 	sb.WriteString("\n")
 	// Change failure rate.

@@ -111,6 +111,12 @@ func TestStatsCommand(t *testing.T) {
 			t.Errorf("/deploy stats t to production 3:\n%s\nwant a line with %q", got, want)
 		}
 	}
+	// A year lists the latest 8 weeks only; "old" (W42) is in it now:
+	// 3 completed in 365 days = 3/(365/7) = 0.06 → 0.1 per week.
+	if got := ask(ana, commands.Command{Days: 365}); !strings.Contains(got,
+		"• Deployments: 3 completed, 0.1 per week (last 8 weeks: W41 0 · W42 1 · W43 0 · W44 0 · W45 0 · W46 1 · W47 1 · W48 0)") {
+		t.Errorf("/deploy stats 365:\n%s\nwant the last 8 weeks", got)
+	}
 	// Another environment: nothing ended there.
 	if got := ask(ana, commands.Command{Env: "staging"}); !strings.Contains(got, "No run ended in this period: no data.") {
 		t.Errorf("/deploy stats to staging:\n%s\nwant no data", got)

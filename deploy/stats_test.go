@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -281,4 +282,63 @@ func TestStatsSayNoData(t *testing.T) {
 	if len(s.Weeks) != 5 || s.Weeks[0].Label() != "2026-W44" || s.Weeks[4].Label() != "2026-W48" {
 		t.Errorf("weeks = %+v, want 2026-W44 … 2026-W48", s.Weeks)
 	}
+}
+
+func TestStatsEntryOf(t *testing.T) {
+	T := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	m := time.Minute
+	rb := parseRunbook(t, statsBook) // prep, prod (production), retro (follow-up)
+	run := func(status deploy.Status, edit func(*deploy.Run)) deploy.StatsEntry {
+		r := &deploy.Run{ID: "r1", Release: "v1", Env: "production", Workspace: "T1", Status: status, Created: T, Updated: T.Add(time.Hour), Runbook: *rb,
+			Phases: []deploy.PhaseRun{{ID: "prep"}, {ID: "prod"}, {ID: "retro"}}}
+		if edit != nil {
+			edit(r)
+		}
+		return deploy.StatsEntryOf(r)
+	}
+	t.Run("a deployed run counts as completed when it was deployed, under its runbook's name", func(t *testing.T) {
+		e := run(deploy.StatusDeployed, func(r *deploy.Run) {
+			r.Ended = T.Add(40 * m)
+			r.Phases[0].Started, r.Phases[0].AwaitingSince = T, T.Add(5*m)
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: T.Add(12 * m)}
+			r.Phases[1].Started, r.Phases[1].AwaitingSince = T.Add(12*m), T.Add(30*m)
+			r.Phases[1].Approval = &deploy.Approval{By: bob, At: T.Add(40 * m)}
+		})
+		want := deploy.StatsEntry{RunID: "r1", Service: "api", Env: "production", Release: "v1", Workspace: "T1", Outcome: deploy.OutcomeCompleted,
+			Started: T, Ended: T.Add(40 * m), Production: true,
+			Waits: []deploy.ApprovalWait{{Phase: "prep", Wait: 7 * m}, {Phase: "prod", Wait: 10 * m}}}
+		if !reflect.DeepEqual(e, want) {
+			t.Errorf("entry:\n got  %+v\n want %+v", e, want)
+		}
+	})
+	t.Run("gates the bot passed and the rollback phase are no approval waits", func(t *testing.T) {
+		e := run(deploy.StatusRolledBack, func(r *deploy.Run) {
+			r.Service, r.Ended = "payments", T.Add(time.Hour)
+			r.Phases[0].Started, r.Phases[0].AwaitingSince = T, T.Add(5*m)
+			r.Phases[0].Approval = &deploy.Approval{By: deploy.System, At: T.Add(5 * m), Reason: "approval: false in this environment"}
+			r.Phases[1].Started = T.Add(5 * m)
+			r.Rollback = &deploy.RollbackInfo{By: bob, Reason: "errors", FromPhase: "prod", At: T.Add(20 * m)}
+			r.Phases = append(r.Phases, deploy.PhaseRun{ID: deploy.RollbackPhaseID, Started: T.Add(20 * m), AwaitingSince: T.Add(30 * m),
+				Approval: &deploy.Approval{By: bob, At: T.Add(50 * m)}})
+		})
+		if e.Service != "payments" || e.Outcome != deploy.OutcomeRolledBack || !e.Production || !e.RollbackAt.Equal(T.Add(20*m)) || len(e.Waits) != 0 {
+			t.Errorf("entry %+v: want payments, rolled back, production, rollback at +20m, no waits", e)
+		}
+	})
+	t.Run("an abort before the production phase did not reach it", func(t *testing.T) {
+		e := run(deploy.StatusAborted, func(r *deploy.Run) { r.Ended = T.Add(3 * m); r.Phases[0].Started = T })
+		if e.Production || e.Outcome != deploy.OutcomeAborted || !e.Ended.Equal(T.Add(3*m)) {
+			t.Errorf("entry %+v: want aborted before production", e)
+		}
+	})
+	t.Run("without a production phase a run reached production unless aborted", func(t *testing.T) {
+		plain := *rb
+		plain.Phases = slices.Clone(rb.Phases)
+		plain.Phases[1].Production = false
+		for status, want := range map[deploy.Status]bool{deploy.StatusCompleted: true, deploy.StatusRolledBack: true, deploy.StatusAborted: false} {
+			if e := run(status, func(r *deploy.Run) { r.Runbook = plain; r.Ended = T.Add(m) }); e.Production != want {
+				t.Errorf("%s run of a runbook without a production phase: Production = %v, want %v", status, e.Production, want)
+			}
+		}
+	})
 }
