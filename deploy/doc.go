@@ -10,7 +10,8 @@
 // transition), txn.go (the transitions on a copy of the run), authz.go (who
 // may do what, workspaces and channels), due.go (due items: steps and
 // approval expiries), effects.go (the chat effects a transition owes),
-// plan.go (the /deploy plan rehearsal), executor.go (automated steps from
+// plan.go (the /deploy plan rehearsal), services.go (a run's service, its
+// environment's policy, runs stored before services), executor.go (automated steps from
 // the due queue), wiring.go (RunCache, Wake and Sinks: what the composition
 // root makes before the engine and the executor so neither needs the other),
 // store.go (Change and the Store interface), errors.go, events.go,

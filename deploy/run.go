@@ -10,7 +10,7 @@ import (
 // Status is where a run stands as a whole.
 type Status string
 
-// The run statuses. Active and RollingBack runs hold their environment's lock.
+// The run statuses. Active and RollingBack runs hold their service's lock in their environment.
 const (
 	StatusActive      Status = "active"
 	StatusRollingBack Status = "rolling_back"

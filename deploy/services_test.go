@@ -353,3 +353,64 @@ func TestARunStoredBeforeServicesKeepsItsLock(t *testing.T) {
 		t.Fatalf("start after the old run ended: %v", err)
 	}
 }
+
+const followUpRunbook = `name: api
+phases:
+  - id: ship
+    title: Ship
+    steps:
+      - id: deploy
+        title: Deploy
+  - id: retro
+    title: Retrospective
+    follow_up: true
+    steps:
+      - id: notes
+        title: Write the notes
+`
+
+// The version is recorded by the transition that deploys it; an older
+// run whose follow-ups finish later does not take it back.
+func TestTheVersionIsRecordedWhenDeployed(t *testing.T) {
+	h := newHarness(t, followUpRunbook)
+	ctx := context.Background()
+	start := func(release string) *deploy.Run {
+		t.Helper()
+		out, err := h.e.Start(ctx, deploy.StartRequest{Release: release, Env: "production", Actor: ana, Platform: "slack"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Run
+	}
+	deployed := func(r *deploy.Run) {
+		t.Helper()
+		h.must(t, deploy.Action{Kind: deploy.ActDone, RunID: r.ID, Phase: "ship", Step: "deploy", Actor: ana})
+		if got := h.must(t, deploy.Action{Kind: deploy.ActApprove, RunID: r.ID, Phase: "ship", Actor: bob}); got.Status != deploy.StatusDeployed {
+			t.Fatalf("run %s is %s, want deployed", r.ID, got.Status)
+		}
+	}
+	previous := func(want string) {
+		t.Helper()
+		if got, err := h.e.Previous(ctx, "api", "production"); err != nil || got != want {
+			t.Fatalf("Previous = %q, %v; want %q", got, err, want)
+		}
+	}
+	a := start("v1")
+	deployed(a)
+	previous("v1")
+	b := start("v2") // the environment is free once a is deployed
+	if b.Previous != "v1" {
+		t.Fatalf("b.Previous = %q, want v1", b.Previous)
+	}
+	deployed(b)
+	previous("v2")
+	h.must(t, deploy.Action{Kind: deploy.ActDone, RunID: a.ID, Phase: "retro", Step: "notes", Actor: ana})
+	if got := h.must(t, deploy.Action{Kind: deploy.ActApprove, RunID: a.ID, Phase: "retro", Actor: bob}); got.Status != deploy.StatusCompleted {
+		t.Fatalf("a is %s, want completed", got.Status)
+	}
+	previous("v2")
+	// A run that is rolled back or aborted records nothing.
+	c := start("v3")
+	h.must(t, deploy.Action{Kind: deploy.ActAbort, RunID: c.ID, Actor: bob, Reason: "wrong tag"})
+	previous("v2")
+}

@@ -105,6 +105,31 @@ func (c *Catalog) Lookup(service string) (*Runbook, error) {
 	return nil, fmt.Errorf("unknown service %q: the services are %s", service, strings.Join(c.names, ", "))
 }
 
+// People returns every approvers and operators entry of every service and
+// of their environments, sorted, each once: the user groups and roles a
+// front resolves for the people who act.
+func (c *Catalog) People() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(list []string) {
+		for _, p := range list {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	for _, rb := range c.All() {
+		add(rb.Approvers)
+		add(rb.Operators)
+		for _, n := range rb.EnvNames() {
+			add(rb.Environments[n].Approvers)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // EnvNames returns the environments the runbook lists, sorted (nil when it
 // lists none: any environment).
 func (rb *Runbook) EnvNames() []string {

@@ -191,3 +191,18 @@ func TestLoadCatalogReportsEveryFileAndDuplicates(t *testing.T) {
 		t.Errorf("LoadCatalog(empty dir) = %v", err)
 	}
 }
+
+func TestCatalogPeopleCoversEveryServiceAndEnvironment(t *testing.T) {
+	pay, err := Parse("payments.yaml", []byte(envRunbook), stubValidator{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	search := &Runbook{Name: "search", Approvers: []string{"@release-managers"}, Operators: []string{"@search"}}
+	c, err := NewCatalog(pay, search)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.People(), []string{"@release-managers", "@search", "@staging-team", "U0STAGING"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("People = %q, want %q", got, want)
+	}
+}

@@ -87,7 +87,7 @@ type Params struct {
 }
 
 // reservedFields are the body fields deploybot fills in itself.
-var reservedFields = []string{"run", "service", "version", "previous", "environment", "phase", "step", "sent_at"}
+var reservedFields = []string{"run", "version", "environment", "phase", "step", "sent_at"}
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -204,9 +204,7 @@ func (s *step) body(v adapters.Vars, now time.Time) ([]byte, error) {
 	}
 	doc := p.(map[string]any)
 	doc["run"] = v.RunID
-	doc["service"] = v.Service
 	doc["version"] = v.Version
-	doc["previous"] = v.Previous
 	doc["environment"] = v.Env
 	doc["phase"] = v.Phase
 	doc["step"] = v.Step

@@ -21,7 +21,7 @@ const key = "whsec_0123456789abcdef"
 
 var (
 	now  = time.Date(2026, 3, 1, 22, 15, 0, 0, time.UTC)
-	vars = adapters.Vars{Service: "payments", Version: "v1.4", Previous: "v1.3", Env: "production", RunID: "r42", Phase: "deploy", Step: "announce"}
+	vars = adapters.Vars{Version: "v1.4", Env: "production", RunID: "r42", Phase: "deploy", Step: "announce"}
 )
 
 // receiver is a webhook consumer that verifies deliveries the way the package
@@ -90,8 +90,8 @@ func TestDeliverySignedAndVerified(t *testing.T) {
 		t.Fatalf("deliveries %v verified %v", rcv.deliveries, rcv.verified)
 	}
 	got, _ := json.Marshal(rcv.deliveries[0])
-	want := `{"count":2,"environment":"production","meta":{"by":"r42"},"phase":"deploy","previous":"v1.3","run":"r42","sent_at":` +
-		strconv.FormatInt(now.Unix(), 10) + `,"service":"payments","step":"announce","tags":["production","release"],"text":"Deploying v1.4","version":"v1.4"}`
+	want := `{"count":2,"environment":"production","meta":{"by":"r42"},"phase":"deploy","run":"r42","sent_at":` +
+		strconv.FormatInt(now.Unix(), 10) + `,"step":"announce","tags":["production","release"],"text":"Deploying v1.4","version":"v1.4"}`
 	if string(got) != want {
 		t.Errorf("body =\n%s\nwant\n%s", got, want)
 	}
@@ -179,7 +179,7 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "POST https://hooks.example/production with a JSON body of environment, phase, previous, run, sent_at, service, step, text, version, signed in X-Deploybot-Signature with HMAC-SHA256 under the key in $HOOK_KEY; pass on a 2xx answer"
+	want := "POST https://hooks.example/production with a JSON body of environment, phase, run, sent_at, step, text, version, signed in X-Deploybot-Signature with HMAC-SHA256 under the key in $HOOK_KEY; pass on a 2xx answer"
 	if got := s.Plan(vars); got != want {
 		t.Errorf("Plan =\n%s\nwant\n%s", got, want)
 	}

@@ -33,6 +33,12 @@
 // DefaultEnv ("production"). A recurring window from the runbook has no
 // environment and applies to every environment the runbook deploys to.
 //
+// Services: every window belongs to one service and gates only its runs: a
+// recurring window to the service whose runbook defines it, a booked window
+// to its Service field (one booked before services to the only service, or
+// with several to every service). Reminders follow the offsets of the
+// window's service's runbook, and notices name the service.
+//
 // Cron: robfig/cron v3 parses the expressions and matches their fields; its
 // types never leave this package and its scheduler is not used. Occurrences
 // are computed on the wall clock of the window's zone: a time that falls in a

@@ -82,6 +82,14 @@ func RunRestart(t *testing.T, open func(t *testing.T) deploy.Store, reopen func(
 	must(t, s.PutWindow(ctx, w))
 	fz := deploy.Freeze{Env: "staging", By: alice(), Reason: "quarter close", At: t0}
 	must(t, s.SetFreeze(ctx, fz))
+	svcFz := deploy.Freeze{Env: "production", Service: "search", By: alice(), Reason: "reindex", At: t0}
+	must(t, s.SetFreeze(ctx, svcFz))
+	pay := Service("pay", "payments", "production", t0)
+	apply(t, s, Create(pay, true))
+	payDone := Finish(pay, deploy.StatusCompleted)
+	payCh := Update(pay, payDone, "complete")
+	payCh.UnlockEnv, payCh.SetCurrent = true, true
+	apply(t, s, payCh)
 	must(t, s.Schedule(ctx, deploy.DueItem{ID: "step:r1:backup", Kind: "step", Due: t0, Payload: `{"run":"r1"}`}))
 	claimed, err := s.Claim(ctx, "step", t0, time.Minute, 10)
 	must(t, err)
@@ -106,7 +114,7 @@ func RunRestart(t *testing.T, open func(t *testing.T) deploy.Store, reopen func(
 	checkRunIDs(t, "live runs", live, "r1")
 	finished, err := s.Runs(ctx, deploy.RunFilter{})
 	must(t, err)
-	checkRunIDs(t, "finished runs", finished, "r0")
+	checkRunIDs(t, "finished runs", finished, "pay", "r0")
 	holder, err := s.EnvHolder(ctx, "", "production")
 	must(t, err)
 	if holder != "r1" {
@@ -122,6 +130,14 @@ func RunRestart(t *testing.T, open func(t *testing.T) deploy.Store, reopen func(
 	must(t, err)
 	if !reflect.DeepEqual(*gotFz, fz) {
 		t.Errorf("GetFreeze after the restart = %+v, want %+v", *gotFz, fz)
+	}
+	gotFz, err = s.GetFreeze(ctx, "production", "search")
+	must(t, err)
+	if !reflect.DeepEqual(*gotFz, svcFz) {
+		t.Errorf("GetFreeze(production, search) after the restart = %+v, want %+v", *gotFz, svcFz)
+	}
+	if v, err := s.CurrentVersion(ctx, "payments", "production"); err != nil || v != "v1.4.0" {
+		t.Errorf("CurrentVersion(payments, production) after the restart = %q, %v; want v1.4.0", v, err)
 	}
 	pending, err := s.Pending(ctx, "step")
 	must(t, err)

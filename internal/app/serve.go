@@ -159,7 +159,6 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 		}
 		return nil, &ConfigError{Msg: "DEPLOYBOT_RUNBOOK: " + err.Error()}
 	}
-	opt.Logger.Info("services loaded", "services", strings.Join(services.Names(), ","))
 
 	// 4. The window calendar (store and runbook; no engine): the engine's
 	// gate, the window adapter's source and what the console's page shows.
