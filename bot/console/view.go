@@ -508,8 +508,8 @@ func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, st
 	for i := range r.Phases {
 		def := r.PhaseDef(i)
 		titles[def.ID] = def.Title
-		for _, s := range def.Steps {
-			titles[def.ID+"/"+s.ID] = s.Title
+		for j, s := range def.Steps {
+			titles[def.ID+"/"+s.ID] = r.StepTitle(i, j)
 		}
 	}
 	out := make([]auditView, 0, len(entries))
