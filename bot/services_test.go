@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"deploybot/adapters"
 	"deploybot/adapters/shell"
@@ -199,5 +200,24 @@ func TestPlanRefusesAnEnvironmentTheServiceDoesNotList(t *testing.T) {
 	}
 	if got := say(t, b, "plan web v2.0 to staging").Text; !strings.Contains(got, "Plan for web v2.0 to staging") {
 		t.Errorf("plan to a listed environment answered %q", got)
+	}
+}
+
+func TestWindowNoticesNameTheService(t *testing.T) {
+	start := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+	w := deploy.WindowView{ID: "w4k9zt", Service: "web", Release: "v2.0", Start: start, End: start.Add(2 * time.Hour), By: "@ana"}
+	n := bot.WindowNotice(schedule.Notice{Kind: schedule.KindReminder, Window: w, Env: "production", Offset: time.Hour, Until: time.Hour})
+	if n.Title != "Maintenance window for web v2.0 opens in 1h 00m" || n.Service != "web" {
+		t.Errorf("reminder %q of service %q, want it to name web", n.Title, n.Service)
+	}
+	if len(n.Fields) == 0 || n.Fields[0] != (bot.Field{Label: "Service", Value: "web"}) {
+		t.Errorf("reminder fields %v, want the service first", n.Fields)
+	}
+	if len(n.Buttons) != 1 || n.Buttons[0].Confirm == nil || n.Buttons[0].Confirm.Text != "This starts a run of web v2.0 to production now." {
+		t.Errorf("reminder buttons %+v, want Start naming the service", n.Buttons)
+	}
+	open := bot.WindowNotice(schedule.Notice{Kind: schedule.KindOpen, Window: w, Env: "production"})
+	if !strings.Contains(open.Text(), "/deploy start web v2.0") {
+		t.Errorf("window open notice does not say how to start web:\n%s", open.Text())
 	}
 }

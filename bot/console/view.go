@@ -543,7 +543,7 @@ func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, st
 
 // windowView is an upcoming maintenance window.
 type windowView struct {
-	ID, Release, When, Length, Kind string
+	ID, Service, Release, When, Length, Kind string
 	// Start and End bound the window; Open is set while it is open, and In
 	// words how long until it opens (or, while open, until it closes).
 	Start, End stamp
@@ -565,7 +565,7 @@ func (c *Page) windowViews(ctx context.Context) ([]windowView, string) {
 		if !w.End.After(now) {
 			continue
 		}
-		v := windowView{ID: w.ID, Release: w.Release, When: bot.FormatWindowTime(w.Start, w.Zone), Length: bot.Human(w.End.Sub(w.Start)), Kind: "scheduled by " + w.By,
+		v := windowView{ID: w.ID, Service: w.Service, Release: w.Release, When: bot.FormatWindowTime(w.Start, w.Zone), Length: bot.Human(w.End.Sub(w.Start)), Kind: "scheduled by " + w.By,
 			Start: stamp{At: w.Start}, End: stamp{At: w.End}, Open: !w.Start.After(now)}
 		if v.Open {
 			v.In = "open now · closes " + until(now, w.End)
