@@ -109,7 +109,7 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 			return b.refuse(err)
 		}
 		log.Info("run started", "run_id", out.Run.ID, "service", rb.Service())
-		return Reply{Text: fmt.Sprintf("Started run %s: %s %s to %s. The summary and the first phase follow in this channel.", out.Run.ID, ServiceOf(out.Run), out.Run.Release, out.Run.Env), RunID: out.Run.ID}
+		return Reply{Text: fmt.Sprintf("Started run %s: %s to %s. The summary and the first phase follow in this channel.", out.Run.ID, what(ServiceOf(out.Run), out.Run.Release), out.Run.Env), RunID: out.Run.ID}
 	case commands.KindStatus:
 		r, err := b.resolve(ctx, cmd.Run, req)
 		if err != nil {
@@ -567,7 +567,7 @@ func PlanFor(phases []deploy.PlannedPhase, v adapters.Vars) string {
 func StatusText(r *deploy.Run, now time.Time) string {
 	var sb strings.Builder
 	settled, total := r.Progress()
-	fmt.Fprintf(&sb, "Run %s: %s %s to %s, started by %s %s — %s (%d/%d steps)\n", r.ID, ServiceOf(r), r.Release, r.Env, r.Started.Mention(), deploy.Ago(now, r.Created), statusText(r, now), settled, total)
+	fmt.Fprintf(&sb, "Run %s: %s to %s, started by %s %s — %s (%d/%d steps)\n", r.ID, what(ServiceOf(r), r.Release), r.Env, r.Started.Mention(), deploy.Ago(now, r.Created), statusText(r, now), settled, total)
 	for i := range r.Phases {
 		c := BuildCard(r, i, now)
 		marker := "  "

@@ -590,7 +590,7 @@ func gate(r *deploy.Run, i int, now time.Time, waiting bool) (CardState, Gate) {
 // Announcement is the notice posted when a run starts.
 func Announcement(r *deploy.Run) Notice {
 	return Notice{Kind: NoticeAnnouncement, Icon: IconStart, RunID: r.ID, Service: ServiceOf(r),
-		Title: ServiceOf(r) + ": " + fmt.Sprintf("Deployment of %s to %s started", r.Release, r.Env),
+		Title: servicePrefix(r) + fmt.Sprintf("Deployment of %s to %s started", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Started by", r.Started.Mention()}, {"Run", r.ID},
 			{"Runbook", fmt.Sprintf("%s (%d phases, %d steps)", r.Runbook.Name, len(r.Runbook.Phases), r.Runbook.StepCount())}}}
 }
@@ -598,7 +598,7 @@ func Announcement(r *deploy.Run) Notice {
 // Completion is the notice posted when the last phase is approved.
 func Completion(r *deploy.Run) Notice {
 	n := Notice{Kind: NoticeCompletion, Icon: IconDone, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
-		Title:  ServiceOf(r) + ": " + fmt.Sprintf("%s is deployed to %s", r.Release, r.Env),
+		Title:  servicePrefix(r) + fmt.Sprintf("%s is deployed to %s", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	var approvers []string
 	seen := map[string]bool{}
@@ -686,9 +686,9 @@ func AskApprovers(r *deploy.Run, i int) Notice {
 		anyone = "anyone but " + r.Started.Mention() + " (who started the run)"
 	}
 	if len(n.Mentions) == 0 {
-		n.Title = ServiceOf(r) + ": " + fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
+		n.Title = servicePrefix(r) + fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
 	} else {
-		n.Title = ServiceOf(r) + ": " + fmt.Sprintf("“%s” of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
+		n.Title = servicePrefix(r) + fmt.Sprintf("“%s” of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
 		if r.Runbook.DistinctApprover {
 			n.Lines = append(n.Lines, r.Started.Mention()+" started the run and may not approve it (two-person rule).")
 		}
@@ -705,7 +705,7 @@ func RollbackNotice(r *deploy.Run) Notice {
 		from = r.PhaseDef(i).Title
 	}
 	return Notice{Kind: NoticeRollback, Icon: IconAlert, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
-		Title: ServiceOf(r) + ": " + fmt.Sprintf("Rolling back %s on %s", r.Release, r.Env),
+		Title: servicePrefix(r) + fmt.Sprintf("Rolling back %s on %s", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Returns to", ReturnsTo(r.Previous)},
 			{"Run", r.ID}, {"By", rb.By.Mention()}, {"Reason", rb.Reason}, {"From phase", from}},
 		Lines: []string{fmt.Sprintf("The rollback procedure (%d steps) is posted in the run's thread.", len(r.Runbook.Rollback.Steps))}}
@@ -714,7 +714,7 @@ func RollbackNotice(r *deploy.Run) Notice {
 // RolledBackNotice is the final notice of a rollback.
 func RolledBackNotice(r *deploy.Run) Notice {
 	n := Notice{Kind: NoticeRolledBack, Icon: IconRolledBack, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
-		Title:  ServiceOf(r) + ": " + fmt.Sprintf("%s on %s is rolled back", r.Release, r.Env),
+		Title:  servicePrefix(r) + fmt.Sprintf("%s on %s is rolled back", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Returned to", ReturnsTo(r.Previous)}, {"Run", r.ID}, {"Reason", r.Rollback.Reason}, {"Total duration", Human(r.Ended.Sub(r.Created))}}}
 	if sk := SkippedSteps(r); len(sk) > 0 {
 		n.Lines = append([]string{"Skipped steps:"}, sk...)
@@ -725,7 +725,7 @@ func RolledBackNotice(r *deploy.Run) Notice {
 // AbortNotice is the notice posted when a run is aborted.
 func AbortNotice(r *deploy.Run) Notice {
 	return Notice{Kind: NoticeAborted, Icon: IconStopped, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
-		Title:  ServiceOf(r) + ": " + fmt.Sprintf("Deployment of %s to %s aborted", r.Release, r.Env),
+		Title:  servicePrefix(r) + fmt.Sprintf("Deployment of %s to %s aborted", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Run", r.ID}, {"By", r.AbortedBy.Mention()}, {"Reason", r.AbortReason}}}
 }
 
@@ -738,10 +738,6 @@ func LastLine(out string) string {
 	}
 	return l
 }
-
-// Deployed names what a run deploys: its service and version
-// ("payments-api v1.4").
-func Deployed(r *deploy.Run) string { return ServiceOf(r) + " " + r.Release }
 
 // ReturnsTo words the version a rollback returns to ("v1.3", or "no
 // earlier completed version").
@@ -774,4 +770,13 @@ func (c PhaseCard) ReturnsTo() string {
 		return "no earlier completed version to return to"
 	}
 	return "returns to " + c.Previous
+}
+
+// servicePrefix leads a notice's title with the run's service ("api: "),
+// or nothing when the run names none.
+func servicePrefix(r *deploy.Run) string {
+	if s := ServiceOf(r); s != "" {
+		return s + ": "
+	}
+	return ""
 }

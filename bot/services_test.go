@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"deploybot/adapters"
 	"deploybot/adapters/shell"
 	"deploybot/bot"
 	"deploybot/deploy"
 	"deploybot/deploy/boltstore"
+	"deploybot/deploy/schedule"
 	"deploybot/internal/clock"
 	"deploybot/runbook"
 )
@@ -57,7 +59,8 @@ func twoServiceBot(t *testing.T) *bot.Bot {
 	}
 	clk := clock.NewFake(t0)
 	e := deploy.NewEngine(deploy.Config{Store: st, Services: cat, Runbook: api, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
-	return bot.New(bot.Config{Engine: e, Steps: reg, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: st, Runbook: api, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	return bot.New(bot.Config{Engine: e, Steps: reg, Windows: cal, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 }
 
 var svcAna = deploy.Actor{ID: "U0ANA", Name: "ana", Platform: "slack", Workspace: "T1"}
@@ -168,5 +171,53 @@ func TestHelpAndUnknownCommandsShowTheServiceGrammar(t *testing.T) {
 		if got := say(t, b, text).Text; !strings.Contains(got, "not available yet") {
 			t.Errorf("%s answered %q, want not available yet", text, got)
 		}
+	}
+}
+
+func TestScheduleLockAndUnlockNameTheService(t *testing.T) {
+	b := twoServiceBot(t)
+	tests := []struct{ text, want string }{
+		{"schedule v1.4 2026-12-01 22:00", "Which service? api, web — e.g. /deploy schedule api v1.4 2026-12-01 22:00 UTC for 2h"},
+		{"schedule web v1.4 2026-12-01 22:00", "booked for web v1.4: Tue 2026-12-01 22:00 UTC (for 2h 00m)"},
+		{"lock production web incident INC-7", "🧊 web is frozen in production: no run of it starts there until /deploy unlock production web. Reason: incident INC-7"},
+		{"unlock production web", "web is no longer frozen in production (lifted by @ana)."},
+		{"lock production change freeze", "🧊 production is frozen for every service: no run starts there until /deploy unlock production. Reason: change freeze"},
+		{"unlock production", "production is no longer frozen (lifted by @ana)."},
+	}
+	for _, tt := range tests {
+		if got := say(t, b, tt.text).Text; !strings.Contains(got, tt.want) {
+			t.Errorf("%q answered %q, want it to say %q", tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestPlanRefusesAnEnvironmentTheServiceDoesNotList(t *testing.T) {
+	b := twoServiceBot(t)
+	b.Services().Get("web").Environments = map[string]runbook.Environment{"staging": {}, "production": {}}
+	got := say(t, b, "plan web v2.0 to prodution").Text
+	if !strings.Contains(got, `web does not deploy to "prodution": its environments are production, staging`) {
+		t.Errorf("plan to an unlisted environment answered %q, want it refused with the list", got)
+	}
+	if got := say(t, b, "plan web v2.0 to staging").Text; !strings.Contains(got, "Plan for web v2.0 to staging") {
+		t.Errorf("plan to a listed environment answered %q", got)
+	}
+}
+
+func TestWindowNoticesNameTheService(t *testing.T) {
+	start := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+	w := deploy.WindowView{ID: "w4k9zt", Service: "web", Release: "v2.0", Start: start, End: start.Add(2 * time.Hour), By: "@ana"}
+	n := bot.WindowNotice(schedule.Notice{Kind: schedule.KindReminder, Window: w, Env: "production", Offset: time.Hour, Until: time.Hour})
+	if n.Title != "Maintenance window for web v2.0 opens in 1h 00m" || n.Service != "web" {
+		t.Errorf("reminder %q of service %q, want it to name web", n.Title, n.Service)
+	}
+	if len(n.Fields) == 0 || n.Fields[0] != (bot.Field{Label: "Service", Value: "web"}) {
+		t.Errorf("reminder fields %v, want the service first", n.Fields)
+	}
+	if len(n.Buttons) != 1 || n.Buttons[0].Confirm == nil || n.Buttons[0].Confirm.Text != "This starts a run of web v2.0 to production now." {
+		t.Errorf("reminder buttons %+v, want Start naming the service", n.Buttons)
+	}
+	open := bot.WindowNotice(schedule.Notice{Kind: schedule.KindOpen, Window: w, Env: "production"})
+	if !strings.Contains(open.Text(), "/deploy start web v2.0") {
+		t.Errorf("window open notice does not say how to start web:\n%s", open.Text())
 	}
 }

@@ -58,8 +58,12 @@ func (b *Publisher) RecordWindowNotice(ctx context.Context, claim string, ttl ti
 func WindowNotice(n schedule.Notice) Notice {
 	w := n.Window
 	what := "Maintenance window"
+	release := w.Release
+	if w.Service != "" && w.Release != "" {
+		release = w.Service + " " + w.Release
+	}
 	if w.Release != "" {
-		what = "Maintenance window for " + w.Release
+		what = "Maintenance window for " + release
 	}
 	env := n.Env
 	if env == "" {
@@ -86,7 +90,7 @@ func WindowNotice(n schedule.Notice) Notice {
 				out.Lines = append(out.Lines, fmt.Sprintf("Run %s (%s to %s) was waiting for it: %q goes ahead now.", r.ID, r.Release, r.Env, r.Phase))
 			}
 		} else if w.Release != "" {
-			out.Lines = append(out.Lines, fmt.Sprintf("Start the deployment with the button or /deploy start %s.", w.Release))
+			out.Lines = append(out.Lines, fmt.Sprintf("Start the deployment with the button or /deploy start %s.", release))
 		} else {
 			out.Lines = append(out.Lines, "Phases waiting for a maintenance window go ahead now.")
 		}
@@ -106,10 +110,11 @@ func WindowNotice(n schedule.Notice) Notice {
 	if len(n.Runs) > 0 {
 		out.RunID = n.Runs[0].ID
 	}
+	out.Service = w.Service
 	// A Start button only while no run of the window is under way: a
 	// waiting run goes ahead by itself.
 	if (n.Kind == schedule.KindReminder || n.Kind == schedule.KindOpen) && len(n.Runs) == 0 && !w.Recurring && w.ID != "" && w.Release != "" {
-		out.Buttons = append(out.Buttons, StartWindowButton(w.ID, w.Release, n.Env))
+		out.Buttons = append(out.Buttons, StartWindowButton(w.ID, release, n.Env))
 	}
 	return out
 }
@@ -125,6 +130,9 @@ func StartWindowButton(windowID, release, env string) Button {
 
 func versionFields(w deploy.WindowView, env, id string) []Field {
 	var f []Field
+	if w.Service != "" {
+		f = append(f, Field{"Service", w.Service})
+	}
 	if w.Release != "" {
 		f = append(f, Field{"Version", w.Release})
 	}
@@ -179,7 +187,7 @@ func (b *Bot) startWindow(ctx context.Context, c Click, windowID string) Reply {
 	if w.Channel != "" && w.Platform == c.Platform {
 		channel = w.Channel
 	}
-	out, err := b.e.Start(ctx, deploy.StartRequest{Release: w.Release, Env: w.Env, Channel: channel, Platform: c.Platform, Actor: c.Actor, RequestID: c.RequestID})
+	out, err := b.e.Start(ctx, deploy.StartRequest{Service: w.Service, Release: w.Release, Env: w.Env, Channel: channel, Platform: c.Platform, Actor: c.Actor, RequestID: c.RequestID})
 	if err != nil {
 		return b.refuse(err)
 	}

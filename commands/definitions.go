@@ -59,7 +59,11 @@ func (a Arg) Placeholder() string { return strings.ToUpper(a.Name) }
 // of the product's command table (report and stats follow runbook). Each call
 // returns a fresh slice. The SERVICE arguments carry the grammar's services as
 // Choices when there are 1 to MaxServiceChoices of them.
-func (g Grammar) Definitions() []Definition {
+func (g Grammar) Definitions() []Definition { return g.definitions(true) }
+
+// definitions returns the definitions, with the services as Choices when
+// choices is set (parsing needs none: it checks a SERVICE by name).
+func (g Grammar) definitions(choices bool) []Definition {
 	version := Arg{Name: ArgVersion, Required: true, MaxLength: maxVersionLength,
 		Description: "tag or commit: letters, digits and . - _ + / (at most 64), e.g. v1.4.2"}
 	env := Arg{Name: ArgEnv, Default: DefaultEnv, MaxLength: maxEnvLength,
@@ -72,7 +76,7 @@ func (g Grammar) Definitions() []Definition {
 	}
 	service := func(what string) Arg {
 		a := Arg{Name: ArgService, MaxLength: maxServiceLength, Description: what}
-		if n := len(g.services); n > 0 && n <= MaxServiceChoices {
+		if n := len(g.services); choices && n > 0 && n <= MaxServiceChoices {
 			a.Choices = slices.Clone(g.services)
 		}
 		return a
@@ -150,7 +154,7 @@ func (g Grammar) Definitions() []Definition {
 
 // definition returns the Definition of k.
 func (g Grammar) definition(k Kind) (Definition, bool) {
-	for _, d := range g.Definitions() {
+	for _, d := range g.definitions(false) {
 		if d.Kind == k {
 			return d, true
 		}

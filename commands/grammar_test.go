@@ -205,3 +205,21 @@ func TestNewGrammarCopiesTheNames(t *testing.T) {
 		t.Fatalf("a caller's change leaked into the grammar: %q", g.Services())
 	}
 }
+
+// BenchmarkGrammarParse parses typical commands with 30 services known (the
+// service is found by a linear search of the names).
+func BenchmarkGrammarParse(b *testing.B) {
+	var names []string
+	for i := range 30 {
+		names = append(names, fmt.Sprintf("service-%02d", i))
+	}
+	g := NewGrammar(names)
+	texts := []string{"start service-29 v1.4.2 to staging", "lock production service-15 change freeze", "status r7k2qd", "start v1.4"}
+	for b.Loop() {
+		for _, text := range texts {
+			if _, err := g.Parse(text, testNow); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -36,7 +36,7 @@ type discordDriver struct {
 	url  string
 }
 
-func newDiscord(t *testing.T) (front, *env) {
+func newDiscord(t *testing.T, o envOptions) (front, *env) {
 	fake := discordfake.New(t)
 	cfg := discord.Config{Token: discordfake.BotToken, AppID: discordfake.AppID, PublicKey: fake.PublicKey(),
 		APIURL: fake.URL(), Clock: clock.Real{}, Logger: testLogger()}
@@ -44,7 +44,7 @@ func newDiscord(t *testing.T) (front, *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, discordNotice, p)
+	e := newEnv(t, discordNotice, o, p)
 	cfg.Poster, cfg.Bot = p, e.Core.Bot
 	f, err := discord.New(cfg)
 	if err != nil {

@@ -40,7 +40,7 @@ type slackDriver struct {
 	url  string
 }
 
-func newSlack(t *testing.T) (front, *env) {
+func newSlack(t *testing.T, o envOptions) (front, *env) {
 	fake := slackfake.New(t)
 	cfg := slackfront.Config{BotToken: config.Secret(slackfake.BotToken), SigningSecret: config.Secret(slackSecret),
 		APIURL: fake.APIURL(), Clock: clock.Real{}, Logger: testLogger()}
@@ -48,7 +48,7 @@ func newSlack(t *testing.T) (front, *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, slackNotice, p)
+	e := newEnv(t, slackNotice, o, p)
 	cfg.Poster, cfg.Bot = p, e.Core.Bot
 	f, err := slackfront.New(cfg)
 	if err != nil {

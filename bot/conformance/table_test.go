@@ -134,9 +134,28 @@ var stepTitles = map[string][]string{
 	rollbackCard: {"Revert the release"},
 }
 
+// envOptions shape a table case's env.
+type envOptions struct {
+	// web deploys a second service, web, beside conformance.
+	web bool
+}
+
+// webRunbook is the runbook of the second service of envOptions.web.
+const webRunbook = `
+name: web
+phases:
+  - id: ship
+    title: Ship the web app
+    steps:
+      - {id: upload, title: Upload the bundle}
+rollback:
+  steps:
+    - {id: revert, title: Restore the previous bundle}
+`
+
 // newEnv builds the core on a real Redis, with the scheduler wired for
 // windows and notices going to the front's noticeChannelID.
-func newEnv(t *testing.T, noticeChannelID string, posters ...bot.Poster) *env {
+func newEnv(t *testing.T, noticeChannelID string, o envOptions, posters ...bot.Poster) *env {
 	t.Helper()
 	srv := testkit.Redis(t)
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -152,8 +171,18 @@ func newEnv(t *testing.T, noticeChannelID string, posters ...bot.Poster) *env {
 	if err != nil {
 		t.Fatalf("runbook: %v", err)
 	}
+	services := runbook.Single(rb)
+	if o.web {
+		web, err := runbook.Parse("web.yaml", []byte(webRunbook), reg)
+		if err != nil {
+			t.Fatalf("runbook: %v", err)
+		}
+		if services, err = runbook.NewCatalog(rb, web); err != nil {
+			t.Fatal(err)
+		}
+	}
 	log := testLogger()
-	core, err := appcore.Build(appcore.Config{Store: store, Runbook: rb, Steps: reg, Posters: posters, Clock: clock.Real{}, Logger: log,
+	core, err := appcore.Build(appcore.Config{Store: store, Services: services, Runbook: rb, Steps: reg, Posters: posters, Clock: clock.Real{}, Logger: log,
 		NoticeChannel: noticeChannelID, Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +386,9 @@ func settled(p *play) {
 // tableCase is one run-control action: its setup, the action, and the
 // engine result and visible outcome every front must produce.
 type tableCase struct {
-	name   string
+	name string
+	// env shapes the case's env (envOptions.web: two services).
+	env    envOptions
 	setup  func(p *play)
 	act    func(p *play) string // returns the answer or refusal the person saw, if any
 	saw    []string             // substrings of what the person saw
@@ -564,6 +595,54 @@ var table = []tableCase{
 		},
 		saw: []string{"booked for conformance v1.4.2: " + windowStart.Format("Mon 2006-01-02 15:04") + " UTC (for 1h 30m)"},
 	},
+	{
+		name:  "start without a service when there are two",
+		env:   envOptions{web: true},
+		setup: func(*play) {},
+		act: func(p *play) string {
+			a := start(p)
+			if a.Public {
+				p.t.Errorf("the question %q was posted in the channel, want it for the person only", a.Text)
+			}
+			p.noRuns()
+			return a.Text
+		},
+		saw: []string{"Which service? conformance, web — e.g. /deploy start conformance v1.4.2"},
+	},
+	{
+		name:  "start of a service that is not one of them",
+		env:   envOptions{web: true},
+		setup: func(*play) {},
+		act: func(p *play) string {
+			a := p.f.Command(p.t, Ana, Command{Text: "start db v1.4.2", Kind: commands.KindStart, Opts: map[string]string{"service": "db", "version": "v1.4.2"}})
+			p.noRuns()
+			return a.Text
+		},
+		saw: []string{`unknown service "db": the services are conformance, web`},
+	},
+	{
+		name:  "runbook of a service",
+		env:   envOptions{web: true},
+		setup: func(*play) {},
+		act: func(p *play) string {
+			return p.f.Command(p.t, Ana, Command{Text: "runbook web", Kind: commands.KindRunbook, Opts: map[string]string{"service": "web"}}).Text
+		},
+		saw: []string{"Upload the bundle"},
+	},
+}
+
+// noRuns fails the case when a run exists.
+func (p *play) noRuns() {
+	p.t.Helper()
+	for _, f := range []deploy.RunFilter{{Live: true}, {Limit: 10}} {
+		runs, err := p.env.Store.Runs(context.Background(), f)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if len(runs) != 0 {
+			p.t.Errorf("%d runs exist (%+v), want none: nothing runs", len(runs), f)
+		}
+	}
 }
 
 // windowStart is when the schedule case books its window: 22:00 UTC ten
@@ -574,10 +653,10 @@ var windowStart = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 10).Add(
 var windowID = regexp.MustCompile(`Maintenance window (\w+) booked`)
 
 // runTable plays every case on a fresh front from newFront.
-func runTable(t *testing.T, newFront func(t *testing.T) (front, *env)) {
+func runTable(t *testing.T, newFront func(t *testing.T, o envOptions) (front, *env)) {
 	for _, tc := range table {
 		t.Run(tc.name, func(t *testing.T) {
-			f, e := newFront(t)
+			f, e := newFront(t, tc.env)
 			p := &play{t: t, f: f, env: e}
 			tc.setup(p)
 			saw := tc.act(p)

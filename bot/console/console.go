@@ -230,6 +230,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /console/runs/{id}", c.guard(http.HandlerFunc(c.handleRun)))
 	mux.Handle("GET /console/windows", c.guard(http.HandlerFunc(c.handleWindows)))
 	mux.Handle("GET /insights", c.guard(http.HandlerFunc(c.handleInsights)))
+	mux.Handle("GET /console/environments", c.guard(http.HandlerFunc(c.handleEnvironments)))
 	mux.Handle("GET /console/events", c.guard(http.HandlerFunc(c.handleEvents)))
 	mux.Handle("POST /console/command", c.guard(c.writable(http.HandlerFunc(c.handleCommand))))
 	mux.Handle("POST /console/click", c.guard(c.writable(http.HandlerFunc(c.handleClick))))

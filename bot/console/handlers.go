@@ -119,23 +119,9 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 		who, named = deploy.Actor{ID: "console:" + d.Name, Name: d.Name, Platform: PlatformName}, true // the guest name just given
 	}
 	named = named && !c.readOnly
-	live, err := c.engine.Live(ctx)
+	live, finished, err := c.runLists(ctx)
 	if err != nil {
 		d.ListErr = c.refusal(err)
-	}
-	recent, err := c.engine.Recent(ctx, recentRuns)
-	if err != nil && d.ListErr == "" {
-		d.ListErr = c.refusal(err)
-	}
-	// A deployed run whose follow-ups are open is still worked on: it is
-	// listed with the active runs, not with the finished ones.
-	var finished []*deploy.Run
-	for _, run := range recent {
-		if run.Status.Open() {
-			live = append(live, run)
-		} else {
-			finished = append(finished, run)
-		}
 	}
 	for _, run := range newestFirst(live) {
 		d.Live = append(d.Live, newRunItem(run, now, policyOf(run).roleOf(who, named)))
@@ -176,6 +162,38 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	d.Windows, d.WindowsErr = c.windowViews(ctx)
 	c.render(w, status, "page", d)
+}
+
+// runLists reads the runs of the run lists: the active ones (with the
+// deployed runs whose follow-ups are open: they are still worked on) and
+// the recently finished ones. The error is the first read's that failed.
+func (c *Console) runLists(ctx context.Context) (live, finished []*deploy.Run, err error) {
+	live, err = c.engine.Live(ctx)
+	recent, rerr := c.engine.Recent(ctx, recentRuns)
+	if err == nil {
+		err = rerr
+	}
+	for _, run := range recent {
+		if run.Status.Open() {
+			live = append(live, run)
+		} else {
+			finished = append(finished, run)
+		}
+	}
+	return live, finished, err
+}
+
+// handleEnvironments serves the environments panel (the page asks for it
+// after a run changed): where each service's environments stand.
+func (c *Console) handleEnvironments(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readBudget)
+	defer cancel()
+	live, finished, err := c.runLists(ctx)
+	if err != nil {
+		http.Error(w, c.refusal(err), http.StatusServiceUnavailable)
+		return
+	}
+	c.render(w, http.StatusOK, "envs", pageData{Envs: envGroups(live, finished, c.clock.Now())})
 }
 
 // handleWindows serves the windows panel (the page asks for it now and

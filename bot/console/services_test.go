@@ -46,6 +46,10 @@ func TestRunListsAreGroupedByService(t *testing.T) {
 	if got := text(t, ana, `#live-runs .service-group[data-service="web"] #runitem-`+webRun.ID+` .ri-release`); got != "w2.0" {
 		t.Errorf("web's run in its group shows %q, want w2.0", got)
 	}
+	envs := `Array.from(document.querySelectorAll("#environments .service-group")).map(g => g.dataset.service + ": " + g.querySelector("ul").textContent).join(" | ")`
+	if got := browser.Eval[string](t, ana, envs); got != "web: staging: held by run "+webRun.ID+" (w2.0, in progress)" {
+		t.Errorf("environments panel = %q, want web's staging held by its run", got)
+	}
 	if got := text(t, ana, `#command-form .examples code`); got != "/deploy start api v1.4" {
 		t.Errorf("the command box suggests %q, want /deploy start api v1.4", got)
 	}
@@ -71,13 +75,11 @@ func TestRunListsAreGroupedByService(t *testing.T) {
 	if got := text(t, ana, `#live-runs .service-group[data-service="api"] .ri-release`); got != "v1.4" {
 		t.Errorf("api's group lists %q, want v1.4", got)
 	}
-	if got := text(t, ana, ".summary h1"); got != "api v1.4 → production" {
-		t.Errorf("summary heading = %q, want the service named", got)
-	}
+	ana.WaitFor(t, "the started run's summary, naming the service", `(function(){ const h = document.querySelector(".summary h1"); return !!h && h.textContent.replace(/\s+/g, " ").trim() === "api v1.4 → production"; })()`, live)
 
-	ana.Do(t, "reload", chromedp.Reload(), chromedp.WaitVisible(css("#environments")))
-	envs := browser.Eval[string](t, ana, `Array.from(document.querySelectorAll("#environments .service-group")).map(g => g.dataset.service + ": " + g.querySelector("ul").textContent).join(" | ")`)
-	if !strings.Contains(envs, "api: production: held by run") || !strings.Contains(envs, "web: staging: held by run "+webRun.ID) {
-		t.Errorf("environments = %q, want each service's held environment in its group", envs)
+	// The environments panel follows without a reload: api's run now holds production.
+	ana.WaitFor(t, "api's environment in the panel", envs+`.includes("api: production: held by run")`, live)
+	if got := browser.Eval[string](t, ana, envs); !strings.HasPrefix(got, "api: production: held by run") || !strings.Contains(got, "web: staging: held by run "+webRun.ID) {
+		t.Errorf("environments = %q, want each service's held environment in its group, api first", got)
 	}
 }

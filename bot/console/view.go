@@ -513,8 +513,8 @@ func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, st
 	for i := range r.Phases {
 		def := r.PhaseDef(i)
 		titles[def.ID] = def.Title
-		for _, s := range def.Steps {
-			titles[def.ID+"/"+s.ID] = s.Title
+		for j, s := range def.Steps {
+			titles[def.ID+"/"+s.ID] = r.StepTitle(i, j)
 		}
 	}
 	out := make([]auditView, 0, len(entries))
@@ -548,7 +548,7 @@ func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, st
 
 // windowView is an upcoming maintenance window.
 type windowView struct {
-	ID, Release, When, Length, Kind string
+	ID, Service, Release, When, Length, Kind string
 	// Start and End bound the window; Open is set while it is open, and In
 	// words how long until it opens (or, while open, until it closes).
 	Start, End stamp
@@ -570,7 +570,7 @@ func (c *Page) windowViews(ctx context.Context) ([]windowView, string) {
 		if !w.End.After(now) {
 			continue
 		}
-		v := windowView{ID: w.ID, Release: w.Release, When: bot.FormatWindowTime(w.Start, w.Zone), Length: bot.Human(w.End.Sub(w.Start)), Kind: "scheduled by " + w.By,
+		v := windowView{ID: w.ID, Service: w.Service, Release: w.Release, When: bot.FormatWindowTime(w.Start, w.Zone), Length: bot.Human(w.End.Sub(w.Start)), Kind: "scheduled by " + w.By,
 			Start: stamp{At: w.Start}, End: stamp{At: w.End}, Open: !w.Start.After(now)}
 		if v.Open {
 			v.In = "open now · closes " + until(now, w.End)

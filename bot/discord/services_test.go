@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"deploybot/bot/discord"
 	"deploybot/commands"
 )
 
@@ -83,5 +84,22 @@ func TestStartWithoutAServiceAsksWhichOne(t *testing.T) {
 	got = h.command(ana, "runbook", map[string]string{"service": "web"})
 	if !strings.Contains(got.Content, "Upload the bundle") {
 		t.Errorf("runbook web answered %q, want web's runbook", got.Content)
+	}
+}
+
+// TestRegisterWritesWhenTheServicesChange: a command registered for other
+// services (one service, no choices beyond it) is overwritten.
+func TestRegisterWritesWhenTheServicesChange(t *testing.T) {
+	h := newHarness(t, harnessConfig{noRun: true, noExecutor: true, also: webRunbook})
+	old, err := json.Marshal(discord.CommandFor(commands.NewGrammar([]string{"discord-e2e"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.SetCommands("", []json.RawMessage{old})
+	if changed, err := h.front.Register(context.Background()); err != nil || !changed {
+		t.Fatalf("Register over the command of one service = %v, %v; want a write", changed, err)
+	}
+	if changed, err := h.front.Register(context.Background()); err != nil || changed {
+		t.Fatalf("second Register = %v, %v; want no write", changed, err)
 	}
 }

@@ -123,6 +123,7 @@
       }
     }
     if (u.kind === "run") {
+      refreshEnvironmentsSoon();
       markSelected();
       if (!currentRun && u.live && !loading) selectRun(u.run, true);
     }
@@ -511,6 +512,27 @@
     } catch (e) { /* the next round tries again */ }
   }
   if (document.getElementById("windows-panel")) setInterval(refreshWindows, 60000);
+
+  // ---- the environments panel: where each service's environments stand
+  // changes with the runs; it is fetched again shortly after a run changes
+  // (and every minute, for runs of other processes).
+
+  let envsTimer = null;
+  async function refreshEnvironments() {
+    envsTimer = null;
+    if (!document.getElementById("envs-panel") || document.hidden) return;
+    try {
+      const res = await fetch("/console/environments", { headers: { Accept: "text/html" } });
+      if (!res.ok) return;
+      const node = toNode(await res.text());
+      const cur = document.getElementById("envs-panel");
+      if (node && cur && cur.outerHTML !== node.outerHTML) cur.replaceWith(node);
+    } catch (e) { /* the next round tries again */ }
+  }
+  function refreshEnvironmentsSoon() {
+    if (!envsTimer) envsTimer = setTimeout(refreshEnvironments, 500);
+  }
+  if (document.getElementById("envs-panel")) setInterval(refreshEnvironments, 60000);
 
   markSelected();
   tick();
