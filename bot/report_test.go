@@ -270,7 +270,7 @@ func TestReportOnDiscordRepliesToTheSummaryOnce(t *testing.T) {
 			if len(reps) != 1 {
 				t.Fatalf("%d reports posted, want 1\n%s", len(reps), fake.Transcript(ch, ""))
 			}
-			summary, ok := fake.Find(ch, "Deployment of v1.4 to production", "Progress:")
+			summary, ok := fake.Find(ch, "Deployment of tiny v1.4 to production", "Progress:")
 			if !ok || reps[0].ReplyTo != summary.ID {
 				t.Errorf("the report replies to %q, want the summary %q\n%s", reps[0].ReplyTo, summary.ID, fake.Transcript(ch, ""))
 			}

@@ -59,7 +59,7 @@ func twoServiceBot(t *testing.T) *bot.Bot {
 	}
 	clk := clock.NewFake(t0)
 	e := deploy.NewEngine(deploy.Config{Store: st, Services: cat, Runbook: api, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
-	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: st, Runbook: api, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: st, Services: cat, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	return bot.New(bot.Config{Engine: e, Steps: reg, Windows: cal, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 }
 
@@ -167,9 +167,13 @@ func TestHelpAndUnknownCommandsShowTheServiceGrammar(t *testing.T) {
 			t.Errorf("%s does not show the service grammar:\n%s", text, got)
 		}
 	}
-	for _, text := range []string{"report", "stats api 7"} {
-		if got := say(t, b, text).Text; !strings.Contains(got, "not available yet") {
-			t.Errorf("%s answered %q, want not available yet", text, got)
+	for _, tt := range []struct{ text, want string }{
+		{"report", "no run was started in this channel yet"},
+		{"stats api 7", "Delivery stats: api, every environment, last 7 days"},
+		{"stats shop 7", "unknown service"},
+	} {
+		if got := say(t, b, tt.text).Text; !strings.Contains(got, tt.want) {
+			t.Errorf("%s answered %q, want it to say %q", tt.text, got, tt.want)
 		}
 	}
 }
