@@ -640,11 +640,11 @@ func (e *Engine) Freeze(ctx context.Context, env, service string, actor Actor, r
 		if err != nil {
 			return err
 		}
-		if !IsApprover(rb, actor) {
+		if rb = rb.RulesFor(env); !IsApprover(rb, actor) {
 			return userErr(ErrNotAllowed, "only approvers of %s can freeze it (%s)", service, WhoApproves(rb))
 		}
 		what = env + " " + service
-	} else if !e.approvesAny(actor) {
+	} else if !e.approvesAny(actor, env) {
 		return userErr(ErrNotAllowed, "only approvers can freeze an environment")
 	}
 	if strings.TrimSpace(reason) == "" {
@@ -669,13 +669,13 @@ func (e *Engine) Unfreeze(ctx context.Context, env, service string, actor Actor)
 		if err != nil {
 			return userErr(ErrInvalid, "%v", err)
 		}
-		if !IsApprover(rb, actor) {
+		if rb = rb.RulesFor(env); !IsApprover(rb, actor) {
 			return userErr(ErrNotAllowed, "only approvers of %s can lift its freeze (%s)", service, WhoApproves(rb))
 		}
 		what = service + " in " + env
 	} else {
 		for _, rb := range e.services.All() {
-			if !IsApprover(rb, actor) {
+			if rb = rb.RulesFor(env); !IsApprover(rb, actor) {
 				return userErr(ErrNotAllowed, "only approvers can lift a freeze of every service (%s: %s)", rb.Service(), WhoApproves(rb))
 			}
 		}
@@ -693,10 +693,10 @@ func (e *Engine) Unfreeze(ctx context.Context, env, service string, actor Actor)
 	return nil
 }
 
-// approvesAny reports whether a is an approver of any service.
-func (e *Engine) approvesAny(a Actor) bool {
+// approvesAny reports whether a is an approver of any service in env.
+func (e *Engine) approvesAny(a Actor, env string) bool {
 	for _, rb := range e.services.All() {
-		if IsApprover(rb, a) {
+		if IsApprover(rb.RulesFor(env), a) {
 			return true
 		}
 	}

@@ -50,14 +50,7 @@ func (r *Run) Approvers() []string {
 
 // Rules returns the runbook whose operators and approvers govern the run:
 // its snapshot, with its environment's approvers when it sets them.
-func (r *Run) Rules() *runbook.Runbook {
-	if a := r.Policy().Approvers; len(a) > 0 {
-		rb := r.Runbook
-		rb.Approvers = a
-		return &rb
-	}
-	return &r.Runbook
-}
+func (r *Run) Rules() *runbook.Runbook { return r.Runbook.RulesFor(r.Env) }
 
 // GatesPassByThemselves reports whether the run's environment sets
 // `approval: false`: every gate passes without a person.

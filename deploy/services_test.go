@@ -252,6 +252,16 @@ func TestEnvironmentApproversGovernItsRuns(t *testing.T) {
 	if got := h.get(t, r.ID).Approvers(); len(got) != 1 || got[0] != "U0CAT" {
 		t.Errorf("Approvers() = %q, want [U0CAT]", got)
 	}
+	// A freeze of payments in qa and its lift are qa's approvers' call too.
+	ctx := context.Background()
+	wantErr(t, h.e.Freeze(ctx, "qa", "payments", bob, "incident"), deploy.ErrNotAllowed, "only approvers of payments can freeze it (approvers: U0CAT)")
+	if err := h.e.Freeze(ctx, "qa", "payments", cat, "incident"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, h.e.Unfreeze(ctx, "qa", "payments", bob), deploy.ErrNotAllowed, "only approvers of payments can lift its freeze (approvers: U0CAT)")
+	if err := h.e.Unfreeze(ctx, "qa", "payments", cat); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A freeze of every service stops them all; a freeze of one stops only it.

@@ -32,6 +32,14 @@ func (t *txn) audit(action, phase, step, reason, before, after string) {
 	})
 }
 
+// by returns a copy of the transition's actor for a step or run to point
+// at: nothing stored keeps the transition itself alive (the store's step
+// cache holds steps by value).
+func (t *txn) by() *Actor {
+	a := t.actor
+	return &a
+}
+
 func (t *txn) emit(ev Event) {
 	ev.RunID = t.run.ID
 	if ev.Actor.ID == "" {
@@ -152,7 +160,7 @@ func (t *txn) done(pi, sj int) error {
 		return err
 	}
 	before := string(s.State)
-	s.State, s.By, s.At = StepDone, &t.actor, t.now
+	s.State, s.By, s.At = StepDone, t.by(), t.now
 	t.audit("done", t.run.Phases[pi].ID, s.ID, "", before, string(StepDone))
 	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID})
 	return t.advance(context.Background())
@@ -204,7 +212,7 @@ func (t *txn) endWatch(pi, sj int, reason string) error {
 	}
 	t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: t.run.Phases[pi].ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
 	watched := runbook.Duration(t.now.Sub(s.Started).Round(time.Second)).String()
-	s.State, s.By, s.At, s.Reason, s.EndedEarly = StepDone, &t.actor, t.now, reason, true
+	s.State, s.By, s.At, s.Reason, s.EndedEarly = StepDone, t.by(), t.now, reason, true
 	s.Result, s.Progress, s.Beat = fmt.Sprintf("ended early after %s by %s: %s", watched, t.actor.Mention(), reason), "", time.Time{}
 	t.audit("end_watch", t.run.Phases[pi].ID, s.ID, reason, string(StepRunning), string(StepDone))
 	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID, Reason: reason})
@@ -238,7 +246,7 @@ func (t *txn) skip(pi, sj int, reason string) error {
 		t.cancel = append(t.cancel, StepItem{RunID: t.run.ID, Phase: t.run.Phases[pi].ID, Step: s.ID, Attempt: s.Attempt}.ItemID())
 	}
 	before := string(s.State)
-	s.State, s.By, s.At, s.Reason = StepSkipped, &t.actor, t.now, reason
+	s.State, s.By, s.At, s.Reason = StepSkipped, t.by(), t.now, reason
 	t.audit("skip", t.run.Phases[pi].ID, s.ID, reason, before, string(StepSkipped))
 	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID, Reason: reason})
 	return t.advance(context.Background())
@@ -261,7 +269,7 @@ func (t *txn) retry(ctx context.Context, pi, sj, seen int) error {
 		return userErr(ErrAlreadyDone, "%q was already retried after attempt %d; attempt %d has %s since (%s)", t.run.StepTitle(pi, sj), seen, s.Attempt, s.State, s.Result)
 	}
 	before := string(s.State)
-	s.State, s.By, s.At, s.Result, s.Output = StepPending, &t.actor, t.now, "", ""
+	s.State, s.By, s.At, s.Result, s.Output = StepPending, t.by(), t.now, "", ""
 	t.audit("retry", t.run.Phases[pi].ID, s.ID, "", before, string(StepPending))
 	t.emit(Event{Kind: EventStepChanged, Phase: t.run.Phases[pi].ID, Step: s.ID})
 	return t.advance(ctx)
@@ -651,7 +659,7 @@ func (t *txn) abort(reason string) error {
 	}
 	t.stopRunning("abort")
 	r.Current().Ended = t.now
-	r.Status, r.Ended, r.AbortReason, r.AbortedBy = StatusAborted, t.now, reason, &t.actor
+	r.Status, r.Ended, r.AbortReason, r.AbortedBy = StatusAborted, t.now, reason, t.by()
 	t.audit("abort", r.Current().ID, "", reason, string(StatusActive), string(StatusAborted))
 	t.emit(Event{Kind: EventRunAborted, Reason: reason})
 	return nil

@@ -155,6 +155,18 @@ func (rb *Runbook) CheckEnv(env string) error {
 	return fmt.Errorf("%s does not deploy to %q: its environments are %s", rb.Service(), env, strings.Join(rb.EnvNames(), ", "))
 }
 
+// RulesFor returns the runbook as it governs env: the environment's
+// approvers, when it names any, replace the runbook's (a copy; rb is not
+// changed).
+func (rb *Runbook) RulesFor(env string) *Runbook {
+	if a := rb.Policy(env).Approvers; len(a) > 0 {
+		c := *rb
+		c.Approvers = a
+		return &c
+	}
+	return rb
+}
+
 // Policy returns the policy of env (the zero Environment when none is set).
 func (rb *Runbook) Policy(env string) Environment { return rb.Environments[env] }
 

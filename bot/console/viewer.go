@@ -44,8 +44,9 @@ type policy struct {
 }
 
 func policyOf(r *deploy.Run) *policy {
-	rb := r.Runbook // a copy: the people lists are not changed after loading
-	return &policy{rb: &rb, started: r.Started}
+	// The rules of the run's environment (its approvers replace the
+	// runbook's), as the engine judges them.
+	return &policy{rb: r.Rules(), started: r.Started}
 }
 
 // roleOf is who's role on the run; named is false when nobody is known.

@@ -86,7 +86,7 @@ func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (de
 	if err := rb.CheckEnv(DefaultEnv); err != nil {
 		return deploy.Window{}, refuse(deploy.ErrInvalid, "%v", err)
 	}
-	if !deploy.IsApprover(rb, req.Actor) {
+	if rb = rb.RulesFor(DefaultEnv); !deploy.IsApprover(rb, req.Actor) {
 		return deploy.Window{}, refuse(deploy.ErrNotAllowed, "only approvers may book a maintenance window (%s)", deploy.WhoApproves(rb))
 	}
 	if !validRelease.MatchString(req.Release) || strings.HasPrefix(req.Release, "-") {
@@ -276,7 +276,7 @@ func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor
 	if rb == nil {
 		rb = s.Runbook() // a window of a service no longer deployed, or of every service
 	}
-	if !deploy.IsApprover(rb, actor) {
+	if rb = rb.RulesFor(envOf(w)); !deploy.IsApprover(rb, actor) {
 		return refuse(deploy.ErrNotAllowed, "only approvers may cancel window %s (%s)", id, deploy.WhoApproves(rb))
 	}
 	err = s.store.DeleteWindow(ctx, id)
