@@ -3,6 +3,7 @@ package runbook
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,14 +27,52 @@ type Environment struct {
 // WindowNone is the value of Environment.Window that lifts window gating.
 const WindowNone = "none"
 
-// Service returns the name of the service the runbook deploys: its name,
-// else its file's name without the extension.
+// Service returns the name of the service the runbook deploys, as people
+// type it in commands: its name, else its file's name without the
+// extension. A name that is not already a service name ("Payments API", as
+// runbooks were named before services) is made into one: lowercase, every
+// run of other characters one "-" ("payments-api"), at most 40 characters.
 func (rb *Runbook) Service() string {
-	if rb.Name != "" {
-		return rb.Name
+	name := rb.Name
+	if name == "" {
+		base := filepath.Base(rb.File)
+		name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
-	base := filepath.Base(rb.File)
-	return strings.TrimSuffix(base, filepath.Ext(base))
+	if ServiceNamePattern.MatchString(name) {
+		return name
+	}
+	return serviceSlug(name)
+}
+
+// serviceSlug makes name a service name, or "" when it has no letter or
+// digit to make one of.
+func serviceSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		default:
+			dash = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) > 40 {
+		out = out[:40]
+	}
+	out = strings.TrimRight(out, "-")
+	if !ServiceNamePattern.MatchString(out) {
+		return ""
+	}
+	return out
 }
 
 // Catalog is the set of services a bot deploys, one runbook each, in the
@@ -228,7 +267,9 @@ func LoadCatalog(path string, v StepValidator) (*Catalog, error) {
 }
 
 // RunbookFiles returns the runbook files of a services directory (*.yaml
-// and *.yml, sorted); a directory without any is an error.
+// and *.yml, sorted; a symbolic link counts when it leads to a file, as in
+// a mounted ConfigMap); a directory without any is an error. Hidden names
+// (".x.yaml", a ConfigMap's "..data") are not runbooks.
 func RunbookFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -236,9 +277,22 @@ func RunbookFiles(dir string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range entries {
-		ext := filepath.Ext(e.Name())
-		if e.Type().IsRegular() && (ext == ".yaml" || ext == ".yml") {
-			files = append(files, filepath.Join(dir, e.Name()))
+		name := e.Name()
+		ext := filepath.Ext(name)
+		if strings.HasPrefix(name, ".") || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		regular := e.Type().IsRegular()
+		if e.Type()&fs.ModeSymlink != 0 {
+			fi, err := os.Stat(path)
+			if err != nil {
+				return nil, fmt.Errorf("load runbooks: %w", err)
+			}
+			regular = fi.Mode().IsRegular()
+		}
+		if regular {
+			files = append(files, path)
 		}
 	}
 	if len(files) == 0 {

@@ -95,15 +95,25 @@ phases:
 }
 
 func TestServiceNamesAreValidated(t *testing.T) {
-	_, err := Parse("x.yaml", []byte("name: Payments API\nphases: [{id: a, title: A, steps: [{id: s, title: S}]}]\n"), nil)
-	got := problemLines(t, err)
-	if want := `x.yaml:1: service name "Payments API" must be lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 40 characters`; len(got) != 1 || got[0] != want {
-		t.Errorf("problems = %q, want %q", got, want)
+	// A name from before services is made into a service name.
+	for _, c := range []struct{ file, yaml, want string }{
+		{"x.yaml", "name: Payments API\n", "payments-api"},
+		{"x.yaml", "name: orchestration-system\n", "orchestration-system"},
+		{"x.yaml", "name: \"  Öl & Gas -- EU/West  \"\n", "l-gas-eu-west"},
+		{"dir/Billing.yml", "", "billing"},
+	} {
+		rb, err := Parse(c.file, []byte(c.yaml+tinyPhases), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", c.yaml, err)
+		}
+		if got := rb.Service(); got != c.want {
+			t.Errorf("%q: Service() = %q, want %q", c.yaml, got, c.want)
+		}
 	}
-	// A runbook without a name is named after its file, which must then fit.
-	_, err = Parse("dir/Billing.yml", []byte("phases: [{id: a, title: A, steps: [{id: s, title: S}]}]\n"), nil)
-	got = problemLines(t, err)
-	if want := `dir/Billing.yml:1: service name "Billing" must be`; len(got) != 1 || !strings.HasPrefix(got[0], want) {
+	// A name with nothing to make a service name of is a problem at its line.
+	_, err := Parse("x.yaml", []byte("name: \"!!!\"\n"+tinyPhases), nil)
+	got := problemLines(t, err)
+	if want := `x.yaml:1: name "!!!" has no letter or digit to name its service by`; len(got) != 1 || !strings.HasPrefix(got[0], want) {
 		t.Errorf("problems = %q, want %q…", got, want)
 	}
 }
@@ -166,6 +176,30 @@ func TestLoadCatalogDirectory(t *testing.T) {
 	builtin, err := LoadCatalog("", nil)
 	if err != nil || builtin.Len() != 1 || builtin.Names()[0] != "orchestration-system" {
 		t.Errorf("LoadCatalog(\"\") = %v, %v", builtin, err)
+	}
+}
+
+// A directory mounted as a Kubernetes ConfigMap holds symbolic links to
+// the files (and a hidden "..data" directory): each link is a service.
+func TestLoadCatalogFollowsLinks(t *testing.T) {
+	data := writeFiles(t, map[string]string{"payments.yaml": "name: payments\n" + tinyPhases, "search.yaml": tinyPhases})
+	dir := t.TempDir()
+	for _, link := range []struct{ target, name string }{
+		{filepath.Join(data, "payments.yaml"), "payments.yaml"},
+		{filepath.Join(data, "search.yaml"), "search.yaml"},
+		{data, "..data"},
+		{data, "dir.yaml"}, // a link to a directory is not a runbook
+	} {
+		if err := os.Symlink(link.target, filepath.Join(dir, link.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := LoadCatalog(dir, stubValidator{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Names(); !reflect.DeepEqual(got, []string{"payments", "search"}) {
+		t.Fatalf("Names = %q, want both linked services", got)
 	}
 }
 

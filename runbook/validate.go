@@ -74,8 +74,8 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 
 	if strings.TrimSpace(rb.Name) == "" && !bad("name") {
 		c.add(lines.at("name", root), "name is required (e.g. name: payments-api)")
-	} else if name := rb.Service(); !bad("name") && !ServiceNamePattern.MatchString(name) {
-		c.add(lines.at("name", root), "service name %q must be %s", name, serviceNameSentence)
+	} else if !bad("name") && rb.Service() == "" {
+		c.add(lines.at("name", root), "name %q has no letter or digit to name its service by (a service name is %s)", rb.Name, serviceNameSentence)
 	}
 	c.environments(rb)
 	c.people("approvers", rb.Approvers)
