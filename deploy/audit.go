@@ -179,6 +179,18 @@ func VerifyAudit(r *Run, entries []AuditEntry) ChainCheck {
 		c.Status = ChainUnchained
 		return c
 	}
+	if c.Unchained > 0 && c.Unchained < len(entries) {
+		// Entries from before the chain come from transitions before the one
+		// that started it: a run started with the chain (its first chained
+		// entry is of rev 1) has none, and none is of the chain's rev or later.
+		first := entries[c.Unchained]
+		for i := range c.Unchained {
+			if first.Rev <= 1 || entries[i].Rev >= first.Rev {
+				return c.broken(i+1, &entries[i], []ChainFault{FaultNoHash},
+					fmt.Sprintf("an entry without a hash (rev %d) precedes the chain, which starts at rev %d: it was added behind the bot's back, or its hash was removed", entries[i].Rev, first.Rev))
+			}
+		}
+	}
 	prev := ""
 	for i := c.Unchained; i < len(entries); i++ {
 		e := &entries[i]

@@ -267,15 +267,28 @@ phases:
 	}
 }
 
-// Stripping the hash of a run's first entry is found at the next one.
+// Stripping the hash of a run's first entry is found: it is of the
+// chain's own transition, so it cannot be from before the chain.
 func TestVerifyAuditFindsAStrippedFirstHash(t *testing.T) {
 	r := &deploy.Run{ID: "r1", Rev: 1}
 	es := []deploy.AuditEntry{{Action: "start"}, {Action: "done"}}
 	deploy.SealAudit(r, es)
 	es[0].Hash = ""
 	c := deploy.VerifyAudit(r, es)
-	if c.Status != deploy.ChainBroken || c.Position != 2 || !strings.Contains(c.Detail, "the entry before it lost its hash") {
+	if c.Status != deploy.ChainBroken || c.Position != 1 || !strings.Contains(c.Detail, "its hash was removed") {
 		t.Fatalf("stripped first hash: %s", c)
+	}
+	// Of a run whose chain started later, at the next entry, whose prev
+	// leads to nothing.
+	r = &deploy.Run{ID: "r2", Rev: 4}
+	es = []deploy.AuditEntry{{Action: "start", Rev: 1}, {Action: "done"}, {Action: "approve"}}
+	deploy.SealAudit(r, es[1:2])
+	r.Rev = 5
+	deploy.SealAudit(r, es[2:3])
+	es[1].Hash = ""
+	c = deploy.VerifyAudit(r, es)
+	if c.Status != deploy.ChainBroken || c.Position != 3 || !strings.Contains(c.Detail, "the entry before it lost its hash") {
+		t.Fatalf("stripped first chained hash: %s", c)
 	}
 }
 
@@ -301,5 +314,41 @@ func BenchmarkVerifyAudit(b *testing.B) {
 		if c := deploy.VerifyAudit(r, es); c.Status != deploy.ChainOK {
 			b.Fatal(c)
 		}
+	}
+}
+
+// An entry without a hash put in front of the chain behind the bot's back
+// (a forged approval) is not taken for an entry from before the chain.
+func TestVerifyAuditRefusesEntriesAddedBeforeTheChain(t *testing.T) {
+	seal := func(first int64, actions ...string) (*deploy.Run, []deploy.AuditEntry) {
+		r := &deploy.Run{ID: "r1"}
+		es := make([]deploy.AuditEntry, len(actions))
+		for i := range es {
+			es[i].Action = actions[i]
+			r.Rev = first + int64(i)
+			deploy.SealAudit(r, es[i:i+1])
+		}
+		return r, es
+	}
+	forged := deploy.AuditEntry{RunID: "r1", Action: "approve", Phase: "production", Actor: deploy.Actor{ID: "U_CTO"}}
+
+	// A run started with the chain has no entry from before it.
+	r, es := seal(1, "start", "done")
+	forged.Rev = 0
+	c := deploy.VerifyAudit(r, append([]deploy.AuditEntry{forged}, es...))
+	if c.Status != deploy.ChainBroken || c.Position != 1 || !strings.Contains(c.String(), "added behind the bot's back") {
+		t.Errorf("a forged first entry of a run started with the chain: %s, want broken at entry 1", c)
+	}
+
+	// A run whose chain started at rev 5 may have older entries, of revs before 5 only.
+	r, es = seal(5, "done", "approve")
+	old := deploy.AuditEntry{RunID: "r1", Action: "start", Rev: 1}
+	if c := deploy.VerifyAudit(r, append([]deploy.AuditEntry{old}, es...)); c.Status != deploy.ChainOK || c.Unchained != 1 {
+		t.Errorf("an entry from before the chain: %s, want ok with 1 unchained", c)
+	}
+	forged.Rev = 5
+	c = deploy.VerifyAudit(r, append([]deploy.AuditEntry{old, forged}, es...))
+	if c.Status != deploy.ChainBroken || c.Position != 2 {
+		t.Errorf("a forged entry of the chain's rev: %s, want broken at entry 2", c)
 	}
 }
