@@ -130,6 +130,23 @@ func TestEvidenceDriver(t *testing.T) {
 			}
 		}
 	}
+	if n := strings.Count(reportB, "— approved by @bob at "); n != 2 {
+		t.Errorf("run B's report names bob as the approver of %d gates, want both:\n%s", n, reportB)
+	}
+	if !strings.Contains(reportA, "(production) — stopped") {
+		t.Errorf("run A's report does not show its production phase stopped by the rollback:\n%s", reportA)
+	}
+	for _, run := range []string{runA, runB} {
+		n := 0
+		for _, m := range d.fake.Messages() {
+			if v := m.Visible(); strings.HasPrefix(v, "Deployment report: ") && strings.Contains(v, "Run: "+run+"\n") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("the report of run %s was posted %d times, want once:\n%s", run, n, d.fake.Transcript(deployChannel))
+		}
+	}
 	if strings.Contains(reportB, "Rollback") {
 		t.Errorf("the completed run's report has a rollback section:\n%s", reportB)
 	}
