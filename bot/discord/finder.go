@@ -64,7 +64,7 @@ func (f *Poster) Find(ctx context.Context, channel, _, key string) (string, erro
 		if m.ID == "" || m.Author.ID != me.ID {
 			continue
 		}
-		if m.nonce() == want || match(m) {
+		if (want != "" && m.nonce() == want) || match(m) {
 			return channel + "/" + m.ID, nil
 		}
 	}

@@ -2,6 +2,7 @@ package discord_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,36 @@ func TestPostSendsTheKeysNonce(t *testing.T) {
 	}
 }
 
+// TestARepeatedPostShowsTheNewerState: a first post repeated within the
+// nonce window with a newer state (the run moved on while the first post's
+// answer was lost) gets the message already there, edited to the newer
+// state; one message shows.
+func TestARepeatedPostShowsTheNewerState(t *testing.T) {
+	clk := clock.NewFake(time.Date(2030, time.March, 4, 10, 0, 0, 0, time.UTC))
+	fake := discordfake.New(t, discordfake.WithClock(clk.Now))
+	p := posterOn(t, fake)
+	key := "R2:discord:notice:announcement"
+	first, err := p.Post(t.Context(), runChannel, "", noticeMsg(key, "Deploying v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := p.Post(t.Context(), runChannel, "", noticeMsg(key, "Deploying v1"))
+	if err != nil || same != first {
+		t.Fatalf("the same post again: %q, %v; want %q", same, err, first)
+	}
+	if n := fake.CallCount(discordfake.RouteEditMessage); n != 0 {
+		t.Errorf("the same post again made %d edits, want none", n)
+	}
+	newer, err := p.Post(t.Context(), runChannel, "", noticeMsg(key, "Deploying v1 (now at step 2)"))
+	if err != nil || newer != first {
+		t.Fatalf("a newer post: %q, %v; want %q", newer, err, first)
+	}
+	msgs := fake.Channel(runChannel, "")
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Visible(), "now at step 2") || msgs[0].Edits != 1 {
+		t.Errorf("want one message showing the newer state, edited once:\n%s", fake.Transcript(runChannel, ""))
+	}
+}
+
 // TestFindTellsTheBotsMessagesApart: past the nonce window, Find finds the
 // summary, each phase card and the report by what their footers show,
 // among the other messages of the same run and of another run, and only
@@ -140,10 +171,6 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 		return ref
 	}
 	key := func(slot string) string { return run.ID + ":discord:" + slot }
-	// Someone else's message that looks like the summary comes first: it
-	// must never be taken for the bot's.
-	w.fake.PostAs(ana.ID, runChannel, "", discordfake.Embed{Title: "look-alike", Footer: &discordfake.EmbedText{Text: "run " + run.ID},
-		Fields: []discordfake.EmbedField{{Name: "Status", Value: "x"}}})
 	s := bot.BuildSummary(run, now)
 	want := map[string]string{"summary": post("", bot.Message{Summary: &s, Key: key("summary")})}
 	for i, ph := range run.Phases {
@@ -161,6 +188,11 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 		c := bot.BuildCard(other, i, now)
 		post(osRef, bot.Message{Card: &c, Key: other.ID + ":discord:phase:" + ph.ID})
 	}
+	// Someone else's messages that look like the summary and a card come
+	// last (newest): they must never be taken for the bot's.
+	w.fake.PostAs(ana.ID, runChannel, "", discordfake.Embed{Title: "look-alike", Footer: &discordfake.EmbedText{Text: "run " + run.ID},
+		Fields: []discordfake.EmbedField{{Name: "Status", Value: "x"}}})
+	w.fake.PostAs(ana.ID, runChannel, "", discordfake.Embed{Title: "look-alike", Footer: &discordfake.EmbedText{Text: "run " + run.ID + " · phase prepare · current"}})
 	w.clk.Advance(discordfake.NonceWindow + time.Minute) // Discord no longer knows the nonces
 
 	for slot, ref := range want {

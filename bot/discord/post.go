@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -39,9 +40,10 @@ type createMessage struct {
 // nonce and enforce_nonce: Discord then answers with the message the bot
 // already created with that nonce in the past few minutes instead of
 // creating a second one, so a first post repeated after a crash (the post
-// accepted, its reference never recorded) shows once. It goes through the
-// session's request machinery, the same bucket and rate limiter as
-// ChannelMessageSendComplex.
+// accepted, its reference never recorded) or after a lost answer shows
+// once; when that message shows an older state, it is edited to show data.
+// It goes through the session's request machinery, the same bucket and
+// rate limiter as ChannelMessageSendComplex.
 func (f *Poster) send(ctx context.Context, channel string, data *discordgo.MessageSend, key string) (*discordgo.Message, error) {
 	for _, e := range data.Embeds {
 		if e.Type == "" {
@@ -64,5 +66,55 @@ func (f *Poster) send(ctx context.Context, channel string, data *discordgo.Messa
 	if msg.ID == "" {
 		return nil, fmt.Errorf("the created message has no id")
 	}
+	if body.EnforceNonce && !shows(&msg, data) {
+		// Discord answered with the message posted earlier with this nonce
+		// (before a crash, or a post whose answer was lost), which shows
+		// an older state: bring it up to what this post shows.
+		if err := f.preflight(discordgo.EndpointChannelMessage(channel, "")); err != nil {
+			return nil, err
+		}
+		edit := &discordgo.MessageEdit{ID: msg.ID, Channel: channel, Content: &data.Content, Embeds: &data.Embeds,
+			Components: &data.Components, AllowedMentions: data.AllowedMentions}
+		if _, err := f.s.ChannelMessageEditComplex(edit, discordgo.WithContext(ctx)); err != nil {
+			return nil, err
+		}
+	}
 	return &msg, nil
+}
+
+// shows reports whether msg, as Discord returned it, shows the text data
+// sends: its content and its embeds' texts. A message just created does;
+// one Discord returned for a nonce it already knew may show an older state.
+func shows(msg *discordgo.Message, data *discordgo.MessageSend) bool {
+	if msg.Content != data.Content || len(msg.Embeds) != len(data.Embeds) {
+		return false
+	}
+	for i, e := range data.Embeds {
+		if embedText(msg.Embeds[i]) != embedText(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// embedText is the text an embed shows, for comparing two embeds.
+func embedText(e *discordgo.MessageEmbed) string {
+	if e == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(e.Title + "\x00" + e.Description + "\x00")
+	if e.Author != nil {
+		b.WriteString(e.Author.Name)
+	}
+	b.WriteString("\x00")
+	if e.Footer != nil {
+		b.WriteString(e.Footer.Text)
+	}
+	for _, f := range e.Fields {
+		if f != nil {
+			b.WriteString("\x00" + f.Name + "\x01" + f.Value)
+		}
+	}
+	return b.String()
 }
