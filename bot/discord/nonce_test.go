@@ -188,6 +188,9 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 		c := bot.BuildCard(other, i, now)
 		post(osRef, bot.Message{Card: &c, Key: other.ID + ":discord:phase:" + ph.ID})
 	}
+	if n := w.fake.CallCount(discordfake.RouteEditMessage); n != 0 {
+		t.Errorf("first posts made %d edits, want none (a new message shows what was sent)", n)
+	}
 	// Someone else's messages that look like the summary and a card come
 	// last (newest): they must never be taken for the bot's.
 	w.fake.PostAs(ana.ID, runChannel, "", discordfake.Embed{Title: "look-alike", Footer: &discordfake.EmbedText{Text: "run " + run.ID},

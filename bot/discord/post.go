@@ -86,7 +86,7 @@ func (f *Poster) send(ctx context.Context, channel string, data *discordgo.Messa
 // sends: its content and its embeds' texts. A message just created does;
 // one Discord returned for a nonce it already knew may show an older state.
 func shows(msg *discordgo.Message, data *discordgo.MessageSend) bool {
-	if msg.Content != data.Content || len(msg.Embeds) != len(data.Embeds) {
+	if strings.TrimSpace(msg.Content) != strings.TrimSpace(data.Content) || len(msg.Embeds) != len(data.Embeds) {
 		return false
 	}
 	for i, e := range data.Embeds {
@@ -97,24 +97,26 @@ func shows(msg *discordgo.Message, data *discordgo.MessageSend) bool {
 	return true
 }
 
-// embedText is the text an embed shows, for comparing two embeds.
+// embedText is the text an embed shows, for comparing two embeds; each
+// part is trimmed, as Discord may trim what it stores.
 func embedText(e *discordgo.MessageEmbed) string {
 	if e == nil {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString(e.Title + "\x00" + e.Description + "\x00")
+	parts := []string{e.Title, e.Description, "", ""}
 	if e.Author != nil {
-		b.WriteString(e.Author.Name)
+		parts[2] = e.Author.Name
 	}
-	b.WriteString("\x00")
 	if e.Footer != nil {
-		b.WriteString(e.Footer.Text)
+		parts[3] = e.Footer.Text
 	}
 	for _, f := range e.Fields {
 		if f != nil {
-			b.WriteString("\x00" + f.Name + "\x01" + f.Value)
+			parts = append(parts, f.Name, f.Value)
 		}
 	}
-	return b.String()
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return strings.Join(parts, "\x00")
 }
