@@ -213,9 +213,7 @@ func TestAPostTheDeadProcessMadeIsNotRepeated(t *testing.T) {
 // TestAPostTheDeadProcessMadeIsAdoptedPastTheNonceWindow: the same crash,
 // but the next process comes back after Discord stopped remembering the
 // nonces. The summary and the card are found by what they show and
-// edited; nothing shows twice. (The announcement, a one-shot notice, is
-// never edited; past the window it is the nonce-less case, covered by the
-// next test.)
+// edited, the announcement found and left as it is; nothing shows twice.
 func TestAPostTheDeadProcessMadeIsAdoptedPastTheNonceWindow(t *testing.T) {
 	w := newCrashWorld(t)
 	dead := w.process(false)
@@ -233,6 +231,7 @@ func TestAPostTheDeadProcessMadeIsAdoptedPastTheNonceWindow(t *testing.T) {
 		t.Error("the next process never looked for the messages the dead one posted")
 	}
 	for _, c := range []struct{ what, channel, part string }{
+		{"announcement", noticeChannel, "started"},
 		{"summary", runChannel, "Progress"},
 		{"card of prepare", runChannel, "phase prepare"},
 		{"card of rollout", runChannel, "phase rollout"},

@@ -11,6 +11,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"deploybot/bot"
+	"deploybot/deploy"
 )
 
 var _ bot.Finder = (*Poster)(nil)
@@ -30,14 +31,16 @@ const findLimit = 100
 // enforce_nonce (post.go). Find covers the time after that. Discord
 // documents the nonce in the Message Create event only, not on the messages
 // Get Channel Messages returns, so Find matches what the bot's messages
-// show anyway, in their embed's footer (nothing is added for it): the
-// summary's "run RUN" (an embed with fields), a phase card's
+// show anyway (nothing is added for it), in their embed: the summary's
+// footer "run RUN" (an embed with fields, no content), a phase card's
 // "run RUN · phase PHASE · …", the report's "run RUN" (an embed with a
-// title and no fields); only messages whose author is the bot itself count.
-// Notices and requests for approval show nothing that tells one from
-// another of the same run: for them Find answers "" without a call, and
-// the nonce window is what keeps them from repeating. replyTo is not
-// needed: on Discord replies are messages of the channel.
+// title and no fields), a run notice's "run RUN[ · audit …]" under its
+// text, with the colour of its kind (a run has one notice of each kind).
+// Only messages whose author is the bot itself count. Requests for
+// approval show nothing that tells one from another of the same run: for
+// them Find answers "" without a call, and the nonce window is what keeps
+// them from repeating. replyTo is not needed: on Discord replies are
+// messages of the channel.
 func (f *Poster) Find(ctx context.Context, channel, _, key string) (string, error) {
 	match := matcher(key)
 	if match == nil {
@@ -83,6 +86,7 @@ type listed struct {
 	Nonce  json.RawMessage `json:"nonce"`
 	Embeds []struct {
 		Title  string `json:"title"`
+		Color  int    `json:"color"`
 		Footer *struct {
 			Text string `json:"text"`
 		} `json:"footer"`
@@ -108,6 +112,24 @@ func (m listed) footer() (string, bool) {
 	return m.Embeds[0].Footer.Text, true
 }
 
+// runNoticeColor returns the embed colour of a run's notice of kind k:
+// each kind has its own, and a run has at most one notice of each kind.
+func runNoticeColor(k deploy.RunNotice) (int, bool) {
+	switch k {
+	case deploy.NoticeAnnouncement:
+		return noticeColor(bot.NoticeAnnouncement), true
+	case deploy.NoticeRollback:
+		return noticeColor(bot.NoticeRollback), true
+	case deploy.NoticeCompletion:
+		return noticeColor(bot.NoticeCompletion), true
+	case deploy.NoticeRolledBack:
+		return noticeColor(bot.NoticeRolledBack), true
+	case deploy.NoticeAborted:
+		return noticeColor(bot.NoticeAborted), true
+	}
+	return 0, false
+}
+
 // matcher returns the test that tells the message of key (RUN:discord:SLOT)
 // by what it shows, or nil for a slot whose message cannot be told apart.
 func matcher(key string) func(listed) bool {
@@ -126,6 +148,15 @@ func matcher(key string) func(listed) bool {
 		return func(m listed) bool {
 			text, ok := m.footer()
 			return ok && m.Content == "" && text == runFooter && len(m.Embeds[0].Fields) == 0 && m.Embeds[0].Title != ""
+		}
+	case strings.HasPrefix(slot, "notice:"):
+		color, ok := runNoticeColor(deploy.RunNotice(strings.TrimPrefix(slot, "notice:")))
+		if !ok {
+			return nil
+		}
+		return func(m listed) bool {
+			text, ok := m.footer()
+			return ok && m.Content != "" && (text == runFooter || strings.HasPrefix(text, runFooter+" · ")) && m.Embeds[0].Color == color
 		}
 	case strings.HasPrefix(slot, "phase:") && len(slot) > len("phase:"):
 		prefix := runFooter + " · phase " + strings.TrimPrefix(slot, "phase:") + " · "

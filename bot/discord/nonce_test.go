@@ -150,9 +150,9 @@ func TestARepeatedPostShowsTheNewerState(t *testing.T) {
 }
 
 // TestFindTellsTheBotsMessagesApart: past the nonce window, Find finds the
-// summary, each phase card and the report by what their footers show,
-// among the other messages of the same run and of another run, and only
-// the bot's own; notices are not looked for (no call).
+// summary, each phase card, the report and the run's notices by what they
+// show, among the other messages of the same run and of another run, and
+// only the bot's own; requests for approval are not looked for (no call).
 func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 	w := newCrashWorld(t)
 	dead := w.process(false)
@@ -178,7 +178,9 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 		want["phase:"+ph.ID] = post(want["summary"], bot.Message{Card: &c, Key: key("phase:" + ph.ID)})
 	}
 	n := bot.Announcement(run)
-	post("", bot.Message{Notice: &n, Key: key("notice:announcement")})
+	want["notice:announcement"] = post("", bot.Message{Notice: &n, Key: key("notice:announcement")})
+	done := bot.Completion(run)
+	want["notice:completion"] = post("", bot.Message{Notice: &done, Key: key("notice:completion")})
 	rep := deploy.BuildRunReport(run, nil, now)
 	want["report"] = post(want["summary"], bot.Message{Report: &rep, Key: key("report")})
 	// The other run's summary and cards, newer: not this run's.
@@ -207,11 +209,16 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 	if got, err := p.Find(ctx, runChannel, "", key("phase:nope")); err != nil || got != "" {
 		t.Errorf("Find of a card never posted = %q, %v; want nothing", got, err)
 	}
+	if got, err := p.Find(ctx, runChannel, "", key("notice:rollback")); err != nil || got != "" {
+		t.Errorf("Find of a notice never posted = %q, %v; want nothing", got, err)
+	}
 	lists := w.fake.CallCount(discordfake.RouteListMessages)
-	if got, err := p.Find(ctx, runChannel, "", key("notice:announcement")); err != nil || got != "" {
-		t.Errorf("Find(notice) = %q, %v; want nothing (notices show nothing to tell them apart)", got, err)
+	for _, slot := range []string{"ask:prepare:1", "notice:unknown"} {
+		if got, err := p.Find(ctx, runChannel, "", key(slot)); err != nil || got != "" {
+			t.Errorf("Find(%s) = %q, %v; want nothing (nothing tells it apart)", slot, got, err)
+		}
 	}
 	if w.fake.CallCount(discordfake.RouteListMessages) != lists {
-		t.Error("Find listed messages for a notice")
+		t.Error("Find listed messages for a message it cannot tell apart")
 	}
 }
