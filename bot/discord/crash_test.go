@@ -244,3 +244,42 @@ func TestAPostTheDeadProcessMadeIsAdoptedPastTheNonceWindow(t *testing.T) {
 		t.Errorf("the adopted summary was not brought up to date (edits %d):\n%s", s.Edits, s.Visible())
 	}
 }
+
+// TestATextNoticeTheDeadProcessPostedIsNotRepeated: a notify step's text,
+// which belongs to no run, reached Discord from a process that died before
+// it acknowledged the effect. The process that claims it next posts it with
+// the same nonce: Discord answers the message already there, one shows.
+func TestATextNoticeTheDeadProcessPostedIsNotRepeated(t *testing.T) {
+	w := newCrashWorld(t)
+	dead := w.process(false)
+	ctx := t.Context()
+	if err := dead.Publisher.Notify(ctx, noticeChannel, "Database migrated"); err != nil {
+		t.Fatal(err)
+	}
+	// What the dead process did before it died: it claimed its notice and
+	// Discord accepted the post.
+	rdb := redis.NewClient(&redis.Options{Addr: w.addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	items, err := redisstore.New(rdb, w.prefix).Claim(ctx, deploy.DueKindEffect, w.clk.Now().Add(deploy.DefaultEffectHeadStart+time.Second), 20*time.Second, 10)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("claim the notice: %v, %d items", err, len(items))
+	}
+	f, err := deploy.ParseEffect(items[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := bot.Notice{Kind: bot.NoticeText, Title: "Database migrated"}
+	if _, err := posterOn(t, w.fake).Post(ctx, noticeChannel, "", bot.Message{Notice: &n, Key: ":discord:" + f.Slot()}); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(30 * time.Second) // its lease runs out
+
+	live := w.process(true)
+	w.poll(live)
+	if got := w.count(noticeChannel, "Database migrated"); got != 1 {
+		t.Errorf("%d messages show the notice, want 1\n%s", got, w.transcript())
+	}
+	if posts := w.fake.CallCount(discordfake.RouteCreateMessage); posts != 2 {
+		t.Errorf("%d posts, want 2 (the dead process's and the repeat)", posts)
+	}
+}
