@@ -12,13 +12,11 @@ import (
 	"github.com/bwmarrin/discordgo"
 )
 
-// maxNonce is the longest nonce Discord accepts on Create Message.
-const maxNonce = 25
-
 // nonceOf returns the nonce of the first post of the message with key
 // (bot.Message.Key, RUN:platform:slot): "db" and 22 hex digits of the key's
-// SHA-256, so always the same for one key and never only digits (Discord
-// takes a nonce as a string or an integer). A message without a key has
+// SHA-256 (24 characters; Discord takes at most 25), so always the same for
+// one key and never only digits (Discord takes a nonce as a string or an
+// integer). A message without a key has
 // none.
 func nonceOf(key string) string {
 	if key == "" {
