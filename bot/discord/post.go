@@ -16,8 +16,7 @@ import (
 // (bot.Message.Key, RUN:platform:slot): "db" and 22 hex digits of the key's
 // SHA-256 (24 characters; Discord takes at most 25), so always the same for
 // one key and never only digits (Discord takes a nonce as a string or an
-// integer). A message without a key has
-// none.
+// integer). A message without a key has none.
 func nonceOf(key string) string {
 	if key == "" {
 		return ""
