@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -50,9 +51,9 @@ func (f *Poster) Find(ctx context.Context, channel, _, key string) (string, erro
 	if err := f.preflight(endpoint); err != nil {
 		return "", err
 	}
-	me, err := f.s.User("@me", discordgo.WithContext(ctx))
+	me, err := f.me.id(ctx, f.s)
 	if err != nil {
-		return "", platformError("get the bot's user", err)
+		return "", err
 	}
 	res, err := f.s.RequestWithBucketID(http.MethodGet, endpoint+"?limit="+strconv.Itoa(findLimit), nil, endpoint, discordgo.WithContext(ctx))
 	if err != nil {
@@ -64,7 +65,7 @@ func (f *Poster) Find(ctx context.Context, channel, _, key string) (string, erro
 	}
 	want := nonceOf(key)
 	for _, m := range msgs { // newest first
-		if m.ID == "" || m.Author.ID != me.ID {
+		if m.ID == "" || m.Author.ID != me {
 			continue
 		}
 		if (want != "" && m.nonce() == want) || match(m) {
@@ -72,6 +73,31 @@ func (f *Poster) Find(ctx context.Context, channel, _, key string) (string, erro
 		}
 	}
 	return "", nil
+}
+
+// self is the bot's own user id, read from Discord once (Get Current
+// User) and kept: it never changes for a token.
+type self struct {
+	mu   sync.Mutex // mu protects user
+	user string
+}
+
+// id returns the bot's user id, reading it the first time.
+func (s *self) id(ctx context.Context, sess *discordgo.Session) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.user != "" {
+		return s.user, nil
+	}
+	u, err := sess.User("@me", discordgo.WithContext(ctx))
+	if err != nil {
+		return "", platformError("get the bot's user", err)
+	}
+	if u.ID == "" {
+		return "", fmt.Errorf("discord get the bot's user: no id")
+	}
+	s.user = u.ID
+	return s.user, nil
 }
 
 // listed is what Find reads of a message from Get Channel Messages.

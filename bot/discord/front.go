@@ -88,6 +88,7 @@ type Front struct {
 type Poster struct {
 	s   *discordgo.Session // REST: messages, commands, the Gateway
 	log *slog.Logger
+	me  self // the bot's own user, read once by Find (finder.go)
 }
 
 var _ bot.Poster = (*Poster)(nil)

@@ -221,4 +221,7 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 	if w.fake.CallCount(discordfake.RouteListMessages) != lists {
 		t.Error("Find listed messages for a message it cannot tell apart")
 	}
+	if n := w.fake.CallCount(discordfake.RouteGetMe); n != 1 {
+		t.Errorf("the bot's user was read %d times, want once", n)
+	}
 }
