@@ -523,7 +523,7 @@ func (b *Publisher) enqueueNotice(o deploy.Owed) {
 		b.out.Enqueue("effects:drop", o.Item.ID, func(ctx context.Context) error { return b.ack(ctx, o.Item) })
 		return
 	}
-	var m Message
+	m := Message{Key: ":" + p.Platform() + ":" + o.Slot()} // no run: never looked for, but a repeated post is one (Discord's nonce)
 	ch := o.Channel
 	switch o.Kind {
 	case deploy.EffectText:

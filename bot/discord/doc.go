@@ -7,7 +7,10 @@
 // as Discord messages with embeds and components by its Poster
 // (bot.Poster). NewPoster builds the outgoing side before the bot, which is
 // given it; New builds the incoming side, which takes the bot and embeds the
-// Poster.
+// Poster. A post Discord accepted just before the bot died is not repeated:
+// every first post carries a nonce derived from the message's key with
+// enforce_nonce (post.go), and past Discord's nonce window the Poster, a
+// bot.Finder, finds the bot's own message by what it shows (finder.go).
 //
 // The interaction rules it keeps: slash commands are answered with a message
 // (type 4, ephemeral unless the reply is public); button clicks follow the

@@ -88,6 +88,7 @@ type Front struct {
 type Poster struct {
 	s   *discordgo.Session // REST: messages, commands, the Gateway
 	log *slog.Logger
+	me  self // the bot's own user, read once by Find (finder.go)
 }
 
 var _ bot.Poster = (*Poster)(nil)
@@ -207,7 +208,7 @@ func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Messag
 	if err := f.preflight(discordgo.EndpointChannelMessages(channel)); err != nil {
 		return "", err
 	}
-	msg, err := f.s.ChannelMessageSendComplex(channel, send, discordgo.WithContext(ctx))
+	msg, err := f.send(ctx, channel, send, m.Key) // with the key's nonce: see post.go
 	if err != nil {
 		return "", platformError("post message", err)
 	}

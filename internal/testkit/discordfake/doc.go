@@ -1,7 +1,9 @@
 // Package discordfake is a recording fake of the parts of Discord that
 // deploybot talks to, for tests: the REST routes the bot calls (application
-// commands GET and bulk-overwrite PUT, channel messages POST and PATCH,
-// interaction callbacks, interaction webhooks for followups and edits of the
+// commands GET and bulk-overwrite PUT, channel messages POST, PATCH and
+// GET (the newest first, without nonces: Discord documents a message's
+// nonce in the Message Create event only), the bot's own user, interaction
+// callbacks, interaction webhooks for followups and edits of the
 // original response, the Gateway URL) and a Gateway websocket that delivers
 // INTERACTION_CREATE events.
 //
@@ -12,7 +14,9 @@
 // fails the test), enforces the interaction rules (one response, within 3
 // seconds, followups only after it), and shows each channel as a person would
 // see it: the public messages in order with their latest edits, plus the
-// ephemeral messages only that person sees. It scripts rate limits (429 with
+// ephemeral messages only that person sees. Like Discord, a create with a
+// nonce and enforce_nonce that the bot used within NonceWindow answers the
+// message created then instead of creating another. It scripts rate limits (429 with
 // retry_after) and other failures per route, and builds interactions
 // (slash commands, clicks, select choices, modal submissions) signed with a
 // generated Ed25519 key pair, delivered over HTTP or the Gateway.

@@ -30,6 +30,14 @@ const (
 // response, as Discord does.
 const InteractionDeadline = 3 * time.Second
 
+// NonceWindow is how long the fake remembers a message's nonce for
+// enforce_nonce: Discord documents "the past few minutes"; the fake takes
+// the short end of that, so a test past it shows what happens without it.
+const NonceWindow = 2 * time.Minute
+
+// MaxNonce is the longest nonce Discord accepts (characters).
+const MaxNonce = 25
+
 // Fault is a scripted failure of the next call of a route.
 type Fault struct {
 	// Status is the HTTP status to answer (429, 403, 500 …).
@@ -126,6 +134,8 @@ func New(t testing.TB, opts ...Option) *Server {
 	api(RouteCallback, s.callback)
 	api(RouteFollowup, s.followup)
 	api(RouteEditWebhookMsg, s.editWebhookMessage)
+	api(RouteListMessages, s.listMessages)
+	api(RouteGetMe, s.getMe)
 	mux.HandleFunc("GET /gateway", s.serveGateway)
 	mux.HandleFunc("GET /gateway/", s.serveGateway)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -512,7 +522,19 @@ func (s *Server) createMessage(_ http.ResponseWriter, r *http.Request, raw []byt
 	}
 	var b body
 	_ = json.Unmarshal(raw, &b)
-	m := &Message{ID: s.newID(), ChannelID: ch}
+	nonce, enforce, err := nonceOf(raw)
+	if err != nil {
+		s.problemLocked("POST message in %s: %v", ch, err)
+		return http.StatusBadRequest, apiError{50035, "Invalid Form Body: " + err.Error()}
+	}
+	if enforce && nonce != "" {
+		// Discord returns the message the same author created with this
+		// nonce in the past few minutes instead of creating another.
+		if old := s.byNonceLocked(AppID, nonce); old != nil {
+			return http.StatusOK, messageJSON(old, true)
+		}
+	}
+	m := &Message{ID: s.newID(), ChannelID: ch, Author: AppID, Nonce: nonce, Created: s.now()}
 	fill(m, raw)
 	if b.Reference != nil {
 		var ref struct {
@@ -525,7 +547,93 @@ func (s *Server) createMessage(_ http.ResponseWriter, r *http.Request, raw []byt
 		}
 	}
 	s.add(m)
-	return http.StatusOK, messageJSON(m)
+	return http.StatusOK, messageJSON(m, true)
+}
+
+// nonceOf reads a create body's nonce (a string or an integer) and
+// enforce_nonce, refusing a nonce over MaxNonce characters as Discord does.
+func nonceOf(raw []byte) (nonce string, enforce bool, err error) {
+	var f struct {
+		Nonce   json.RawMessage `json:"nonce"`
+		Enforce bool            `json:"enforce_nonce"`
+	}
+	if json.Unmarshal(raw, &f) != nil || len(f.Nonce) == 0 || string(f.Nonce) == "null" {
+		return "", f.Enforce, nil
+	}
+	if err := json.Unmarshal(f.Nonce, &nonce); err != nil {
+		var n json.Number
+		if json.Unmarshal(f.Nonce, &n) != nil {
+			return "", false, fmt.Errorf("nonce %s is neither a string nor an integer", f.Nonce)
+		}
+		nonce = n.String()
+	}
+	if length(nonce) > MaxNonce {
+		return "", false, fmt.Errorf("nonce has %d characters (at most %d)", length(nonce), MaxNonce)
+	}
+	return nonce, f.Enforce, nil
+}
+
+// byNonceLocked returns the newest message author created with nonce
+// within NonceWindow, or nil; s.mu is held.
+func (s *Server) byNonceLocked(author, nonce string) *Message {
+	now := s.now()
+	for i := len(s.order) - 1; i >= 0; i-- {
+		m := s.msgs[s.order[i]]
+		if m.Nonce == nonce && m.Author == author && !m.Ephemeral && now.Sub(m.Created) <= NonceWindow {
+			return m
+		}
+	}
+	return nil
+}
+
+// listMessages answers Get Channel Messages: the channel's newest public
+// messages, newest first, at most limit (1–100, default 50). The messages
+// carry no nonce: Discord documents it in the Message Create event only.
+func (s *Server) listMessages(_ http.ResponseWriter, r *http.Request, _ []byte) (int, any) {
+	ch := r.PathValue("channel")
+	q := r.URL.Query()
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			s.problem("GET messages in %s: limit %q is not 1–100", ch, v)
+			return http.StatusBadRequest, apiError{50035, "Invalid Form Body: limit"}
+		}
+		limit = n
+	}
+	for _, p := range []string{"before", "after", "around"} {
+		if q.Has(p) {
+			s.problem("GET messages in %s: the fake does not page (%s)", ch, p)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.chanErr[ch]; st != 0 {
+		return st, channelError(st)
+	}
+	out := []map[string]any{}
+	for i := len(s.order) - 1; i >= 0 && len(out) < limit; i-- {
+		m := s.msgs[s.order[i]]
+		if m.ChannelID == ch && !m.Ephemeral {
+			out = append(out, messageJSON(m, false))
+		}
+	}
+	return http.StatusOK, out
+}
+
+// getMe answers Get Current User: the bot's user, whose id is AppID.
+func (s *Server) getMe(_ http.ResponseWriter, _ *http.Request, _ []byte) (int, any) {
+	return http.StatusOK, map[string]any{"id": AppID, "username": "deploybot", "discriminator": "0", "bot": true}
+}
+
+// PostAs adds a message to channel as if the user with id author posted
+// it (content and embeds), without a call; it returns the message.
+func (s *Server) PostAs(author, channel, content string, embeds ...Embed) Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := &Message{ID: s.newID(), ChannelID: channel, Author: author, Content: content, Embeds: embeds, Created: s.now()}
+	s.add(m)
+	return *m
 }
 
 func channelError(status int) apiError {
@@ -549,13 +657,16 @@ func (s *Server) editMessage(_ http.ResponseWriter, r *http.Request, raw []byte)
 	if !ok || m.ChannelID != ch || m.Ephemeral {
 		return http.StatusNotFound, apiError{10008, "Unknown Message"}
 	}
+	if m.Author != "" && m.Author != AppID {
+		return http.StatusForbidden, apiError{50005, "Cannot edit a message authored by another user"}
+	}
 	if err := CheckMessage(raw, false); err != nil {
 		s.problemLocked("PATCH message %s: %v", id, err)
 		return http.StatusBadRequest, apiError{50035, "Invalid Form Body: " + err.Error()}
 	}
 	fill(m, raw)
 	m.Edits++
-	return http.StatusOK, messageJSON(m)
+	return http.StatusOK, messageJSON(m, false)
 }
 
 // add stores a new message; s.mu is held.
@@ -591,8 +702,9 @@ func fill(m *Message, raw []byte) {
 	}
 }
 
-// messageJSON is a message as Discord's API returns it.
-func messageJSON(m *Message) map[string]any {
+// messageJSON is a message as Discord's API returns it; created says
+// whether it answers the message's creation (which echoes the nonce).
+func messageJSON(m *Message, created bool) map[string]any {
 	embeds := m.Embeds
 	if embeds == nil {
 		embeds = []Embed{}
@@ -603,14 +715,25 @@ func messageJSON(m *Message) map[string]any {
 	}
 	out := map[string]any{
 		"id": m.ID, "channel_id": m.ChannelID, "type": 0, "content": m.Content, "embeds": embeds, "components": comps,
-		"flags": m.Flags, "author": map[string]any{"id": AppID, "username": "deploybot", "bot": true},
+		"flags": m.Flags, "author": author(m.Author),
 		"timestamp": "2026-01-01T00:00:00+00:00",
+	}
+	if created && m.Nonce != "" {
+		out["nonce"] = m.Nonce
 	}
 	if m.ReplyTo != "" {
 		out["type"] = 19
 		out["message_reference"] = map[string]any{"message_id": m.ReplyTo, "channel_id": m.ChannelID}
 	}
 	return out
+}
+
+// author is a message's author object: the bot for AppID (or unset).
+func author(id string) map[string]any {
+	if id == "" || id == AppID {
+		return map[string]any{"id": AppID, "username": "deploybot", "bot": true}
+	}
+	return map[string]any{"id": id, "username": "user" + id}
 }
 
 // ResponseMessage returns the latest version of the message created by the

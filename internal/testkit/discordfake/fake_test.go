@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -163,5 +164,105 @@ func TestCallbackRules(t *testing.T) {
 	}
 	if m := s.Messages(); len(m) != 1 || !m[0].Ephemeral || m[0].Content != "hi" {
 		t.Errorf("messages = %+v", m)
+	}
+}
+
+// TestNonceOf reads nonces as Discord takes them: a string or an integer,
+// at most MaxNonce characters.
+func TestNonceOf(t *testing.T) {
+	cases := []struct {
+		body    string
+		nonce   string
+		enforce bool
+		bad     bool
+	}{
+		{`{"content":"x"}`, "", false, false},
+		{`{"content":"x","nonce":"abc","enforce_nonce":true}`, "abc", true, false},
+		{`{"content":"x","nonce":1234567890123}`, "1234567890123", false, false},
+		{`{"content":"x","nonce":null,"enforce_nonce":true}`, "", true, false},
+		{fmt.Sprintf(`{"content":"x","nonce":%q}`, strings.Repeat("n", MaxNonce)), strings.Repeat("n", MaxNonce), false, false},
+		{fmt.Sprintf(`{"content":"x","nonce":%q}`, strings.Repeat("n", MaxNonce+1)), "", false, true},
+		{`{"content":"x","nonce":{"a":1}}`, "", false, true},
+	}
+	for _, tc := range cases {
+		n, e, err := nonceOf([]byte(tc.body))
+		if (err != nil) != tc.bad || n != tc.nonce || e != tc.enforce {
+			t.Errorf("nonceOf(%s) = %q, %v, %v; want %q, %v, error %v", tc.body, n, e, err, tc.nonce, tc.enforce, tc.bad)
+		}
+	}
+}
+
+// TestEnforcedNoncesAndListing: a create with a nonce the bot used within
+// NonceWindow and enforce_nonce answers the message already there; without
+// enforce_nonce, or past the window, a new message is created. The listing
+// is newest first, public messages of the channel only, without nonces.
+func TestEnforcedNoncesAndListing(t *testing.T) {
+	var offset atomic.Int64 // how far the fake's clock moved on
+	s := New(t, WithClock(func() time.Time { return time.Unix(1_900_000_000, 0).Add(time.Duration(offset.Load())) }))
+	call := func(method, path, body string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, s.URL()+"/api/v10"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bot "+BotToken)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	create := func(body string) (id, nonce string) {
+		t.Helper()
+		st, b := call(http.MethodPost, "/channels/c1/messages", body)
+		var m struct {
+			ID    string `json:"id"`
+			Nonce string `json:"nonce"`
+		}
+		if st != http.StatusOK || json.Unmarshal(b, &m) != nil {
+			t.Fatalf("create: %d %s", st, b)
+		}
+		return m.ID, m.Nonce
+	}
+	first, nonce := create(`{"content":"one","nonce":"k1","enforce_nonce":true}`)
+	if nonce != "k1" {
+		t.Errorf("the created message echoes nonce %q, want k1", nonce)
+	}
+	if again, _ := create(`{"content":"one again","nonce":"k1","enforce_nonce":true}`); again != first {
+		t.Errorf("an enforced nonce within the window created %s, want %s", again, first)
+	}
+	if loose, _ := create(`{"content":"loose","nonce":"k1"}`); loose == first {
+		t.Error("a nonce without enforce_nonce answered the old message")
+	}
+	offset.Add(int64(NonceWindow + time.Second))
+	if late, _ := create(`{"content":"late","nonce":"k1","enforce_nonce":true}`); late == first {
+		t.Error("an enforced nonce past the window answered the old message")
+	}
+	s.PostAs("42", "c1", "a person")
+	s.PostAs("42", "c2", "elsewhere")
+	st, b := call(http.MethodGet, "/channels/c1/messages?limit=3", "")
+	var list []map[string]any
+	if st != http.StatusOK || json.Unmarshal(b, &list) != nil {
+		t.Fatalf("list: %d %s", st, b)
+	}
+	var got []string
+	for _, m := range list {
+		if _, ok := m["nonce"]; ok {
+			t.Errorf("listed message %v carries a nonce", m["id"])
+		}
+		got = append(got, fmt.Sprintf("%v by %v", m["content"], m["author"].(map[string]any)["id"]))
+	}
+	want := []string{"a person by 42", "late by " + AppID, "loose by " + AppID}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("listing = %q, want %q", got, want)
+	}
+	if st, b := call(http.MethodGet, "/users/@me", ""); st != http.StatusOK || !strings.Contains(string(b), `"id":"`+AppID+`"`) {
+		t.Errorf("users/@me: %d %s", st, b)
+	}
+	if len(s.Messages()) != 5 {
+		t.Errorf("%d messages, want 5", len(s.Messages()))
 	}
 }

@@ -123,7 +123,7 @@ func (s *Server) CommandNamed(name string, u User, channel, sub string, opts map
 func (s *Server) Click(u User, m Message, customID string) *Interaction {
 	in := s.newInteraction(InteractionComponent, u, m.ChannelID)
 	in.Data = map[string]any{"custom_id": customID, "component_type": TypeButton}
-	in.Message = messageJSON(&m)
+	in.Message = messageJSON(&m, false)
 	in.origin = m.ID
 	return in
 }
@@ -132,7 +132,7 @@ func (s *Server) Click(u User, m Message, customID string) *Interaction {
 func (s *Server) Choose(u User, m Message, customID string, values ...string) *Interaction {
 	in := s.newInteraction(InteractionComponent, u, m.ChannelID)
 	in.Data = map[string]any{"custom_id": customID, "component_type": TypeSelect, "values": values}
-	in.Message = messageJSON(&m)
+	in.Message = messageJSON(&m, false)
 	in.origin = m.ID
 	return in
 }
@@ -149,9 +149,9 @@ func (s *Server) Submit(u User, md Modal, values map[string]string) *Interaction
 	in.Data = map[string]any{"custom_id": md.CustomID, "components": rows}
 	if md.Message != nil {
 		if cur, ok := s.Message(md.Message.ID); ok {
-			in.Message = messageJSON(&cur)
+			in.Message = messageJSON(&cur, false)
 		} else {
-			in.Message = messageJSON(md.Message)
+			in.Message = messageJSON(md.Message, false)
 		}
 		in.origin = md.Message.ID
 	}
@@ -395,7 +395,7 @@ func (s *Server) followup(_ http.ResponseWriter, r *http.Request, raw []byte) (i
 	}
 	s.add(m)
 	if r.URL.Query().Get("wait") == "true" {
-		return http.StatusOK, messageJSON(m)
+		return http.StatusOK, messageJSON(m, false)
 	}
 	return http.StatusNoContent, nil
 }
@@ -421,5 +421,5 @@ func (s *Server) editWebhookMessage(_ http.ResponseWriter, r *http.Request, raw 
 	}
 	fill(m, raw)
 	m.Edits++
-	return http.StatusOK, messageJSON(m)
+	return http.StatusOK, messageJSON(m, false)
 }

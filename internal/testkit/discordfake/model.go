@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Component types and styles, from Discord's documentation.
@@ -102,6 +103,13 @@ type Message struct {
 	Edits int
 	// AllowedMentions is the allowed_mentions object last sent with it.
 	AllowedMentions json.RawMessage
+	// Author is the id of the user who posted it: AppID (the bot) unless
+	// the test posted it as someone else (Server.PostAs).
+	Author string
+	// Nonce is the nonce the message was created with ("" for none).
+	Nonce string
+	// Created is when the fake created it (on its clock).
+	Created time.Time
 }
 
 // Visible renders the message as a person reads it: content, each embed
@@ -291,4 +299,8 @@ const (
 	RouteCallback       = "POST /interactions/{id}/{token}/callback"
 	RouteFollowup       = "POST /webhooks/{app}/{token}"
 	RouteEditWebhookMsg = "PATCH /webhooks/{app}/{token}/messages/{message}"
+	// RouteListMessages lists a channel's newest messages (Get Channel Messages).
+	RouteListMessages = "GET /channels/{channel}/messages"
+	// RouteGetMe returns the bot's own user (Get Current User).
+	RouteGetMe = "GET /users/@me"
 )
