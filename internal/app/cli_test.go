@@ -158,7 +158,7 @@ func TestRunbookCheckAndShowAServicesDirectory(t *testing.T) {
 	files := map[string]string{
 		"a.yaml": "name: web\nphases: [{id: p, title: P, steps: [{id: s, title: S}]}]\n",
 		"b.yaml": "name: web\nphases: [{id: p, title: P, steps: [{id: s, title: S, colour: red}]}]\n",
-		"c.yml":  "name: Web API\nphases: [{id: p, title: P, steps: [{id: s, title: S}]}]\n",
+		"c.yml":  "name: \"???\"\nphases: [{id: p, title: P, steps: [{id: s, title: S}]}]\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -171,7 +171,7 @@ func TestRunbookCheckAndShowAServicesDirectory(t *testing.T) {
 	}
 	for _, want := range []string{
 		filepath.Join(dir, "b.yaml") + `:2: unknown field "colour"`,
-		filepath.Join(dir, "c.yml") + `:1: service name "Web API" must be`,
+		filepath.Join(dir, "c.yml") + `:1: name "???" has no letter or digit to name its service by`,
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
