@@ -168,6 +168,8 @@ func TestServicesCheckedByDriver(t *testing.T) {
 	search1 := startRun(t, d, p, ana, "search v2.0")
 	d.find(noticeChannel, "checkout: Deployment of v1.0 to production started")
 	d.find(noticeChannel, "search: Deployment of v2.0 to production started")
+	d.find(deployChannel, "checkout v1.0 → production", "Run "+checkout1+" · started by @ana")
+	d.find(deployChannel, "search v2.0 → production", "Run "+search1+" · started by @ana")
 	// 3a. A first run sees no previous version, in argv and in its environment.
 	cardC := d.find(deployChannel, "Deploy checkout", "run "+checkout1, "seen by checkout: previous=[]")
 	cardS := d.find(deployChannel, "Deploy search", "run "+search1, "seen by search: previous=[]")
