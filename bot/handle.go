@@ -219,7 +219,7 @@ func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Comma
 			return b.refuse(err)
 		}
 		if len(ws) == 0 {
-			return Reply{Text: "No maintenance windows are scheduled. Book one with /deploy schedule VERSION START [for DURATION]."}
+			return Reply{Text: "No maintenance windows are scheduled. Book one with " + b.scheduleUsage() + "."}
 		}
 		var lines []string
 		for _, w := range ws {
@@ -626,3 +626,11 @@ func (b *Bot) Click(ctx context.Context, c Click) Reply {
 
 // refuse turns an error into an ephemeral reply, worded by PersonText.
 func (b *Bot) refuse(err error) Reply { return Reply{Text: b.PersonText(err)} }
+
+// scheduleUsage is how to book a window, with the service when there are several.
+func (b *Bot) scheduleUsage() string {
+	if b.e.Services().Len() > 1 {
+		return "/deploy schedule SERVICE VERSION START [for DURATION]"
+	}
+	return "/deploy schedule VERSION START [for DURATION]"
+}

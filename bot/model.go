@@ -587,12 +587,20 @@ func gate(r *deploy.Run, i int, now time.Time, waiting bool) (CardState, Gate) {
 	return CardCurrent, Gate{Kind: GateFinishing}
 }
 
+// plural is n and the noun, with an s unless n is 1 ("1 phase", "3 steps").
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // Announcement is the notice posted when a run starts.
 func Announcement(r *deploy.Run) Notice {
 	return Notice{Kind: NoticeAnnouncement, Icon: IconStart, RunID: r.ID, Service: ServiceOf(r),
 		Title: servicePrefix(r) + fmt.Sprintf("Deployment of %s to %s started", r.Release, r.Env),
 		Fields: []Field{{"Service", ServiceOf(r)}, {"Version", r.Release}, {"Environment", r.Env}, {"Started by", r.Started.Mention()}, {"Run", r.ID},
-			{"Runbook", fmt.Sprintf("%s (%d phases, %d steps)", r.Runbook.Name, len(r.Runbook.Phases), r.Runbook.StepCount())}}}
+			{"Runbook", fmt.Sprintf("%s (%s, %s)", r.Runbook.Name, plural(len(r.Runbook.Phases), "phase"), plural(r.Runbook.StepCount(), "step"))}}}
 }
 
 // Completion is the notice posted when the last phase is approved.

@@ -98,7 +98,7 @@ func (g Grammar) definitions(choices bool) []Definition {
 			Summary: "starts the rollback procedure",
 			Args:    []Arg{reason("why roll back"), run}},
 		{Kind: KindAbort, Usage: "/deploy abort [RUN] REASON…",
-			Summary: "stops the run without rollback (only before the first production step)",
+			Summary: "stops the run without rollback (only before the first production phase)",
 			Args:    []Arg{reason("why abort"), run}},
 		{Kind: KindSchedule, Usage: "/deploy schedule [SERVICE] VERSION START [for DURATION]",
 			Summary: "schedules a maintenance window for VERSION of the service",

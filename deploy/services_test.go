@@ -225,7 +225,7 @@ func TestServicesCheckedBy(t *testing.T) {
 		if a.Action != "approve" {
 			continue
 		}
-		if a.Actor.ID != deploy.System.ID || !strings.Contains(a.Reason, "approval: false in staging") {
+		if a.Actor.ID != deploy.System.ID || !strings.Contains(a.Reason, "approval: false for staging") {
 			t.Errorf("approve entry %+v, want the bot with the reason", a)
 		}
 		passed++

@@ -455,7 +455,7 @@ func (t *txn) advance(ctx context.Context) error {
 		reason := "no approval required"
 		if def.NeedsApproval() {
 			// The environment lifts the gate: the bot passes it, audited with why.
-			reason = fmt.Sprintf("approval: false in %s (the runbook's environments)", r.Env)
+			reason = fmt.Sprintf("the runbook says approval: false for %s", r.Env)
 			t.auditAs(System, "approve", p.ID, "", reason, "", "passed")
 		}
 		p.Approval = &Approval{By: System, At: t.now, Reason: reason}

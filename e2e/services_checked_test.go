@@ -238,7 +238,7 @@ func TestServicesCheckedByDriver(t *testing.T) {
 	recorded(t, out, staging2, "checkout", "v3.0", "staging")
 	for _, run := range []string{staging1, staging2} {
 		report := slackfake.Plain(d.command(p, bob, "report "+run))
-		for _, w := range []string{"— completed", "Service: checkout", "Environment: staging", "passed by itself", "approval: false in staging"} {
+		for _, w := range []string{"— completed", "Service: checkout", "Environment: staging", "passed by itself", "approval: false for staging"} {
 			if !strings.Contains(report, w) {
 				t.Errorf("/deploy report %s lacks %q:\n%s", run, w, report)
 			}
