@@ -212,7 +212,7 @@ func TestBookRemindAndStartFromChat(t *testing.T) {
 		t.Fatalf("schedule by a non-approver: %+v, want a refusal naming the approvers", refused)
 	}
 	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "schedule v1.4 2030-06-03 12:00 Europe/Berlin for 1h"})
-	if !reply.Public || !strings.Contains(reply.Text, "booked for v1.4") {
+	if !reply.Public || !strings.Contains(reply.Text, "booked for tiny v1.4") {
 		t.Fatalf("schedule reply %+v", reply)
 	}
 	ws, err := w.sched.Upcoming(ctx)
@@ -301,7 +301,7 @@ func TestReminderWhoseRecordFailedIsSentByTheNextScan(t *testing.T) {
 	w := newWorldOver(t, func(s deploy.Store) deploy.Store { flaky.Store = s; return flaky })
 	ctx := t.Context()
 	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "schedule v1.4 2030-06-03 12:00 Europe/Berlin for 1h"})
-	if !strings.Contains(reply.Text, "booked for v1.4") {
+	if !strings.Contains(reply.Text, "booked for tiny v1.4") {
 		t.Fatalf("schedule reply %+v", reply)
 	}
 	ws, err := w.sched.Upcoming(ctx)
@@ -338,7 +338,7 @@ func TestBookingTellsTheWaitingRunWhen(t *testing.T) {
 		t.Fatalf("no window is booked, yet the run waits for %+v", nw)
 	}
 	reply := w.bot.Command(ctx, bot.Request{Platform: "slack", Channel: "C-team", Actor: carol, Text: "schedule v1.5 2030-06-03 12:00 Europe/Berlin for 1h"})
-	if !strings.Contains(reply.Text, "booked for v1.5") {
+	if !strings.Contains(reply.Text, "booked for tiny v1.5") {
 		t.Fatalf("schedule reply %+v", reply)
 	}
 	run, err := w.engine.Get(ctx, out.Run.ID)

@@ -78,7 +78,10 @@ func TestWindowsAreBookedPerService(t *testing.T) {
 	for _, v := range ws {
 		got = append(got, v.Service+"/"+v.Release)
 	}
-	if want := []string{"search/s1", "checkout/c1", "checkout/"}; !slices.Equal(got, want) {
+	if len(got) == 3 {
+		slices.Sort(got[:2]) // the two booked windows start together: their order is their random ids
+	}
+	if want := []string{"checkout/c1", "search/s1", "checkout/"}; !slices.Equal(got, want) {
 		t.Errorf("Upcoming = %q, want %q (the recurring window is checkout's)", got, want)
 	}
 }
