@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -184,6 +185,8 @@ func VerifyOrgAudit(l OrgLog) ChainCheck {
 	if c.Status == ChainUnchained && c.Entries == 0 {
 		c.Status = ChainOK
 	}
+	// The words VerifyAudit uses for a run's head, said of the chain's.
+	c.Detail = strings.NewReplacer("the run's audit head", "the org chain's stored head", "the run has no audit head", "the store has no org head").Replace(c.Detail)
 	return c
 }
 

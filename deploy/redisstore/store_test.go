@@ -537,20 +537,28 @@ type auditEditor struct {
 	k keys
 }
 
+// list returns the key of runID's audit list, or of the org chain's.
+func (e auditEditor) list(runID string) string {
+	if runID == deploy.OrgAuditID {
+		return e.k.orgAudit()
+	}
+	return e.k.audit(runID)
+}
+
 func (e auditEditor) SetEntry(t *testing.T, runID string, i int, raw []byte) {
 	t.Helper()
-	if err := e.c.LSet(t.Context(), e.k.audit(runID), int64(i), raw).Err(); err != nil {
+	if err := e.c.LSet(t.Context(), e.list(runID), int64(i), raw).Err(); err != nil {
 		t.Fatalf("LSET audit %s %d: %v", runID, i, err)
 	}
 }
 
 func (e auditEditor) RemoveEntry(t *testing.T, runID string, i int) {
 	t.Helper()
-	v, err := e.c.LIndex(t.Context(), e.k.audit(runID), int64(i)).Result()
+	v, err := e.c.LIndex(t.Context(), e.list(runID), int64(i)).Result()
 	if err != nil {
 		t.Fatalf("LINDEX audit %s %d: %v", runID, i, err)
 	}
-	if n, err := e.c.LRem(t.Context(), e.k.audit(runID), 1, v).Result(); err != nil || n != 1 {
+	if n, err := e.c.LRem(t.Context(), e.list(runID), 1, v).Result(); err != nil || n != 1 {
 		t.Fatalf("LREM audit %s %d: removed %d, %v", runID, i, n, err)
 	}
 }
@@ -559,6 +567,14 @@ func TestAuditChain(t *testing.T) {
 	storetest.RunAuditChain(t, func(t *testing.T) (deploy.Store, storetest.AuditEditor) {
 		c, prefix := newClient(t), testkit.Redis(t).Prefix(t)
 		return New(c, prefix), auditEditor{c: c, k: keys{p: prefix}}
+	})
+}
+
+func TestOrgAudit(t *testing.T) {
+	storetest.RunOrgAudit(t, func(t *testing.T) (deploy.Store, deploy.Store, storetest.AuditEditor) {
+		prefix := testkit.Redis(t).Prefix(t)
+		c := newClient(t)
+		return New(c, prefix), New(newClient(t), prefix), auditEditor{c: c, k: keys{p: prefix}}
 	})
 }
 
