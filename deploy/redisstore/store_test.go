@@ -328,10 +328,16 @@ func TestEveryScriptDeclaresAKey(t *testing.T) {
 	must(err)
 	_, err = s.EnvHolder(ctx, "", "production")
 	must(err)
+	_, err = deploy.AppendOrgAudit(ctx, s, func(context.Context) (deploy.OrgChange, error) {
+		return deploy.OrgChange{Entry: deploy.AuditEntry{At: now, Action: deploy.OrgUnfreeze}, DeleteFreeze: &deploy.FreezeScope{Env: "qa"}}, nil
+	})
+	if !errors.Is(err, deploy.ErrNotFound) {
+		t.Fatalf("org append lifting no freeze: %v, want ErrNotFound", err)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.scripted < 9 {
-		t.Fatalf("saw %d script calls, want at least 9", h.scripted)
+	if h.scripted < 10 {
+		t.Fatalf("saw %d script calls, want at least 10", h.scripted)
 	}
 	if len(h.keyless) > 0 {
 		t.Errorf("script calls without a key: %v", h.keyless)
@@ -533,7 +539,7 @@ func TestOldLock(t *testing.T) {
 
 // auditEditor edits the audit list of a run in Redis directly.
 type auditEditor struct {
-	c *redis.Client
+	c redis.UniversalClient
 	k keys
 }
 
