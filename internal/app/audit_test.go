@@ -358,8 +358,6 @@ func TestAuditVerifyOnBolt(t *testing.T) {
 	if ls := exportLines(t, out); len(ls) != 1 || ls[0].Action != deploy.OrgUnfreeze || ls[0].Position != 2 {
 		t.Errorf("export org --since the unfreeze = %+v", ls)
 	}
-	code, out, _ = runAudit(t, env, "export", "--since", auditT0.Add(24*time.Hour).Format(time.DateOnly))
-	lines = exportLines(t, out)
 	code, out, _ = runAudit(t, env, "export")
 	if all := exportLines(t, out); code != 0 || len(all) <= len(lines) || all[0].RunID != "rold00" || all[0].Hash != "" {
 		t.Fatalf("export of everything: exit %d, %d lines (want more than %d, oldest run first)", code, len(all), len(lines))
