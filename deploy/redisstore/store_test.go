@@ -444,6 +444,44 @@ func TestClaimOnceSurvivesALostReply(t *testing.T) {
 	}
 }
 
+// go-redis sends the org append again after a lost reply although Redis
+// ran it: the replay finds its own entry at the head and answers ok, so
+// the caller neither fails nor appends the entry a second time.
+func TestOrgAppendSurvivesALostReply(t *testing.T) {
+	ctx := t.Context()
+	prefix := testkit.Redis(t).Prefix(t)
+	direct := New(newClient(t), prefix)
+	h, err := direct.OrgHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := deploy.Freeze{Env: "production", Reason: "incident", At: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ch := deploy.OrgChange{Entry: deploy.AuditEntry{At: f.At, Actor: deploy.Actor{ID: "U0ANA"}, Action: deploy.OrgFreeze, Reason: f.Reason}, SetFreeze: &f}
+	deploy.SealOrgAudit(h, &ch.Entry)
+
+	p := newLossyProxy(t, testkit.Redis(t).Addr(), ch.Entry.Hash)
+	c := redis.NewClient(&redis.Options{Addr: p.ln.Addr().String(), MaxRetries: 3})
+	t.Cleanup(func() { _ = c.Close() })
+	s := New(c, prefix)
+	if err := s.sc.orgAppend.Load(ctx, c).Err(); err != nil { // so the first EVALSHA runs
+		t.Fatal(err)
+	}
+	p.armed.Store(true)
+	if err := s.AppendOrg(ctx, ch); err != nil {
+		t.Fatalf("AppendOrg after its first reply was lost: %v", err)
+	}
+	if p.armed.Load() {
+		t.Fatal("the proxy dropped no reply")
+	}
+	l, err := direct.OrgAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Entries) != 1 || l.Head != ch.Entry.Hash {
+		t.Fatalf("org audit = %+v, want the one entry", l)
+	}
+}
+
 // A transition writes the run's own state only: the runbook snapshot is
 // written once, when the run is created, and every read has it.
 func TestRunbookSnapshotIsWrittenOnce(t *testing.T) {
