@@ -186,6 +186,24 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendOrg: one audited freeze as the engine writes it
+// (deploy.AppendOrgAudit: the head read, then the append script).
+func BenchmarkAppendOrg(b *testing.B) {
+	ctx := b.Context()
+	s := New(newClient(b), testkit.Redis(b).Prefix(b))
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		_, err := deploy.AppendOrgAudit(ctx, s, func(context.Context) (deploy.OrgChange, error) {
+			f := deploy.Freeze{Env: "production", Reason: "incident", At: at}
+			return deploy.OrgChange{Entry: deploy.AuditEntry{At: at, Actor: deploy.Actor{ID: "U0ANA"}, Action: deploy.OrgFreeze, Reason: f.Reason}, SetFreeze: &f}, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		at = at.Add(time.Second)
+	}
+}
+
 func BenchmarkClaim(b *testing.B) {
 	ctx := b.Context()
 	s := New(newClient(b), testkit.Redis(b).Prefix(b))
