@@ -260,6 +260,9 @@ func (c ChainCheck) String() string {
 	case ChainUnchained:
 		return fmt.Sprintf("%s unchained (%d entries written before the audit chain)", c.RunID, c.Entries)
 	case ChainOK:
+		if c.Entries == 0 {
+			return c.RunID + " ok (no entries)"
+		}
 		s := fmt.Sprintf("%s ok (%d entries, head %s)", c.RunID, c.Entries, ShortHash(c.Head))
 		if c.Unchained > 0 {
 			s = fmt.Sprintf("%s ok (%d entries, the first %d written before the audit chain, head %s)", c.RunID, c.Entries, c.Unchained, ShortHash(c.Head))

@@ -22,7 +22,8 @@ type WindowGate interface {
 
 // RunStore is what the engine needs of the store: runs, their audit logs,
 // locks (the old environment-only ones), the versions completed and
-// freezes. Every transition is one Apply.
+// freezes. Every transition is one Apply; a freeze and its lifting are each
+// one AppendOrg with their org audit entry.
 type RunStore interface {
 	Apply(ctx context.Context, c Change) error
 	Run(ctx context.Context, id string) (*Run, error)
@@ -30,8 +31,7 @@ type RunStore interface {
 	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
 	EnvHolder(ctx context.Context, service, env string) (string, error)
 	CurrentVersion(ctx context.Context, service, env string) (string, error)
-	SetFreeze(ctx context.Context, f Freeze) error
-	DeleteFreeze(ctx context.Context, env, service string) error
+	OrgAppender
 }
 
 // Config holds what an Engine needs. Store and Services (or Runbook) are required.
@@ -652,7 +652,14 @@ func (e *Engine) Freeze(ctx context.Context, env, service string, actor Actor, r
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
 	defer cancel()
-	if err := e.store.SetFreeze(ctx, Freeze{Env: env, Service: service, By: actor, Reason: reason, At: e.clock.Now().UTC()}); err != nil {
+	_, err := AppendOrgAudit(ctx, e.store, func(context.Context) (OrgChange, error) {
+		f := Freeze{Env: env, Service: service, By: actor, Reason: reason, At: e.clock.Now().UTC()}
+		return OrgChange{
+			Entry:     AuditEntry{At: f.At, Actor: actor, Action: OrgFreeze, Reason: reason, After: orgJSON(FreezeScope{Env: env, Service: service})},
+			SetFreeze: &f,
+		}, nil
+	})
+	if err != nil {
 		return e.storeErr("freeze", err)
 	}
 	e.log.Info("environment frozen", "env", env, "service", service, "user", actor.ID, "platform", actor.Platform)
@@ -682,7 +689,13 @@ func (e *Engine) Unfreeze(ctx context.Context, env, service string, actor Actor)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
 	defer cancel()
-	err := e.store.DeleteFreeze(ctx, env, service)
+	_, err := AppendOrgAudit(ctx, e.store, func(context.Context) (OrgChange, error) {
+		scope := FreezeScope{Env: env, Service: service}
+		return OrgChange{
+			Entry:        AuditEntry{At: e.clock.Now().UTC(), Actor: actor, Action: OrgUnfreeze, After: orgJSON(scope)},
+			DeleteFreeze: &scope,
+		}, nil
+	})
 	if errors.Is(err, ErrNotFound) {
 		return userErr(ErrInvalid, "%s is not frozen", what)
 	}

@@ -462,6 +462,43 @@ func TestFreezeRefusesStarts(t *testing.T) {
 	h.start(t, ana)
 }
 
+// A freeze and its lifting each leave one entry in the org audit chain
+// naming who, with the reason and the scope; refused ones (not an
+// approver, no reason, nothing to lift) leave none.
+func TestFreezeAndUnfreezeAreAudited(t *testing.T) {
+	h := newHarness(t, twoPhase)
+	ctx := context.Background()
+	t0 := h.clk.Now()
+	wantErr(t, h.e.Freeze(ctx, "production", "", eve, "incident"), deploy.ErrNotAllowed, "only approvers")
+	wantErr(t, h.e.Freeze(ctx, "production", "", bob, "  "), deploy.ErrInvalid, "say why")
+	wantErr(t, h.e.Unfreeze(ctx, "staging", "", cat), deploy.ErrInvalid, "staging is not frozen")
+	if err := h.e.Freeze(ctx, "production", "", bob, "incident INC-42"); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(90 * time.Second)
+	if err := h.e.Unfreeze(ctx, "production", "", cat); err != nil {
+		t.Fatal(err)
+	}
+	l, err := h.store.OrgAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Entries) != 2 {
+		t.Fatalf("org audit has %d entries, want the freeze and the unfreeze: %+v", len(l.Entries), l.Entries)
+	}
+	fz, un := l.Entries[0], l.Entries[1]
+	if fz.RunID != deploy.OrgAuditID || fz.Action != deploy.OrgFreeze || fz.Actor.ID != bob.ID || fz.Reason != "incident INC-42" ||
+		!fz.At.Equal(t0) || fz.After != `{"env":"production"}` || fz.Rev != 1 {
+		t.Errorf("freeze entry = %+v, want freeze of production by %s with the reason", fz, bob.ID)
+	}
+	if un.Action != deploy.OrgUnfreeze || un.Actor.ID != cat.ID || !un.At.Equal(t0.Add(90*time.Second)) || un.After != `{"env":"production"}` || un.Rev != 2 {
+		t.Errorf("unfreeze entry = %+v, want unfreeze of production by %s", un, cat.ID)
+	}
+	if c := deploy.VerifyOrgAudit(l); c.Status != deploy.ChainOK || c.Head != un.Hash || un.Prev != fz.Hash {
+		t.Errorf("verify org chain = %s, want ok, the unfreeze chained onto the freeze", c)
+	}
+}
+
 const gated = `
 name: gated
 phases:

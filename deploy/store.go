@@ -185,6 +185,9 @@ type Store interface {
 	CurrentVersion(ctx context.Context, service, env string) (string, error)
 	// StatsIndex reads the entries Change.Stats wrote.
 	StatsIndex
+	// OrgAuditStore keeps the org audit chain (freezes, windows) and
+	// writes a freeze or window change atomically with its entry.
+	OrgAuditStore
 
 	// SetFreeze freezes an environment for every service (f.Service "") or
 	// for one service, replacing an existing freeze of the same scope.

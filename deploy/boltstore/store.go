@@ -51,10 +51,12 @@ var (
 	bOnce     = []byte("once")     // key -> expiry (timeKey; zero time = never)
 	bStats    = []byte("stats")    // run id -> stats index entry JSON (deploy.StatsEntry)
 	bStatsEnd = []byte("statsend") // timeKey(entry's Ended) + run id -> run id
+	bOrgAudit = []byte("orgaudit") // sequence (8 bytes) -> org audit entry JSON (freezes, windows)
+	bOrgHead  = []byte("orghead")  // "head" -> {"hash": the last org entry's Hash, "len": entries appended}
 )
 
 func allBuckets() [][]byte {
-	return [][]byte{bRuns, bMeta, bAudit, bLive, bDone, bLocks, bSvcLocks, bFreezes, bCurrent, bWindows, bMessages, bDue, bWrites, bOnce, bStats, bStatsEnd}
+	return [][]byte{bRuns, bMeta, bAudit, bLive, bDone, bLocks, bSvcLocks, bFreezes, bCurrent, bWindows, bMessages, bDue, bWrites, bOnce, bStats, bStatsEnd, bOrgAudit, bOrgHead}
 }
 
 // svcKey is the key of service in env in bSvcLocks, bFreezes and bCurrent:

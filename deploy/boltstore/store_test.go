@@ -173,10 +173,18 @@ func entryKey(t *testing.T, ab *bolt.Bucket, i int) []byte {
 	return bytes.Clone(k)
 }
 
+// auditLog returns the bucket of runID's audit log, or of the org chain.
+func auditLog(tx *bolt.Tx, runID string) *bolt.Bucket {
+	if runID == deploy.OrgAuditID {
+		return tx.Bucket(bOrgAudit)
+	}
+	return tx.Bucket(bAudit).Bucket([]byte(runID))
+}
+
 func (e auditEditor) SetEntry(t *testing.T, runID string, i int, raw []byte) {
 	t.Helper()
 	err := e.s.db.Update(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bAudit).Bucket([]byte(runID))
+		ab := auditLog(tx, runID)
 		return ab.Put(entryKey(t, ab, i), raw)
 	})
 	if err != nil {
@@ -187,7 +195,7 @@ func (e auditEditor) SetEntry(t *testing.T, runID string, i int, raw []byte) {
 func (e auditEditor) RemoveEntry(t *testing.T, runID string, i int) {
 	t.Helper()
 	err := e.s.db.Update(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bAudit).Bucket([]byte(runID))
+		ab := auditLog(tx, runID)
 		return ab.Delete(entryKey(t, ab, i))
 	})
 	if err != nil {
@@ -199,5 +207,14 @@ func TestAuditChain(t *testing.T) {
 	storetest.RunAuditChain(t, func(t *testing.T) (deploy.Store, storetest.AuditEditor) {
 		s := open(t, filepath.Join(t.TempDir(), "deploybot.db"))
 		return s, auditEditor{s: s}
+	})
+}
+
+// The embedded store has one process: its "two clients" are one store
+// written from several goroutines.
+func TestOrgAudit(t *testing.T) {
+	storetest.RunOrgAudit(t, func(t *testing.T) (deploy.Store, deploy.Store, storetest.AuditEditor) {
+		s := open(t, filepath.Join(t.TempDir(), "deploybot.db"))
+		return s, s, auditEditor{s: s}
 	})
 }

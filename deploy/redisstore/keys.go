@@ -27,6 +27,8 @@ package redisstore
 //	p due:<kind>:leased    zset   leased item ids, score = lease expiry (unix ms)
 //	p stats:runs           hash   run id -> stats index entry JSON (deploy.StatsEntry)
 //	p stats:ended          zset   run id, score = the entry's Ended (unix ms)
+//	p orgaudit             list   the org audit chain (freezes, windows): entry JSON, oldest first (append-only)
+//	p orgaudit:head        string the Hash of the org chain's last entry (AppendOrg's compare-and-set)
 //
 // In Redis Cluster every key of a store must hash to one slot, so the prefix
 // carries a hash tag, such as "{deploybot}:": Open adds one to a
@@ -67,6 +69,8 @@ func (k keys) windows() string                    { return k.p + "windows" }
 func (k keys) windowEnds() string                 { return k.p + "windows:end" }
 func (k keys) statsRuns() string                  { return k.p + "stats:runs" }
 func (k keys) statsEnded() string                 { return k.p + "stats:ended" }
+func (k keys) orgAudit() string                   { return k.p + "orgaudit" }
+func (k keys) orgHead() string                    { return k.p + "orgaudit:head" }
 
 func (k keys) dueItemPrefix() string        { return k.p + "dueitem:" }
 func (k keys) dueItem(id string) string     { return k.dueItemPrefix() + id }

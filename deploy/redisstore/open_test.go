@@ -217,6 +217,28 @@ func TestClusterContract(t *testing.T) {
 	})
 }
 
+// The org audit chain on a Redis Cluster: its script and reads touch the
+// chain's, the freezes' and the windows' keys, all in the store's slot; two
+// processes (two clients) append to one chain.
+func TestClusterOrgAudit(t *testing.T) {
+	srv := testkit.StartCluster(t)
+	url := "redis+cluster://" + srv.Addr()
+	storetest.RunOrgAudit(t, func(t *testing.T) (deploy.Store, deploy.Store, storetest.AuditEditor) {
+		prefix := srv.Prefix(t)
+		open := func() deploy.Store {
+			s, err := Open(url, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+		t.Cleanup(func() { _ = c.Close() })
+		return open(), open(), auditEditor{c: c, k: keys{p: ClusterPrefix(prefix)}}
+	})
+}
+
 // Without the hash tag the same store breaks Cluster's rules: the control
 // for TestClusterContract.
 func TestClusterNeedsTheHashTag(t *testing.T) {

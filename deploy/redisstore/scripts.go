@@ -354,6 +354,7 @@ return out
 type scripts struct {
 	apply, envHolder, runs, schedule, claim, extend, ack, pending, hold, ackIf, ackEach *redis.Script
 	statsSince                                                                          *redis.Script
+	orgAppend                                                                           *redis.Script
 }
 
 func newScripts() *scripts {
@@ -371,5 +372,6 @@ func newScripts() *scripts {
 		ackEach:   redis.NewScript(luaAckEach),
 
 		statsSince: redis.NewScript(luaStatsSince),
+		orgAppend:  redis.NewScript(luaOrgAppend),
 	}
 }

@@ -186,6 +186,24 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendOrg: one audited freeze as the engine writes it
+// (deploy.AppendOrgAudit: the head read, then the append script).
+func BenchmarkAppendOrg(b *testing.B) {
+	ctx := b.Context()
+	s := New(newClient(b), testkit.Redis(b).Prefix(b))
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		_, err := deploy.AppendOrgAudit(ctx, s, func(context.Context) (deploy.OrgChange, error) {
+			f := deploy.Freeze{Env: "production", Reason: "incident", At: at}
+			return deploy.OrgChange{Entry: deploy.AuditEntry{At: at, Actor: deploy.Actor{ID: "U0ANA"}, Action: deploy.OrgFreeze, Reason: f.Reason}, SetFreeze: &f}, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		at = at.Add(time.Second)
+	}
+}
+
 func BenchmarkClaim(b *testing.B) {
 	ctx := b.Context()
 	s := New(newClient(b), testkit.Redis(b).Prefix(b))
@@ -328,10 +346,16 @@ func TestEveryScriptDeclaresAKey(t *testing.T) {
 	must(err)
 	_, err = s.EnvHolder(ctx, "", "production")
 	must(err)
+	_, err = deploy.AppendOrgAudit(ctx, s, func(context.Context) (deploy.OrgChange, error) {
+		return deploy.OrgChange{Entry: deploy.AuditEntry{At: now, Action: deploy.OrgUnfreeze}, DeleteFreeze: &deploy.FreezeScope{Env: "qa"}}, nil
+	})
+	if !errors.Is(err, deploy.ErrNotFound) {
+		t.Fatalf("org append lifting no freeze: %v, want ErrNotFound", err)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.scripted < 9 {
-		t.Fatalf("saw %d script calls, want at least 9", h.scripted)
+	if h.scripted < 10 {
+		t.Fatalf("saw %d script calls, want at least 10", h.scripted)
 	}
 	if len(h.keyless) > 0 {
 		t.Errorf("script calls without a key: %v", h.keyless)
@@ -438,6 +462,44 @@ func TestClaimOnceSurvivesALostReply(t *testing.T) {
 	}
 }
 
+// go-redis sends the org append again after a lost reply although Redis
+// ran it: the replay finds its own entry at the head and answers ok, so
+// the caller neither fails nor appends the entry a second time.
+func TestOrgAppendSurvivesALostReply(t *testing.T) {
+	ctx := t.Context()
+	prefix := testkit.Redis(t).Prefix(t)
+	direct := New(newClient(t), prefix)
+	h, err := direct.OrgHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := deploy.Freeze{Env: "production", Reason: "incident", At: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ch := deploy.OrgChange{Entry: deploy.AuditEntry{At: f.At, Actor: deploy.Actor{ID: "U0ANA"}, Action: deploy.OrgFreeze, Reason: f.Reason}, SetFreeze: &f}
+	deploy.SealOrgAudit(h, &ch.Entry)
+
+	p := newLossyProxy(t, testkit.Redis(t).Addr(), ch.Entry.Hash)
+	c := redis.NewClient(&redis.Options{Addr: p.ln.Addr().String(), MaxRetries: 3})
+	t.Cleanup(func() { _ = c.Close() })
+	s := New(c, prefix)
+	if err := s.sc.orgAppend.Load(ctx, c).Err(); err != nil { // so the first EVALSHA runs
+		t.Fatal(err)
+	}
+	p.armed.Store(true)
+	if err := s.AppendOrg(ctx, ch); err != nil {
+		t.Fatalf("AppendOrg after its first reply was lost: %v", err)
+	}
+	if p.armed.Load() {
+		t.Fatal("the proxy dropped no reply")
+	}
+	l, err := direct.OrgAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Entries) != 1 || l.Head != ch.Entry.Hash {
+		t.Fatalf("org audit = %+v, want the one entry", l)
+	}
+}
+
 // A transition writes the run's own state only: the runbook snapshot is
 // written once, when the run is created, and every read has it.
 func TestRunbookSnapshotIsWrittenOnce(t *testing.T) {
@@ -533,24 +595,32 @@ func TestOldLock(t *testing.T) {
 
 // auditEditor edits the audit list of a run in Redis directly.
 type auditEditor struct {
-	c *redis.Client
+	c redis.UniversalClient
 	k keys
+}
+
+// list returns the key of runID's audit list, or of the org chain's.
+func (e auditEditor) list(runID string) string {
+	if runID == deploy.OrgAuditID {
+		return e.k.orgAudit()
+	}
+	return e.k.audit(runID)
 }
 
 func (e auditEditor) SetEntry(t *testing.T, runID string, i int, raw []byte) {
 	t.Helper()
-	if err := e.c.LSet(t.Context(), e.k.audit(runID), int64(i), raw).Err(); err != nil {
+	if err := e.c.LSet(t.Context(), e.list(runID), int64(i), raw).Err(); err != nil {
 		t.Fatalf("LSET audit %s %d: %v", runID, i, err)
 	}
 }
 
 func (e auditEditor) RemoveEntry(t *testing.T, runID string, i int) {
 	t.Helper()
-	v, err := e.c.LIndex(t.Context(), e.k.audit(runID), int64(i)).Result()
+	v, err := e.c.LIndex(t.Context(), e.list(runID), int64(i)).Result()
 	if err != nil {
 		t.Fatalf("LINDEX audit %s %d: %v", runID, i, err)
 	}
-	if n, err := e.c.LRem(t.Context(), e.k.audit(runID), 1, v).Result(); err != nil || n != 1 {
+	if n, err := e.c.LRem(t.Context(), e.list(runID), 1, v).Result(); err != nil || n != 1 {
 		t.Fatalf("LREM audit %s %d: removed %d, %v", runID, i, n, err)
 	}
 }
@@ -559,6 +629,14 @@ func TestAuditChain(t *testing.T) {
 	storetest.RunAuditChain(t, func(t *testing.T) (deploy.Store, storetest.AuditEditor) {
 		c, prefix := newClient(t), testkit.Redis(t).Prefix(t)
 		return New(c, prefix), auditEditor{c: c, k: keys{p: prefix}}
+	})
+}
+
+func TestOrgAudit(t *testing.T) {
+	storetest.RunOrgAudit(t, func(t *testing.T) (deploy.Store, deploy.Store, storetest.AuditEditor) {
+		prefix := testkit.Redis(t).Prefix(t)
+		c := newClient(t)
+		return New(c, prefix), New(newClient(t), prefix), auditEditor{c: c, k: keys{p: prefix}}
 	})
 }
 

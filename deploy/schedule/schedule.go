@@ -50,12 +50,14 @@ const (
 )
 
 // WindowStore is what the calendar needs of the store: the booked windows,
-// and a once-only claim that makes a repeated booking request one booking.
+// the org audit chain that each booking and cancellation is written with
+// (deploy.AppendOrgAudit), and a once-only claim that makes a repeated
+// booking request one booking. DeleteWindow only prunes ended windows.
 type WindowStore interface {
 	Windows(ctx context.Context, endAfter time.Time) ([]deploy.Window, error)
-	PutWindow(ctx context.Context, w deploy.Window) error
 	DeleteWindow(ctx context.Context, id string) error
 	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	deploy.OrgAppender
 }
 
 // CalendarConfig configures a Calendar. Store is required.

@@ -122,49 +122,42 @@ func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (de
 			return deploy.Window{}, refuse(deploy.ErrAlreadyDone, "this schedule request was already handled; /deploy windows lists the windows")
 		}
 	}
-	all, err := s.store.Windows(ctx, time.Time{})
-	if err != nil {
-		return deploy.Window{}, s.storeErr("schedule", err)
-	}
-	existing := s.prune(ctx, all, now)
+	// The booking and its org audit entry are one compare-and-set on the
+	// org chain's head, and every booking and cancellation moves that head:
+	// two people booking overlapping windows at the same moment on two
+	// processes cannot both pass the checks below, the second is checked
+	// again against the first's window.
 	w := deploy.Window{
 		Service: service, Release: req.Release, Start: start, Length: req.Length, Zone: req.Zone,
 		Channel: req.Channel, Platform: req.Platform, By: req.Actor, Created: now,
 	}
-	if o := s.overlapping(existing, w); o != nil {
-		return deploy.Window{}, overlapErr(o)
-	}
-	if n := s.countEnv(existing, service, envOf(w)); n >= MaxBooked {
-		return deploy.Window{}, refuse(deploy.ErrInvalid, "%s already has %d windows booked in %s (at most %d): /deploy unschedule one first", service, n, envOf(w), MaxBooked)
-	}
-	for {
-		w.ID = newWindowID()
-		if !slices.ContainsFunc(existing, func(x deploy.Window) bool { return x.ID == w.ID }) {
-			break
+	_, err = deploy.AppendOrgAudit(ctx, s.store, func(ctx context.Context) (deploy.OrgChange, error) {
+		all, err := s.store.Windows(ctx, time.Time{})
+		if err != nil {
+			return deploy.OrgChange{}, err
 		}
-	}
-	if err := s.store.PutWindow(ctx, w); err != nil {
+		existing := s.prune(ctx, all, now)
+		if o := s.overlapping(existing, w); o != nil {
+			return deploy.OrgChange{}, overlapErr(o)
+		}
+		if n := s.countEnv(existing, service, envOf(w)); n >= MaxBooked {
+			return deploy.OrgChange{}, refuse(deploy.ErrInvalid, "%s already has %d windows booked in %s (at most %d): /deploy unschedule one first", service, n, envOf(w), MaxBooked)
+		}
+		for {
+			w.ID = newWindowID()
+			if !slices.ContainsFunc(all, func(x deploy.Window) bool { return x.ID == w.ID }) {
+				break
+			}
+		}
+		return deploy.OrgChange{Entry: deploy.OrgWindowEntry(deploy.OrgWindowBook, w, req.Actor, now), PutWindow: &w}, nil
+	})
+	if err != nil {
+		if _, refused := errors.AsType[*deploy.Error](err); refused {
+			return deploy.Window{}, err
+		}
 		return deploy.Window{}, s.storeErr("schedule", err)
 	}
-	defer s.windowsChanged() // booked, or withdrawn below: the next scan reads the windows
-	// Two people booking overlapping windows at the same moment on two
-	// processes may both pass the check above. Read again: a booking that
-	// now sees another overlapping one withdraws itself. At most one of the
-	// two stays (none when both withdraw; both are told to try again), so
-	// overlapping windows are never both kept.
-	after, err := s.store.Windows(ctx, now)
-	if err != nil {
-		return deploy.Window{}, s.storeErr("schedule", errors.Join(err, s.store.DeleteWindow(context.WithoutCancel(ctx), w.ID)))
-	}
-	for _, x := range after {
-		if x.ID != w.ID && s.sameScope(x, w) && overlaps(x, w) {
-			if derr := s.store.DeleteWindow(ctx, w.ID); derr != nil && !errors.Is(derr, deploy.ErrNotFound) {
-				return deploy.Window{}, s.storeErr("schedule", derr)
-			}
-			return deploy.Window{}, refuse(ErrOverlap, "window %s (%s, booked by %s) was booked at the same moment and overlaps it; nothing was booked. Check /deploy windows and try again",
-				x.ID, x.Release, x.By.Mention())
-		}
-	}
+	s.windowsChanged()
 	s.log.Info("window scheduled", "audit", true, "window", w.ID, "service", service, "release", w.Release, "env", envOf(w), "start", w.Start, "length", w.Length.String(),
 		"user", req.Actor.ID, "platform", req.Actor.Platform)
 	return w, nil
@@ -279,7 +272,11 @@ func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor
 	if rb = rb.RulesFor(envOf(w)); !deploy.IsApprover(rb, actor) {
 		return refuse(deploy.ErrNotAllowed, "only approvers may cancel window %s (%s)", id, deploy.WhoApproves(rb))
 	}
-	err = s.store.DeleteWindow(ctx, id)
+	// The cancellation and its org audit entry are one compare-and-set;
+	// the window is read again when another audited change came first.
+	_, err = deploy.AppendOrgAudit(ctx, s.store, func(context.Context) (deploy.OrgChange, error) {
+		return deploy.OrgChange{Entry: deploy.OrgWindowEntry(deploy.OrgWindowCancel, w, actor, s.clock.Now().UTC()), DeleteWindow: id}, nil
+	})
 	s.windowsChanged()
 	if errors.Is(err, deploy.ErrNotFound) {
 		return refuse(deploy.ErrNotFound, "window %s was already cancelled", id)

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -113,10 +114,66 @@ func TestConcurrentOverlappingBookings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Either one booking wins, or both withdraw (and are told to try again);
-	// two overlapping windows are never both kept.
-	if ok > 1 || len(ws) != ok || ok+overlap != 2 {
-		t.Errorf("accepted %d, refused %d, stored %d windows; want at most one, and what is stored accepted", ok, overlap, len(ws))
+	// Both bookings move the org audit chain's head (a compare-and-set):
+	// the second is checked again after the first and refused.
+	if ok != 1 || len(ws) != 1 || overlap != 1 {
+		t.Errorf("accepted %d, refused %d, stored %d windows; want exactly one booked and one refused", ok, overlap, len(ws))
+	}
+	l, err := f.store.OrgAudit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Entries) != 1 || l.Entries[0].Action != deploy.OrgWindowBook || !strings.Contains(l.Entries[0].After, ws[0].ID) {
+		t.Errorf("org audit = %+v, want the one booking", l.Entries)
+	}
+}
+
+// A booking and a cancellation each leave one org audit entry naming who,
+// in one chain that deploy.VerifyOrgAudit finds whole; a refused booking
+// and a cancellation of a window that is gone leave none.
+func TestBookingAndCancellationAreAudited(t *testing.T) {
+	f := newFixture(t, &runbook.Runbook{Approvers: []string{"U0CAROL"}}, t0)
+	ctx := t.Context()
+	w, err := f.s.Schedule(ctx, deploy.ScheduleRequest{Release: "v2.1", Start: t0.Add(3 * time.Hour), Length: time.Hour, Actor: carol, Platform: "slack", Channel: "C1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Schedule(ctx, deploy.ScheduleRequest{Release: "v2.2", Start: t0.Add(3 * time.Hour), Actor: carol, Platform: "slack"}); !errors.Is(err, ErrOverlap) {
+		t.Fatalf("overlapping booking: %v, want ErrOverlap", err)
+	}
+	if _, err := f.s.Schedule(ctx, deploy.ScheduleRequest{Release: "v2.2", Start: t0.Add(9 * time.Hour), Actor: bob, Platform: "slack"}); !errors.Is(err, deploy.ErrNotAllowed) {
+		t.Fatalf("booking by a non-approver: %v, want ErrNotAllowed", err)
+	}
+	f.clk.Advance(time.Minute)
+	if err := f.s.Unschedule(ctx, w.ID, carol); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Unschedule(ctx, w.ID, carol); !errors.Is(err, deploy.ErrNotFound) {
+		t.Fatalf("cancelling twice: %v, want ErrNotFound", err)
+	}
+	l, err := f.store.OrgAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Entries) != 2 {
+		t.Fatalf("org audit has %d entries, want the booking and the cancellation: %+v", len(l.Entries), l.Entries)
+	}
+	book, cancel := l.Entries[0], l.Entries[1]
+	var booked, cancelled deploy.Window
+	if err := json.Unmarshal([]byte(book.After), &booked); err != nil {
+		t.Fatalf("booking entry's after %q: %v", book.After, err)
+	}
+	if err := json.Unmarshal([]byte(cancel.Before), &cancelled); err != nil {
+		t.Fatalf("cancellation entry's before %q: %v", cancel.Before, err)
+	}
+	if book.Action != deploy.OrgWindowBook || book.Actor.ID != carol.ID || !book.At.Equal(t0) || booked.ID != w.ID || booked.Release != "v2.1" || !booked.Start.Equal(w.Start) {
+		t.Errorf("booking entry = %+v, want window-book of %s (v2.1) by %s at %s", book, w.ID, carol.ID, t0)
+	}
+	if cancel.Action != deploy.OrgWindowCancel || cancel.Actor.ID != carol.ID || !cancel.At.Equal(t0.Add(time.Minute)) || cancelled.ID != w.ID {
+		t.Errorf("cancellation entry = %+v, want window-cancel of %s by %s", cancel, w.ID, carol.ID)
+	}
+	if c := deploy.VerifyOrgAudit(l); c.Status != deploy.ChainOK || c.Entries != 2 || c.Head != cancel.Hash || cancel.Prev != book.Hash {
+		t.Errorf("verify org chain = %s, want ok with 2 chained entries", c)
 	}
 }
 

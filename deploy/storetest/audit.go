@@ -13,7 +13,8 @@ import (
 
 // AuditEditor edits a run's stored audit log behind the store's back, the
 // way someone with access to the database would (Redis: LSET and LREM on the
-// audit list; bbolt: the run's audit bucket). Positions are 0-based.
+// audit list; bbolt: the run's audit bucket). Positions are 0-based. The
+// run id deploy.OrgAuditID edits the org audit chain.
 type AuditEditor interface {
 	// SetEntry replaces the stored entry at index i with raw (JSON).
 	SetEntry(t *testing.T, runID string, i int, raw []byte)

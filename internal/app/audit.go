@@ -18,9 +18,12 @@ import (
 )
 
 const auditUsage = `usage:
-  deploybot audit verify [RUN…]                  verify the audit chain of every run (or the given ones)
-  deploybot audit export [--since DATE] [RUN…]   print audit entries as JSON Lines, oldest first per run
-                                                 (DATE: YYYY-MM-DD, UTC, or RFC 3339)
+  deploybot audit verify [RUN…|org]              verify the audit chain of every run and the org chain
+                                                 (or of the given runs; "org": the org chain)
+  deploybot audit export [--since DATE] [RUN…|org]
+                                                 print audit entries as JSON Lines, oldest first per run,
+                                                 then the org chain's (DATE: YYYY-MM-DD, UTC, or RFC 3339)
+The org chain records freezes (/deploy lock, unlock) and maintenance windows (/deploy schedule, unschedule).
 The store is the one the server uses: REDIS_URL (and DEPLOYBOT_REDIS_PREFIX), else DEPLOYBOT_DATA.
 verify exits 0 when every chain holds, 1 when one does not, 2 on a usage or configuration error.`
 
@@ -32,6 +35,56 @@ type auditStore interface {
 	Run(ctx context.Context, id string) (*deploy.Run, error)
 	Audit(ctx context.Context, runID string) ([]deploy.AuditEntry, error)
 	RunIDs(ctx context.Context) ([]string, error)
+	OrgAudit(ctx context.Context) (deploy.OrgLog, error)
+}
+
+// selection is what an audit command reads: runs (every run when all) and
+// the org chain.
+type selection struct {
+	runs []string
+	all  bool // every run
+	org  bool // the org chain
+}
+
+// selectAudit reads the arguments: none is every run and the org chain;
+// otherwise the runs named and, when "org" is named, the org chain.
+func selectAudit(ids []string) selection {
+	if len(ids) == 0 {
+		return selection{all: true, org: true}
+	}
+	var sel selection
+	for _, id := range ids {
+		if id == deploy.OrgAuditID {
+			sel.org = true
+			continue
+		}
+		sel.runs = append(sel.runs, id)
+	}
+	return sel
+}
+
+// readSelected reads the runs of sel (none when sel names only the org chain).
+func readSelected(ctx context.Context, st auditStore, sel selection) (runs []auditRun, missing []string, err error) {
+	if !sel.all && len(sel.runs) == 0 {
+		return nil, nil, nil
+	}
+	return readRuns(ctx, st, sel.runs)
+}
+
+// readOrg reads the org chain. A chain that cannot be decoded is returned
+// through bad (verify counts it as broken); a store that does not answer
+// through err.
+func readOrg(ctx context.Context, st auditStore) (l deploy.OrgLog, bad, err error) {
+	ctx, cancel := context.WithTimeout(ctx, auditReadTimeout)
+	defer cancel()
+	l, err = st.OrgAudit(ctx)
+	if err == nil {
+		return l, nil, nil
+	}
+	if errors.Is(err, deploy.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return l, nil, fmt.Errorf("reading the org audit chain: %w", err)
+	}
+	return l, err, nil
 }
 
 // auditMain runs `deploybot audit verify|export`.
@@ -90,10 +143,11 @@ func auditMain(ctx context.Context, env Env, args []string) int {
 		return exitUsage
 	}
 	defer st.Close()
+	sel := selectAudit(args)
 	if cmd == "verify" {
-		return auditVerify(ctx, env, st, args)
+		return auditVerify(ctx, env, st, sel)
 	}
-	return auditExport(ctx, env, st, args, since)
+	return auditExport(ctx, env, st, sel, since)
 }
 
 // openAuditStore opens the store the server would use (see Server.openStore),
@@ -210,11 +264,24 @@ func readRuns(ctx context.Context, st auditStore, ids []string) (runs []auditRun
 	return runs, missing, nil
 }
 
-func auditVerify(ctx context.Context, env Env, st auditStore, ids []string) int {
-	runs, missing, err := readRuns(ctx, st, ids)
+func auditVerify(ctx context.Context, env Env, st auditStore, sel selection) int {
+	runs, missing, err := readSelected(ctx, st, sel)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "deploybot audit verify:", err)
 		return exitUsage
+	}
+	var org *deploy.ChainCheck
+	var orgBad error
+	if sel.org {
+		l, bad, err := readOrg(ctx, st)
+		if err != nil {
+			fmt.Fprintln(env.Stderr, "deploybot audit verify:", err)
+			return exitUsage
+		}
+		if orgBad = bad; bad == nil {
+			c := deploy.VerifyOrgAudit(l)
+			org = &c
+		}
 	}
 	var ok, unchained, broken int
 	var first *deploy.ChainCheck
@@ -244,22 +311,46 @@ func auditVerify(ctx context.Context, env Env, st auditStore, ids []string) int 
 	for _, id := range missing {
 		fmt.Fprintf(env.Stdout, "%s: no such run\n", id)
 	}
-	noun := "runs"
-	if len(runs) == 1 {
-		noun = "run"
+	orgBroken := false
+	switch {
+	case orgBad != nil:
+		orgBroken = true
+		fmt.Fprintf(env.Stdout, "%s BROKEN: the org audit chain cannot be read: %v\n", deploy.OrgAuditID, orgBad)
+	case org != nil:
+		orgBroken = org.Status == deploy.ChainBroken
+		fmt.Fprintln(env.Stdout, org)
 	}
-	summary := fmt.Sprintf("audit verify: %d %s: %d ok, %d unchained, %d broken", len(runs), noun, ok, unchained, broken)
-	if len(missing) > 0 {
-		summary += fmt.Sprintf(", %d not found", len(missing))
-	}
-	if first != nil {
-		summary += fmt.Sprintf("; first broken: run %s", first.RunID)
-		if first.Position > 0 {
-			summary += fmt.Sprintf(", entry %d", first.Position)
+	var parts []string
+	if len(runs) > 0 || len(missing) > 0 || sel.all {
+		noun := "runs"
+		if len(runs) == 1 {
+			noun = "run"
 		}
-		summary += " (" + faultWords(first.Faults) + ")"
+		summary := fmt.Sprintf("%d %s: %d ok, %d unchained, %d broken", len(runs), noun, ok, unchained, broken)
+		if len(missing) > 0 {
+			summary += fmt.Sprintf(", %d not found", len(missing))
+		}
+		if first != nil {
+			summary += fmt.Sprintf("; first broken: run %s", first.RunID)
+			if first.Position > 0 {
+				summary += fmt.Sprintf(", entry %d", first.Position)
+			}
+			summary += " (" + faultWords(first.Faults) + ")"
+		}
+		parts = append(parts, summary)
 	}
-	fmt.Fprintln(env.Stdout, summary)
+	switch {
+	case orgBad != nil:
+		parts = append(parts, "org chain BROKEN (unreadable)")
+	case org != nil && orgBroken:
+		parts = append(parts, fmt.Sprintf("org chain BROKEN at entry %d (%s)", org.Position, faultWords(org.Faults)))
+	case org != nil:
+		parts = append(parts, fmt.Sprintf("org chain ok (%d entries)", org.Entries))
+	}
+	fmt.Fprintln(env.Stdout, "audit verify: "+strings.Join(parts, "; "))
+	if orgBroken {
+		broken++
+	}
 	switch {
 	case broken > 0:
 		return exitFailed
@@ -296,11 +387,20 @@ type exportEntry struct {
 	Hash     string       `json:"hash"`
 }
 
-func auditExport(ctx context.Context, env Env, st auditStore, ids []string, since time.Time) int {
-	runs, missing, err := readRuns(ctx, st, ids)
+func auditExport(ctx context.Context, env Env, st auditStore, sel selection, since time.Time) int {
+	runs, missing, err := readSelected(ctx, st, sel)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
 		return exitUsage
+	}
+	var org deploy.OrgLog
+	var orgBad error
+	if sel.org {
+		var err error
+		if org, orgBad, err = readOrg(ctx, st); err != nil {
+			fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
+			return exitUsage
+		}
 	}
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetEscapeHTML(false)
@@ -327,6 +427,23 @@ func auditExport(ctx context.Context, env Env, st auditStore, ids []string, sinc
 				fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
 				return exitFailed
 			}
+		}
+	}
+	if orgBad != nil {
+		unreadable = append(unreadable, deploy.OrgAuditID)
+		fmt.Fprintf(env.Stderr, "deploybot audit export: the org audit chain: %v\n", orgBad)
+	}
+	for i, e := range org.Entries {
+		if !since.IsZero() && e.At.Before(since) {
+			continue
+		}
+		line := exportEntry{
+			RunID: deploy.OrgAuditID, Position: i + 1, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Phase: e.Phase, Step: e.Step,
+			Reason: e.Reason, Before: e.Before, After: e.After, Rev: e.Rev, Prev: e.Prev, Hash: e.Hash,
+		}
+		if err := enc.Encode(line); err != nil {
+			fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
+			return exitFailed
 		}
 	}
 	if len(missing) > 0 {

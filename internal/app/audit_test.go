@@ -57,8 +57,10 @@ var (
 )
 
 // seedAudit writes, through the real engine, a completed run (several
-// transitions, one skip) and an aborted run, plus a run in the shape
-// written before the chain; it returns the completed and aborted runs' ids.
+// transitions, one skip), an aborted run and a freeze of production and
+// its lifting (the org chain, on the day of the aborted run), plus a run in
+// the shape written before the chain; it returns the completed and aborted
+// runs' ids.
 func seedAudit(t *testing.T, st deploy.Store) (completed, aborted string) {
 	t.Helper()
 	ctx := t.Context()
@@ -96,6 +98,16 @@ func seedAudit(t *testing.T, st deploy.Store) (completed, aborted string) {
 	aborted = out.Run.ID
 	do(deploy.Action{Kind: deploy.ActDone, RunID: aborted, Phase: "prep", Step: "review", Actor: auditBob})
 	do(deploy.Action{Kind: deploy.ActAbort, RunID: aborted, Actor: auditAna, Reason: "wrong tag"})
+
+	// The org chain: a freeze and its lifting.
+	clk.Advance(time.Minute)
+	if err := e.Freeze(ctx, "production", "", auditBob, "incident INC-9"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if err := e.Unfreeze(ctx, "production", "", auditAna); err != nil {
+		t.Fatal(err)
+	}
 
 	old := storetest.SampleRun("rold00", "staging", auditT0.Add(-48*time.Hour))
 	if err := st.Apply(ctx, storetest.Create(old, false)); err != nil { // entries without hashes
@@ -139,9 +151,11 @@ func TestAuditVerifyOnRedis(t *testing.T) {
 
 	code, out, errOut := runAudit(t, env, "verify")
 	wantAudit(t, "verify", code, out, errOut, 0,
-		"rold00 unchained (1 entries", done+" ok (", aborted+" ok (", "audit verify: 3 runs: 2 ok, 1 unchained, 0 broken")
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 4 || !strings.HasPrefix(lines[0], "rold00") || !strings.HasPrefix(lines[1], done) {
-		t.Errorf("want one line per run, oldest first, and a summary:\n%s", out)
+		"rold00 unchained (1 entries", done+" ok (", aborted+" ok (", "org ok (2 entries, head ",
+		"audit verify: 3 runs: 2 ok, 1 unchained, 0 broken; org chain ok (2 entries)")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 5 || !strings.HasPrefix(lines[0], "rold00") || !strings.HasPrefix(lines[1], done) ||
+		!strings.HasPrefix(lines[3], "org ok") {
+		t.Errorf("want one line per run, oldest first, the org chain's and a summary:\n%s", out)
 	}
 
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -170,8 +184,14 @@ func TestAuditVerifyOnRedis(t *testing.T) {
 	// Only the run asked for.
 	code, out, errOut = runAudit(t, env, "verify", aborted)
 	wantAudit(t, "verify one run", code, out, errOut, 0, aborted+" ok (", "audit verify: 1 run: 1 ok")
-	if strings.Contains(out, done) {
-		t.Errorf("verify %s printed another run:\n%s", aborted, out)
+	if strings.Contains(out, done) || strings.Contains(out, "org") {
+		t.Errorf("verify %s printed another run or the org chain:\n%s", aborted, out)
+	}
+	// Only the org chain.
+	code, out, errOut = runAudit(t, env, "verify", "org")
+	wantAudit(t, "verify org", code, out, errOut, 0, "org ok (2 entries", "audit verify: org chain ok (2 entries)")
+	if strings.Contains(out, done) || strings.Contains(out, "runs") {
+		t.Errorf("verify org printed runs:\n%s", out)
 	}
 
 	// A removed entry in the middle, then reordered entries.
@@ -207,6 +227,65 @@ func TestAuditVerifyOnRedis(t *testing.T) {
 			t.Fatalf("line %d = %+v: want run %s, position %d, chained", i+1, l, aborted, i+1)
 		}
 	}
+}
+
+// The org chain on Redis: an edited freeze entry is named (exit 1), in
+// verify of everything and of the org chain alone; export prints the
+// chain's entries with run_id "org".
+func TestAuditVerifyOrgChainOnRedis(t *testing.T) {
+	srv := testkit.Redis(t)
+	prefix := srv.Prefix(t)
+	st, err := redisstore.Open(srv.URL(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, aborted := seedAudit(t, st)
+	st.Close()
+	env := map[string]string{"REDIS_URL": srv.URL(), "DEPLOYBOT_REDIS_PREFIX": prefix}
+
+	code, out, errOut := runAudit(t, env, "export", "org")
+	wantAudit(t, "export org", code, out, errOut, 0)
+	lines := exportLines(t, out)
+	if len(lines) != 2 || lines[0].Action != deploy.OrgFreeze || lines[0].Reason != "incident INC-9" || lines[1].Action != deploy.OrgUnfreeze ||
+		lines[0].RunID != "org" || lines[1].Position != 2 || lines[1].Prev != lines[0].Hash {
+		t.Fatalf("export org = %+v, want the freeze and the unfreeze, chained", lines)
+	}
+	if !strings.Contains(out, `"id":"U0BOB"`) || !strings.Contains(out, `"after":"{\"env\":\"production\"}"`) {
+		t.Errorf("export org does not name who froze what:\n%s", out)
+	}
+
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer c.Close()
+	key := prefix + "orgaudit"
+	raw, err := c.LIndex(t.Context(), key, 0).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e map[string]any
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		t.Fatal(err)
+	}
+	e["reason"] = "routine maintenance"
+	edited, _ := json.Marshal(e)
+	if err := c.LSet(t.Context(), key, 0, edited).Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runAudit(t, env, "verify")
+	wantAudit(t, "verify after an org edit", code, out, errOut, 1,
+		done+" ok (", aborted+" ok (", "org BROKEN at entry 1 of 2 (freeze, rev 1): hash mismatch: its content was edited",
+		"audit verify: 3 runs: 2 ok, 1 unchained, 0 broken; org chain BROKEN at entry 1 (hash mismatch)")
+	code, out, errOut = runAudit(t, env, "verify", "org")
+	wantAudit(t, "verify org after an edit", code, out, errOut, 1, "org BROKEN at entry 1 of 2", "audit verify: org chain BROKEN at entry 1 (hash mismatch)")
+	// The runs alone still hold.
+	code, out, errOut = runAudit(t, env, "verify", done, aborted)
+	wantAudit(t, "verify the runs after an org edit", code, out, errOut, 0, "2 runs: 2 ok")
+
+	// A removed entry (the freeze): the unfreeze no longer follows anything.
+	if err := c.LRem(t.Context(), key, 1, edited).Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runAudit(t, env, "verify", "org")
+	wantAudit(t, "verify org after a removal", code, out, errOut, 1, "org BROKEN at entry 1 of 1 (unfreeze, rev 2)", "prev mismatch")
 }
 
 type exportLine struct {
@@ -254,18 +333,30 @@ func TestAuditVerifyOnBolt(t *testing.T) {
 
 	// Export everything since the second day: only the aborted run's entries.
 	code, out, errOut = runAudit(t, env, "export", "--since", auditT0.Add(24*time.Hour).Format(time.DateOnly))
-	if _, again, _ := runAudit(t, env, "export", done, aborted, "--since="+auditT0.Add(24*time.Hour).Format(time.RFC3339)); again != out {
-		t.Errorf("export RUN… --since=TIME printed\n%s\nwant\n%s", again, out)
+	if _, again, _ := runAudit(t, env, "export", done, aborted, "org", "--since="+auditT0.Add(24*time.Hour).Format(time.RFC3339)); again != out {
+		t.Errorf("export RUN… org --since=TIME printed\n%s\nwant\n%s", again, out)
 	}
 	wantAudit(t, "export --since", code, out, errOut, 0)
 	lines := exportLines(t, out)
 	if len(lines) == 0 {
 		t.Fatal("export --since printed nothing")
 	}
+	var org int
 	for _, l := range lines {
-		if l.RunID != aborted || l.At.Before(auditT0.Add(24*time.Hour)) {
+		if (l.RunID != aborted && l.RunID != "org") || l.At.Before(auditT0.Add(24*time.Hour)) {
 			t.Fatalf("export --since printed %+v", l)
 		}
+		if l.RunID == "org" {
+			org++
+		}
+	}
+	if org != 2 || lines[len(lines)-1].RunID != "org" {
+		t.Errorf("export --since printed %d org entries (want the freeze and the unfreeze, last)", org)
+	}
+	// A --since after the freeze leaves only the unfreeze.
+	_, out, _ = runAudit(t, env, "export", "org", "--since", lines[len(lines)-1].At.Format(time.RFC3339Nano))
+	if ls := exportLines(t, out); len(ls) != 1 || ls[0].Action != deploy.OrgUnfreeze || ls[0].Position != 2 {
+		t.Errorf("export org --since the unfreeze = %+v", ls)
 	}
 	code, out, _ = runAudit(t, env, "export")
 	if all := exportLines(t, out); code != 0 || len(all) <= len(lines) || all[0].RunID != "rold00" || all[0].Hash != "" {
@@ -307,6 +398,22 @@ func TestAuditVerifyOnBolt(t *testing.T) {
 	})
 	code, out, errOut = runAudit(t, env, "verify", aborted)
 	wantAudit(t, "verify after reordering", code, out, errOut, 1, aborted+" BROKEN at entry 2 of ", "prev mismatch", "reordered")
+
+	// The org chain's last entry removed from the bbolt file: its head no longer matches.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket([]byte("orgaudit")).Cursor().Last()
+		return tx.Bucket([]byte("orgaudit")).Delete(k)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runAudit(t, env, "verify", "org")
+	wantAudit(t, "verify org after removing its last entry", code, out, errOut, 1, "org BROKEN at entry 2 (missing; the log has 1): head mismatch")
 }
 
 func TestAuditUsageAndConfigErrors(t *testing.T) {
@@ -317,8 +424,8 @@ func TestAuditUsageAndConfigErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no subcommand", nil, nil, "deploybot audit verify [RUN…]"},
-		{"unknown subcommand", nil, []string{"check"}, "deploybot audit verify [RUN…]"},
+		{"no subcommand", nil, nil, "deploybot audit verify [RUN…|org]"},
+		{"unknown subcommand", nil, []string{"check"}, "deploybot audit verify [RUN…|org]"},
 		{"bad date", map[string]string{"DEPLOYBOT_DATA": dir}, []string{"export", "--since", "last week"}, `--since "last week": want a date`},
 		{"since without a date", map[string]string{"DEPLOYBOT_DATA": dir}, []string{"export", "r1", "--since"}, "--since needs a date"},
 		{"unknown flag", map[string]string{"DEPLOYBOT_DATA": dir}, []string{"verify", "--all"}, `"--all" is not a run id`},

@@ -34,8 +34,9 @@ const usage = `usage:
   deploybot runbook check DIR           validate a directory of runbooks (one *.yaml per service) in one pass
   deploybot runbook show [SERVICE]      print a service's phases and steps (DEPLOYBOT_RUNBOOK, else the built-in runbook)
   deploybot runbook show PATH [SERVICE] print the phases and steps of the runbook(s) at PATH (a file or a directory)
-  deploybot audit verify [RUN…]         verify the audit log's hash chain (exit 1 naming the first entry that does not hold)
-  deploybot audit export [--since DATE] [RUN…]  print the audit log as JSON Lines
+  deploybot audit verify [RUN…|org]     verify the audit hash chains: every run's and the org chain (freezes, windows);
+                                        exit 1 naming the first entry that does not hold
+  deploybot audit export [--since DATE] [RUN…|org]  print the audit log as JSON Lines
   deploybot version                     print the version`
 
 // Main runs the command line and returns the exit code.
