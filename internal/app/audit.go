@@ -370,21 +370,31 @@ func faultWords(fs []deploy.ChainFault) string {
 
 // exportEntry is one line of `deploybot audit export`: the entry with its
 // run and 1-based position in the run's log (the position verify names);
-// prev and hash are always present ("" before the chain).
+// prev and hash are always present ("" before the chain), shadowing the
+// entry's own omitempty fields.
 type exportEntry struct {
-	RunID    string       `json:"run_id"`
-	Position int          `json:"position"`
-	At       time.Time    `json:"at"`
-	Actor    deploy.Actor `json:"actor"`
-	Action   string       `json:"action"`
-	Phase    string       `json:"phase,omitempty"`
-	Step     string       `json:"step,omitempty"`
-	Reason   string       `json:"reason,omitempty"`
-	Before   string       `json:"before,omitempty"`
-	After    string       `json:"after,omitempty"`
-	Rev      int64        `json:"rev"`
-	Prev     string       `json:"prev"`
-	Hash     string       `json:"hash"`
+	deploy.AuditEntry
+	Position int    `json:"position"`
+	Prev     string `json:"prev"`
+	Hash     string `json:"hash"`
+}
+
+// writeExport writes the entries of one chain (runID names it) from
+// since on, one JSON line each.
+func writeExport(enc *json.Encoder, runID string, entries []deploy.AuditEntry, since time.Time) error {
+	for i, e := range entries {
+		if !since.IsZero() && e.At.Before(since) {
+			continue
+		}
+		if e.RunID == "" {
+			e.RunID = runID
+		}
+		e.At = e.At.UTC()
+		if err := enc.Encode(exportEntry{AuditEntry: e, Position: i + 1, Prev: e.Prev, Hash: e.Hash}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func auditExport(ctx context.Context, env Env, st auditStore, sel selection, since time.Time) int {
@@ -411,40 +421,18 @@ func auditExport(ctx context.Context, env Env, st auditStore, sel selection, sin
 			fmt.Fprintf(env.Stderr, "deploybot audit export: run %s: %v\n", ar.id, ar.err)
 			continue
 		}
-		for i, e := range ar.entries {
-			runID := e.RunID
-			if runID == "" {
-				runID = ar.run.ID
-			}
-			if !since.IsZero() && e.At.Before(since) {
-				continue
-			}
-			line := exportEntry{
-				RunID: runID, Position: i + 1, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Phase: e.Phase, Step: e.Step,
-				Reason: e.Reason, Before: e.Before, After: e.After, Rev: e.Rev, Prev: e.Prev, Hash: e.Hash,
-			}
-			if err := enc.Encode(line); err != nil {
-				fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
-				return exitFailed
-			}
+		if err := writeExport(enc, ar.run.ID, ar.entries, since); err != nil {
+			fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
+			return exitFailed
 		}
 	}
 	if orgBad != nil {
 		unreadable = append(unreadable, deploy.OrgAuditID)
 		fmt.Fprintf(env.Stderr, "deploybot audit export: the org audit chain: %v\n", orgBad)
 	}
-	for i, e := range org.Entries {
-		if !since.IsZero() && e.At.Before(since) {
-			continue
-		}
-		line := exportEntry{
-			RunID: deploy.OrgAuditID, Position: i + 1, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Phase: e.Phase, Step: e.Step,
-			Reason: e.Reason, Before: e.Before, After: e.After, Rev: e.Rev, Prev: e.Prev, Hash: e.Hash,
-		}
-		if err := enc.Encode(line); err != nil {
-			fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
-			return exitFailed
-		}
+	if err := writeExport(enc, deploy.OrgAuditID, org.Entries, since); err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot audit export:", err)
+		return exitFailed
 	}
 	if len(missing) > 0 {
 		fmt.Fprintf(env.Stderr, "deploybot audit export: no such run: %s\n", strings.Join(missing, ", "))
