@@ -72,8 +72,11 @@ type Outbox struct {
 	slots chan struct{} // a token per call in progress
 	calls *workers.Pool // runs the calls on reused goroutines
 
-	mu     sync.Mutex // mu protects queues, busy and closed
+	mu     sync.Mutex // mu protects queues, last, busy and closed
 	queues map[string]*queue
+	// last is when each queue's latest call started, kept past the queue
+	// itself so pacing holds when a queue empties between two calls.
+	last   map[string]time.Time
 	busy   int
 	idle   *sync.Cond
 	ctx    context.Context
@@ -108,7 +111,7 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 		cfg.MaxCalls = DefaultMaxCalls
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, ctx: ctx, cancel: cancel,
+	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, last: map[string]time.Time{}, ctx: ctx, cancel: cancel,
 		slots: make(chan struct{}, cfg.MaxCalls), calls: workers.New(time.Minute)}
 	o.idle = sync.NewCond(&o.mu)
 	return o
@@ -145,16 +148,8 @@ func (o *Outbox) Enqueue(q, key string, do func(ctx context.Context) error) {
 
 func (o *Outbox) drain(name string, qu *queue) {
 	defer o.wg.Done()
-	first := true
 	for {
-		if !first && o.cfg.Interval > 0 {
-			o.mu.Lock()
-			empty := len(qu.ops) == 0
-			o.mu.Unlock()
-			if !empty {
-				o.sleep(o.cfg.Interval)
-			}
-		}
+		o.pace(name)
 		// The op is taken only once a call slot is free: until then it
 		// stays in the queue, where a newer call with its key replaces it.
 		held := o.acquire()
@@ -171,11 +166,44 @@ func (o *Outbox) drain(name string, qu *queue) {
 		}
 		p := qu.ops[0]
 		qu.ops = qu.ops[1:]
+		if o.cfg.Interval > 0 {
+			o.last[name] = o.cfg.Clock.Now()
+		}
 		o.mu.Unlock()
-		first = false
 		o.run(name, p)
 	}
 }
+
+// pace waits, when the queue has a call waiting, until its previous call is
+// Interval behind, also when the queue emptied in between (its next call
+// then started a new drain).
+func (o *Outbox) pace(name string) {
+	if o.cfg.Interval <= 0 {
+		return
+	}
+	o.mu.Lock()
+	if qu := o.queues[name]; qu == nil || len(qu.ops) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	now := o.cfg.Clock.Now()
+	wait := o.last[name].Add(o.cfg.Interval).Sub(now)
+	if len(o.last) > maxPacedQueues {
+		for q, t := range o.last {
+			if now.Sub(t) >= o.cfg.Interval {
+				delete(o.last, q)
+			}
+		}
+	}
+	o.mu.Unlock()
+	if wait > 0 {
+		o.sleep(wait)
+	}
+}
+
+// maxPacedQueues is how many queues' last calls are kept before those
+// older than the interval are forgotten.
+const maxPacedQueues = 1024
 
 // acquire takes a call slot; false when the outbox closes first.
 func (o *Outbox) acquire() bool {

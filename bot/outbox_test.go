@@ -165,6 +165,31 @@ func TestOutboxPacesOneQueue(t *testing.T) {
 	}
 }
 
+// A queue that emptied between two calls is paced all the same: the next
+// call waits for the interval since the last one.
+func TestOutboxPacesAQueueThatEmptied(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	o := bot.NewOutbox(bot.OutboxConfig{Clock: clk, Logger: slog.New(slog.DiscardHandler), Interval: time.Second})
+	t.Cleanup(o.Close)
+	rec := &recorder{}
+	call := func(s string) func(context.Context) error {
+		return func(context.Context) error { rec.add(s + "@" + clk.Now().Format("05")); return nil }
+	}
+	o.Enqueue("C1", "", call("a"))
+	flush(t, o)
+	o.Enqueue("C1", "", call("b"))
+	o.Enqueue("C2", "", call("other"))
+	waitTimer(t, clk)
+	if got := rec.list(); len(got) != 2 || got[1] != "other@00" {
+		t.Fatalf("calls = %v, want a and the other channel's at once, b waiting", got)
+	}
+	clk.Advance(time.Second)
+	flush(t, o)
+	if got := rec.list(); len(got) != 3 || got[0] != "a@00" || got[2] != "b@01" {
+		t.Fatalf("calls = %v, want b a second after a", got)
+	}
+}
+
 func TestOutboxBoundsCallsInProgressAndCoalescesWhileWaiting(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	o := bot.NewOutbox(bot.OutboxConfig{Clock: clk, Logger: slog.New(slog.DiscardHandler), MaxCalls: 1})
