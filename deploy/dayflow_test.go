@@ -181,8 +181,16 @@ func TestDeployedFreesTheEnvironmentWhileFollowUpsStayOpen(t *testing.T) {
 		t.Fatalf("deploying owes notices %+v, want the completion notice", n)
 	}
 	deployedAt := out.Run.Ended
+	// Without a run id, the deployed run is still the channel's run.
+	if got, err := h.e.Resolve(context.Background(), "", out.Run.Channel); err != nil || got.ID != r.ID {
+		t.Fatalf("Resolve without an id after deploying = %v, %v; want the deployed run %s", got, err, r.ID)
+	}
 
 	next := h.start(t, cat) // the environment is free
+	// A live run in the channel comes first.
+	if got, err := h.e.Resolve(context.Background(), "", out.Run.Channel); err != nil || got.ID != next.ID {
+		t.Fatalf("Resolve without an id with a live run = %v, %v; want the live run %s", got, err, next.ID)
+	}
 	if next.Status != deploy.StatusActive {
 		t.Fatalf("second start: %s", next.Status)
 	}

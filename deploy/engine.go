@@ -571,10 +571,18 @@ func (e *Engine) Resolve(ctx context.Context, id, channel string) (*Run, error) 
 	if err != nil {
 		return nil, err
 	}
-	var here []*Run
-	for _, r := range live {
-		if r.Channel == channel {
-			here = append(here, r)
+	here := inChannel(live, channel)
+	if len(here) == 0 {
+		// No live run here: a deployed run whose follow-ups are open is
+		// still the channel's run (its retrospective is approved from here).
+		recent, err := e.Recent(ctx, resolveRecent)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range inChannel(recent, channel) {
+			if r.Status.Open() {
+				here = append(here, r)
+			}
 		}
 	}
 	switch len(here) {
@@ -589,6 +597,21 @@ func (e *Engine) Resolve(ctx context.Context, id, channel string) (*Run, error) 
 		}
 		return nil, userErr(ErrInvalid, "several runs are active here (%s): name one, e.g. /deploy status %s", strings.Join(ids, ", "), ids[0])
 	}
+}
+
+// resolveRecent is how many finished runs Resolve looks through for a
+// deployed run with open follow-ups.
+const resolveRecent = 100
+
+// inChannel returns the runs of rs started in channel.
+func inChannel(rs []*Run, channel string) []*Run {
+	var here []*Run
+	for _, r := range rs {
+		if r.Channel == channel {
+			here = append(here, r)
+		}
+	}
+	return here
 }
 
 // Live returns the live runs.
