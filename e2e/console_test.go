@@ -162,9 +162,11 @@ func TestConsoleInTheBrowserAgainstTheBinary(t *testing.T) {
 		chromedp.WaitVisible(`#name-input`),
 		chromedp.SetValue(`#name-input`, "ana"),
 		chromedp.Click(`#name-form button`),
-		chromedp.WaitVisible(`#me-name`),
 	)
-	page.WaitFor(t, "the live stream", `document.getElementById("conn").dataset.state === "live"`, 20*time.Second)
+	// Picking a name reloads the page, and the page before the reload shows
+	// a (guest) name and a live stream too: wait for the new page, under the
+	// picked name and live, before acting on its nodes.
+	page.WaitAcrossReload(t, "the page is ana's and live", `(function(){ const me = document.getElementById("me-name"); const conn = document.getElementById("conn"); return !!me && me.textContent === "@ana" && !!conn && conn.dataset.state === "live"; })()`, 20*time.Second)
 	page.Do(t, "type the start command",
 		chromedp.SetValue(`#command-input`, "/deploy start v1.4"),
 		chromedp.Click(`#command-form button[type=submit]`),

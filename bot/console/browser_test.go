@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,18 +37,7 @@ func openAs(t *testing.T, p *browser.Page, url, name string) {
 // waitAcrossReload polls cond like Page.WaitFor, through a reload of the page.
 func waitAcrossReload(t *testing.T, p *browser.Page, what, cond string) {
 	t.Helper()
-	deadline := time.Now().Add(live)
-	for {
-		ctx, cancel := context.WithTimeout(p.Context(), 2*time.Second)
-		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(2*time.Second)))
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("browser: waiting until %s: %v", what, err)
-		}
-	}
+	p.WaitAcrossReload(t, what, cond, live)
 }
 
 // text returns the text of the first element matching sel, or "".
@@ -251,6 +241,10 @@ func TestButtonsAskFirst(t *testing.T) {
 		chromedp.WaitVisible(css(`li.step[data-step="notes"] button[data-label="Skip"]`)),
 	)
 	runID := browser.Eval[string](t, p, `document.body.dataset.run`)
+	// The mouse clicks below land where the button was when they were
+	// aimed: let the updates the start still owes the page (the summary
+	// above the cards may grow) arrive first.
+	settle(t, f, p)
 
 	t.Run("cancelling a skip changes nothing", func(t *testing.T) {
 		p.Do(t, "click Skip", chromedp.Click(css(`li.step[data-step="notes"] button[data-label="Skip"]`)), chromedp.WaitVisible(css("#dialog-reason")))
@@ -432,4 +426,54 @@ func TestNoticeWhileARunLoads(t *testing.T) {
 	browser.Eval[bool](t, p, `(window.release(), true)`)
 	p.WaitFor(t, "the other run is shown", `document.body.dataset.run === "`+other+`"`, live)
 	p.WaitFor(t, "the notice is in Notices", `document.getElementById("feed").textContent.includes("sent while a run loads")`, 5*time.Second)
+}
+
+// TestClickSurvivesARedraw: a click whose press lands on a button before a
+// live update redraws the button's card, and whose release lands after it,
+// still clicks the button (a person's click takes that long too). The
+// update here ticks another step of the same card.
+func TestClickSurvivesARedraw(t *testing.T) {
+	f := newFixture(t, options{})
+	p := browser.Start(t).NewPage(t)
+	openAs(t, p, f.URL, "ana")
+	skip := `li.step[data-step="notes"] button[data-label="Skip"]`
+	p.Do(t, "start a run",
+		chromedp.SetValue(css("#command-input"), "/deploy start v1.6"),
+		chromedp.Click(css("#command-form button[type=submit]")),
+		chromedp.WaitVisible(css(skip)),
+	)
+	runID := browser.Eval[string](t, p, `document.body.dataset.run`)
+	// Let the updates owed for the start arrive, so that the only redraw
+	// between the press and the release is the one made below.
+	settle(t, f, p)
+	xy := browser.Eval[[]float64](t, p, `(function(){ const b = document.querySelector(`+jsString(skip)+`); b.scrollIntoView({block: "center"}); const r = b.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`)
+	p.Do(t, "press on Skip", chromedp.MouseEvent(chromedp.MousePressed, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	bob := deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}
+	if _, err := f.Core.Engine.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: runID, Phase: "verify", Step: "changelog", Actor: bob}); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitFor(t, "the card is redrawn with the tick", `!!document.querySelector('li.step[data-step="changelog"].state-done')`, live)
+	p.Do(t, "release on Skip", chromedp.MouseEvent(chromedp.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	p.WaitFor(t, "the click asks for the reason", `document.getElementById("dialog").open`, live)
+	if got := text(t, p, "#dialog-title"); got != "Skip “Release notes reviewed”?" {
+		t.Errorf("dialog title %q", got)
+	}
+}
+
+// settle waits until the page has applied every update published so far:
+// the chat messages the bot still owes the console are sent, then a marker
+// notice is published and waited for (the stream keeps the order).
+func settle(t *testing.T, f *fixture, p *browser.Page) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), live)
+	defer cancel()
+	if err := f.Core.Outbox.Flush(ctx); err != nil {
+		t.Fatalf("the bot's chat messages were not all sent: %v", err)
+	}
+	marker := fmt.Sprintf("settled %d", time.Now().UnixNano())
+	n := bot.Notice{Kind: bot.NoticeText, Title: marker}
+	if _, err := f.Console.Post(ctx, console.Channel, "", bot.Message{Notice: &n}); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitFor(t, "the page has every update so far", `document.getElementById("feed").textContent.includes(`+jsString(marker)+`)`, live)
 }

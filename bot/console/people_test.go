@@ -19,6 +19,8 @@ import (
 
 // shiftClock makes the page's clock run d ahead of the real one, as if d
 // had passed without a reload (the page's script counts from Date.now).
+// A live update undoes it (it carries the server's time, which the page
+// follows): call settle first, and publish nothing until the page is read.
 func shiftClock(t *testing.T, p *browser.Page, d time.Duration) {
 	t.Helper()
 	browser.Eval[bool](t, p, fmt.Sprintf(`(function(){ const real = window.realNow || Date.now; window.realNow = real; Date.now = function(){ return real.call(Date) + %d; }; return true; })()`, d.Milliseconds()))
@@ -89,11 +91,12 @@ func TestTimesTick(t *testing.T) {
 	}
 	p.WaitFor(t, "the running step shows its elapsed time", `!!document.querySelector('li.step[data-step="soak"] time[data-elapsed]')`, live)
 
+	settle(t, f, p)
 	shiftClock(t, p, 3*time.Minute+5*time.Second)
-	p.WaitFor(t, "the tick says 3 min ago", `document.querySelector(`+jsString(who)+`).textContent === "3 min ago"`, 5*time.Second)
-	p.WaitFor(t, "the summary's start moves on too", `document.querySelector(".summary .meta time").textContent === "3 min ago"`, 5*time.Second)
-	p.WaitFor(t, "the running step's elapsed time moves on", `/^3m$/.test(document.querySelector('li.step[data-step="soak"] time[data-elapsed]').textContent)`, 5*time.Second)
-	p.WaitFor(t, "the run list's time moves on", `document.querySelector("#runitem-`+run+` time").textContent === "3 min ago"`, 5*time.Second)
+	p.WaitFor(t, "the tick says 3 min ago", `document.querySelector(`+jsString(who)+`).textContent === "3 min ago"`, live)
+	p.WaitFor(t, "the summary's start moves on too", `document.querySelector(".summary .meta time").textContent === "3 min ago"`, live)
+	p.WaitFor(t, "the running step's elapsed time moves on", `/^3m$/.test(document.querySelector('li.step[data-step="soak"] time[data-elapsed]').textContent)`, live)
+	p.WaitFor(t, "the run list's time moves on", `document.querySelector("#runitem-`+run+` time").textContent === "3 min ago"`, live)
 	if browser.Eval[int](t, p, `window.noReload || 0`) != 1 {
 		t.Error("the page was reloaded")
 	}
@@ -339,11 +342,17 @@ func TestWindowsSayWhen(t *testing.T) {
 		t.Errorf("the waiting card says %q", got)
 	}
 
+	// The page's clock is moved on below, and an update from the server
+	// (it carries the server's time, which the page follows) would move it
+	// back: let every update owed so far arrive first. Nothing is published
+	// after that until the next command.
+	settle(t, f, p)
 	shiftClock(t, p, 2*time.Hour)
-	p.WaitFor(t, "the countdown moves on", `document.querySelector(`+jsString(card+" .countdown")+`).textContent === "in 10 min"`, 5*time.Second)
-	p.WaitFor(t, "the panel's too", `document.querySelector("#windows-panel li[data-window] .w-state").textContent === "opens in 10 min"`, 5*time.Second)
+	// The page's own ticks (once a second) show the new time.
+	p.WaitFor(t, "the countdown moves on", `document.querySelector(`+jsString(card+" .countdown")+`).textContent === "in 10 min"`, live)
+	p.WaitFor(t, "the panel's too", `document.querySelector("#windows-panel li[data-window] .w-state").textContent === "opens in 10 min"`, live)
 	shiftClock(t, p, 2*time.Hour+11*time.Minute)
-	p.WaitFor(t, "the panel says the window is open", `document.querySelector("#windows-panel li[data-window] .w-state").textContent.startsWith("open now · closes in 59 min")`, 5*time.Second)
+	p.WaitFor(t, "the panel says the window is open", `document.querySelector("#windows-panel li[data-window] .w-state").textContent.startsWith("open now · closes in 59 min")`, live)
 	shiftClock(t, p, 0)
 
 	id := browser.Eval[string](t, p, `document.querySelector("#windows-panel li[data-window]").dataset.window`)

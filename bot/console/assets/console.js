@@ -113,7 +113,7 @@
     if (!parent && u.group) parent = serviceGroup(u.group, u.service, u.parent);
     if (el && (!parent || el.parentElement === parent)) {
       restoreDetails(node, openDetails(el));
-      el.replaceWith(node);
+      morph(el, node);
     } else {
       if (el) el.remove();
       if (parent) {
@@ -129,6 +129,32 @@
     }
     if (u.run && u.run === currentRun && u.kind !== "notice") refreshTimelineSoon();
     tick();
+  }
+
+  // morph makes el look like node, keeping in place every element the update
+  // renders again (changed or not) instead of replacing it. A button the
+  // update redraws is then the same element: a click whose press landed on
+  // it before the update and whose release lands after it still clicks it
+  // (a replaced button would lose the click, the press's target being gone).
+  // Elements differing in tag, id or action are replaced.
+  function morph(el, node) {
+    if (el.nodeType !== node.nodeType || el.nodeName !== node.nodeName ||
+        (el.nodeType === Node.ELEMENT_NODE && (el.id !== node.id || (el.dataset.button || "") !== (node.dataset.button || "")))) {
+      el.replaceWith(node);
+      return;
+    }
+    if (el.nodeType !== Node.ELEMENT_NODE) {
+      if (el.nodeValue !== node.nodeValue) el.nodeValue = node.nodeValue;
+      return;
+    }
+    Array.from(el.attributes).forEach(function (a) { if (!node.hasAttribute(a.name)) el.removeAttribute(a.name); });
+    Array.from(node.attributes).forEach(function (a) { if (el.getAttribute(a.name) !== a.value) el.setAttribute(a.name, a.value); });
+    const from = Array.from(el.childNodes), to = Array.from(node.childNodes);
+    to.forEach(function (c, i) {
+      if (i < from.length) morph(from[i], c);
+      else el.append(c);
+    });
+    from.slice(to.length).forEach(function (c) { c.remove(); });
   }
 
   // serviceGroup makes the list of a service's runs in a run list (the

@@ -169,6 +169,31 @@ func (p *Page) WaitFor(t testing.TB, what, cond string, timeout time.Duration) {
 	}
 }
 
+// WaitAcrossReload polls a JavaScript condition like WaitFor, through a
+// reload or navigation of the page: an evaluation that the reload cuts off
+// (its document and script context are gone) is started again on the new
+// document until the condition holds or timeout passes. Use it after an
+// action that reloads the page, with a condition only the new page meets,
+// before acting on the new page's nodes.
+func (p *Page) WaitAcrossReload(t testing.TB, what, cond string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		// Short rounds: a round whose context the reload destroyed fails
+		// at once or hangs until its own deadline, never the whole wait.
+		round := min(2*time.Second, time.Until(deadline))
+		ctx, cancel := context.WithTimeout(p.ctx, round)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(round)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if p.ctx.Err() != nil || !time.Now().Before(deadline) {
+			t.Fatalf("browser: waiting until %s: %v%s", what, err, p.logText())
+		}
+	}
+}
+
 // Screenshot returns a PNG of the whole page.
 func (p *Page) Screenshot(t testing.TB) []byte {
 	t.Helper()
