@@ -301,7 +301,22 @@ func (s *Calendar) IsOpen(ctx context.Context, service, env, release string, now
 // reports false and describes the next window for them, or returns "" when
 // there is none.
 func (s *Calendar) Open(ctx context.Context, service, env, release string, now time.Time) (string, bool, error) {
-	var next *occurrence
+	open, next, err := s.scan(ctx, service, env, release, now)
+	switch {
+	case err != nil:
+		return "", false, fmt.Errorf("window open: %w", err)
+	case open != nil:
+		return describe(*open), true, nil
+	case next == nil:
+		return "", false, nil
+	}
+	return "next: " + describe(*next), false, nil
+}
+
+// scan returns a window for service, env and release open at now (a
+// recurring one first) and the next one to open after now; either is nil
+// when there is none.
+func (s *Calendar) scan(ctx context.Context, service, env, release string, now time.Time) (open, next *occurrence, err error) {
 	consider := func(o occurrence) {
 		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
 			next = &o
@@ -311,8 +326,9 @@ func (s *Calendar) Open(ctx context.Context, service, env, release string, now t
 		if service != "" && r.service != service {
 			continue
 		}
-		if start, ok := r.openAt(now); ok {
-			return describe(r.occurrence(start)), true, nil
+		if start, ok := r.openAt(now); ok && open == nil {
+			o := r.occurrence(start)
+			open = &o
 		}
 		if start := r.next(now); !start.IsZero() {
 			consider(r.occurrence(start))
@@ -320,22 +336,19 @@ func (s *Calendar) Open(ctx context.Context, service, env, release string, now t
 	}
 	ws, err := s.store.Windows(ctx, now)
 	if err != nil {
-		return "", false, fmt.Errorf("window open: %w", err)
+		return nil, nil, err
 	}
 	for _, w := range ws {
 		o := s.scheduledOccurrence(w)
 		if !o.applies(service, env, release) {
 			continue
 		}
-		if o.openAt(now) {
-			return describe(o), true, nil
+		if open == nil && o.openAt(now) {
+			open = &o
 		}
 		consider(o)
 	}
-	if next == nil {
-		return "", false, nil
-	}
-	return "next: " + describe(*next), false, nil
+	return open, next, nil
 }
 
 var _ deploy.WindowPlanner = (*Calendar)(nil)
@@ -344,28 +357,9 @@ var _ deploy.WindowPlanner = (*Calendar)(nil)
 // applies to service, env and release opens (after now), in the zone it
 // was booked in.
 func (s *Calendar) NextWindow(ctx context.Context, service, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
-	var next *occurrence
-	consider := func(o occurrence) {
-		if o.start.After(now) && (next == nil || o.start.Before(next.start)) {
-			next = &o
-		}
-	}
-	for _, r := range s.recs {
-		if service != "" && r.service != service {
-			continue
-		}
-		if start := r.next(now); !start.IsZero() {
-			consider(r.occurrence(start))
-		}
-	}
-	ws, err := s.store.Windows(ctx, now)
+	_, next, err := s.scan(ctx, service, env, release, now)
 	if err != nil {
 		return deploy.WindowAt{}, false, fmt.Errorf("next window: %w", err)
-	}
-	for _, w := range ws {
-		if o := s.scheduledOccurrence(w); o.applies(service, env, release) {
-			consider(o)
-		}
 	}
 	if next == nil {
 		return deploy.WindowAt{}, false, nil
