@@ -601,6 +601,17 @@ func (s *Store) AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
 	if len(items) == 0 {
 		return 0, nil
 	}
+	ks, args := s.ackArgs(items)
+	n, err := s.sc.ackIf.Run(ctx, s.c, ks, args...).Int()
+	if err != nil {
+		return 0, wrap("ack", err)
+	}
+	return n, nil
+}
+
+// ackArgs returns the keys and arguments of the acknowledging scripts:
+// each item's key, then the prefixes and each item's id and payload.
+func (s *Store) ackArgs(items []deploy.DueItem) ([]string, []any) {
 	ks := make([]string, len(items))
 	args := make([]any, 0, 2+2*len(items))
 	args = append(args, s.k.dueItemPrefix(), s.k.dueQueuePrefix())
@@ -608,11 +619,7 @@ func (s *Store) AckIf(ctx context.Context, items ...deploy.DueItem) (int, error)
 		ks[i] = s.k.dueItem(it.ID)
 		args = append(args, it.ID, it.Payload)
 	}
-	n, err := s.sc.ackIf.Run(ctx, s.c, ks, args...).Int()
-	if err != nil {
-		return 0, wrap("ack", err)
-	}
-	return n, nil
+	return ks, args
 }
 
 // AckEach is AckIf telling which items it removed: done[i] is false when
@@ -621,13 +628,7 @@ func (s *Store) AckEach(ctx context.Context, items ...deploy.DueItem) (done []bo
 	if len(items) == 0 {
 		return nil, nil
 	}
-	ks := make([]string, len(items))
-	args := make([]any, 0, 2+2*len(items))
-	args = append(args, s.k.dueItemPrefix(), s.k.dueQueuePrefix())
-	for i, it := range items {
-		ks[i] = s.k.dueItem(it.ID)
-		args = append(args, it.ID, it.Payload)
-	}
+	ks, args := s.ackArgs(items)
 	res, err := s.sc.ackEach.Run(ctx, s.c, ks, args...).Int64Slice()
 	if err != nil {
 		return nil, wrap("ack", err)
