@@ -324,7 +324,7 @@ func (b *Bot) list(ctx context.Context, who deploy.Actor) Reply {
 	}
 	live, recent = mine(live, who), mine(recent, who)
 	now := b.clock.Now()
-	freezes := b.freezes(ctx)
+	freezes := b.freezes(ctx, live, recent)
 	names := b.e.Services().Names()
 	if len(names) <= 1 {
 		return Reply{Text: strings.TrimSpace(listText(live, recent, freezes, now))}
@@ -380,20 +380,21 @@ func ServiceOf(r *deploy.Run) string {
 	return r.Runbook.Service()
 }
 
-// freezeLister is the part of the engine that lists the freezes in place,
-// when the engine has it.
-type freezeLister interface {
-	Freezes(ctx context.Context) ([]deploy.Freeze, error)
-}
-
-// freezes returns the freezes in place, or none when the engine cannot list
-// them (a failure is logged: the list shows the runs all the same).
-func (b *Bot) freezes(ctx context.Context) []deploy.Freeze {
-	fl, ok := any(b.e).(freezeLister)
-	if !ok {
-		return nil
+// freezes returns the freezes in place in the environments people deploy
+// to: those the runbooks list, those of the runs shown, and the default
+// (a failure is logged: the list shows the runs all the same).
+func (b *Bot) freezes(ctx context.Context, runs ...[]*deploy.Run) []deploy.Freeze {
+	envs := []string{commands.DefaultEnv}
+	for _, rb := range b.e.Services().All() {
+		envs = append(envs, rb.EnvNames()...)
 	}
-	fs, err := fl.Freezes(ctx)
+	for _, rs := range runs {
+		for _, r := range rs {
+			envs = append(envs, r.Env)
+		}
+	}
+	slices.Sort(envs)
+	fs, err := b.e.Freezes(ctx, slices.Compact(envs))
 	if err != nil {
 		b.log.Warn("could not list the freezes", "err", err)
 	}

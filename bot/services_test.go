@@ -157,6 +157,18 @@ func TestListGroupsByService(t *testing.T) {
 	if got := say(t, b, "status").Text; !strings.Contains(got, "api v1.4 to production") {
 		t.Errorf("status does not name the service: %q", got)
 	}
+
+	// Freezes show in the service they stop, or for every service.
+	say(t, b, "lock production web incident INC-7")
+	say(t, b, "lock production change freeze")
+	list = say(t, b, "list").Text
+	web = strings.Index(list, "— web —")
+	if web < 0 || !strings.Contains(list[web:], "• production: 🧊 frozen by @ana just now: incident INC-7") {
+		t.Errorf("web's section does not show its freeze:\n%s", list)
+	}
+	if !strings.Contains(list, "Frozen for every service:\n• production: 🧊 frozen by @ana just now: change freeze") {
+		t.Errorf("the list does not show the freeze of every service:\n%s", list)
+	}
 }
 
 func TestHelpAndUnknownCommandsShowTheServiceGrammar(t *testing.T) {

@@ -31,6 +31,7 @@ type RunStore interface {
 	Audit(ctx context.Context, runID string) ([]AuditEntry, error)
 	EnvHolder(ctx context.Context, service, env string) (string, error)
 	CurrentVersion(ctx context.Context, service, env string) (string, error)
+	GetFreeze(ctx context.Context, env, service string) (*Freeze, error)
 	OrgAppender
 }
 
@@ -727,6 +728,27 @@ func (e *Engine) Unfreeze(ctx context.Context, env, service string, actor Actor)
 	}
 	e.log.Info("environment unfrozen", "env", env, "service", service, "user", actor.ID, "platform", actor.Platform)
 	return nil
+}
+
+// Freezes returns the freezes in place in envs: of every service there,
+// then of each service. One read per environment and scope.
+func (e *Engine) Freezes(ctx context.Context, envs []string) ([]Freeze, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	var out []Freeze
+	for _, env := range envs {
+		for _, service := range append([]string{""}, e.services.Names()...) {
+			f, err := e.store.GetFreeze(ctx, env, service)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return out, e.storeErr("freezes", err)
+			}
+			out = append(out, *f)
+		}
+	}
+	return out, nil
 }
 
 // approvesAny reports whether a is an approver of any service in env.
