@@ -60,6 +60,13 @@ type OutboxConfig struct {
 // a burst of clicks queues.
 const DefaultMaxCalls = 4
 
+// DefaultEditInterval is the least time between two edits of one message in
+// production: a message that a burst of clicks changes is edited at once,
+// then once a second with its latest state (Slack's chat.update allows about
+// fifty calls a minute per workspace; editing per click would be rate
+// limited for longer than this waits).
+const DefaultEditInterval = time.Second
+
 // Outbox sends outgoing chat calls through one FIFO queue per channel. It
 // honours rate limits (waits Retry-After and tries again), retries transient
 // failures with backoff, and coalesces queued calls with the same key into
@@ -76,12 +83,17 @@ type Outbox struct {
 	queues map[string]*queue
 	// last is when each queue's latest call started, kept past the queue
 	// itself so pacing holds when a queue empties between two calls.
-	last   map[string]time.Time
-	busy   int
-	idle   *sync.Cond
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	last map[string]time.Time
+	// lastKey is when the latest paced call with each key started
+	// (EnqueueEvery); later holds the calls waiting for their key's
+	// interval to pass.
+	lastKey map[string]time.Time
+	later   map[string]*later
+	busy    int
+	idle    *sync.Cond
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 type queue struct {
@@ -89,8 +101,15 @@ type queue struct {
 }
 
 type op struct {
-	key string
-	do  func(ctx context.Context) error
+	key   string
+	every time.Duration // the least time between two calls with key (EnqueueEvery)
+	do    func(ctx context.Context) error
+}
+
+// later is a call waiting for its key's interval before joining queue q.
+type later struct {
+	q  string
+	op *op
 }
 
 // NewOutbox returns an outbox; Close stops it.
@@ -111,7 +130,8 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 		cfg.MaxCalls = DefaultMaxCalls
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, last: map[string]time.Time{}, ctx: ctx, cancel: cancel,
+	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, last: map[string]time.Time{},
+		lastKey: map[string]time.Time{}, later: map[string]*later{}, ctx: ctx, cancel: cancel,
 		slots: make(chan struct{}, cfg.MaxCalls), calls: workers.New(time.Minute)}
 	o.idle = sync.NewCond(&o.mu)
 	return o
@@ -120,25 +140,79 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 // Enqueue adds a call to the queue named q. When a call with the same non-empty
 // key is still waiting in that queue, it is replaced by this one in place.
 func (o *Outbox) Enqueue(q, key string, do func(ctx context.Context) error) {
+	o.EnqueueEvery(q, key, 0, do)
+}
+
+// EnqueueEvery is Enqueue for a call that starts at least every after the
+// previous call with its key (one message's edits): enqueued sooner, it
+// waits out the rest of the interval outside its queue, where newer calls
+// with its key replace it. A message that a burst of clicks changes is then
+// edited at once and once per interval after, with its latest state, and
+// the other messages of its queue do not wait for it.
+func (o *Outbox) EnqueueEvery(q, key string, every time.Duration, do func(ctx context.Context) error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.ctx.Err() != nil {
 		return
 	}
+	p := &op{key: key, every: every, do: do}
+	if key != "" && every > 0 {
+		if l, ok := o.later[key]; ok {
+			l.op = p
+			return
+		}
+		if wait := o.lastKey[key].Add(every).Sub(o.cfg.Clock.Now()); wait > 0 && !o.queued(q, p) {
+			o.later[key] = &later{q: q, op: p}
+			o.busy++
+			o.wg.Add(1)
+			go o.wait(key, wait)
+			return
+		}
+	}
+	o.enqueue(q, p)
+}
+
+// queued replaces the call with p's key waiting in queue q by p, if there
+// is one. o.mu is held.
+func (o *Outbox) queued(q string, p *op) bool {
+	if qu := o.queues[q]; qu != nil {
+		for i, w := range qu.ops {
+			if w.key == p.key {
+				qu.ops[i] = p
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wait moves the call waiting for key's interval to its queue after d.
+func (o *Outbox) wait(key string, d time.Duration) {
+	defer o.wg.Done()
+	o.sleep(d)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	l := o.later[key]
+	delete(o.later, key)
+	if o.ctx.Err() == nil {
+		o.enqueue(l.q, l.op)
+	}
+	o.busy--
+	o.idle.Broadcast()
+}
+
+// enqueue adds p to queue q, replacing a waiting call with its key, and
+// starts the queue's drain when it has none. o.mu is held.
+func (o *Outbox) enqueue(q string, p *op) {
 	qu, running := o.queues[q]
 	if !running {
 		qu = &queue{}
 		o.queues[q] = qu
 	}
-	if key != "" {
-		for _, p := range qu.ops {
-			if p.key == key {
-				p.do = do
-				return
-			}
-		}
+	if p.key != "" && o.queued(q, p) {
+		return
 	}
-	qu.ops = append(qu.ops, &op{key: key, do: do})
+	qu.ops = append(qu.ops, p)
 	if !running {
 		o.busy++
 		o.wg.Add(1)
@@ -168,6 +242,9 @@ func (o *Outbox) drain(name string, qu *queue) {
 		qu.ops = qu.ops[1:]
 		if o.cfg.Interval > 0 {
 			o.last[name] = o.cfg.Clock.Now()
+		}
+		if p.key != "" && p.every > 0 {
+			o.startKey(p.key, p.every)
 		}
 		o.mu.Unlock()
 		o.run(name, p)
@@ -199,6 +276,20 @@ func (o *Outbox) pace(name string) {
 	if wait > 0 {
 		o.sleep(wait)
 	}
+}
+
+// startKey records that a call with key starts now, forgetting, when many
+// are kept, the keys whose interval has passed. o.mu is held.
+func (o *Outbox) startKey(key string, every time.Duration) {
+	now := o.cfg.Clock.Now()
+	if len(o.lastKey) > maxPacedQueues {
+		for k, t := range o.lastKey {
+			if now.Sub(t) >= every {
+				delete(o.lastKey, k)
+			}
+		}
+	}
+	o.lastKey[key] = now
 }
 
 // maxPacedQueues is how many queues' last calls are kept before those

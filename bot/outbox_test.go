@@ -180,6 +180,7 @@ func TestOutboxPacesAQueueThatEmptied(t *testing.T) {
 	o.Enqueue("C1", "", call("b"))
 	o.Enqueue("C2", "", call("other"))
 	waitTimer(t, clk)
+	waitFor(t, "the other channel's call", func() bool { return len(rec.list()) >= 2 })
 	if got := rec.list(); len(got) != 2 || got[1] != "other@00" {
 		t.Fatalf("calls = %v, want a and the other channel's at once, b waiting", got)
 	}
@@ -224,5 +225,47 @@ func TestOutboxBoundsCallsInProgressAndCoalescesWhileWaiting(t *testing.T) {
 	want := []string{"C1 card v1", "C2 card v3", "C2 summary"}
 	if got := rec.list(); !slices.Equal(got, want) {
 		t.Errorf("calls = %v, want %v", got, want)
+	}
+}
+
+// A message edited by a burst is edited at once, then once per interval
+// with its latest state; other messages of its channel do not wait for it.
+func TestOutboxEditsAMessageOncePerInterval(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	o := bot.NewOutbox(bot.OutboxConfig{Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(o.Close)
+	rec := &recorder{}
+	call := func(s string) func(context.Context) error {
+		return func(context.Context) error { rec.add(s + "@" + clk.Now().Format("05")); return nil }
+	}
+	edit := func(key, s string) { o.EnqueueEvery("C1", key, time.Second, call(s)) }
+	edit("card", "card v1")
+	flush(t, o)
+	for _, v := range []string{"v2", "v3", "v4"} {
+		edit("card", "card "+v)
+	}
+	edit("summary", "summary")
+	o.Enqueue("C1", "", call("notice"))
+	waitTimer(t, clk)
+	waitFor(t, "the calls not paced", func() bool { return len(rec.list()) >= 3 })
+	if got, want := rec.list(), []string{"card v1@00", "summary@00", "notice@00"}; !slices.Equal(got, want) {
+		t.Fatalf("calls = %v, want %v (the card's next edit waiting)", got, want)
+	}
+	clk.Advance(time.Second)
+	flush(t, o)
+	// The edit of 10:00:01 started the interval again.
+	edit("card", "card v5")
+	waitTimer(t, clk)
+	clk.Advance(time.Second)
+	flush(t, o)
+	want := []string{"card v1@00", "summary@00", "notice@00", "card v4@01", "card v5@02"}
+	if got := rec.list(); !slices.Equal(got, want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+	// An edit waiting when the outbox closes is abandoned, not run late.
+	edit("card", "card v6")
+	o.Close()
+	if got := rec.list(); len(got) != len(want) {
+		t.Fatalf("calls after close = %v", got)
 	}
 }

@@ -50,6 +50,10 @@ type PublisherConfig struct {
 	MaxClaims int
 	// Batch bounds the effects claimed per poll (default 100).
 	Batch int
+	// EditEvery is the least time between two edits of one summary or card,
+	// per platform (zero or missing: none). The edits owed meanwhile become
+	// one, of the run's latest state; the first post is never delayed.
+	EditEvery map[string]time.Duration
 }
 
 func (c PublisherConfig) withDefaults() PublisherConfig {
@@ -205,7 +209,11 @@ func (b *Publisher) enqueue(run *deploy.Run, o deploy.Owed) {
 	if o.Kind == deploy.EffectNotice {
 		ch = b.NoticeChannel(run.Channel)
 	}
-	b.out.Enqueue(p.Platform()+":"+ch, o.Item.ID, func(ctx context.Context) error {
+	var every time.Duration
+	if !postedOnce(o.Kind) {
+		every = b.pub.EditEvery[p.Platform()]
+	}
+	b.out.EnqueueEvery(p.Platform()+":"+ch, o.Item.ID, every, func(ctx context.Context) error {
 		return b.deliverRun(ctx, p, run, o)
 	})
 }

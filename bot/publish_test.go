@@ -120,6 +120,12 @@ func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 // records their effects, and dies before any reaches Slack.
 func (w *world) start(deliver bool) *process {
 	w.t.Helper()
+	return w.startWith(deliver, bot.PublisherConfig{})
+}
+
+// startWith starts a bot process whose publisher is tuned by effects.
+func (w *world) startWith(deliver bool, effects bot.PublisherConfig) *process {
+	w.t.Helper()
 	p := &process{w: w, count: &counter{}}
 	rdb := redis.NewClient(&redis.Options{Addr: w.redis.Addr()})
 	rdb.AddHook(p.count)
@@ -130,7 +136,8 @@ func (w *world) start(deliver bool) *process {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p.core, err = appcore.Build(appcore.Config{Store: store, Runbook: w.rb, Posters: []bot.Poster{poster}, Clock: w.clk, Logger: quiet(), NoticeChannel: noticeChannel})
+	p.core, err = appcore.Build(appcore.Config{Store: store, Runbook: w.rb, Posters: []bot.Poster{poster}, Clock: w.clk, Logger: quiet(), NoticeChannel: noticeChannel,
+		Effects: effects})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -275,6 +282,37 @@ func TestEffectsDeliveredOnceByTheWriter(t *testing.T) {
 		t.Errorf("the publisher claimed %d effects already delivered", n)
 	}
 	w.checkOnce(t, runID)
+}
+
+// With edits paced on Slack, clicks that change a card within the interval
+// are shown by one edit, of the latest state, when the interval has passed;
+// a new phase's card is posted at once meanwhile.
+func TestSlackEditsOfOneMessageArePaced(t *testing.T) {
+	w := newWorld(t, twoPhases)
+	p := w.startWith(true, bot.PublisherConfig{EditEvery: map[string]time.Duration{"slack": time.Second}})
+	runID := p.start(t)
+	p.flush(t)
+	card, ok := w.fake.Find(runChannel, "Release notes")
+	if !ok {
+		t.Fatalf("no prepare card\n%s", w.transcript())
+	}
+	edits := card.Edits
+	p.done(t, runID, "prepare", "review")
+	p.done(t, runID, "prepare", "notes")
+	waitTimer(t, w.clk)
+	waitFor(t, "the rollout card, posted while the prepare card's edit waits", func() bool {
+		_, ok := w.fake.Find(runChannel, "Ship it")
+		return ok
+	})
+	if c, _ := w.fake.Message(runChannel, card.TS); c.Edits != edits {
+		t.Fatalf("the prepare card was edited %d times within the interval, want none yet", c.Edits-edits)
+	}
+	w.clk.Advance(time.Second)
+	p.flush(t)
+	c, _ := w.fake.Message(runChannel, card.TS)
+	if c.Edits != edits+1 || strings.Count(c.Visible(), "bob") < 2 {
+		t.Fatalf("the prepare card: %d edits after the interval, want 1 showing both clicks:\n%s", c.Edits-edits, c.Visible())
+	}
 }
 
 // A process that applied a run's transitions dies before any message

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"deploybot/bot"
 	"deploybot/bot/console"
 	"deploybot/bot/discord"
 	slackfront "deploybot/bot/slack"
@@ -182,6 +183,10 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 			rc.Windows, rc.Notifier = src.Windows, src.Notifier
 			return Registry(rc)
 		},
+		// Slack and Discord rate-limit edits: a message is edited at most
+		// once a second there (the console's page takes every edit).
+		Effects: bot.PublisherConfig{EditEvery: map[string]time.Duration{
+			slackfront.Platform: bot.DefaultEditInterval, discord.PlatformName: bot.DefaultEditInterval}},
 		Clock: opt.Clock, Logger: opt.Logger, NoticeChannel: notice, WindowNoticeChannel: cfg.NoticeChannel,
 		Metrics: metrics, Registerer: reg, Exclusive: s.cfg.RedisURL.Reveal() == "", Workspaces: s.cfg.Workspaces})
 	if err != nil {
