@@ -221,6 +221,13 @@ func testApplyConflicts(t *testing.T, s deploy.Store) {
 			}
 		})
 	}
+	// A refused change leaves its write id unused: the writer that re-reads
+	// the run and tries again with it (as the engine does after a conflict)
+	// is applied, not answered "already applied".
+	apply(t, s, withWriteID(Update(r2, r3, "retried"), "behind"))
+	got, err := s.Run(ctx, "r1")
+	must(t, err)
+	equalRun(t, got, r3)
 }
 
 func testRaceFromSameRev(t *testing.T, s deploy.Store) {
