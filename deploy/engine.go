@@ -17,7 +17,10 @@ import (
 // WindowGate tells the engine whether a maintenance window is open for a
 // service in an environment; phases with `window: required` wait for one.
 type WindowGate interface {
-	IsOpen(ctx context.Context, service, env, release string, now time.Time) (bool, error)
+	// Window reports whether a window for service, env and release is open
+	// at now and, when none is, when the next one opens (nil: none known),
+	// so a waiting phase can say when, from one look at the windows.
+	Window(ctx context.Context, service, env, release string, now time.Time) (open bool, next *WindowAt, err error)
 }
 
 // RunStore is what the engine needs of the store: runs, their audit logs,

@@ -77,10 +77,10 @@ type gate struct {
 	open bool
 }
 
-func (g *gate) IsOpen(context.Context, string, string, string, time.Time) (bool, error) {
+func (g *gate) Window(context.Context, string, string, string, time.Time) (bool, *deploy.WindowAt, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.open, nil
+	return g.open, nil, nil
 }
 
 func (g *gate) set(open bool) {

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"context"
 	"time"
 
 	"deploybot/runbook"
@@ -164,12 +163,6 @@ type PhaseRun struct {
 type WindowAt struct {
 	Start time.Time `json:"start"`
 	Zone  string    `json:"zone,omitempty"`
-}
-
-// WindowPlanner is what a WindowGate may also tell: when the next window
-// for service, env and release opens (false when none is booked or recurring).
-type WindowPlanner interface {
-	NextWindow(ctx context.Context, service, env, release string, now time.Time) (WindowAt, bool, error)
 }
 
 // Approval records who judged a gate, when, and with what note.

@@ -381,7 +381,7 @@ func (t *txn) gateOpen(ctx context.Context) (bool, error) {
 	if !p.WindowOpened.IsZero() {
 		return true, nil // it opened once: the phase goes on even if it closed meanwhile
 	}
-	open, err := t.e.windows.IsOpen(ctx, t.run.Service, t.run.Env, t.run.Release, t.now)
+	open, next, err := t.e.windows.Window(ctx, t.run.Service, t.run.Env, t.run.Release, t.now)
 	if err != nil {
 		return false, fmt.Errorf("window gate: %w", err)
 	}
@@ -391,31 +391,18 @@ func (t *txn) gateOpen(ctx context.Context) (bool, error) {
 		t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Actor: System})
 	}
 	if !open {
-		t.noteNextWindow(ctx, p)
+		t.noteNextWindow(p, next)
 	}
 	return open, nil
 }
 
-// noteNextWindow records when the next window for the run opens, so the
-// waiting phase can say when; a failure to tell leaves what was known.
-func (t *txn) noteNextWindow(ctx context.Context, p *PhaseRun) {
-	wp, ok := t.e.windows.(WindowPlanner)
-	if !ok {
+// noteNextWindow records when the next window for the run opens (nil: none
+// known), so the waiting phase can say when.
+func (t *txn) noteNextWindow(p *PhaseRun, next *WindowAt) {
+	if (next == nil) == (p.NextWindow == nil) && (next == nil || (next.Start.Equal(p.NextWindow.Start) && next.Zone == p.NextWindow.Zone)) {
 		return
 	}
-	next, found, err := wp.NextWindow(ctx, t.run.Service, t.run.Env, t.run.Release, t.now)
-	if err != nil {
-		t.e.log.Warn("could not tell when the next window opens", "run_id", t.run.ID, "err", err)
-		return
-	}
-	var want *WindowAt
-	if found {
-		want = &next
-	}
-	if (want == nil) == (p.NextWindow == nil) && (want == nil || (want.Start.Equal(p.NextWindow.Start) && want.Zone == p.NextWindow.Zone)) {
-		return
-	}
-	p.NextWindow = want
+	p.NextWindow = next
 	t.dirty = true
 	t.emit(Event{Kind: EventStepChanged, Phase: p.ID, Actor: System})
 }

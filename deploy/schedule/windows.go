@@ -288,9 +288,9 @@ func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor
 	return nil
 }
 
-// IsOpen implements deploy.WindowGate: whether a scheduled window of
-// service in env or a recurring window of service is open at now (start
-// inclusive, end exclusive).
+// IsOpen reports whether a scheduled window of service in env or a
+// recurring window of service is open at now (start inclusive, end
+// exclusive).
 func (s *Calendar) IsOpen(ctx context.Context, service, env, release string, now time.Time) (bool, error) {
 	_, open, err := s.Open(ctx, service, env, release, now)
 	return open, err
@@ -351,11 +351,24 @@ func (s *Calendar) scan(ctx context.Context, service, env, release string, now t
 	return open, next, nil
 }
 
-var _ deploy.WindowPlanner = (*Calendar)(nil)
+// Window implements deploy.WindowGate from one scan: whether a window for
+// service in env is open at now and, when none is, when the next one
+// opens, in the zone it was booked in.
+func (s *Calendar) Window(ctx context.Context, service, env, release string, now time.Time) (bool, *deploy.WindowAt, error) {
+	open, next, err := s.scan(ctx, service, env, release, now)
+	switch {
+	case err != nil:
+		return false, nil, fmt.Errorf("window gate: %w", err)
+	case open != nil:
+		return true, nil, nil
+	case next == nil:
+		return false, nil, nil
+	}
+	return false, &deploy.WindowAt{Start: next.start, Zone: next.zone}, nil
+}
 
-// NextWindow implements deploy.WindowPlanner: when the next window that
-// applies to service, env and release opens (after now), in the zone it
-// was booked in.
+// NextWindow reports when the next window that applies to service, env and
+// release opens (after now), in the zone it was booked in.
 func (s *Calendar) NextWindow(ctx context.Context, service, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
 	_, next, err := s.scan(ctx, service, env, release, now)
 	if err != nil {
