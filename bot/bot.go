@@ -199,10 +199,6 @@ func New(cfg Config) *Bot {
 // from it.
 func (b *Bot) Grammar() commands.Grammar { return b.grammar }
 
-// Runbook returns the runbook new runs start with (the fronts read its
-// approvers and operators).
-func (b *Bot) Runbook() *runbook.Runbook { return b.e.Runbook() }
-
 // Services returns the runbooks of the services the bot deploys.
 func (b *Bot) Services() *runbook.Catalog { return b.e.Services() }
 

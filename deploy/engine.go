@@ -122,15 +122,6 @@ func NewEngine(cfg Config) *Engine {
 	return e
 }
 
-// Runbook returns the runbook of the only service, or of the first (by
-// name) when there are several: callers that deploy should use Services.
-func (e *Engine) Runbook() *runbook.Runbook {
-	if rb, ok := e.services.Only(); ok {
-		return rb
-	}
-	return e.services.All()[0]
-}
-
 // Services returns the runbooks of the services the engine deploys.
 func (e *Engine) Services() *runbook.Catalog { return e.services }
 

@@ -194,7 +194,8 @@ func TestPlanDescribesWithoutRunning(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
 	h, _ := newExecutor(t, `["touch", "`+marker+`", "{{ .Version }}"]`, "1m")
 	reg, _ := adapters.NewRegistry(shell.New(shell.Config{}))
-	plan, err := deploy.Plan(h.e.Runbook(), reg, adapters.Vars{Version: "v2.0", Env: "staging"})
+	rb, _ := h.e.Services().Only()
+	plan, err := deploy.Plan(rb, reg, adapters.Vars{Version: "v2.0", Env: "staging"})
 	if err != nil {
 		t.Fatal(err)
 	}
