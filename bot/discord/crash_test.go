@@ -2,6 +2,7 @@ package discord_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,13 @@ type crashWorld struct {
 
 func newCrashWorld(t *testing.T) *crashWorld {
 	t.Helper()
-	rb, err := runbook.Parse("tiny.yaml", []byte(crashRunbook), nil)
+	return newCrashWorldWith(t, crashRunbook)
+}
+
+// newCrashWorldWith is newCrashWorld with the runbook src.
+func newCrashWorldWith(t *testing.T, src string) *crashWorld {
+	t.Helper()
+	rb, err := runbook.Parse("tiny.yaml", []byte(src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,5 +288,97 @@ func TestATextNoticeTheDeadProcessPostedIsNotRepeated(t *testing.T) {
 	}
 	if posts := w.fake.CallCount(discordfake.RouteCreateMessage); posts != 2 {
 		t.Errorf("%d posts, want 2 (the dead process's and the repeat)", posts)
+	}
+}
+
+// askRunbook: one manual step, then the approval of a named approver,
+// whose request expires after ten minutes.
+const askRunbook = `
+name: gated
+approvers: ["600000000000000001"]
+phases:
+  - id: prepare
+    title: Prepare
+    approval_timeout: 10m
+    steps:
+      - id: review
+        title: Review
+  - id: rollout
+    title: Roll out
+    approval: false
+    steps:
+      - id: deploy
+        title: Ship it
+`
+
+// askKey is the key of the request for approval of run's phase that is
+// open now: one per request, by when it started.
+func askKey(t *testing.T, run *deploy.Run, phase string) string {
+	t.Helper()
+	i := run.FindPhase(phase)
+	if i < 0 || run.Phases[i].AwaitingSince.IsZero() {
+		t.Fatalf("run %s: phase %q awaits no approval", run.ID, phase)
+	}
+	f := deploy.Effect{Kind: deploy.EffectAsk, RunID: run.ID, Phase: phase, Key: fmt.Sprintf("%s:%d", phase, run.Phases[i].AwaitingSince.UnixMilli())}
+	return run.ID + ":" + discord.PlatformName + ":" + f.Slot()
+}
+
+// TestAnAskTheDeadProcessPostedIsAdoptedPastTheNonceWindow: a process
+// records the request for approval of a phase, Discord accepts its post,
+// and the process dies before it records the reference. The next process
+// comes back after Discord stopped remembering the nonce: it finds the
+// request by what it shows and adopts it, so the approver is asked once.
+// The request then expires and is made again by a process that dies before
+// it posts: the renewed request is another message, posted, not taken for
+// the first.
+func TestAnAskTheDeadProcessPostedIsAdoptedPastTheNonceWindow(t *testing.T) {
+	w := newCrashWorldWith(t, askRunbook)
+	ctx := t.Context()
+	dead := w.process(false)
+	run := w.start(dead, "")
+	w.done(dead, run.ID, "prepare", "review")
+	run, err := dead.Engine.Get(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := run.Phases[0].AwaitingSince
+	ask := bot.AskApprovers(run, 0)
+	if _, err := posterOn(t, w.fake).Post(ctx, runChannel, "", bot.Message{Notice: &ask, Key: askKey(t, run, "prepare")}); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(discordfake.NonceWindow + time.Minute) // Discord no longer knows the nonce
+
+	asks := func() int { return w.count(runChannel, "<@600000000000000001>", "ready for your approval") }
+	live := w.process(true)
+	lists := w.fake.CallCount(discordfake.RouteListMessages)
+	w.poll(live)
+	if n := asks(); n != 1 {
+		t.Fatalf("%d requests for approval in the channel, want 1 (the dead process's, adopted)\n%s", n, w.transcript())
+	}
+	if w.fake.CallCount(discordfake.RouteListMessages) == lists {
+		t.Error("the next process never looked for the request the dead process posted")
+	}
+
+	// The request expires; a process asks again and dies before it posts.
+	w.clk.Advance(10 * time.Minute)
+	if _, err := live.Engine.Expire(ctx, deploy.ExpiryItem{RunID: run.ID, Phase: "prepare", Since: first}); err != nil {
+		t.Fatal(err)
+	}
+	w.poll(live)
+	again := w.process(false)
+	id := strings.Join([]string{string(deploy.ActRequestApproval), run.ID, "prepare", ""}, ":")
+	if r := again.Bot.Click(ctx, bot.Click{Platform: discord.PlatformName, Channel: runChannel, Actor: anaActor, ButtonID: id, RequestID: "request-again"}); r.Text != "" {
+		t.Fatalf("Request approval: %q", r.Text)
+	}
+	if run, err = again.Engine.Get(ctx, run.ID); err != nil || run.Phases[0].AwaitingSince.Equal(first) {
+		t.Fatalf("the request was not made again: %v", err)
+	}
+	lists = w.fake.CallCount(discordfake.RouteListMessages)
+	w.poll(live)
+	if w.fake.CallCount(discordfake.RouteListMessages) == lists {
+		t.Error("the renewed request was never looked for")
+	}
+	if n := asks(); n != 2 {
+		t.Fatalf("%d requests for approval in the channel, want 2 (the first and the renewed one)\n%s", n, w.transcript())
 	}
 }

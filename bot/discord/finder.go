@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -32,16 +34,16 @@ const findLimit = 100
 // enforce_nonce (post.go). Find covers the time after that. Discord
 // documents the nonce in the Message Create event only, not on the messages
 // Get Channel Messages returns, so Find matches what the bot's messages
-// show anyway (nothing is added for it), in their embed: the summary's
-// footer "run RUN" (an embed with fields, no content), a phase card's
-// "run RUN · phase PHASE · …", the report's "run RUN" (an embed with a
-// title and no fields), a run notice's "run RUN[ · audit …]" under its
-// text, with the colour of its kind (a run has one notice of each kind).
-// Only messages whose author is the bot itself count. Requests for
-// approval show nothing that tells one from another of the same run: for
-// them Find answers "" without a call, and the nonce window is what keeps
-// them from repeating. replyTo is not needed: on Discord replies are
-// messages of the channel.
+// show, in their embed: the summary's footer "run RUN" (an embed with
+// fields, no content), a phase card's "run RUN · phase PHASE · …", the
+// report's "run RUN" (an embed with a title and no fields), a run notice's
+// "run RUN[ · audit …]" under its text, with the colour of its kind (a run
+// has one notice of each kind), a request for approval's "run RUN ·
+// approval of phase PHASE · requested …" (askFooter: the one footer
+// rendered from the key, so a renewed request is never taken for an
+// earlier one). Only messages whose author is the bot itself count. For a slot whose message shows nothing to tell
+// it by, Find answers "" without a call. replyTo is not needed: on Discord
+// replies are messages of the channel.
 func (f *Poster) Find(ctx context.Context, channel, _, key string) (string, error) {
 	match := matcher(key)
 	if match == nil {
@@ -184,6 +186,15 @@ func matcher(key string) func(listed) bool {
 			text, ok := m.footer()
 			return ok && m.Content != "" && (text == runFooter || strings.HasPrefix(text, runFooter+" · ")) && m.Embeds[0].Color == color
 		}
+	case strings.HasPrefix(slot, "ask:"):
+		_, want, ok := askFooter(key)
+		if !ok {
+			return nil
+		}
+		return func(m listed) bool {
+			text, ok := m.footer()
+			return ok && m.Content != "" && (text == want || strings.HasPrefix(text, want+" · "))
+		}
 	case strings.HasPrefix(slot, "phase:") && len(slot) > len("phase:"):
 		prefix := runFooter + " · phase " + strings.TrimPrefix(slot, "phase:") + " · "
 		return func(m listed) bool {
@@ -192,4 +203,30 @@ func matcher(key string) func(listed) bool {
 		}
 	}
 	return nil
+}
+
+// askFooter returns the run of the request for approval whose message key
+// is key (RUN:discord:ask:PHASE:MS, MS the Unix milliseconds at which the
+// request started) and the footer that tells it apart, "run RUN · approval
+// of phase PHASE · requested 2006-01-02 15:04:05.000 UTC": the renderer
+// shows it and Find matches it. No two requests of a run share both phase
+// and start (a renewed request starts later). ok is false
+// for any other key, and for a footer longer than Discord keeps.
+func askFooter(key string) (run, footer string, ok bool) {
+	run, slot, ok := strings.Cut(key, ":"+PlatformName+":")
+	rest, isAsk := strings.CutPrefix(slot, "ask:")
+	i := strings.LastIndexByte(rest, ':')
+	if !ok || !isAsk || run == "" || i <= 0 {
+		return "", "", false
+	}
+	ms, err := strconv.ParseInt(rest[i+1:], 10, 64)
+	if err != nil || ms <= 0 {
+		return "", "", false
+	}
+	at := time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05.000 UTC")
+	footer = "run " + run + " · approval of phase " + rest[:i] + " · requested " + at
+	if utf8.RuneCountInString(footer) > maxFooter {
+		return "", "", false
+	}
+	return run, footer, true
 }

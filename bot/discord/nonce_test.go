@@ -2,6 +2,7 @@ package discord_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,9 @@ func TestARepeatedPostShowsTheNewerState(t *testing.T) {
 // TestFindTellsTheBotsMessagesApart: past the nonce window, Find finds the
 // summary, each phase card, the report and the run's notices by what they
 // show, among the other messages of the same run and of another run, and
-// only the bot's own; requests for approval are not looked for (no call).
+// only the bot's own; a request for approval by its phase and when it
+// started, so a renewed request is not taken for the first. A slot whose
+// message shows nothing to tell it by is not looked for (no call).
 func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 	w := newCrashWorld(t)
 	dead := w.process(false)
@@ -183,6 +186,13 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 	want["notice:completion"] = post("", bot.Message{Notice: &done, Key: key("notice:completion")})
 	rep := deploy.BuildRunReport(run, nil, now)
 	want["report"] = post(want["summary"], bot.Message{Report: &rep, Key: key("report")})
+	// Two requests for approval of one phase, the second renewed after the
+	// first expired: each is its own message.
+	ask := bot.AskApprovers(run, 0)
+	for _, at := range []time.Time{now, now.Add(10*time.Minute + time.Millisecond)} {
+		slot := fmt.Sprintf("ask:prepare:%d", at.UnixMilli())
+		want[slot] = post(want["summary"], bot.Message{Notice: &ask, Key: key(slot)})
+	}
 	// The other run's summary and cards, newer: not this run's.
 	os := bot.BuildSummary(other, now)
 	osRef := post("", bot.Message{Summary: &os, Key: other.ID + ":discord:summary"})
@@ -212,8 +222,11 @@ func TestFindTellsTheBotsMessagesApart(t *testing.T) {
 	if got, err := p.Find(ctx, runChannel, "", key("notice:rollback")); err != nil || got != "" {
 		t.Errorf("Find of a notice never posted = %q, %v; want nothing", got, err)
 	}
+	if got, err := p.Find(ctx, runChannel, "", key(fmt.Sprintf("ask:prepare:%d", now.Add(time.Millisecond).UnixMilli()))); err != nil || got != "" {
+		t.Errorf("Find of a request never posted = %q, %v; want nothing", got, err)
+	}
 	lists := w.fake.CallCount(discordfake.RouteListMessages)
-	for _, slot := range []string{"ask:prepare:1", "notice:unknown"} {
+	for _, slot := range []string{"ask:prepare", "notice:unknown"} {
 		if got, err := p.Find(ctx, runChannel, "", key(slot)); err != nil || got != "" {
 			t.Errorf("Find(%s) = %q, %v; want nothing (nothing tells it apart)", slot, got, err)
 		}

@@ -61,7 +61,7 @@ func render(m bot.Message) rendered {
 	case m.Card != nil:
 		r = renderCard(*m.Card)
 	case m.Notice != nil:
-		r = renderNotice(*m.Notice)
+		r = renderNotice(*m.Notice, m.Key)
 	case m.Report != nil:
 		r = renderReport(*m.Report)
 	default:
@@ -312,7 +312,9 @@ func stepList(steps []bot.StepLine, budget int) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func renderNotice(n bot.Notice) rendered {
+// renderNotice renders a notice; key is its message's key (bot.Message.Key),
+// which a request for approval shows in its footer (askFooter).
+func renderNotice(n bot.Notice, key string) rendered {
 	head := n.Title
 	if i := noticeIcon(n.Icon); i != "" {
 		head = i + " " + head
@@ -334,6 +336,9 @@ func renderNotice(n bot.Notice) rendered {
 	e.Description = truncate(strings.Join(n.Lines, "\n"), maxDescription)
 	if n.RunID != "" {
 		e.Footer = &discordgo.MessageEmbedFooter{Text: "run " + n.RunID}
+		if run, text, ok := askFooter(key); ok && n.Kind == bot.NoticeAsk && run == n.RunID {
+			e.Footer.Text = text // which request it is, for Find
+		}
 		if a := n.AuditLine(); a != "" { // the audit head ends the notice
 			e.Footer.Text += " · " + a
 		}

@@ -311,7 +311,11 @@ func TestRenderNotice(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			golden(t, render(bot.Message{Notice: &tc.notice}))
+			m := bot.Message{Notice: &tc.notice}
+			if tc.notice.Kind == bot.NoticeAsk { // the footer tells which request it is
+				m.Key = fmt.Sprintf("%s:%s:ask:code:%d", tc.notice.RunID, PlatformName, t0.Add(6*time.Minute+123*time.Millisecond).UnixMilli())
+			}
+			golden(t, render(m))
 		})
 	}
 }
