@@ -60,10 +60,24 @@ type StatsIndex interface {
 	StatsSince(ctx context.Context, since time.Time) ([]StatsEntry, error)
 }
 
+// StatsWriter puts entries in the stats index outside a run change: what
+// `deploybot stats rebuild` writes for runs that ended before the index
+// existed. deploy.Store provides it.
+type StatsWriter interface {
+	// PutStats writes entries in one atomic step, each replacing the
+	// entry its run had (one entry per run id, so writing the same entries
+	// again changes nothing). An entry without a run id is refused and
+	// nothing is written.
+	PutStats(ctx context.Context, entries ...StatsEntry) error
+}
+
 // StatsEntryOf returns the index entry of a run that ended or was deployed.
 // A run of a runbook that marks no production phase counts as having
 // reached production unless it was aborted (it deploys to its environment
-// as a whole, as CanRollBack assumes).
+// as a whole, as CanRollBack assumes). The waits of follow-up phases are
+// left out: the entry is written when the run is deployed, before any of
+// them is approved, so a run recomputed after its follow-ups (a rebuild)
+// gets the entry it was given then.
 func StatsEntryOf(r *Run) StatsEntry {
 	e := StatsEntry{
 		RunID: r.ID, Service: r.Service, Env: r.Env, Release: r.Release, Workspace: r.Workspace,
@@ -87,11 +101,25 @@ func StatsEntryOf(r *Run) StatsEntry {
 		if p.ID == RollbackPhaseID || p.Approval == nil || p.AwaitingSince.IsZero() || p.Approval.By.ID == System.ID {
 			continue
 		}
+		if i < len(r.Runbook.Phases) && r.Runbook.Phases[i].FollowUp {
+			continue
+		}
 		if w := p.Approval.At.Sub(p.AwaitingSince); w >= 0 {
 			e.Waits = append(e.Waits, ApprovalWait{Phase: p.ID, Wait: w})
 		}
 	}
 	return e
+}
+
+// IndexedStats returns the index entry a stored run is owed (StatsEntryOf)
+// and true when the run ended or was deployed; a live run is owed none yet.
+// It is what the ending transition wrote, or would have written had the
+// index existed then.
+func IndexedStats(r *Run) (StatsEntry, bool) {
+	if r.Status.Live() {
+		return StatsEntry{}, false
+	}
+	return StatsEntryOf(r), true
 }
 
 // statsOnEnd returns the index entry owed by a transition that takes a run

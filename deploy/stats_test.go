@@ -311,6 +311,25 @@ func TestStatsEntryOf(t *testing.T) {
 			t.Errorf("entry:\n got  %+v\n want %+v", e, want)
 		}
 	})
+	t.Run("a run recomputed after its follow-ups gets the entry it was given when deployed", func(t *testing.T) {
+		gates := func(r *deploy.Run) {
+			r.Ended = T.Add(40 * m)
+			r.Phases[0].Started, r.Phases[0].AwaitingSince = T, T.Add(5*m)
+			r.Phases[0].Approval = &deploy.Approval{By: bob, At: T.Add(12 * m)}
+			r.Phases[1].Started, r.Phases[1].AwaitingSince = T.Add(12*m), T.Add(30*m)
+			r.Phases[1].Approval = &deploy.Approval{By: bob, At: T.Add(40 * m)}
+		}
+		deployed := run(deploy.StatusDeployed, gates)
+		completed := run(deploy.StatusCompleted, func(r *deploy.Run) {
+			gates(r)
+			r.Updated = T.Add(3 * time.Hour)
+			r.Phases[2].Started, r.Phases[2].AwaitingSince = T.Add(40*m), T.Add(2*time.Hour)
+			r.Phases[2].Approval = &deploy.Approval{By: bob, At: T.Add(3 * time.Hour)} // the follow-up gate
+		})
+		if !reflect.DeepEqual(completed, deployed) {
+			t.Errorf("entry after the follow-ups:\n got  %+v\n want %+v (the one written when it was deployed)", completed, deployed)
+		}
+	})
 	t.Run("gates the bot passed and the rollback phase are no approval waits", func(t *testing.T) {
 		e := run(deploy.StatusRolledBack, func(r *deploy.Run) {
 			r.Service, r.Ended = "payments", T.Add(time.Hour)

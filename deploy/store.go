@@ -185,6 +185,8 @@ type Store interface {
 	CurrentVersion(ctx context.Context, service, env string) (string, error)
 	// StatsIndex reads the entries Change.Stats wrote.
 	StatsIndex
+	// StatsWriter writes entries outside a run change (a rebuild).
+	StatsWriter
 	// OrgAuditStore keeps the org audit chain (freezes, windows) and
 	// writes a freeze or window change atomically with its entry.
 	OrgAuditStore

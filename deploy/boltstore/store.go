@@ -353,6 +353,26 @@ func putStats(tx *bolt.Tx, e deploy.StatsEntry) error {
 	return ends.Put(append(timeKey(e.Ended), e.RunID...), []byte(e.RunID))
 }
 
+// PutStats implements deploy.Store in one write transaction.
+func (s *Store) PutStats(ctx context.Context, entries ...deploy.StatsEntry) error {
+	for _, e := range entries {
+		if e.RunID == "" {
+			return errors.New("boltstore put stats: an entry without a run id")
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return s.update(ctx, "put stats", func(tx *bolt.Tx) error {
+		for _, e := range entries {
+			if err := putStats(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // StatsSince implements deploy.Store.
 func (s *Store) StatsSince(ctx context.Context, since time.Time) ([]deploy.StatsEntry, error) {
 	out := []deploy.StatsEntry{}

@@ -342,6 +342,35 @@ func (s *Store) StatsSince(ctx context.Context, since time.Time) ([]deploy.Stats
 	return out, nil
 }
 
+// PutStats implements deploy.Store in one MULTI: each entry's JSON in the
+// stats:runs hash and its end in the stats:ended zset, replacing what the
+// run had. Both keys carry the store's prefix, so in Redis Cluster they
+// share its hash tag's slot.
+func (s *Store) PutStats(ctx context.Context, entries ...deploy.StatsEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	docs := make([]any, 0, 2*len(entries))
+	ends := make([]redis.Z, 0, len(entries))
+	for _, e := range entries {
+		if e.RunID == "" {
+			return errors.New("redisstore put stats: an entry without a run id")
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("redisstore put stats %s: %w", e.RunID, err)
+		}
+		docs = append(docs, e.RunID, b)
+		ends = append(ends, redis.Z{Score: float64(ms(e.Ended)), Member: e.RunID})
+	}
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.k.statsRuns(), docs...)
+		p.ZAdd(ctx, s.k.statsEnded(), ends...)
+		return nil
+	})
+	return wrap("put stats", err)
+}
+
 // EnvHolder implements deploy.Store. A lock left behind by a finished run counts as free.
 func (s *Store) EnvHolder(ctx context.Context, service, env string) (string, error) {
 	id, err := s.sc.envHolder.Run(ctx, s.c, []string{s.k.serviceLock(service, env), s.k.envLock(env)}, s.k.runPrefix()).Text()

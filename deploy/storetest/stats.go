@@ -231,3 +231,52 @@ func testStatsHistory(t *testing.T, s deploy.Store) {
 			all.Runs, all.Deployments, all.Failed, all.Production, all.Restore.N, all.Unrestored)
 	}
 }
+
+// testPutStats: PutStats writes index entries for runs stored without
+// them (a rebuild), one per run id: writing the same entries again changes
+// nothing, a recomputed entry replaces the one there (its end moves in
+// StatsSince too), and a batch holding an entry without a run id writes
+// nothing.
+func testPutStats(t *testing.T, s deploy.Store) {
+	ctx := t.Context()
+	// Runs ended without an index entry, as an older deploybot stored them.
+	var want []deploy.StatsEntry
+	for i, st := range []deploy.Status{deploy.StatusCompleted, deploy.StatusRolledBack, deploy.StatusAborted} {
+		r := SampleRun(fmt.Sprintf("old%d", i), "production", t0.Add(time.Duration(i)*time.Hour))
+		apply(t, s, Create(r, false))
+		end := Finish(r, st)
+		apply(t, s, Update(r, end, "end"))
+		want = append(want, deploy.StatsEntryOf(end))
+	}
+	checkEntries(t, "the index before the rebuild", statsSince(t, s, time.Time{}))
+
+	must(t, s.PutStats(ctx)) // nothing to write
+	must(t, s.PutStats(ctx, want[2], want[0], want[1]))
+	checkEntries(t, "the index after the rebuild", statsSince(t, s, time.Time{}), want...)
+	must(t, s.PutStats(ctx, want...))
+	checkEntries(t, "the index after a second rebuild", statsSince(t, s, time.Time{}), want...)
+
+	t.Run("an entry written again replaces the run's", func(t *testing.T) {
+		moved := want[0]
+		moved.Ended, moved.Outcome = want[2].Ended.Add(time.Hour), deploy.OutcomeAborted
+		must(t, s.PutStats(ctx, moved))
+		checkEntries(t, "the index after the replacement", statsSince(t, s, time.Time{}), want[1], want[2], moved)
+		checkEntries(t, "entries since just after the old end", statsSince(t, s, want[0].Ended.Add(time.Millisecond)), want[1], want[2], moved)
+		checkEntries(t, "entries since the new end", statsSince(t, s, moved.Ended), moved)
+		must(t, s.PutStats(ctx, want[0]))
+		checkEntries(t, "the index after putting it back", statsSince(t, s, time.Time{}), want...)
+	})
+	t.Run("a batch with an entry without a run id writes nothing", func(t *testing.T) {
+		fresh := statsEntry("new1", "staging", deploy.OutcomeCompleted, t0, t0.Add(10*time.Hour))
+		if err := s.PutStats(ctx, fresh, deploy.StatsEntry{Ended: t0}); err == nil {
+			t.Fatal("PutStats with an entry without a run id succeeded")
+		}
+		checkEntries(t, "the index after the refusal", statsSince(t, s, time.Time{}), want...)
+	})
+	t.Run("entries written by a change and by PutStats are one index", func(t *testing.T) {
+		e := statsEntry("live1", "staging", deploy.OutcomeCompleted, t0.Add(-2*time.Hour), t0.Add(-time.Hour))
+		seed(t, s, e)
+		must(t, s.PutStats(ctx, e))
+		checkEntries(t, "the index", statsSince(t, s, time.Time{}), append([]deploy.StatsEntry{e}, want...)...)
+	})
+}

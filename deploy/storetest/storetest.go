@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) deploy.Store) {
 		{"CurrentVersion", testCurrentVersion},
 		{"StatsIndex", testStatsIndex},
 		{"StatsHistory", testStatsHistory},
+		{"PutStats", testPutStats},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

@@ -37,6 +37,8 @@ const usage = `usage:
   deploybot audit verify [RUN…|org]     verify the audit hash chains: every run's and the org chain (freezes, windows);
                                         exit 1 naming the first entry that does not hold
   deploybot audit export [--since DATE] [RUN…|org]  print the audit log as JSON Lines
+  deploybot stats rebuild               write the delivery-metrics index from the stored runs (once, after upgrading
+                                        from a version without delivery metrics; running it again changes nothing)
   deploybot version                     print the version`
 
 // Main runs the command line and returns the exit code.
@@ -54,6 +56,8 @@ func Main(ctx context.Context, env Env) int {
 		return runbookShow(env, args[2:])
 	case args[0] == "audit":
 		return auditMain(ctx, env, args[1:])
+	case args[0] == "stats":
+		return statsMain(ctx, env, args[1:])
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprintln(env.Stdout, usage)
 		return exitOK
