@@ -315,6 +315,30 @@ func TestSlackEditsOfOneMessageArePaced(t *testing.T) {
 	}
 }
 
+// A process dies while a card's edit waits for its pace: the effect is
+// still owed in the store, and another process delivers it.
+func TestAnEditWaitingForItsPaceSurvivesACrash(t *testing.T) {
+	w := newWorld(t, twoPhases)
+	p := w.startWith(true, bot.PublisherConfig{EditEvery: map[string]time.Duration{"slack": time.Second}})
+	runID := p.start(t)
+	p.flush(t)
+	card, ok := w.fake.Find(runChannel, "Release notes")
+	if !ok {
+		t.Fatalf("no prepare card\n%s", w.transcript())
+	}
+	p.done(t, runID, "prepare", "review")
+	waitTimer(t, w.clk)
+	p.core.Outbox.Close() // the process dies with the edit waiting
+	live := w.start(true)
+	if n := live.poll(t, w); n == 0 {
+		t.Fatal("nothing was owed after the crash")
+	}
+	c, _ := w.fake.Message(runChannel, card.TS)
+	if c.Edits != card.Edits+1 || !strings.Contains(c.Visible(), "bob") {
+		t.Fatalf("the prepare card after the crash (%d edits):\n%s", c.Edits-card.Edits, c.Visible())
+	}
+}
+
 // A process that applied a run's transitions dies before any message
 // reaches Slack; a second process delivers the announcement, the summary,
 // the cards and the completion notice, each exactly once, showing the
