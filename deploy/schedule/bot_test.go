@@ -156,8 +156,8 @@ func newWorld(t *testing.T) *world {
 	return newWorldOver(t, func(s deploy.Store) deploy.Store { return s })
 }
 
-// newWorldOver is newWorld over wrap(the store).
-func newWorldOver(t *testing.T, wrap func(deploy.Store) deploy.Store) *world {
+// newWorldOver is newWorld over wrap(the store), its runbook changed by edits.
+func newWorldOver(t *testing.T, wrap func(deploy.Store) deploy.Store, edits ...func(*runbook.Runbook)) *world {
 	t.Helper()
 	srv := testkit.Redis(t)
 	rs, err := redisstore.Open(srv.URL(), srv.Prefix(t))
@@ -168,6 +168,9 @@ func newWorldOver(t *testing.T, wrap func(deploy.Store) deploy.Store) *world {
 	store := wrap(rs)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rb := &runbook.Runbook{Name: "tiny", Approvers: []string{"U0CAROL"}, Phases: []runbook.Phase{{ID: "go", Title: "Go", Window: runbook.WindowRequired, Steps: []runbook.Step{{ID: "check", Title: "Check"}}}}}
+	for _, edit := range edits {
+		edit(rb)
+	}
 	w := &world{clk: clock.NewFake(now), poster: &poster{}}
 	cal := schedule.NewCalendar(schedule.CalendarConfig{Store: store, Runbook: rb, Clock: w.clk, Logger: log})
 	w.engine = deploy.NewEngine(deploy.Config{Store: store, Runbook: rb, Clock: w.clk, Logger: log, Windows: cal})
@@ -321,6 +324,33 @@ func TestReminderWhoseRecordFailedIsSentByTheNextScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := w.poster.all(); len(got) != 1 || got[0] != "C-notices: ⏰ Maintenance window for tiny v1.4 opens in 1h 00m" {
+		t.Fatalf("posted %q, want the 1h reminder once", got)
+	}
+}
+
+// The same for a recurring window in the first day of a process, when its
+// notices take the claim older versions took too before their record: the
+// claim this process took is its own, so the next scan still records and
+// posts the reminder, once.
+func TestRecurringReminderWhoseRecordFailedIsSentByTheNextScan(t *testing.T) {
+	flaky := &failFirstRecord{}
+	w := newWorldOver(t, func(s deploy.Store) deploy.Store { flaky.Store = s; return flaky }, func(rb *runbook.Runbook) {
+		rb.Windows = []runbook.RecurringWindow{{Cron: "0 12 * * *", Duration: runbook.Duration(time.Hour)}}
+	})
+	ctx := t.Context()
+	w.clk.Set(time.Date(2030, 6, 3, 11, 0, 0, 0, time.UTC))
+	if err := w.sched.Tick(ctx); err == nil {
+		t.Error("the scan whose record failed reported no error")
+	}
+	for range 2 {
+		if err := w.sched.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.bot.Outbox().Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.poster.all(); len(got) != 1 || !strings.Contains(got[0], "opens in 1h 00m") {
 		t.Fatalf("posted %q, want the 1h reminder once", got)
 	}
 }

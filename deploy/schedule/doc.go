@@ -19,8 +19,13 @@
 // timers: each Tick reads the windows, computes which notices are due at the
 // injected clock's time, and takes a once-only claim on each notice
 // occurrence in the store (keyed on the occurrence: window and start time
-// plus the reminder offset), so several processes sharing one store send
-// each notice exactly once. With OnceNotices (the bot's publisher) the claim
+// plus the reminder offset; a recurring window by its service and its
+// definition, the same whether the service is alone or one of several, so
+// adding a service re-sends nothing), so several processes sharing one store
+// send each notice exactly once. Older versions keyed a lone service's
+// recurring windows without the service; a process claims those keys too
+// for the occurrences whose notices fall due within a day of its start (see
+// Scheduler.legacyKey), so an upgrade re-sends nothing either. With OnceNotices (the bot's publisher) the claim
 // and the notice's durable record are one atomic write
 // (deploy.Store.ScheduleOnce), so a crash cannot leave a notice claimed but
 // unrecorded, and a failed write is retried by the next scan; notices that

@@ -20,7 +20,10 @@ type recurrence struct {
 	loc   *time.Location
 	zone  string // the zone name as written ("" means UTC)
 	dur   time.Duration
-	key   string // stable identity of the definition, for claim keys
+	key   string // stable identity of the service and definition, for claim keys
+	// legacy is the key older versions claimed a lone service's notices
+	// under ("" when another service defines the same window); see keyRecurrences.
+	legacy string
 	// service is the service whose runbook defines the window.
 	service string
 	// warned is set once a scan left occurrences out (guarded by Scheduler.mu).

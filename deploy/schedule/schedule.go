@@ -39,6 +39,10 @@ const (
 	scanTimeout = time.Minute
 	// claimPrefix prefixes the scheduler's once-only claim keys in the store.
 	claimPrefix = "schedule:"
+	// legacyGrace is how long after a process starts older processes may
+	// still be running beside it (a rolling upgrade), taking a lone
+	// service's claims under their unprefixed keys (see legacyKey).
+	legacyGrace = Lookback
 	// WindowsRefresh is how long a scan trusts the windows it read: windows
 	// booked or cancelled through another process are seen within it (this
 	// process's own bookings at once).
@@ -109,7 +113,6 @@ func NewCalendar(cfg CalendarConfig) *Calendar {
 		c.log = slog.Default()
 	}
 	c.log = c.log.With("component", "calendar")
-	several := c.services.Len() > 1
 	for _, rb := range c.services.All() {
 		for _, w := range rb.Windows {
 			r, err := parseRecurrence(w)
@@ -118,14 +121,40 @@ func NewCalendar(cfg CalendarConfig) *Calendar {
 				continue
 			}
 			r.service = rb.Service()
-			if several {
-				// Two services may recur alike: their notices are their own.
-				r.key = r.service + ":" + r.key
-			}
 			c.recs = append(c.recs, r)
 		}
 	}
+	keyRecurrences(c.recs)
 	return c
+}
+
+// keyRecurrences gives each recurring window its claim identity: its
+// service, then its definition ("checkout:rec-1a2b3c4d"), whether the
+// service is alone or one of several, so adding or removing a service
+// changes no other service's claim keys (two services may recur alike:
+// their notices are their own).
+//
+// Before, a single service's keys had no service prefix ("rec-1a2b3c4d";
+// several services' already had it). A store may still hold such claims, and
+// during a rolling upgrade an older process may still be taking them, so a
+// recurrence keeps its unprefixed key as legacy: the scheduler claims it too
+// (first) for the occurrences an older process can have seen — see
+// Scheduler.legacyKey. A recurrence whose definition another service shares
+// gets no legacy key: claimed by both, it would silence one of them.
+func keyRecurrences(recs []*recurrence) {
+	owners := map[string]map[string]bool{} // unprefixed key -> services
+	for _, r := range recs {
+		if owners[r.key] == nil {
+			owners[r.key] = map[string]bool{}
+		}
+		owners[r.key][r.service] = true
+	}
+	for _, r := range recs {
+		if len(owners[r.key]) == 1 {
+			r.legacy = r.key
+		}
+		r.key = r.service + ":" + r.key
+	}
 }
 
 // Runbook returns the runbook of the only service, or of the first (by
@@ -209,8 +238,12 @@ type Scheduler struct {
 	engine  Engine
 	notices Notices
 
-	mu    sync.Mutex           // mu serialises scans and protects known and the scan state below
+	mu    sync.Mutex           // mu serialises scans and protects known, held and the scan state below
 	known map[string]time.Time // claim keys this process knows are taken, until when to remember them
+	held  map[string]time.Time // legacy claim keys this process took itself, until when to remember them
+	// legacyUntil: occurrences whose first notice falls due after it take
+	// no legacy claim (see legacyKey).
+	legacyUntil time.Time
 
 	// A scan reads the store only for what is due (see Tick): the windows
 	// and the live runs it read last are kept, with when they were read.
@@ -236,7 +269,7 @@ func New(cfg Config) *Scheduler {
 	}
 	s := &Scheduler{
 		Calendar: cal, claims: cfg.Store, clock: cfg.Clock, log: cfg.Logger, channel: cfg.NoticeChannel,
-		tick: cfg.Tick, engine: cfg.Engine, notices: cfg.Notices, known: map[string]time.Time{},
+		tick: cfg.Tick, engine: cfg.Engine, notices: cfg.Notices, known: map[string]time.Time{}, held: map[string]time.Time{},
 	}
 	if s.claims == nil {
 		s.claims = cal.store
@@ -252,6 +285,7 @@ func New(cfg Config) *Scheduler {
 		s.tick = DefaultTick
 	}
 	s.m = newMetrics(cfg.Metrics)
+	s.legacyUntil = s.clock.Now().Add(legacyGrace)
 	s.offsets = map[string][]time.Duration{}
 	add := func(service string, rb *runbook.Runbook) {
 		for _, o := range rb.ReminderOffsets() {
@@ -320,6 +354,7 @@ func (s *Scheduler) safeTick(ctx context.Context) {
 // occurrence is one occurrence of a window, scheduled or recurring.
 type occurrence struct {
 	key        string // identity for claim keys
+	legacy     string // recurring windows: the identity older versions claimed under ("" none), see keyRecurrences
 	id         string // scheduled windows only
 	service    string // the service whose window it is ("" = every service: a window booked before services, with several)
 	release    string
@@ -371,8 +406,12 @@ func (r *recurrence) occurrence(start time.Time) occurrence {
 	if zone == "" {
 		zone = "UTC"
 	}
-	return occurrence{key: r.key + ":" + fmt.Sprint(start.Unix()), service: r.service, env: "", start: start.UTC(), end: start.Add(r.dur).UTC(),
+	o := occurrence{key: r.key + ":" + fmt.Sprint(start.Unix()), service: r.service, env: "", start: start.UTC(), end: start.Add(r.dur).UTC(),
 		zone: zone, recurring: true, by: "runbook"}
+	if r.legacy != "" {
+		o.legacy = r.legacy + ":" + fmt.Sprint(start.Unix())
+	}
+	return o
 }
 
 // windows returns the scheduled windows that end after from, read from the
@@ -561,11 +600,72 @@ func (s *Scheduler) liveRuns(ctx context.Context, engine Engine, occs []occurren
 	return s.live, nil
 }
 
-// claim takes the once-only claim on key, remembering taken keys so later
-// scans of this process skip them without a store call.
-func (s *Scheduler) claim(ctx context.Context, key string, o *occurrence, now time.Time) (bool, error) {
+// claimKey names the claim of one notice of the occurrence whose identity
+// is id: what the notice is, id, then detail when there is one (the
+// reminder's offset, the run of an "ended" warning). The format is what
+// processes of every version claim: changing it re-sends notices.
+func claimKey(what, id, detail string) string {
+	if detail == "" {
+		return what + ":" + id
+	}
+	return what + ":" + id + ":" + detail
+}
+
+// legacyKey returns the key an older version claimed the notice (what,
+// detail) of o under, when this process must claim it too, or "".
+//
+// Older versions claimed a lone service's recurring windows without the
+// service prefix. Claiming that key too, first, keeps a notice that such a
+// process sent (or is sending, during a rolling upgrade) from going out
+// again under the new key, whether the service is still alone or was just
+// joined by others. It is needed only for occurrences an older process can
+// have seen: those whose first notice falls due before legacyGrace after
+// this process started; later ones take the new key alone, in one atomic
+// write with their record (OnceNotices). While both are taken, a process
+// dying between them loses that notice (at most once, as without
+// OnceNotices); an older process still running after legacyGrace may send
+// one a second time.
+func (s *Scheduler) legacyKey(what, detail string, o *occurrence) string {
+	if o.legacy == "" || o.start.Add(-s.longest).After(s.legacyUntil) {
+		return ""
+	}
+	return claimKey(what, o.legacy, detail)
+}
+
+// claimLegacy takes the legacy claim of the notice whose key is key, if it
+// has one, and reports whether the notice may go on: false when an older
+// process (or another process of this version) holds it. A legacy claim this
+// process took itself is remembered, so a notice whose record then failed
+// is retried by the next scan.
+func (s *Scheduler) claimLegacy(ctx context.Context, key, legacy string, o *occurrence, now time.Time) (bool, error) {
+	if legacy == "" {
+		return true, nil
+	}
+	if _, ok := s.held[legacy]; ok {
+		return true, nil
+	}
+	first, err := s.claims.ClaimOnce(ctx, claimPrefix+legacy, claimTTL(o, now))
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", legacy, err)
+	}
+	if !first {
+		s.known[key] = o.end.Add(Lookback + time.Hour)
+		return false, nil
+	}
+	s.held[legacy] = o.end.Add(Lookback + time.Hour)
+	return true, nil
+}
+
+// claim takes the once-only claim on the notice (what, detail) of o,
+// remembering taken keys so later scans of this process skip them without a
+// store call.
+func (s *Scheduler) claim(ctx context.Context, what, detail string, o *occurrence, now time.Time) (bool, error) {
+	key := claimKey(what, o.key, detail)
 	if _, ok := s.known[key]; ok {
 		return false, nil
+	}
+	if ok, err := s.claimLegacy(ctx, key, s.legacyKey(what, detail, o), o, now); err != nil || !ok {
+		return false, err
 	}
 	first, err := s.claims.ClaimOnce(ctx, claimPrefix+key, claimTTL(o, now))
 	if err != nil {
@@ -586,17 +686,21 @@ func claimTTL(o *occurrence, now time.Time) time.Duration {
 // otherwise the claim is taken first and the notice handed over after it.
 // It reports whether this call sent the notice. A failed record is not
 // remembered, so the next scan tries again.
-func (s *Scheduler) notify(ctx context.Context, key string, o *occurrence, n Notice, now time.Time) (bool, error) {
+func (s *Scheduler) notify(ctx context.Context, what, detail string, o *occurrence, n Notice, now time.Time) (bool, error) {
+	key := claimKey(what, o.key, detail)
 	if _, ok := s.known[key]; ok {
 		return false, nil
 	}
 	once, ok := s.notices.(OnceNotices)
 	if !ok {
-		first, err := s.claim(ctx, key, o, now)
+		first, err := s.claim(ctx, what, detail, o, now)
 		if err != nil || !first {
 			return false, err
 		}
 		return s.send(ctx, o, n, now), nil
+	}
+	if ok, err := s.claimLegacy(ctx, key, s.legacyKey(what, detail, o), o, now); err != nil || !ok {
+		return false, err
 	}
 	n = s.address(o, n, now)
 	first, err := s.record(ctx, once, key, o, n, now)
@@ -626,9 +730,11 @@ func (s *Scheduler) record(ctx context.Context, once OnceNotices, key string, o 
 
 // forget drops remembered claims of occurrences no scan will see again.
 func (s *Scheduler) forget(now time.Time) {
-	for k, until := range s.known {
-		if now.After(until) {
-			delete(s.known, k)
+	for _, m := range []map[string]time.Time{s.known, s.held} {
+		for k, until := range m {
+			if now.After(until) {
+				delete(m, k)
+			}
 		}
 	}
 }
@@ -651,11 +757,11 @@ func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) er
 	}
 	started := !now.Before(o.start)
 	for i, off := range due {
-		key := fmt.Sprintf("remind:%s:%s", o.key, off)
+		detail := off.String()
 		log := s.log.With("window", o.label(), "offset", off.String(), "start", o.start)
 		if !started && i == 0 {
 			n := Notice{Kind: KindReminder, Offset: off, Until: o.start.Sub(now)}
-			sent, err := s.notify(ctx, key, o, n, now)
+			sent, err := s.notify(ctx, "remind", detail, o, n, now)
 			if err != nil {
 				return err
 			}
@@ -664,7 +770,7 @@ func (s *Scheduler) remind(ctx context.Context, o *occurrence, now time.Time) er
 			}
 			continue
 		}
-		first, err := s.claim(ctx, key, o, now)
+		first, err := s.claim(ctx, "remind", detail, o, now)
 		if err != nil {
 			return err
 		}
@@ -697,10 +803,10 @@ func (s *Scheduler) announceOpen(ctx context.Context, o *occurrence, live []*dep
 				waiting = append(waiting, r)
 			}
 		}
-		_, err := s.notify(ctx, "open:"+o.key, o, Notice{Kind: KindOpen, Until: o.end.Sub(now), Runs: refs(waiting)}, now)
+		_, err := s.notify(ctx, "open", "", o, Notice{Kind: KindOpen, Until: o.end.Sub(now), Runs: refs(waiting)}, now)
 		return err
 	}
-	first, err := s.claim(ctx, "open:"+o.key, o, now)
+	first, err := s.claim(ctx, "open", "", o, now)
 	if err != nil || !first {
 		return err
 	}
@@ -724,7 +830,7 @@ func (s *Scheduler) warnClosing(ctx context.Context, o *occurrence, occs []occur
 	if len(runs) == 0 {
 		return nil
 	}
-	_, err := s.notify(ctx, "closing:"+o.key, o, Notice{Kind: KindClosing, Until: o.end.Sub(now), Runs: refs(runs), Platform: runs[0].Platform}, now)
+	_, err := s.notify(ctx, "closing", "", o, Notice{Kind: KindClosing, Until: o.end.Sub(now), Runs: refs(runs), Platform: runs[0].Platform}, now)
 	return err
 }
 
@@ -742,7 +848,7 @@ func (s *Scheduler) warnEnded(ctx context.Context, o *occurrence, occs []occurre
 		if p == nil || !r.PhaseDef(r.Phase).Production || p.Started.IsZero() || !p.Started.Before(o.end) || !p.Ended.IsZero() {
 			continue
 		}
-		if _, err := s.notify(ctx, "ended:"+o.key+":"+r.ID, o, Notice{Kind: KindEnded, Runs: refs([]*deploy.Run{r}), Platform: r.Platform}, now); err != nil {
+		if _, err := s.notify(ctx, "ended", r.ID, o, Notice{Kind: KindEnded, Runs: refs([]*deploy.Run{r}), Platform: r.Platform}, now); err != nil {
 			return err
 		}
 	}

@@ -2,12 +2,14 @@ package schedule
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"deploybot/deploy"
 	"deploybot/internal/clock"
+	"deploybot/internal/testkit"
 	"deploybot/runbook"
 )
 
@@ -140,5 +142,145 @@ func TestRemindersNameTheService(t *testing.T) {
 	}
 	if want := []string{"search 15m0s", "checkout 1h0m0s"}; !slices.Equal(got, want) {
 		t.Errorf("reminders = %q, want %q", got, want)
+	}
+}
+
+// checkoutAnd returns the catalog of checkout (recurring Mondays 22:00 UTC
+// for an hour, reminded an hour ahead) and, unless others is empty, those
+// services too.
+func checkoutAnd(t *testing.T, others ...*runbook.Runbook) *runbook.Catalog {
+	t.Helper()
+	checkout := &runbook.Runbook{Name: "checkout", Reminders: dur(time.Hour),
+		Windows: []runbook.RecurringWindow{{Cron: "0 22 * * MON", Duration: runbook.Duration(time.Hour)}}}
+	c, err := runbook.NewCatalog(append([]*runbook.Runbook{checkout}, others...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sent lists the notices of recs as "service kind offset@start", sorted.
+func sent(recs ...*recorder) []string {
+	var out []string
+	for _, r := range recs {
+		for _, n := range r.all() {
+			out = append(out, fmt.Sprintf("%s %s %s@%s", n.Service, n.Kind, n.Offset, n.Window.Start.UTC().Format("01-02T15:04")))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A team with one service adds a second: the processes with both, started
+// at the moment the first service's reminder went out, while the old ones
+// still run beside them, send it no second time; every notice of either
+// service goes out once, also when both services define the same window.
+func TestAddingAServiceSendsNoNoticeAgain(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		search runbook.RecurringWindow
+		want   []string
+	}{
+		{name: "a window of its own", search: runbook.RecurringWindow{Cron: "0 23 * * MON", Duration: runbook.Duration(time.Hour)},
+			want: []string{"checkout reminder 1h0m0s@06-03T22:00", "checkout window_open 0s@06-03T22:00",
+				"search reminder 15m0s@06-03T23:00", "search window_open 0s@06-03T23:00"}},
+		{name: "the same window as checkout", search: runbook.RecurringWindow{Cron: "0 22 * * MON", Duration: runbook.Duration(time.Hour)},
+			want: []string{"checkout reminder 1h0m0s@06-03T22:00", "checkout window_open 0s@06-03T22:00",
+				"search reminder 15m0s@06-03T22:00", "search window_open 0s@06-03T22:00"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			search := &runbook.Runbook{Name: "search", Reminders: dur(15 * time.Minute), Windows: []runbook.RecurringWindow{tt.search}}
+			prefix := testkit.Redis(t).Prefix(t)
+			clk := clock.NewFake(time.Date(2030, 6, 3, 20, 59, 0, 0, time.UTC))
+			oldRec, newRec := &recorder{}, &recorder{}
+			alone := New(Config{Store: newStore(t, prefix), Services: checkoutAnd(t), Notices: oldRec, Clock: clk, Logger: quiet()})
+			tick := func(s *Scheduler) {
+				t.Helper()
+				if err := s.Tick(t.Context()); err != nil {
+					t.Fatalf("tick at %s: %v", clk.Now().UTC().Format(time.RFC3339), err)
+				}
+			}
+			tick(alone)
+			clk.Advance(time.Minute)
+			tick(alone)
+			if got := sent(oldRec); !slices.Equal(got, []string{"checkout reminder 1h0m0s@06-03T22:00"}) {
+				t.Fatalf("checkout alone sent %q, want its 1h reminder", got)
+			}
+
+			both := New(Config{Store: newStore(t, prefix), Services: checkoutAnd(t, search), Notices: newRec, Clock: clk, Logger: quiet()})
+			tick(both)
+			if got := sent(newRec); len(got) != 0 {
+				t.Errorf("checkout and search, at the moment checkout's reminder went out, sent %q, want nothing", got)
+			}
+			for end := time.Date(2030, 6, 4, 0, 30, 0, 0, time.UTC); !clk.Now().After(end); clk.Advance(time.Minute) {
+				tick(alone) // the old process first: it takes checkout's claims
+				tick(both)
+			}
+			if got := sent(oldRec, newRec); !slices.Equal(got, tt.want) {
+				t.Errorf("sent %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// An older version claimed a lone service's recurring notices under keys
+// without the service: a process of this version, started after the older
+// one sent the reminder (and while another older one, still running, sends
+// the "window open" notice), sends neither again, whether the service is
+// still alone or was joined by another. The next week's notices go out
+// under the new keys alone.
+func TestUpgradeSendsNoNoticeAgain(t *testing.T) {
+	search := &runbook.Runbook{Name: "search", Reminders: dur(15 * time.Minute),
+		Windows: []runbook.RecurringWindow{{Cron: "0 23 * * MON", Duration: runbook.Duration(time.Hour)}}}
+	for _, tt := range []struct {
+		name     string
+		services *runbook.Catalog
+		want     []string
+	}{
+		{name: "still alone", services: checkoutAnd(t),
+			want: []string{"checkout reminder 1h0m0s@06-10T22:00", "checkout window_open 0s@06-10T22:00"}},
+		{name: "joined by search", services: checkoutAnd(t, search),
+			want: []string{"checkout reminder 1h0m0s@06-10T22:00", "checkout window_open 0s@06-10T22:00",
+				"search reminder 15m0s@06-03T23:00", "search reminder 15m0s@06-10T23:00",
+				"search window_open 0s@06-03T23:00", "search window_open 0s@06-10T23:00"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStore(t, "")
+			r, err := parseRecurrence(checkoutAnd(t).Get("checkout").Windows[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Date(2030, 6, 3, 22, 0, 0, 0, time.UTC)
+			old := func(what, detail string, start time.Time) string {
+				k := claimPrefix + what + ":" + r.key + ":" + fmt.Sprint(start.Unix())
+				if detail != "" {
+					k += ":" + detail
+				}
+				return k
+			}
+			// What the older version's processes claimed: the 1h reminder at 21:00, and the opening at 22:00.
+			for _, k := range []string{old("remind", "1h0m0s", start), old("open", "", start)} {
+				if ok, err := st.ClaimOnce(t.Context(), k, 48*time.Hour); err != nil || !ok {
+					t.Fatalf("claim %s: %v, %v", k, ok, err)
+				}
+			}
+
+			clk := clock.NewFake(start.Add(-30 * time.Minute)) // the upgraded process starts at 21:30
+			rec := &recorder{}
+			s := New(Config{Store: st, Services: tt.services, Notices: rec, Clock: clk, Logger: quiet()})
+			for end := start.Add(7*24*time.Hour + 2*time.Hour); !clk.Now().After(end); clk.Advance(time.Minute) {
+				if err := s.Tick(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := sent(rec); !slices.Equal(got, tt.want) {
+				t.Errorf("sent %q, want %q", got, tt.want)
+			}
+			// Past the upgrade, the notices take the new keys alone.
+			next := start.Add(7 * 24 * time.Hour)
+			if ok, err := st.ClaimOnce(t.Context(), old("open", "", next), time.Hour); err != nil || !ok {
+				t.Errorf("the next week's opening took the old key too (%v, %v)", ok, err)
+			}
+		})
 	}
 }
