@@ -24,14 +24,32 @@ type Wake struct{ ch chan struct{} }
 // NewWake returns a wake-up signal.
 func NewWake() *Wake { return &Wake{ch: make(chan struct{}, 1)} }
 
-// Publish implements Sink: it nudges when events may have made a step due.
-func (w *Wake) Publish(_ context.Context, _ *Run, events []Event) {
+// Publish implements Sink: it nudges when the transition started an
+// automated step (whose item is due at once). A person ticking a manual
+// step makes nothing due, and under a burst of clicks a nudge per click
+// would keep the executor claiming from an empty queue.
+func (w *Wake) Publish(_ context.Context, run *Run, events []Event) {
 	for _, ev := range events {
-		if ev.Kind == EventStepChanged || ev.Kind == EventPhaseStarted {
+		if ev.Kind == EventStepChanged && ev.Step != "" && ev.Actor.ID == System.ID && startedBy(run, ev.Phase, ev.Step) {
 			w.Nudge()
 			return
 		}
 	}
+}
+
+// startedBy reports whether the step of phase started running in the
+// transition that made run (it started at the run's Updated).
+func startedBy(run *Run, phase, step string) bool {
+	i := run.FindPhase(phase)
+	if i < 0 {
+		return false
+	}
+	for _, s := range run.Phases[i].Steps {
+		if s.ID == step {
+			return s.State == StepRunning && s.Started.Equal(run.Updated)
+		}
+	}
+	return false
 }
 
 // Nudge signals without blocking (a pending signal is enough).
