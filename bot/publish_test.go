@@ -284,10 +284,10 @@ func TestEffectsDeliveredOnceByTheWriter(t *testing.T) {
 	w.checkOnce(t, runID)
 }
 
-// With edits paced on Slack, clicks that change a card within the interval
-// are shown by one edit, of the latest state, when the interval has passed;
-// a new phase's card is posted at once meanwhile.
-func TestSlackEditsOfOneMessageArePaced(t *testing.T) {
+// pacedRun starts a run on a process whose Slack edits are paced to one a
+// second, and returns it with the run's prepare card as first posted.
+func pacedRun(t *testing.T) (*world, *process, string, slackfake.Message) {
+	t.Helper()
 	w := newWorld(t, twoPhases)
 	p := w.startWith(true, bot.PublisherConfig{EditEvery: map[string]time.Duration{"slack": time.Second}})
 	runID := p.start(t)
@@ -296,6 +296,14 @@ func TestSlackEditsOfOneMessageArePaced(t *testing.T) {
 	if !ok {
 		t.Fatalf("no prepare card\n%s", w.transcript())
 	}
+	return w, p, runID, card
+}
+
+// With edits paced on Slack, clicks that change a card within the interval
+// are shown by one edit, of the latest state, when the interval has passed;
+// a new phase's card is posted at once meanwhile.
+func TestSlackEditsOfOneMessageArePaced(t *testing.T) {
+	w, p, runID, card := pacedRun(t)
 	edits := card.Edits
 	p.done(t, runID, "prepare", "review")
 	p.done(t, runID, "prepare", "notes")
@@ -318,14 +326,7 @@ func TestSlackEditsOfOneMessageArePaced(t *testing.T) {
 // A process dies while a card's edit waits for its pace: the effect is
 // still owed in the store, and another process delivers it.
 func TestAnEditWaitingForItsPaceSurvivesACrash(t *testing.T) {
-	w := newWorld(t, twoPhases)
-	p := w.startWith(true, bot.PublisherConfig{EditEvery: map[string]time.Duration{"slack": time.Second}})
-	runID := p.start(t)
-	p.flush(t)
-	card, ok := w.fake.Find(runChannel, "Release notes")
-	if !ok {
-		t.Fatalf("no prepare card\n%s", w.transcript())
-	}
+	w, p, runID, card := pacedRun(t)
 	p.done(t, runID, "prepare", "review")
 	waitTimer(t, w.clk)
 	p.core.Outbox.Close() // the process dies with the edit waiting

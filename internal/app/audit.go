@@ -132,15 +132,9 @@ func auditMain(ctx context.Context, env Env, args []string) int {
 			return exitUsage
 		}
 	}
-	cfg, err := config.Load(env.Getenv)
-	if err != nil {
-		fmt.Fprintln(env.Stderr, "deploybot:", err)
-		return exitUsage
-	}
-	st, err := openAuditStore(cfg)
-	if err != nil {
-		fmt.Fprintln(env.Stderr, "deploybot:", err)
-		return exitUsage
+	st, code := openCLIStore(env)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	sel := selectAudit(args)
@@ -148,6 +142,23 @@ func auditMain(ctx context.Context, env Env, args []string) int {
 		return auditVerify(ctx, env, st, sel)
 	}
 	return auditExport(ctx, env, st, sel, since)
+}
+
+// openCLIStore loads the configuration from env and opens the store the
+// server would use, for a command run beside it (audit, stats); on failure
+// it says why on stderr and returns the exit code.
+func openCLIStore(env Env) (deploy.Store, int) {
+	cfg, err := config.Load(env.Getenv)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot:", err)
+		return nil, exitUsage
+	}
+	st, err := openAuditStore(cfg)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "deploybot:", err)
+		return nil, exitUsage
+	}
+	return st, exitOK
 }
 
 // openAuditStore opens the store the server would use (see Server.openStore),

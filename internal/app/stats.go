@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"deploybot/deploy"
-	"deploybot/internal/config"
 )
 
 const statsUsage = `usage:
@@ -38,15 +37,9 @@ func statsMain(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintln(env.Stderr, statsUsage)
 		return exitUsage
 	}
-	cfg, err := config.Load(env.Getenv)
-	if err != nil {
-		fmt.Fprintln(env.Stderr, "deploybot:", err)
-		return exitUsage
-	}
-	st, err := openAuditStore(cfg)
-	if err != nil {
-		fmt.Fprintln(env.Stderr, "deploybot:", err)
-		return exitUsage
+	st, code := openCLIStore(env)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	return statsRebuild(ctx, env, st)
