@@ -419,13 +419,15 @@ func TestNoticeWhileARunLoads(t *testing.T) {
 	if _, err := f.Console.Post(context.Background(), console.Channel, "", bot.Message{Notice: &n}); err != nil {
 		t.Fatal(err)
 	}
-	// The notice reaches the page over its stream meanwhile (a page that
-	// applies it at once shows it already; give a page that holds it back
-	// the time to receive it).
-	time.Sleep(time.Second)
+	// The notice reaches the page over its stream meanwhile and is shown at
+	// once: notices are outside the run being loaded.
+	inFeed := `document.getElementById("feed").textContent.includes("sent while a run loads")`
+	p.WaitFor(t, "the notice in Notices while the run loads", inFeed, live)
 	browser.Eval[bool](t, p, `(window.release(), true)`)
 	p.WaitFor(t, "the other run is shown", `document.body.dataset.run === "`+other+`"`, live)
-	p.WaitFor(t, "the notice is in Notices", `document.getElementById("feed").textContent.includes("sent while a run loads")`, 5*time.Second)
+	if !browser.Eval[bool](t, p, inFeed) {
+		t.Fatal("the notice left Notices when the run came in")
+	}
 }
 
 // TestClickSurvivesARedraw: a click whose press lands on a button before a
