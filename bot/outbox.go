@@ -79,7 +79,7 @@ type Outbox struct {
 	slots chan struct{} // a token per call in progress
 	calls *workers.Pool // runs the calls on reused goroutines
 
-	mu     sync.Mutex // mu protects queues, last, busy and closed
+	mu     sync.Mutex // mu protects queues, last, lastKey, later and busy
 	queues map[string]*queue
 	// last is when each queue's latest call started, kept past the queue
 	// itself so pacing holds when a queue empties between two calls.
@@ -265,13 +265,7 @@ func (o *Outbox) pace(name string) {
 	}
 	now := o.cfg.Clock.Now()
 	wait := o.last[name].Add(o.cfg.Interval).Sub(now)
-	if len(o.last) > maxPacedQueues {
-		for q, t := range o.last {
-			if now.Sub(t) >= o.cfg.Interval {
-				delete(o.last, q)
-			}
-		}
-	}
+	forgetOld(o.last, now, o.cfg.Interval)
 	o.mu.Unlock()
 	if wait > 0 {
 		o.sleep(wait)
@@ -282,19 +276,26 @@ func (o *Outbox) pace(name string) {
 // are kept, the keys whose interval has passed. o.mu is held.
 func (o *Outbox) startKey(key string, every time.Duration) {
 	now := o.cfg.Clock.Now()
-	if len(o.lastKey) > maxPacedQueues {
-		for k, t := range o.lastKey {
-			if now.Sub(t) >= every {
-				delete(o.lastKey, k)
-			}
-		}
-	}
+	forgetOld(o.lastKey, now, every)
 	o.lastKey[key] = now
 }
 
-// maxPacedQueues is how many queues' last calls are kept before those
-// older than the interval are forgotten.
-const maxPacedQueues = 1024
+// maxPaced is how many queues' (or keys') last calls are kept before those
+// older than their interval are forgotten.
+const maxPaced = 1024
+
+// forgetOld forgets, when last holds more than maxPaced, the calls that
+// started an interval or more before now.
+func forgetOld(last map[string]time.Time, now time.Time, interval time.Duration) {
+	if len(last) <= maxPaced {
+		return
+	}
+	for k, t := range last {
+		if now.Sub(t) >= interval {
+			delete(last, k)
+		}
+	}
+}
 
 // acquire takes a call slot; false when the outbox closes first.
 func (o *Outbox) acquire() bool {

@@ -145,25 +145,6 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	return x
 }
 
-// Publish implements Sink: a transition that started a step wakes the executor
-// so the step runs without waiting for the next poll.
-func (x *Executor) Publish(_ context.Context, run *Run, events []Event) {
-	for _, ev := range events {
-		if ev.Kind == EventStepChanged || ev.Kind == EventPhaseStarted {
-			x.Nudge()
-			return
-		}
-	}
-}
-
-// Nudge makes the executor poll the queue now.
-func (x *Executor) Nudge() {
-	select {
-	case x.nudge <- struct{}{}:
-	default:
-	}
-}
-
 // Run polls the queue until ctx ends, then reports the steps it was running
 // as interrupted and waits for its workers.
 func (x *Executor) Run(ctx context.Context) error {

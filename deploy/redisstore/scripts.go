@@ -79,27 +79,22 @@ end
 // before the split: call again with it). Nothing is written unless it
 // returns {"ok"}.
 const luaApply = luaDue + `
--- The write id is claimed first (SET NX) and released on every refusal.
-if ARGV[12] ~= '' and not redis.call('SET', KEYS[3], '1', 'PX', ARGV[13], 'NX') then return {'already'} end
-local function refuse(r)
-  if ARGV[12] ~= '' then redis.call('DEL', KEYS[3]) end
-  return r
-end
+if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return {'already'} end
 local was = redis.call('HMGET', KEYS[1], 'rev', 'live')
 local cur = was[1]
 if ARGV[1] == '0' then
-  if cur then return refuse({'conflict'}) end
+  if cur then return {'conflict'} end
 elseif cur ~= ARGV[1] then
-  return refuse({'conflict'})
+  return {'conflict'}
 end
-if ARGV[20] == '' and redis.call('HEXISTS', KEYS[1], 'rb') == 0 then return refuse({'rb'}) end
+if ARGV[20] == '' and redis.call('HEXISTS', KEYS[1], 'rb') == 0 then return {'rb'} end
 local id = ARGV[7]
 if ARGV[10] == '1' then
   local fz = redis.call('GET', KEYS[7]) or redis.call('GET', KEYS[8])
-  if fz then return refuse({'frozen', fz}) end
+  if fz then return {'frozen', fz} end
   local holder = redis.call('GET', KEYS[6])
   if holder and holder ~= id and redis.call('HGET', ARGV[14] .. holder, 'live') == '1' then
-    return refuse({'locked', holder})
+    return {'locked', holder}
   end
 end
 redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'rev', ARGV[2], 'status', ARGV[4], 'env', ARGV[6], 'live', ARGV[5])
@@ -139,6 +134,9 @@ if ARGV[i] then
   redis.call('HSET', KEYS[11], id, ARGV[i])
   redis.call('ZADD', KEYS[12], ARGV[i+1], id)
 end
+-- The write id is recorded last: a script that failed part way (Redis
+-- undoes nothing) leaves no id that would answer its replay "already".
+if ARGV[12] ~= '' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[13]) end
 return {'ok'}
 `
 

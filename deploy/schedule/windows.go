@@ -288,14 +288,6 @@ func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor
 	return nil
 }
 
-// IsOpen reports whether a scheduled window of service in env or a
-// recurring window of service is open at now (start inclusive, end
-// exclusive).
-func (s *Calendar) IsOpen(ctx context.Context, service, env, release string, now time.Time) (bool, error) {
-	_, open, err := s.Open(ctx, service, env, release, now)
-	return open, err
-}
-
 // Open implements the window adapter's Windows: it describes the window open
 // for service in env at now (a recurring one first). When none is open it
 // reports false and describes the next window for them, or returns "" when
@@ -358,26 +350,13 @@ func (s *Calendar) Window(ctx context.Context, service, env, release string, now
 	open, next, err := s.scan(ctx, service, env, release, now)
 	switch {
 	case err != nil:
-		return false, nil, fmt.Errorf("window gate: %w", err)
+		return false, nil, err // the engine says "window gate"
 	case open != nil:
 		return true, nil, nil
 	case next == nil:
 		return false, nil, nil
 	}
 	return false, &deploy.WindowAt{Start: next.start, Zone: next.zone}, nil
-}
-
-// NextWindow reports when the next window that applies to service, env and
-// release opens (after now), in the zone it was booked in.
-func (s *Calendar) NextWindow(ctx context.Context, service, env, release string, now time.Time) (deploy.WindowAt, bool, error) {
-	_, next, err := s.scan(ctx, service, env, release, now)
-	if err != nil {
-		return deploy.WindowAt{}, false, fmt.Errorf("next window: %w", err)
-	}
-	if next == nil {
-		return deploy.WindowAt{}, false, nil
-	}
-	return deploy.WindowAt{Start: next.start, Zone: next.zone}, true, nil
 }
 
 // Scheduled implements the window adapter's Windows: it reports whether a

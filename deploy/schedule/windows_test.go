@@ -245,12 +245,12 @@ func TestGate(t *testing.T) {
 	book(t, f.store, deploy.Window{ID: "wstag1", Release: "v1", Env: "staging", Start: start.Add(4 * time.Hour), Created: t0})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			open, err := f.s.IsOpen(t.Context(), "", tt.env, "", tt.at)
+			open, _, err := f.s.Window(t.Context(), "", tt.env, "", tt.at)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if open != tt.open {
-				t.Errorf("IsOpen(%s, %s) = %v, want %v", tt.env, tt.at, open, tt.open)
+				t.Errorf("Window(%s, %s) open = %v, want %v", tt.env, tt.at, open, tt.open)
 			}
 			desc, open2, err := f.s.Open(t.Context(), "", tt.env, "", tt.at)
 			if err != nil || open2 != tt.open {
@@ -397,12 +397,12 @@ func TestBookedWindowGatesOnlyItsVersion(t *testing.T) {
 		release string
 		open    bool
 	}{{"v0.0.1", true}, {"v1.4", false}, {"", true}} {
-		open, err := f.s.IsOpen(t.Context(), "", DefaultEnv, tt.release, t0)
+		open, _, err := f.s.Window(t.Context(), "", DefaultEnv, tt.release, t0)
 		if err != nil || open != tt.open {
-			t.Errorf("IsOpen(production, %q) = %v, %v; want %v", tt.release, open, err, tt.open)
+			t.Errorf("Window(production, %q) open = %v, %v; want %v", tt.release, open, err, tt.open)
 		}
 	}
-	if open, _ := f.s.IsOpen(t.Context(), "", "staging", "v0.0.1", t0); open {
+	if open, _, _ := f.s.Window(t.Context(), "", "staging", "v0.0.1", t0); open {
 		t.Errorf("a production window opened the gate of staging")
 	}
 }

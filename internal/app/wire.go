@@ -38,9 +38,8 @@ func Registry(cfg RegistryConfig) (*adapters.Registry, error) {
 	return builtin.Builtins(bc)
 }
 
-// WindowSource answers the window adapter and the engine's gate (per service and environment).
+// WindowSource answers the window adapter (per service and environment).
 type WindowSource interface {
 	Scheduled(ctx context.Context, service, env, release string, now time.Time) (string, bool, error)
 	Open(ctx context.Context, service, env, release string, now time.Time) (string, bool, error)
-	IsOpen(ctx context.Context, service, env, release string, now time.Time) (bool, error)
 }

@@ -157,8 +157,9 @@ func runLoad(tb testing.TB, sc scale) *report {
 	return rep
 }
 
-// quiet waits until the bot stops calling the fake Slack (no new call for
-// 100 ms), at most 5 s.
+// quiet waits until the bots have made their posts: no new call to the
+// fake Slack for 100 ms and no effect owed (a paced edit is owed until its
+// turn), at most 5 s; a bot still owing effects then is logged.
 func (e *env) quiet() {
 	deadline := time.Now().Add(5 * time.Second)
 	prev := len(e.fake.Calls())
@@ -170,6 +171,7 @@ func (e *env) quiet() {
 		}
 		prev = n
 	}
+	e.tb.Logf("quiet: %d effects still owed after 5s", e.owedEffects())
 }
 
 // owedEffects counts the effects the bots still owe (ready or being

@@ -261,7 +261,7 @@
         const el = document.getElementById("timeline-" + id);
         if (node && el) {
           restoreDetails(node, openDetails(el));
-          el.replaceWith(node);
+          morph(el, node);
         }
       } catch (e) { /* the next change tries again */ }
     }, 400);
@@ -532,7 +532,7 @@
       const node = toNode(await res.text());
       const cur = document.getElementById("windows-panel");
       if (node && cur && cur.outerHTML !== node.outerHTML) {
-        cur.replaceWith(node);
+        morph(cur, node);
         tick();
       }
     } catch (e) { /* the next round tries again */ }
@@ -552,7 +552,7 @@
       if (!res.ok) return;
       const node = toNode(await res.text());
       const cur = document.getElementById("envs-panel");
-      if (node && cur && cur.outerHTML !== node.outerHTML) cur.replaceWith(node);
+      if (node && cur && cur.outerHTML !== node.outerHTML) morph(cur, node);
     } catch (e) { /* the next round tries again */ }
   }
   function refreshEnvironmentsSoon() {
