@@ -54,16 +54,20 @@ func TestKilledWhilePostingOwesNothing(t *testing.T) {
 	}
 	prod := d.findWithin(20*time.Second, deployChannel, "Phase 2/2", "Roll out")
 
-	// The completion notice is the only post the last click owes: hold it and kill.
-	d.fake.Script("chat.postMessage", slackfake.Fault{Hold: true})
+	// The last click owes two posts, the completion notice and the run's
+	// report (in either order: the card and summary edits before the report
+	// may wait for their pace): hold both and kill.
+	d.fake.Script("chat.postMessage", slackfake.Fault{Hold: true}, slackfake.Fault{Hold: true})
 	if code := d.click(p, bob, prod, "Done", ":rollout"); code != 200 {
 		t.Fatalf("Done: HTTP %d", code)
 	}
-	waitFor(t, "the completion notice to be held", 10*time.Second, func() bool { return d.fake.Held() == 1 })
+	waitFor(t, "the completion notice and the report to be held", 10*time.Second, func() bool { return d.fake.Held() == 2 })
 	p.kill(syscall.SIGKILL)
-	waitFor(t, "the held post to be dropped", 10*time.Second, func() bool { return d.fake.Held() == 0 })
-	d.start() // the next life delivers the completion notice
+	waitFor(t, "the held posts to be dropped", 10*time.Second, func() bool { return d.fake.Held() == 0 })
+	d.start() // the next life delivers the completion notice, the report and the last edits
 	d.findWithin(40*time.Second, noticeChannel, "v1.4 is deployed to production")
+	d.findWithin(40*time.Second, deployChannel, "Deployment report: v1.4 to production — completed")
+	d.findWithin(40*time.Second, deployChannel, "Each phase has its own message", "completed")
 
 	time.Sleep(2 * time.Second) // give a duplicate every chance to show
 	counts := map[string]int{}
