@@ -279,7 +279,9 @@ type result struct {
 	errText string
 	elapsed time.Duration
 	lat     []time.Duration
-	bodies  []string // the answers' bodies, in request order
+	bodies  []string      // the answers' bodies, in request order
+	busy    float64       // machine CPU-seconds not idle while the batch ran (/proc/stat)
+	self    time.Duration // the test process's own CPU (load generator and fake Slack)
 }
 
 func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -301,6 +303,8 @@ func (r *result) add(o result) {
 		r.errText = o.errText
 	}
 	r.elapsed += o.elapsed
+	r.busy += o.busy
+	r.self += o.self
 	r.lat = append(r.lat, o.lat...)
 	r.bodies = append(r.bodies, o.bodies...)
 }
@@ -313,6 +317,7 @@ func (e *env) fire(addr string, reqs []signed, clients int) result {
 	var errs atomic.Int64
 	var errOnce sync.Once
 	var wg sync.WaitGroup
+	busy0, self0 := machineBusy(), selfCPU()
 	start := time.Now()
 	for range min(clients, len(reqs)) {
 		wg.Add(1)
@@ -349,6 +354,7 @@ func (e *env) fire(addr string, reqs []signed, clients int) result {
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	res.busy, res.self = machineBusy()-busy0, selfCPU()-self0
 	res.errs = int(errs.Load())
 	return res
 }
@@ -702,4 +708,33 @@ func scriptLabel(args string) string {
 		}
 	}
 	return name
+}
+
+// machineBusy returns the CPU-seconds all cores have spent not idle since
+// boot (/proc/stat; 0 where there is none).
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy float64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseFloat(v, 64)
+		busy += n
+	}
+	return busy / 100 // USER_HZ
+}
+
+// selfCPU returns the test process's user and system time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

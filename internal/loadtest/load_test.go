@@ -392,6 +392,9 @@ func (r *report) write(w io.Writer) {
 	b, s := r.bare.res, r.spread.res
 	fmt.Fprintf(w, "\n- bot/bare (spread, same run): throughput **%.2f×**, p50 **%.1f×**, p99 **%.1f×**; CPU per click (the process's, posts included) **%.1f×**.\n",
 		s.rate()/b.rate(), ratio(s.pct(0.5), b.pct(0.5)), ratio(s.pct(0.99), b.pct(0.99)), ratio(r.spread.cpu, r.bare.cpu))
+	fmt.Fprintf(w, "- While the clicks were in flight the machine's cores were busy %.0f%% (bare) and %.0f%% (bot, spread) of the time; the load generator and fake Slack (this test's process) used %.0f and %.0f µs of CPU per click.\n",
+		100*b.busy/b.elapsed.Seconds()/float64(runtime.NumCPU()), 100*s.busy/s.elapsed.Seconds()/float64(runtime.NumCPU()),
+		float64(b.self.Microseconds())/float64(b.n), float64(s.self.Microseconds())/float64(s.n))
 	fmt.Fprintln(w, "- CPU figures hold better than the timings on a shared machine: they count only the process's own time (from /proc) and Redis's (INFO cpu), whatever else runs.")
 	fmt.Fprintf(w, "- The spread went in chunks of %d clicks, each to the bare handler and then to the bot. The bare handler alone, before: %.0f clicks/s, p50 %s, p99 %s.\n",
 		chunk, r.bareAlone.rate(), ms(r.bareAlone.pct(0.5)), ms(r.bareAlone.pct(0.99)))
