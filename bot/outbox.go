@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,11 @@ import (
 type RateLimitError struct {
 	After time.Duration
 	Err   error
+	// Shared: the limit holds for every call to the platform, not only for
+	// this queue's channel (Slack limits each method per workspace), so the
+	// outbox holds every queue of the platform for After: the others would
+	// only be refused too.
+	Shared bool
 }
 
 func (e *RateLimitError) Error() string {
@@ -79,7 +85,7 @@ type Outbox struct {
 	slots chan struct{} // a token per call in progress
 	calls *workers.Pool // runs the calls on reused goroutines
 
-	mu     sync.Mutex // mu protects queues, last, lastKey, later and busy
+	mu     sync.Mutex // mu protects queues, last, lastKey, later, paused and busy
 	queues map[string]*queue
 	// last is when each queue's latest call started, kept past the queue
 	// itself so pacing holds when a queue empties between two calls.
@@ -89,11 +95,13 @@ type Outbox struct {
 	// interval to pass.
 	lastKey map[string]time.Time
 	later   map[string]*later
-	busy    int
-	idle    *sync.Cond
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// paused is when each platform's shared rate limit ends (RateLimitError.Shared).
+	paused map[string]time.Time
+	busy   int
+	idle   *sync.Cond
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 type queue struct {
@@ -131,7 +139,7 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), queues: map[string]*queue{}, last: map[string]time.Time{},
-		lastKey: map[string]time.Time{}, later: map[string]*later{}, ctx: ctx, cancel: cancel,
+		lastKey: map[string]time.Time{}, later: map[string]*later{}, paused: map[string]time.Time{}, ctx: ctx, cancel: cancel,
 		slots: make(chan struct{}, cfg.MaxCalls), calls: workers.New(time.Minute)}
 	o.idle = sync.NewCond(&o.mu)
 	return o
@@ -139,6 +147,8 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 
 // Enqueue adds a call to the queue named q. When a call with the same non-empty
 // key is still waiting in that queue, it is replaced by this one in place.
+// A queue's name up to its first ':' is its platform (the publisher names
+// queues PLATFORM:CHANNEL): a shared rate limit holds every queue of it.
 func (o *Outbox) Enqueue(q, key string, do func(ctx context.Context) error) {
 	o.EnqueueEvery(q, key, 0, do)
 }
@@ -224,6 +234,7 @@ func (o *Outbox) drain(name string, qu *queue) {
 	defer o.wg.Done()
 	for {
 		o.pace(name)
+		o.waitPaused(name)
 		// The op is taken only once a call slot is free: until then it
 		// stays in the queue, where a newer call with its key replaces it.
 		held := o.acquire()
@@ -270,6 +281,40 @@ func (o *Outbox) pace(name string) {
 	if wait > 0 {
 		o.sleep(wait)
 	}
+}
+
+// platformOf returns the platform part of a queue's name.
+func platformOf(q string) string {
+	p, _, _ := strings.Cut(q, ":")
+	return p
+}
+
+// waitPaused waits while the queue's platform is under a shared rate limit.
+func (o *Outbox) waitPaused(name string) {
+	p := platformOf(name)
+	for o.ctx.Err() == nil {
+		o.mu.Lock()
+		wait := o.paused[p].Sub(o.cfg.Clock.Now())
+		if wait <= 0 {
+			delete(o.paused, p)
+		}
+		o.mu.Unlock()
+		if wait <= 0 {
+			return
+		}
+		o.sleep(wait)
+	}
+}
+
+// pause holds every queue of q's platform for d (a shared rate limit).
+func (o *Outbox) pause(q string, d time.Duration) {
+	p := platformOf(q)
+	until := o.cfg.Clock.Now().Add(d)
+	o.mu.Lock()
+	if until.After(o.paused[p]) {
+		o.paused[p] = until
+	}
+	o.mu.Unlock()
 }
 
 // startKey records that a call with key starts now, forgetting, when many
@@ -348,7 +393,10 @@ func (o *Outbox) run(q string, p *op) {
 			if d <= 0 {
 				d = time.Second
 			}
-			o.log.Warn("rate limited; waiting", "queue", q, "key", p.key, "retry_after", d)
+			o.log.Warn("rate limited; waiting", "queue", q, "key", p.key, "retry_after", d, "shared", rl.Shared)
+			if rl.Shared {
+				o.pause(q, d)
+			}
 			if !wait(d) {
 				return
 			}

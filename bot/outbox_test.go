@@ -59,6 +59,18 @@ func waitTimer(t *testing.T, clk *clock.Fake) {
 	}
 }
 
+// waitTimers waits until the code under test armed n timers on the fake clock.
+func waitTimers(t *testing.T, clk *clock.Fake, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for clk.Waiters() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d timers armed, want %d", clk.Waiters(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestOutboxKeepsOrderAndCoalescesEditsOfOneMessage(t *testing.T) {
 	o, _ := newOutbox(t)
 	rec := &recorder{}
@@ -268,4 +280,47 @@ func TestOutboxEditsAMessageOncePerInterval(t *testing.T) {
 	if got := rec.list(); len(got) != len(want) {
 		t.Fatalf("calls after close = %v", got)
 	}
+}
+
+// A shared rate limit (Slack limits each method per workspace) holds every
+// queue of the platform until it ends; other platforms' queues go on, and a
+// limit of one queue alone holds only that queue.
+func TestASharedRateLimitHoldsThePlatformsOtherQueues(t *testing.T) {
+	o, clk := newOutbox(t)
+	rec := &recorder{}
+	call := func(s string) func(context.Context) error {
+		return func(context.Context) error { rec.add(s + "@" + clk.Now().Format("05")); return nil }
+	}
+	var tries int
+	o.Enqueue("slack:C1", "", func(context.Context) error {
+		tries++
+		if tries == 1 {
+			return &bot.RateLimitError{After: 30 * time.Second, Err: errors.New("ratelimited"), Shared: true}
+		}
+		rec.add("C1@" + clk.Now().Format("05"))
+		return nil
+	})
+	waitTimer(t, clk) // C1 waits out its limit
+	o.Enqueue("slack:C2", "", call("C2"))
+	o.Enqueue("discord:D1", "", call("D1"))
+	waitFor(t, "the other platform's call", func() bool { return slices.Contains(rec.list(), "D1@00") })
+	waitTimers(t, clk, 2) // C1's retry and C2's wait for the limit
+	if got := rec.list(); !slices.Equal(got, []string{"D1@00"}) {
+		t.Fatalf("calls under Slack's limit = %v, want only Discord's", got)
+	}
+	clk.Advance(30 * time.Second)
+	flush(t, o)
+	got := rec.list()
+	slices.Sort(got)
+	if want := []string{"C1@30", "C2@30", "D1@00"}; !slices.Equal(got, want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+
+	// A limit of one queue alone (another process posting the message) holds only it.
+	o.Enqueue("slack:C3", "", func(context.Context) error {
+		return &bot.RateLimitError{After: time.Minute, Err: errors.New("being posted elsewhere")}
+	})
+	waitTimer(t, clk)
+	o.Enqueue("slack:C4", "", call("C4"))
+	waitFor(t, "the other channel's call", func() bool { return slices.Contains(rec.list(), "C4@30") })
 }

@@ -551,8 +551,8 @@ func wantRateLimit(after time.Duration) func(t *testing.T, err error) {
 	return func(t *testing.T, err error) {
 		t.Helper()
 		var rl *bot.RateLimitError
-		if !errors.As(err, &rl) || rl.After != after {
-			t.Errorf("err = %v, want a rate limit of %s", err, after)
+		if !errors.As(err, &rl) || rl.After != after || !rl.Shared {
+			t.Errorf("err = %v, want a rate limit of %s shared by the workspace's calls", err, after)
 		}
 	}
 }

@@ -530,20 +530,21 @@ var transientCodes = map[string]bool{
 }
 
 // classify maps a slack-go error onto the outbox's error kinds: a rate limit
-// (wait and retry), a permanent failure (log and move on: a missing channel
+// (wait and retry; shared, as Slack limits each method per workspace, so
+// the other channels' calls wait too), a permanent failure (log and move on: a missing channel
 // or permission, an invalid token, a refused message), or a plain error that
 // the outbox retries with backoff (5xx, network).
 func classify(op string, err error) error {
 	wrapped := fmt.Errorf("%s: %w", op, err)
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
-		return &bot.RateLimitError{After: rl.RetryAfter, Err: wrapped}
+		return &bot.RateLimitError{After: rl.RetryAfter, Err: wrapped, Shared: true}
 	}
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
 		switch {
 		case sc.Code == http.StatusTooManyRequests:
-			return &bot.RateLimitError{After: time.Second, Err: wrapped}
+			return &bot.RateLimitError{After: time.Second, Err: wrapped, Shared: true}
 		case sc.Code >= 500 || sc.Code == http.StatusRequestTimeout:
 			return wrapped
 		default:
@@ -554,7 +555,7 @@ func classify(op string, err error) error {
 	if errors.As(err, &se) {
 		switch {
 		case se.Err == "ratelimited":
-			return &bot.RateLimitError{After: time.Second, Err: wrapped}
+			return &bot.RateLimitError{After: time.Second, Err: wrapped, Shared: true}
 		case transientCodes[se.Err]:
 			return wrapped
 		default:
