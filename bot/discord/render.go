@@ -339,8 +339,10 @@ func renderNotice(n bot.Notice, key string) rendered {
 		if run, text, ok := askFooter(key); ok && n.Kind == bot.NoticeAsk && run == n.RunID {
 			e.Footer.Text = text // which request it is, for Find
 		}
-		if a := n.AuditLine(); a != "" { // the audit head ends the notice
-			e.Footer.Text += " · " + a
+		// The audit head ends the notice, cut short when the footer is full
+		// (a request for approval's footer, which Find matches, stays whole).
+		if a, room := n.AuditLine(), maxFooter-utf8.RuneCountInString(e.Footer.Text)-utf8.RuneCountInString(" · "); a != "" && room > 0 {
+			e.Footer.Text += " · " + truncate(a, room)
 		}
 	}
 	r.Embeds = []*discordgo.MessageEmbed{e}

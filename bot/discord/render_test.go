@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -412,4 +413,38 @@ func TestRenderEmptyRollbackCard(t *testing.T) {
 	if err := discordfake.CheckMessage(raw, true); err != nil {
 		t.Fatalf("a rollback procedure without steps breaks Discord's limits: %v", err)
 	}
+}
+
+// A request for approval whose phase id fills the footer: the audit head is
+// cut short (or left out), the footer stays within Discord's limit, and the
+// part Find matches on stays whole.
+func TestAnAskFooterStaysWithinTheLimitWithItsAuditHead(t *testing.T) {
+	for _, phaseLen := range append([]int{10}, seq(1950, 1990)...) {
+		phase := strings.Repeat("p", phaseLen)
+		key := "r1:" + PlatformName + ":ask:" + phase + ":1764400000000"
+		_, want, ok := askFooter(key)
+		if !ok {
+			continue // too long to name at all: the footer is the run's alone
+		}
+		n := bot.Notice{Kind: bot.NoticeAsk, RunID: "r1", Title: "approve", Lines: []string{"please"}, AuditHead: strings.Repeat("ab", 32)}
+		got := renderNotice(n, key).Embeds[0].Footer.Text
+		if utf8.RuneCountInString(got) > maxFooter {
+			t.Errorf("phase of %d: footer of %d characters, over %d", phaseLen, utf8.RuneCountInString(got), maxFooter)
+		}
+		if got != want && !strings.HasPrefix(got, want+" · ") {
+			t.Errorf("phase of %d: footer %q… does not start with the request's own footer", phaseLen, got[:40])
+		}
+		if phaseLen == 10 && !strings.HasSuffix(got, n.AuditLine()) {
+			t.Errorf("footer %q does not end with the audit head %q", got, n.AuditLine())
+		}
+	}
+}
+
+// seq returns the integers from a to b.
+func seq(a, b int) []int {
+	var out []int
+	for i := a; i <= b; i++ {
+		out = append(out, i)
+	}
+	return out
 }
