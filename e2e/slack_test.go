@@ -287,6 +287,26 @@ func TestSlackRequestsAreVerified(t *testing.T) {
 			t.Errorf("%s: HTTP %d, want 401", name, resp.StatusCode)
 		}
 	}
+	// Slack's certificate check of the command URL comes unsigned and gets
+	// 200; anything else unsigned, there or on the interactions URL, 401.
+	unsigned := []struct {
+		path, body string
+		want       int
+	}{
+		{"/slack/commands", "ssl_check=1&token=legacy", http.StatusOK},
+		{"/slack/commands", "command=%2Fdeploy&text=start+v1.4&user_id=U1", http.StatusUnauthorized},
+		{"/slack/interactions", "ssl_check=1&token=legacy", http.StatusUnauthorized},
+	}
+	for _, u := range unsigned {
+		resp, err := http.Post("http://"+p.addr+u.path, "application/x-www-form-urlencoded", strings.NewReader(u.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != u.want {
+			t.Errorf("unsigned %q to %s: HTTP %d, want %d", u.body, u.path, resp.StatusCode, u.want)
+		}
+	}
 	big := slackfake.SignedRequest(target, signingSecret, time.Now(), []byte("text="+strings.Repeat("a", 2<<20)))
 	resp, err := http.DefaultClient.Do(big)
 	if err != nil {
