@@ -379,11 +379,11 @@ func BuildSummary(r *deploy.Run, now time.Time) Summary {
 		Settled: settled, Total: total, Started: r.Created,
 	}
 	if r.Status.Open() {
-		s.PhaseTitle = r.PhaseDef(r.Phase).Title
+		s.PhaseTitle = r.PhaseTitle(r.Phase)
 	}
 	for i := range r.Phases {
 		p := &r.Phases[i]
-		l := PhaseLine{Title: r.PhaseDef(i).Title, State: PhasePending}
+		l := PhaseLine{Title: r.PhaseTitle(i), State: PhasePending}
 		switch {
 		case p.Approval != nil && p.Approval.By.ID == deploy.System.ID:
 			l.State = PhasePassed
@@ -413,7 +413,7 @@ func runState(r *deploy.Run) RunState {
 		}
 		st.Reason = r.AbortReason
 	case deploy.StatusDeployed:
-		st.FollowUps = r.PhaseDef(r.Phase).Title
+		st.FollowUps = r.PhaseTitle(r.Phase)
 	}
 	if !r.Status.Live() && !r.Ended.IsZero() {
 		st.Took = r.Ended.Sub(r.Created)
@@ -442,7 +442,7 @@ func BuildCard(r *deploy.Run, i int, now time.Time) PhaseCard {
 	p := &r.Phases[i]
 	def := r.PhaseDef(i)
 	c := PhaseCard{
-		RunID: r.ID, PhaseID: p.ID, Group: def.Group, Title: def.Title, Total: len(r.Runbook.Phases),
+		RunID: r.ID, PhaseID: p.ID, Group: def.Group, Title: r.PhaseTitle(i), Total: len(r.Runbook.Phases),
 		Service: ServiceOf(r), Release: r.Release, Env: r.Env, Previous: r.Previous, Production: def.Production, Rollback: p.ID == deploy.RollbackPhaseID,
 	}
 	if !c.Rollback {
@@ -530,7 +530,7 @@ func phaseButtons(r *deploy.Run, i int, def *runbook.Phase, waiting bool) []Butt
 	} else if allSettled && def.NeedsApproval() && p.Approval == nil {
 		ap := Button{Label: "Approve", Action: deploy.ActApprove, RunID: r.ID, Phase: p.ID, Style: StylePrimary}
 		if def.Production {
-			ap.Confirm = &Confirm{Title: "Approve production phase?", Text: fmt.Sprintf("Approve %q of %s on %s?", def.Title, r.Release, r.Env), OK: "Approve", Cancel: "Cancel"}
+			ap.Confirm = &Confirm{Title: "Approve production phase?", Text: fmt.Sprintf("Approve %q of %s on %s?", r.PhaseTitle(i), r.Release, r.Env), OK: "Approve", Cancel: "Cancel"}
 		}
 		out = append(out, ap)
 	}
@@ -622,7 +622,7 @@ func Completion(r *deploy.Run) Notice {
 				d = "open (follow-up)"
 			}
 		}
-		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s", def.Title, d))
+		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s", r.PhaseTitle(i), d))
 		if p.Approval != nil && p.Approval.By.ID != deploy.System.ID && !seen[p.Approval.By.ID] {
 			seen[p.Approval.By.ID] = true
 			approvers = append(approvers, p.Approval.By.Mention())
@@ -639,7 +639,7 @@ func Completion(r *deploy.Run) Notice {
 		n.Lines = append(n.Lines, skipped...)
 	}
 	if r.Status == deploy.StatusDeployed {
-		n.Lines = append(n.Lines, fmt.Sprintf("Follow-ups stay open on run %s (%s); %s is free for the next deployment.", r.ID, r.PhaseDef(r.Phase).Title, r.Env))
+		n.Lines = append(n.Lines, fmt.Sprintf("Follow-ups stay open on run %s (%s); %s is free for the next deployment.", r.ID, r.PhaseTitle(r.Phase), r.Env))
 	}
 	return n
 }
@@ -672,7 +672,6 @@ func SkippedSteps(r *deploy.Run) []string {
 // starter is not asked when the two-person rule excludes them; a runbook
 // that names no approvers asks nobody in particular.
 func AskApprovers(r *deploy.Run, i int) Notice {
-	def := r.PhaseDef(i)
 	n := Notice{Kind: NoticeAsk, Icon: IconApproval, RunID: r.ID, Service: ServiceOf(r)}
 	for _, a := range r.Approvers() {
 		if r.Runbook.DistinctApprover && a == r.Started.ID {
@@ -694,9 +693,9 @@ func AskApprovers(r *deploy.Run, i int) Notice {
 		anyone = "anyone but " + r.Started.Mention() + " (who started the run)"
 	}
 	if len(n.Mentions) == 0 {
-		n.Title = servicePrefix(r) + fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", def.Title, r.Release, r.Env, anyone)
+		n.Title = servicePrefix(r) + fmt.Sprintf("“%s” of %s to %s is ready for approval by %s", r.PhaseTitle(i), r.Release, r.Env, anyone)
 	} else {
-		n.Title = servicePrefix(r) + fmt.Sprintf("“%s” of %s to %s is ready for your approval", def.Title, r.Release, r.Env)
+		n.Title = servicePrefix(r) + fmt.Sprintf("“%s” of %s to %s is ready for your approval", r.PhaseTitle(i), r.Release, r.Env)
 		if r.Runbook.DistinctApprover {
 			n.Lines = append(n.Lines, r.Started.Mention()+" started the run and may not approve it (two-person rule).")
 		}
@@ -710,7 +709,7 @@ func RollbackNotice(r *deploy.Run) Notice {
 	rb := r.Rollback
 	from := rb.FromPhase
 	if i := r.FindPhase(rb.FromPhase); i >= 0 {
-		from = r.PhaseDef(i).Title
+		from = r.PhaseTitle(i)
 	}
 	return Notice{Kind: NoticeRollback, Icon: IconAlert, RunID: r.ID, Service: ServiceOf(r), AuditHead: r.AuditHead,
 		Title: servicePrefix(r) + fmt.Sprintf("Rolling back %s on %s", r.Release, r.Env),

@@ -704,3 +704,24 @@ func TestAPostTheDeadProcessMadeIsAdopted(t *testing.T) {
 		t.Errorf("the adopted summary was not brought up to date (edits %d):\n%s", summary.Edits, summary.Visible())
 	}
 }
+
+// A phase title that uses run variables is shown expanded, like a step's,
+// on the phase's card and in the summary.
+func TestAPhaseTitleShowsTheRunsVariables(t *testing.T) {
+	w := newWorld(t, strings.Replace(twoPhases, "title: Prepare", `title: "Prepare {{ .Version }} for {{ .Env }}"`, 1))
+	p := w.start(true)
+	p.start(t)
+	p.flush(t)
+	card, ok := w.fake.Find(runChannel, "Release notes")
+	if !ok {
+		t.Fatalf("no prepare card\n%s", w.transcript())
+	}
+	if v := card.Visible(); !strings.Contains(v, "Prepare v1.4 for production") || strings.Contains(v, "{{") {
+		t.Fatalf("the card shows its title unexpanded:\n%s", v)
+	}
+	for _, m := range w.fake.Messages() {
+		if strings.Contains(m.Visible(), "{{") {
+			t.Fatalf("a message shows a template:\n%s", m.Visible())
+		}
+	}
+}

@@ -47,7 +47,7 @@ func Plan(rb *runbook.Runbook, steps StepParser, v adapters.Vars) ([]PlannedPhas
 	gatesPass := policy.Approval != nil && !*policy.Approval
 	titles := runbook.TitleVars{Service: vars.Service, Version: vars.Version, Previous: vars.Previous, Env: vars.Env, RunID: vars.RunID}
 	plan := func(ph runbook.Phase, approval bool) PlannedPhase {
-		pp := PlannedPhase{ID: ph.ID, Group: ph.Group, Title: ph.Title, Approval: approval && !gatesPass,
+		pp := PlannedPhase{ID: ph.ID, Group: ph.Group, Title: runbook.RenderTitle(ph.Title, titles), Approval: approval && !gatesPass,
 			Window: ph.WindowRequired() && policy.Window != runbook.WindowNone}
 		for _, s := range ph.Steps {
 			ps := PlannedStep{Title: runbook.RenderTitle(s.Title, titles), Adapter: s.Run}

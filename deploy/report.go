@@ -166,7 +166,7 @@ func BuildRunReport(run *Run, audit []AuditEntry, now time.Time) RunReport {
 	for i := range run.Phases {
 		for j := range run.Phases[i].Steps {
 			s := &run.Phases[i].Steps[j]
-			where := run.PhaseDef(i).Title + " › " + run.StepTitle(i, j)
+			where := run.PhaseTitle(i) + " › " + run.StepTitle(i, j)
 			st := ReportStep{Phase: run.Phases[i].ID, Step: s.ID, Where: where, By: s.By, At: s.At, Reason: s.Reason}
 			switch {
 			case s.State == StepSkipped:
@@ -187,7 +187,7 @@ func BuildRunReport(run *Run, audit []AuditEntry, now time.Time) RunReport {
 		r.Rollback = &rb
 		r.RollbackFrom = rb.FromPhase
 		if i := run.FindPhase(rb.FromPhase); i >= 0 {
-			r.RollbackFrom = run.PhaseDef(i).Title
+			r.RollbackFrom = run.PhaseTitle(i)
 		}
 	}
 	if run.Status == StatusAborted {
@@ -227,7 +227,7 @@ func reportPhase(run *Run, i int, now time.Time, notes []ReportNote) ReportPhase
 	p := &run.Phases[i]
 	def := run.PhaseDef(i)
 	rp := ReportPhase{
-		ID: p.ID, Title: def.Title, Production: def.Production, FollowUp: def.FollowUp, Rollback: p.ID == RollbackPhaseID,
+		ID: p.ID, Title: run.PhaseTitle(i), Production: def.Production, FollowUp: def.FollowUp, Rollback: p.ID == RollbackPhaseID,
 		Started: p.Started, Ended: p.Ended, Approval: p.Approval, Override: p.WindowOverride, Notes: notes,
 	}
 	current := i == run.Phase && run.Status.Open()

@@ -233,6 +233,12 @@ func (r *Run) StepTitle(i, j int) string {
 	return runbook.RenderTitle(r.StepDef(i, j).Title, r.TitleVars())
 }
 
+// PhaseTitle returns the title of phase i as people see it, its run
+// variables expanded like a step's (StepTitle).
+func (r *Run) PhaseTitle(i int) string {
+	return runbook.RenderTitle(r.PhaseDef(i).Title, r.TitleVars())
+}
+
 // StepDef returns the runbook definition of step j of phase i.
 func (r *Run) StepDef(i, j int) *runbook.Step { return &r.PhaseDef(i).Steps[j] }
 

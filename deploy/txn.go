@@ -85,7 +85,7 @@ func (t *txn) act(ctx context.Context, a Action) error {
 	switch a.Kind {
 	case ActRollback:
 		if r.Status == StatusActive && !r.CanRollBack() {
-			first := r.PhaseDef(r.FirstProduction()).Title
+			first := r.PhaseTitle(r.FirstProduction())
 			return userErr(ErrInvalid, "nothing of run %s is deployed yet (%q has not started), so there is nothing to roll back: abort it instead with /deploy abort %s REASON", r.ID, first, r.ID)
 		}
 		return t.rollback(ctx, a.Reason)
@@ -103,7 +103,7 @@ func (t *txn) act(ctx context.Context, a Action) error {
 		if pi < r.Phase {
 			return t.stalePhase(pi)
 		}
-		return userErr(ErrInvalid, "phase %q has not started yet; finish %q first", r.Phases[pi].ID, r.PhaseDef(r.Phase).Title)
+		return userErr(ErrInvalid, "phase %q has not started yet; finish %q first", r.Phases[pi].ID, r.PhaseTitle(r.Phase))
 	}
 	switch a.Kind {
 	case ActDone:
@@ -130,9 +130,9 @@ func statusWord(r *Run) string { return strings.ReplaceAll(string(r.Status), "_"
 func (t *txn) stalePhase(pi int) error {
 	p := &t.run.Phases[pi]
 	if p.Approval != nil {
-		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", t.run.PhaseDef(pi).Title, p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
+		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", t.run.PhaseTitle(pi), p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
 	}
-	return userErr(ErrAlreadyDone, "%q is no longer the current phase", t.run.PhaseDef(pi).Title)
+	return userErr(ErrAlreadyDone, "%q is no longer the current phase", t.run.PhaseTitle(pi))
 }
 
 func (t *txn) needStep(sj int) error {
@@ -177,7 +177,7 @@ func (t *txn) inOrder(pi, sj int, verb string) error {
 			return err
 		}
 		if !open {
-			return userErr(ErrInvalid, "%q waits for its maintenance window: nothing in it can be %s before the window opens (an approver can Start outside window)", r.PhaseDef(pi).Title, verb)
+			return userErr(ErrInvalid, "%q waits for its maintenance window: nothing in it can be %s before the window opens (an approver can Start outside window)", r.PhaseTitle(pi), verb)
 		}
 	}
 	if k := r.BlockedBy(pi, sj); k >= 0 {
@@ -283,7 +283,7 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 		return userErr(ErrInvalid, "run %s is %s: there is nothing to approve", r.ID, statusWord(r))
 	}
 	if p.Approval != nil {
-		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", def.Title, p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
+		return userErr(ErrAlreadyDone, "%q was already approved by %s %s", r.PhaseTitle(pi), p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
 	}
 	if rules := r.Rules(); !IsApprover(rules, t.actor) {
 		if len(rules.Approvers) == 0 {
@@ -295,7 +295,7 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 		return userErr(ErrNotAllowed, "you are not on this runbook's approver list (%s)", strings.Join(rules.Approvers, ", "))
 	}
 	if r.Runbook.DistinctApprover && t.actor.ID == r.Started.ID && t.actor.Platform == r.Started.Platform {
-		return userErr(ErrNotAllowed, "you started this run, so someone else must approve %q (two-person rule)", def.Title)
+		return userErr(ErrNotAllowed, "you started this run, so someone else must approve %q (two-person rule)", r.PhaseTitle(pi))
 	}
 	open := 0
 	for _, s := range p.Steps {
@@ -304,10 +304,10 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 		}
 	}
 	if open > 0 {
-		return userErr(ErrInvalid, "%q still has %d open step(s): tick or skip them before approving", def.Title, open)
+		return userErr(ErrInvalid, "%q still has %d open step(s): tick or skip them before approving", r.PhaseTitle(pi), open)
 	}
 	if !p.ApprovalExpired.IsZero() {
-		return userErr(ErrInvalid, "the request to approve %q expired %s, after %s: check the phase again, then click Request approval", def.Title, Ago(t.now, p.ApprovalExpired), def.ApprovalTimeout)
+		return userErr(ErrInvalid, "the request to approve %q expired %s, after %s: check the phase again, then click Request approval", r.PhaseTitle(pi), Ago(t.now, p.ApprovalExpired), def.ApprovalTimeout)
 	}
 	p.Approval = &Approval{By: t.actor, At: t.now, Reason: note}
 	t.audit("approve", p.ID, "", note, "", "approved")
@@ -319,15 +319,14 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 func (t *txn) overrideWindow(ctx context.Context, pi int, reason string) error {
 	r := t.run
 	p := &r.Phases[pi]
-	def := r.PhaseDef(pi)
 	if !r.WindowRequired(pi) {
-		return userErr(ErrInvalid, "%q does not wait for a maintenance window", def.Title)
+		return userErr(ErrInvalid, "%q does not wait for a maintenance window", r.PhaseTitle(pi))
 	}
 	if p.WindowOverride != nil {
 		return userErr(ErrAlreadyDone, "the window was already overridden by %s %s", p.WindowOverride.By.Mention(), Ago(t.now, p.WindowOverride.At))
 	}
 	if !IsApprover(r.Rules(), t.actor) {
-		return userErr(ErrNotAllowed, "only approvers can start %q outside a maintenance window", def.Title)
+		return userErr(ErrNotAllowed, "only approvers can start %q outside a maintenance window", r.PhaseTitle(pi))
 	}
 	if strings.TrimSpace(reason) == "" {
 		return userErr(ErrInvalid, "overriding the maintenance window needs a reason")
@@ -487,7 +486,7 @@ func (t *txn) requestApproval(pi int) error {
 	p := &t.run.Phases[pi]
 	def := t.run.PhaseDef(pi)
 	if p.ApprovalExpired.IsZero() {
-		return userErr(ErrAlreadyDone, "approval of %q is already requested", def.Title)
+		return userErr(ErrAlreadyDone, "approval of %q is already requested", t.run.PhaseTitle(pi))
 	}
 	p.ApprovalExpired, p.AwaitingSince = time.Time{}, time.Time{}
 	t.audit("request_approval", p.ID, "", "", "expired", "awaiting approval")

@@ -77,6 +77,11 @@ phases:
         title: "Ship {{ .Versoin }}"
       - id: bad
         title: "Bad {{ .Version"
+  - id: verify
+    title: "Verify {{ .Service "
+    steps:
+      - id: look
+        title: Look
 `
 	_, err := Parse("p.yaml", []byte(src), stubValidator{})
 	got := problemLines(t, err)
@@ -88,6 +93,7 @@ phases:
 		`p.yaml:8: environment "qa" must be a mapping (key: value lines), not a list`,
 		`p.yaml:14: step "ship": title: bad template: unknown variable .Versoin (a title may use {{ .Service }}, {{ .Version }}, {{ .Previous }}, {{ .Env }} and {{ .RunID }})`,
 		`p.yaml:16: step "bad": title: bad template: unclosed action`,
+		`p.yaml:18: phase "verify": title: bad template: unclosed action`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

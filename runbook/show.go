@@ -42,7 +42,7 @@ func (rb *Runbook) Show(w io.Writer) {
 			group = p.Group
 			fmt.Fprintf(bw, "\n== %s ==\n", group)
 		}
-		fmt.Fprintf(bw, "\n%s [%s]%s\n", p.Title, p.ID, phaseNotes(p))
+		fmt.Fprintf(bw, "\n%s [%s]%s\n", RenderTitle(p.Title, vars), p.ID, phaseNotes(p))
 		for j := range p.Steps {
 			showStep(bw, j+1, &p.Steps[j], vars)
 		}

@@ -7,7 +7,7 @@ import (
 	"text/template"
 )
 
-// TitleVars are the run variables a step title may use: {{ .Service }},
+// TitleVars are the run variables a phase or step title may use: {{ .Service }},
 // {{ .Version }}, {{ .Previous }}, {{ .Env }} and {{ .RunID }}. A title
 // without "{{" is shown as written.
 type TitleVars struct {
@@ -64,7 +64,7 @@ func trimTitleErr(err error) string {
 	return msg
 }
 
-// RenderTitle expands the run variables in a step title; a title that is
+// RenderTitle expands the run variables in a phase or step title; a title that is
 // not a template, or (in a runbook stored before validation) does not
 // render, is returned as written.
 func RenderTitle(title string, v TitleVars) string {

@@ -126,6 +126,8 @@ func validate(rb *Runbook, v StepValidator, lines positions, ps *Problems) {
 		name := phaseName(p, i)
 		if strings.TrimSpace(p.Title) == "" && !bad(path+".title") {
 			c.add(line, "%s: title is required", name)
+		} else if err := checkTitle(p.Title); err != nil {
+			c.add(lines.at(path+".title", line), "%s: title: %v", name, err)
 		}
 		if p.Window != "" && p.Window != WindowRequired {
 			c.add(lines.at(path+".window", line), "%s: window must be %q or left out, not %q", name, WindowRequired, p.Window)

@@ -49,7 +49,7 @@ func newRunItem(r *deploy.Run, now time.Time, ro role) runItem {
 		Live: r.Status.Open(), When: "started", At: newStamp(now, r.Created),
 	}
 	if it.Live {
-		it.Phase = r.PhaseDef(r.Phase).Title
+		it.Phase = r.PhaseTitle(r.Phase)
 		if r.Phase >= 0 && r.Phase < len(r.Phases) {
 			card := bot.BuildCard(r, r.Phase, now)
 			it.Approval = waitingApproval(&card)
@@ -512,7 +512,7 @@ func (c *Console) auditView(ctx context.Context, r *deploy.Run) ([]auditView, st
 	titles := map[string]string{}
 	for i := range r.Phases {
 		def := r.PhaseDef(i)
-		titles[def.ID] = def.Title
+		titles[def.ID] = r.PhaseTitle(i)
 		for j, s := range def.Steps {
 			titles[def.ID+"/"+s.ID] = r.StepTitle(i, j)
 		}

@@ -917,7 +917,7 @@ func refs(runs []*deploy.Run) []RunRef {
 	for _, r := range runs {
 		ref := RunRef{ID: r.ID, Service: r.Service, Release: r.Release, Env: r.Env, Channel: r.Channel}
 		if r.Current() != nil {
-			ref.Phase = r.PhaseDef(r.Phase).Title
+			ref.Phase = r.PhaseTitle(r.Phase)
 		}
 		out = append(out, ref)
 	}
