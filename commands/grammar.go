@@ -72,6 +72,13 @@ func (g Grammar) validateService(s string) error {
 	return fmt.Errorf("unknown service %s: the services are %s", quote(s), strings.Join(g.services, ", "))
 }
 
+// looksLikeVersion reports whether a word reads as a version (v1.4, 2.0.1)
+// rather than a misspelt service name: a digit first, or a "v" and a digit.
+func looksLikeVersion(s string) bool {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "v"), "V")
+	return s != "" && isDigit(s[0])
+}
+
 // The package-level functions use the zero Grammar (no services known).
 
 // Parse is Grammar{}.Parse: the grammar of a bot that knows no service names.

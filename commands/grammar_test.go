@@ -70,6 +70,8 @@ func TestGrammarRefuses(t *testing.T) {
 		{"start with a service but no version", "start api", "missing VERSION: a tag or commit, e.g. /deploy start api v1.4.2", "/deploy start [SERVICE] VERSION [to ENV]"},
 		{"start with a service and to but no version", "start api to staging", "missing VERSION: a tag or commit, e.g. /deploy start api v1.4.2", "/deploy start [SERVICE] VERSION [to ENV]"},
 		{"start with the env but no to", "start v1.4 staging", `unexpected "staging" (to choose the environment write "to staging")`, "/deploy start [SERVICE] VERSION [to ENV]"},
+		{"start with a version and a stray flag", "start v1.4 --force", `unexpected "--force"`, "/deploy start [SERVICE] VERSION [to ENV]"},
+		{"schedule with a version and no start time", "schedule v1.4 tomorrow", `invalid start date "tomorrow": use RFC 3339 (2026-12-01T22:00:00+01:00) or YYYY-MM-DD HH:MM [ZONE] (2026-12-01 22:00 Europe/Berlin)`, "/deploy schedule [SERVICE] VERSION START [for DURATION]"},
 		{"plan with a service in capitals", "plan API v1.4", `unknown service "API"` + unknown, "/deploy plan [SERVICE] VERSION [to ENV]"},
 		{"runbook of an unknown service", "runbook db", `unknown service "db"` + unknown, "/deploy runbook [SERVICE]"},
 		{"schedule with an unknown service", "schedule db v1.4 2026-12-01 22:00", `unknown service "db"` + unknown, "/deploy schedule [SERVICE] VERSION START [for DURATION]"},

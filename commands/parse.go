@@ -104,9 +104,10 @@ func (g Grammar) textOptions(kind Kind, text string, args []token, now time.Time
 				return nil, err
 			}
 			args = args[1:]
-		case len(args) >= 2 && keyword(args[1].text) != "to" && len(g.services) > 0 && !validEnv(args[1].text) && validateVersion(args[0].text) == nil:
+		case len(args) >= 2 && keyword(args[1].text) != "to" && len(g.services) > 0 && !validEnv(args[1].text) &&
+			validateVersion(args[0].text) == nil && !looksLikeVersion(args[0].text):
 			// "start apii v1.4": a misspelt service, not a version
-			// followed by a stray word.
+			// followed by a stray word ("start v1.4 --force" is that).
 			return nil, g.validateService(args[0].text)
 		}
 		if len(args) == 0 || keyword(args[0].text) == "to" {
@@ -168,7 +169,9 @@ func (g Grammar) textOptions(kind Kind, text string, args []token, now time.Time
 				return nil, err
 			}
 			args = args[1:]
-		case len(args) >= 2 && len(g.services) > 0 && !startsLikeADate(args[1].text) && keyword(args[1].text) != "for":
+		case len(args) >= 2 && len(g.services) > 0 && !startsLikeADate(args[1].text) && keyword(args[1].text) != "for" &&
+			!looksLikeVersion(args[0].text):
+			// "schedule v1.4 tomorrow" is a version and a start time that is none.
 			return nil, g.validateService(args[0].text)
 		}
 		if len(args) == 0 {
