@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -623,6 +624,30 @@ func (b *Bot) Click(ctx context.Context, c Click) Reply {
 		return b.refuse(err)
 	}
 	return Reply{RunID: a.RunID}
+}
+
+// CheckClick returns the refusal a click would get, without acting on it:
+// the fronts ask before they open a reason dialog, so a person who may not
+// take the action, or whose action is stale, is told at once instead of
+// after writing a reason. An empty reply means: ask for the reason. When
+// the store does not answer, the dialog opens anyway (the action itself is
+// checked when it comes).
+func (b *Bot) CheckClick(ctx context.Context, c Click) Reply {
+	if r, ok := b.admit(c.Actor); !ok {
+		return r
+	}
+	a, err := ParseButtonID(c.ButtonID)
+	if err != nil {
+		return Reply{Text: "that button is not one of mine"}
+	}
+	a.Actor, a.Channel, a.Reason, a.RequestID = c.Actor, c.Channel, c.Reason, c.RequestID
+	err = b.e.Check(ctx, a)
+	for _, kind := range []error{deploy.ErrNotAllowed, deploy.ErrAlreadyDone, deploy.ErrInvalid, deploy.ErrNotFound} {
+		if errors.Is(err, kind) {
+			return b.refuse(err)
+		}
+	}
+	return Reply{}
 }
 
 // refuse turns an error into an ephemeral reply, worded by PersonText.

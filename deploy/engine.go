@@ -407,6 +407,40 @@ func (e *Engine) Do(ctx context.Context, a Action) (Outcome, error) {
 	return out, err
 }
 
+// Check returns the refusal a would get, without writing anything: the
+// transition is tried on a copy of the run as this process knows it (one
+// read when it knows none, and again when the known one refuses, as the
+// store may be ahead). An action that needs a reason is tried with a
+// placeholder when a has none: the fronts check before they ask a person
+// for one, so nobody writes a reason for a click that is refused anyway.
+// The action itself is checked again when it comes (Do).
+func (e *Engine) Check(ctx context.Context, a Action) error {
+	ctx, cancel := context.WithTimeout(ctx, e.storeTimeout)
+	defer cancel()
+	if strings.TrimSpace(a.Reason) == "" {
+		a.Reason = "(the reason is asked next)"
+	}
+	cur := e.runs.get(a.RunID)
+	for {
+		fresh := cur == nil
+		if fresh {
+			var err error
+			if cur, err = e.Get(ctx, a.RunID); err != nil {
+				return err
+			}
+		}
+		t := &txn{e: e, run: cur.Clone(), now: e.clock.Now().UTC(), actor: a.Actor}
+		err := t.act(ctx, a)
+		switch {
+		case err == nil || errors.Is(err, errNoChange):
+			return nil
+		case fresh:
+			return err
+		}
+		cur = nil // check the refusal on the stored run
+	}
+}
+
 func outcomeLabel(err error) string {
 	switch {
 	case err == nil:

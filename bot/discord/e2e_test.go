@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"deploybot/bot"
 	"deploybot/deploy"
 	"deploybot/internal/testkit/discordfake"
 )
@@ -66,6 +67,17 @@ func TestRunThroughDiscord(t *testing.T) {
 	in, _ = h.click(bob, card, discordfake.Component{CustomID: "done:" + runID(t, card) + ":build:review"})
 	if f := h.told(in); !f.Ephemeral || f.User != bob.ID || !strings.Contains(f.Content, "already done by @ana") {
 		t.Errorf("second Done: answer %+v, want an ephemeral \"already done by @ana\" for bob", f)
+	}
+
+	// Skip of that step is refused at once too: no modal asks for a reason
+	// nobody could use.
+	stale := bot.Button{Action: deploy.ActSkip, RunID: runID(t, card), Phase: "build", Step: "review"}.ID()
+	in, cb = h.click(bob, card, discordfake.Component{CustomID: stale})
+	if cb.Type == 9 {
+		t.Fatal("a Skip of a step already done opened the reason modal")
+	}
+	if f := h.told(in); !f.Ephemeral || !strings.Contains(f.Content, "already done by @ana") {
+		t.Errorf("stale Skip: answer %+v, want an ephemeral \"already done by @ana\"", f)
 	}
 
 	// Skip asks for a reason in a modal; the reason shows on the card.

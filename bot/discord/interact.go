@@ -286,6 +286,10 @@ func (f *Front) component(ctx context.Context, in *discordgo.Interaction, respon
 	}
 }
 
+// checkWait bounds the check before a reason dialog opens, well inside
+// the 3 s Discord gives the interaction's answer.
+const checkWait = 500 * time.Millisecond
+
 // actOrAsk acts on the button id, or asks for a reason first when its action needs one.
 func (f *Front) actOrAsk(ctx context.Context, in *discordgo.Interaction, who deploy.Actor, id string, respond responder) {
 	a, err := bot.ParseButtonID(id)
@@ -294,6 +298,15 @@ func (f *Front) actOrAsk(ctx context.Context, in *discordgo.Interaction, who dep
 		return
 	}
 	if bot.NeedsReason(a.Kind) {
+		// A click that would be refused anyway is refused before anyone
+		// writes a reason for it.
+		cctx, cancel := context.WithTimeout(ctx, checkWait)
+		r := f.bot.CheckClick(cctx, bot.Click{Platform: PlatformName, Channel: in.ChannelID, Actor: who, ButtonID: id})
+		cancel()
+		if r.Text != "" {
+			_ = respond(message(ephemeral(r.Text)))
+			return
+		}
 		f.askReason(in, id, respond)
 		return
 	}

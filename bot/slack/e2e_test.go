@@ -612,10 +612,14 @@ func TestAcknowledgementDiscipline(t *testing.T) {
 		h.ephemeral(uCat, "is already done by @ana")
 	})
 	t.Run("late dialog", func(t *testing.T) {
-		// Skip on the stale card opens the reason dialog (no store call);
-		// its submission outlasts the budget: the dialog closes and the
-		// refusal follows as an ephemeral message in the channel.
-		h.click(uBob, card, "Skip", ":review")
+		// Skip on an open step of a second run opens the reason dialog;
+		// Ana ticks the step meanwhile, and the dialog's submission
+		// outlasts the budget: the dialog closes and the refusal follows
+		// as an ephemeral message in the channel.
+		_, started := h.command(uAna, "start v1.5 to staging")
+		runID := strings.TrimRight(strings.Fields(strings.TrimPrefix(started.Text, "Started run "))[0], ":.,")
+		second := h.message(deployChannel, "Phase 1/2 · Prepare the release", runID)
+		h.click(uBob, second, "Skip", ":review")
 		var view slackfake.View
 		waitFor(t, "the reason dialog", func() bool {
 			vs := h.fake.Views()
@@ -624,6 +628,8 @@ func TestAcknowledgementDiscipline(t *testing.T) {
 			}
 			return len(vs) > 0
 		})
+		h.click(uAna, second, "Done", ":review")
+		h.message(deployChannel, "✅ Code review completed", runID)
 		h.count.delay.Store(int64(2 * budget))
 		defer h.count.delay.Store(0)
 		start := time.Now()
@@ -684,4 +690,38 @@ func TestSSLCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestARefusedClickAsksNoReason: a click that needs a reason but would be
+// refused anyway (not an operator, or a stale card) is refused at once; no
+// dialog opens for a reason nobody could use.
+func TestARefusedClickAsksNoReason(t *testing.T) {
+	h := newHarness(t, options{yaml: strings.Replace(e2eYAML, "distinct_approver: true", "distinct_approver: true\noperators: [\"U0ANA\", \"U0BOB\"]", 1)})
+	card := h.startRun()
+	told := func(u slackfake.User, part string) {
+		t.Helper()
+		waitFor(t, u.Name+" told "+part, func() bool {
+			for _, r := range h.fake.Responses() {
+				if r.User == u.ID && r.ResponseType == "ephemeral" && strings.Contains(r.Text, part) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if s := h.click(uCat, card, "Skip", ":review"); s != http.StatusOK {
+		t.Fatalf("cat's Skip: HTTP %d", s)
+	}
+	told(uCat, "operators")
+	h.click(uAna, card, "Done", ":review")
+	h.message(deployChannel, "✅ Code review completed")
+	h.click(uBob, card, "Skip", ":review") // the card before Ana's Done
+	told(uBob, "Code review completed")
+	if vs := h.fake.Views(); len(vs) != 0 {
+		t.Fatalf("a dialog opened for a refused click: %q", vs[0].TitleText())
+	}
+	// A click that may go on still asks for its reason.
+	h.click(uBob, h.message(deployChannel, "Phase 1/2", "Waiting for approval"), "Approve", "")
+	h.click(uBob, h.message(deployChannel, "Phase 2/2 · Roll out to production"), "Rollback", "")
+	waitFor(t, "the rollback's reason dialog", func() bool { return len(h.fake.Views()) == 1 })
 }

@@ -40,6 +40,9 @@ const (
 	groupsWait = time.Second
 	// viewsOpenWait bounds views.open: the trigger_id lives 3 s from the click.
 	viewsOpenWait = 2 * time.Second
+	// checkWait bounds the check before a reason dialog opens (checkFirst),
+	// so the dialog still opens within the trigger_id's 3 s.
+	checkWait = 500 * time.Millisecond
 )
 
 // unescape undoes the escaping Slack applies to slash-command text.
@@ -158,6 +161,21 @@ func userName(u payloadUser) string {
 	return u.Name
 }
 
+// checkFirst returns the refusal a click that needs a reason would get
+// (bot.CheckClick), within checkWait. It checks nothing when the runbooks
+// name user groups and none came back for the person (Slack may not have
+// answered): a refusal from missing groups would be wrong, and the action
+// is checked again when it comes.
+func (f *Front) checkFirst(ctx context.Context, cb *interaction, id, channel string) bot.Reply {
+	cctx, cancel := context.WithTimeout(ctx, checkWait)
+	defer cancel()
+	who := f.actor(cctx, cb.Team.ID, cb.User.ID, userName(cb.User))
+	if len(who.Groups) == 0 && len(serviceHandles(f.bot.Services().All())) > 0 {
+		return bot.Reply{}
+	}
+	return f.bot.CheckClick(cctx, bot.Click{Platform: Platform, Channel: channel, Actor: who, ButtonID: id})
+}
+
 // clickedButton returns the button id of a block action: the action_id of a
 // button, the chosen option's value of a menu.
 func clickedButton(a payloadAction) string {
@@ -184,6 +202,11 @@ func (f *Front) blockAction(ctx context.Context, cb *interaction) after {
 	}
 	user, responseURL := cb.User.ID, cb.ResponseURL
 	if bot.NeedsReason(act.Kind) {
+		// A click that would be refused anyway is refused before anyone
+		// writes a reason for it.
+		if r := f.checkFirst(ctx, cb, id, channel); r.Text != "" {
+			return func(ctx context.Context) { f.respond(ctx, responseURL, channel, user, r.Text) }
+		}
 		vctx, cancel := context.WithTimeout(ctx, viewsOpenWait)
 		defer cancel()
 		if _, err := f.api.OpenViewContext(vctx, cb.TriggerID, reasonModal(act, id, channel)); err != nil {
