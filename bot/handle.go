@@ -119,24 +119,15 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 		return Reply{Text: StatusText(r, b.clock.Now()), RunID: r.ID}
 	case commands.KindList:
 		return b.list(ctx, req.Actor)
-	case commands.KindApprove, commands.KindRollback, commands.KindAbort:
-		// A run this process knows needs no read here: the transition
-		// starts from it and checks it against the store in its write.
-		r := b.known(cmd.Run)
-		if r != nil && !visible(r, req.Actor) {
-			return b.refuse(&deploy.Error{Kind: deploy.ErrNotFound, Msg: "no such run: " + cmd.Run})
+	case commands.KindApprove:
+		return b.approve(ctx, req, cmd)
+	case commands.KindRollback, commands.KindAbort:
+		r, err := b.target(ctx, cmd.Run, req)
+		if err != nil {
+			return b.refuse(err)
 		}
-		if r == nil {
-			var err error
-			if r, err = b.resolve(ctx, cmd.Run, req); err != nil {
-				return b.refuse(err)
-			}
-		}
-		kind := map[commands.Kind]deploy.ActionKind{commands.KindApprove: deploy.ActApprove, commands.KindRollback: deploy.ActRollback, commands.KindAbort: deploy.ActAbort}[cmd.Kind]
+		kind := map[commands.Kind]deploy.ActionKind{commands.KindRollback: deploy.ActRollback, commands.KindAbort: deploy.ActAbort}[cmd.Kind]
 		a := deploy.Action{Kind: kind, RunID: r.ID, Actor: req.Actor, Channel: req.Channel, Reason: cmd.Reason, RequestID: req.RequestID}
-		if kind == deploy.ActApprove {
-			a.Phase = r.Phases[r.Phase].ID
-		}
 		if _, err := b.e.Do(ctx, a); err != nil {
 			return b.refuse(err)
 		}
@@ -167,6 +158,63 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 		return b.stats(ctx, req, cmd)
 	}
 	return Reply{Text: "unknown command. " + b.grammar.Help()}
+}
+
+// target returns the run a command that acts on a run names (or the one
+// running in the channel). A run this process knows needs no read here:
+// the transition starts from it and checks it against the store in its
+// write.
+func (b *Bot) target(ctx context.Context, id string, req Request) (*deploy.Run, error) {
+	r := b.known(id)
+	if r != nil && !visible(r, req.Actor) {
+		return nil, &deploy.Error{Kind: deploy.ErrNotFound, Msg: "no such run: " + id}
+	}
+	if r != nil {
+		return r, nil
+	}
+	return b.resolve(ctx, id, req)
+}
+
+// approve runs /deploy approve [RUN] [PHASE]. A named phase is approved
+// only while it is the one waiting; without a phase, the current gate is
+// approved only when the engine finds it safe (deploy.ChoiceCurrent): a
+// command sent twice never passes the next gate, and a production phase
+// must be named, as its button must be confirmed. The reply names the
+// phase approved.
+func (b *Bot) approve(ctx context.Context, req Request, cmd commands.Command) Reply {
+	phase := cmd.Phase
+	r, err := b.target(ctx, cmd.Run, req)
+	if err != nil && errors.Is(err, deploy.ErrNotFound) && cmd.Run != "" && phase == "" {
+		// "approve review": a lone word shaped like a run id that names
+		// no run may be a phase of the channel's run.
+		if here, herr := b.resolve(ctx, "", req); herr == nil && here.FindPhase(cmd.Run) >= 0 {
+			r, phase, err = here, cmd.Run, nil
+		}
+	}
+	if err != nil {
+		return b.refuse(err)
+	}
+	a := deploy.Action{Kind: deploy.ActApprove, RunID: r.ID, Actor: req.Actor, Channel: req.Channel, RequestID: req.RequestID}
+	if phase != "" {
+		if r.FindPhase(phase) < 0 {
+			ids := make([]string, len(r.Runbook.Phases))
+			for i, p := range r.Runbook.Phases {
+				ids[i] = p.ID
+			}
+			return b.refuse(&deploy.Error{Kind: deploy.ErrInvalid, Msg: fmt.Sprintf("run %s has no phase %q; its phases are %s", r.ID, phase, strings.Join(ids, ", "))})
+		}
+		a.Phase, a.Choice = phase, deploy.ChoiceNamed
+	} else {
+		a.Phase, a.Choice = r.Phases[r.Phase].ID, deploy.ChoiceCurrent
+	}
+	out, err := b.e.Do(ctx, a)
+	if err != nil {
+		return b.refuse(err)
+	}
+	if out.Run != nil {
+		r = out.Run
+	}
+	return Reply{Text: fmt.Sprintf("Approved phase %s of run %s.", r.PhaseLabel(r.FindPhase(a.Phase)), r.ID), RunID: r.ID}
 }
 
 // service returns the runbook of the command's service. Left out with

@@ -63,6 +63,11 @@ type Command struct {
 	// empty means "the one active run in this channel" (for report, else the
 	// latest one that ended there).
 	Run string
+	// Phase is the phase id of approve: the one phase to approve. Empty
+	// means the current phase, which the bot approves only when that is
+	// safe (not a production phase, not right after the same person
+	// approved another phase of the run).
+	Phase string
 	// Reason is the free text of rollback, abort and lock (trimmed, at most
 	// MaxReasonLength characters).
 	Reason string
@@ -86,7 +91,8 @@ const DefaultStatsDays = 30
 // /deploy ("start api v1.4 to production"), for logs and the audit trail.
 // Parsing it again with the grammar that built it gives the same command,
 // except for a run-less rollback or abort whose reason starts with a word
-// shaped like a run id (only FromOptions builds those).
+// shaped like a run id, and a run-less approve of a phase whose id has that
+// shape (only FromOptions builds those).
 func (c Command) String() string {
 	parts := []string{string(c.Kind)}
 	add := func(s ...string) { parts = append(parts, s...) }
@@ -99,9 +105,16 @@ func (c Command) String() string {
 	case KindStart, KindPlan:
 		service()
 		add(c.Version, "to", c.Env)
-	case KindStatus, KindApprove, KindReport:
+	case KindStatus, KindReport:
 		if c.Run != "" {
 			add(c.Run)
+		}
+	case KindApprove:
+		if c.Run != "" {
+			add(c.Run)
+		}
+		if c.Phase != "" {
+			add(c.Phase)
 		}
 	case KindRollback, KindAbort:
 		if c.Run != "" {

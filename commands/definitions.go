@@ -18,6 +18,7 @@ const (
 	ArgWindow   = "window"
 	ArgService  = "service"
 	ArgDays     = "days"
+	ArgPhase    = "phase"
 )
 
 // Definition describes one /deploy subcommand: how it is typed, what it does
@@ -36,7 +37,7 @@ type Definition struct {
 // Arg is one argument of a Definition.
 type Arg struct {
 	// Name is one of ArgVersion, ArgEnv, ArgRun, ArgReason, ArgStart,
-	// ArgDuration, ArgWindow, ArgService and ArgDays; it is the Discord
+	// ArgDuration, ArgWindow, ArgService, ArgDays and ArgPhase; it is the Discord
 	// option name.
 	Name string
 	// Required is true when the command is refused without it.
@@ -91,9 +92,10 @@ func (g Grammar) definitions(choices bool) []Definition {
 			Args:    []Arg{run}},
 		{Kind: KindList, Usage: "/deploy list",
 			Summary: "active runs, the last ten finished ones and the environments, by service"},
-		{Kind: KindApprove, Usage: "/deploy approve [RUN]",
-			Summary: "the same as the current phase's Approve button",
-			Args:    []Arg{run}},
+		{Kind: KindApprove, Usage: "/deploy approve [RUN] [PHASE]",
+			Summary: "approves PHASE, like its Approve button; without PHASE only a safe current gate",
+			Args: []Arg{run, {Name: ArgPhase, MaxLength: maxPhaseLength,
+				Description: "phase id, e.g. build; needed for production phases and right after another approval"}}},
 		{Kind: KindRollback, Usage: "/deploy rollback [RUN] REASON…",
 			Summary: "starts the rollback procedure",
 			Args:    []Arg{reason("why roll back"), run}},
@@ -194,6 +196,9 @@ func (g Grammar) Help() string {
 	b.WriteString("RUN may be left out when exactly one run is active in the channel. " +
 		"Run ids look like `r7k2qd`: a REASON whose first word has that shape (r and 5 letters or digits, " +
 		"e.g. \"revert\") needs the RUN written before it: `/deploy rollback r7k2qd revert the config`.\n")
+	b.WriteString("PHASE is a phase id, shown in brackets by `/deploy runbook`. `approve` without PHASE approves the current phase only " +
+		"when it is no production phase and you did not approve another phase of the run in the last 30 seconds " +
+		"(a second `approve` sent by mistake must not pass the next gate); otherwise name it: `/deploy approve r7k2qd rollout`.\n")
 	b.WriteString("VERSION: letters, digits and `. - _ + /` only, at most 64, starting with a letter or digit. " +
 		"ENV: lowercase letters, digits, `-` and `_`. DAYS: 1 to 365.\n")
 	b.WriteString("START: RFC 3339 (`2026-12-01T22:00:00+01:00`) or `YYYY-MM-DD HH:MM [ZONE]` " +

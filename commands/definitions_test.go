@@ -26,7 +26,7 @@ func TestDefinitionsFollowTheTable(t *testing.T) {
 // TestDefinitionsFitDiscord checks what Discord's API would refuse when the
 // front registers one subcommand per Definition with one option per Arg.
 func TestDefinitionsFitDiscord(t *testing.T) {
-	optionNames := map[string]bool{ArgVersion: true, ArgEnv: true, ArgRun: true, ArgReason: true, ArgStart: true, ArgDuration: true, ArgWindow: true, ArgService: true, ArgDays: true}
+	optionNames := map[string]bool{ArgVersion: true, ArgEnv: true, ArgRun: true, ArgReason: true, ArgStart: true, ArgDuration: true, ArgWindow: true, ArgService: true, ArgDays: true, ArgPhase: true}
 	subcommandName := regexp.MustCompile(`^[a-z]{1,32}$`)
 	placeholder := regexp.MustCompile(`[A-Z]{2,}`)
 	for _, d := range Definitions() {

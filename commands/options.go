@@ -95,6 +95,10 @@ func (g Grammar) set(c *Command, name, v string, now time.Time) error {
 		}
 	case ArgDays:
 		c.Days, err = parseDays(v)
+	case ArgPhase:
+		if err = validatePhase(v); err == nil {
+			c.Phase = v
+		}
 	default:
 		err = fmt.Errorf("unexpected option %s", quote(name))
 	}

@@ -21,6 +21,8 @@ func TestFromOptionsMatchesParse(t *testing.T) {
 		{"status", "status", KindStatus, map[string]string{}},
 		{"status of a run", "status r7k2qd", KindStatus, map[string]string{"run": "r7k2qd"}},
 		{"approve a run", "approve r7k2qd", KindApprove, map[string]string{"run": "r7k2qd"}},
+		{"approve a phase of a run", "approve r7k2qd rollout", KindApprove, map[string]string{"run": "r7k2qd", "phase": "rollout"}},
+		{"approve a phase", "approve rollout", KindApprove, map[string]string{"phase": "rollout"}},
 		{"list", "list", KindList, nil},
 		{"windows", "windows", KindWindows, nil},
 		{"runbook", "runbook", KindRunbook, nil},

@@ -137,7 +137,26 @@ func (g Grammar) textOptions(kind Kind, text string, args []token, now time.Time
 			return nil, unexpected(args[2])
 		}
 
-	case KindStatus, KindApprove, KindReport:
+	case KindApprove:
+		// "approve", "approve RUN", "approve PHASE", "approve RUN PHASE": a
+		// lone word shaped like a run id is the RUN (the bot takes it for a
+		// phase of the channel's run when no run has that id).
+		if len(args) > 2 {
+			return nil, unexpected(args[2])
+		}
+		if len(args) == 2 || (len(args) == 1 && LooksLikeRunID(args[0].text)) {
+			if err := put(ArgRun, args[0].text); err != nil {
+				return nil, err
+			}
+			args = args[1:]
+		}
+		if len(args) == 1 {
+			if err := put(ArgPhase, args[0].text); err != nil {
+				return nil, err
+			}
+		}
+
+	case KindStatus, KindReport:
 		if len(args) > 1 {
 			return nil, unexpected(args[1])
 		}

@@ -18,6 +18,8 @@ const (
 	EnvPattern = `^[a-z0-9][a-z0-9_-]{0,31}$`
 	// RunIDPattern is the shape of a run id ("r7k2qd").
 	RunIDPattern = `^r[0-9a-z]{5}$`
+	// PhasePattern is a PHASE: a runbook phase id (the runbook's own rule).
+	PhasePattern = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`
 	// WindowIDPattern is the shape of a scheduled window's id ("w4k9zt").
 	WindowIDPattern = `^w[0-9a-z]{5}$`
 )
@@ -29,6 +31,7 @@ const (
 	maxWindowRefLength = 40
 	maxStartLength     = 64
 	maxDurationLength  = 16
+	maxPhaseLength     = 40
 )
 
 func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
@@ -115,6 +118,28 @@ func validateEnv(s string) error {
 func validateRun(s string) error {
 	if !LooksLikeRunID(s) {
 		return fmt.Errorf("invalid run id %s: run ids look like r7k2qd (see /deploy list)", quote(s))
+	}
+	return nil
+}
+
+// validPhase reports whether s matches PhasePattern.
+func validPhase(s string) bool {
+	if s == "" || len(s) > maxPhaseLength || !(isLower(s[0]) || isUpper(s[0]) || isDigit(s[0])) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isLower(c) && !isUpper(c) && !isDigit(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validatePhase checks a PHASE against PhasePattern.
+func validatePhase(s string) error {
+	if !validPhase(s) {
+		return fmt.Errorf("invalid phase %s: use a phase id as /deploy runbook shows it in brackets, e.g. build", quote(s))
 	}
 	return nil
 }

@@ -393,7 +393,34 @@ type Action struct {
 	Reason  string
 	// RequestID identifies the request for replay detection (optional).
 	RequestID string
+	// Choice, on Approve, is how the person chose the phase: its own
+	// button (the zero value), a command that named it, or a command that
+	// named none (see PhaseChoice).
+	Choice PhaseChoice
 }
+
+// PhaseChoice is how a person chose the phase an approval is for.
+type PhaseChoice int
+
+// The phase choices.
+const (
+	// ChoiceButton: the phase's own Approve button (a production phase's
+	// button asked for confirmation first).
+	ChoiceButton PhaseChoice = iota
+	// ChoiceNamed: a command that named the phase (/deploy approve RUN
+	// PHASE). Only that phase is approved, and only while it is current.
+	ChoiceNamed
+	// ChoiceCurrent: a command that named no phase; Phase is the current
+	// phase as the bot saw it. It is approved only when that is safe: not
+	// a production phase (the button asks to confirm those), and not
+	// within DoubleSubmitWindow of the same person approving another phase
+	// of the run (a command sent twice must not pass the next gate).
+	ChoiceCurrent
+)
+
+// DoubleSubmitWindow is how long after a person approved a phase of a run
+// an approve that names no phase is refused for them on that run.
+const DoubleSubmitWindow = 30 * time.Second
 
 // Do applies a person's action.
 func (e *Engine) Do(ctx context.Context, a Action) (Outcome, error) {

@@ -216,6 +216,16 @@ func (r *Run) PhaseDef(i int) *runbook.Phase {
 	return &runbook.Phase{ID: RollbackPhaseID, Title: "Rollback Procedure", Group: "Rollback", Approval: &no, Steps: r.Runbook.Rollback.Steps}
 }
 
+// PhaseLabel names phase i for people: its id, and its title when that
+// differs ("C (Production rollout)").
+func (r *Run) PhaseLabel(i int) string {
+	id, title := r.Phases[i].ID, r.PhaseDef(i).Title
+	if title == "" || title == id {
+		return id
+	}
+	return id + " (" + title + ")"
+}
+
 // FindPhase returns the index of the phase with the given id, or -1.
 func (r *Run) FindPhase(id string) int {
 	for i := range r.Phases {

@@ -100,6 +100,9 @@ func (t *txn) act(ctx context.Context, a Action) error {
 		return err
 	}
 	if pi != r.Phase {
+		if a.Kind == ActApprove && a.Choice == ChoiceNamed {
+			return t.notWaiting(pi)
+		}
 		if pi < r.Phase {
 			return t.stalePhase(pi)
 		}
@@ -115,7 +118,7 @@ func (t *txn) act(ctx context.Context, a Action) error {
 	case ActRetry:
 		return t.retry(ctx, pi, sj, a.Attempt)
 	case ActApprove:
-		return t.approve(ctx, pi, a.Reason)
+		return t.approve(ctx, pi, a.Reason, a.Choice)
 	case ActOverrideWindow:
 		return t.overrideWindow(ctx, pi, a.Reason)
 	case ActRequestApproval:
@@ -275,7 +278,45 @@ func (t *txn) retry(ctx context.Context, pi, sj, seen int) error {
 	return t.advance(ctx)
 }
 
-func (t *txn) approve(ctx context.Context, pi int, note string) error {
+// notWaiting refuses a command that named phase pi, which is not the
+// current one.
+func (t *txn) notWaiting(pi int) error {
+	r := t.run
+	kind := ErrInvalid
+	why := ""
+	if p := &r.Phases[pi]; pi < r.Phase && p.Approval != nil {
+		kind = ErrAlreadyDone
+		why = fmt.Sprintf(" (approved by %s %s)", p.Approval.By.Mention(), Ago(t.now, p.Approval.At))
+	}
+	return userErr(kind, "phase %s is not waiting for approval%s; the run is at phase %s", r.PhaseLabel(pi), why, r.PhaseLabel(r.Phase))
+}
+
+// unnamedApproval refuses an approval of phase pi by a command that named
+// no phase when that is not safe: a production phase, or a phase that
+// became current right after the same person approved another one (a
+// command sent twice, an up-arrow and Enter). The refusal names the phase
+// and the command that approves it by name.
+func (t *txn) unnamedApproval(pi int) error {
+	r := t.run
+	byName := fmt.Sprintf("/deploy approve %s %s", r.ID, r.Phases[pi].ID)
+	if r.PhaseDef(pi).Production {
+		return userErr(ErrInvalid, "phase %s of run %s is waiting for approval and is a production phase: an approve that does not name it approves nothing. "+
+			"Approve it by name: %s (or click its Approve button, which asks you to confirm)", r.PhaseLabel(pi), r.ID, byName)
+	}
+	for k := range r.Phases {
+		ap := r.Phases[k].Approval
+		if k == pi || ap == nil || ap.By.ID != t.actor.ID || ap.By.Platform != t.actor.Platform {
+			continue
+		}
+		if t.now.Sub(ap.At) < DoubleSubmitWindow {
+			return userErr(ErrInvalid, "phase %s of run %s is waiting for approval, but you approved phase %s %s: nothing was approved, in case this approve was sent twice. "+
+				"Approve it by name: %s", r.PhaseLabel(pi), r.ID, r.PhaseLabel(k), Ago(t.now, ap.At), byName)
+		}
+	}
+	return nil
+}
+
+func (t *txn) approve(ctx context.Context, pi int, note string, choice PhaseChoice) error {
 	r := t.run
 	p := &r.Phases[pi]
 	def := r.PhaseDef(pi)
@@ -308,6 +349,11 @@ func (t *txn) approve(ctx context.Context, pi int, note string) error {
 	}
 	if !p.ApprovalExpired.IsZero() {
 		return userErr(ErrInvalid, "the request to approve %q expired %s, after %s: check the phase again, then click Request approval", r.PhaseTitle(pi), Ago(t.now, p.ApprovalExpired), def.ApprovalTimeout)
+	}
+	if choice == ChoiceCurrent {
+		if err := t.unnamedApproval(pi); err != nil {
+			return err
+		}
 	}
 	p.Approval = &Approval{By: t.actor, At: t.now, Reason: note}
 	t.audit("approve", p.ID, "", note, "", "approved")

@@ -108,7 +108,7 @@ func checkCommand(t *testing.T, cmd registeredCommand, g commands.Grammar) {
 	if len(cmd.Options) != len(defs) {
 		t.Fatalf("%d subcommands, want %d", len(cmd.Options), len(defs))
 	}
-	allowed := []string{"version", "env", "run", "reason", "start", "duration", "window", "service", "days"}
+	allowed := []string{"version", "env", "run", "reason", "start", "duration", "window", "service", "days", "phase"}
 	for i, d := range defs {
 		sub := cmd.Options[i]
 		if sub.Name != string(d.Kind) || sub.Type != 1 {
