@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -217,8 +219,27 @@ func newestFirst(runs []*deploy.Run) []*deploy.Run {
 	return out
 }
 
-func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
+// readForm parses a page's form, at most maxForm bytes of it. A larger one
+// is answered 413 with a text that says so (PostFormValue alone would drop
+// the error and leave the fields empty); false means it was answered.
+func readForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, replyJSON{Text: fmt.Sprintf("That is too much to send: the console takes %d KiB at most in one request.", maxForm>>10)})
+		return false
+	}
+	writeJSON(w, http.StatusBadRequest, replyJSON{Text: "That form could not be read."})
+	return false
+}
+
+func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	who, ok := actor(r)
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, replyJSON{Text: "Pick a name first (top left): it is who the runs and the audit log say acted."})
@@ -250,7 +271,9 @@ func (c *Console) postPublic(ctx context.Context, who deploy.Actor, text string)
 }
 
 func (c *Console) handleClick(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if !readForm(w, r) {
+		return
+	}
 	who, ok := actor(r)
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, replyJSON{Text: "Pick a name first (top left): it is who the runs and the audit log say acted."})

@@ -464,3 +464,28 @@ func TestDeployedRunWithOpenFollowUpsIsListedAsActive(t *testing.T) {
 		t.Errorf("the deployed run is also listed as finished")
 	}
 }
+
+// TestOversizedFormsAreToldTheirSize: a form larger than the console takes
+// (16 KiB) is answered 413 with a text that says it is too large, not as if
+// its fields were empty ("Type a command…", "not one of mine").
+func TestOversizedFormsAreToldTheirSize(t *testing.T) {
+	f := newFixture(t, options{})
+	big := strings.Repeat("x", 20<<10)
+	cases := []struct {
+		name string
+		path string
+		form url.Values
+	}{
+		{"a command", "/console/command", url.Values{"text": {"/deploy help"}, "pad": {big}}},
+		{"a click", "/console/click", url.Values{"action": {"done:r1:verify:changelog"}, "reason": {big}}},
+		{"a name", "/console/name", url.Values{"name": {"ana"}, "pad": {big}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, body := post(t, f.URL, c.path, c.form, named("ana"), nil)
+			if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "too much to send") || !strings.Contains(body, "16 KiB") {
+				t.Errorf("POST %s with %d bytes = %d %s, want 413 saying it is too much (16 KiB at most)", c.path, len(c.form.Encode()), res.StatusCode, strings.TrimSpace(body))
+			}
+		})
+	}
+}
