@@ -37,7 +37,8 @@ const (
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 
 // replyJSON is the answer to a command, a click or a name change. Text is
-// for the person who acted only (unless Public).
+// for the person who acted only (unless Public). OK is false when the bot
+// refused (the page shows the text as a refusal and keeps the command typed).
 type replyJSON struct {
 	OK     bool   `json:"ok"`
 	Text   string `json:"text,omitempty"`
@@ -259,7 +260,7 @@ func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
 		c.postPublic(r.Context(), who, reply.Text)
 		c.publishWindows(r.Context()) // a window booked or cancelled shows at once
 	}
-	writeJSON(w, http.StatusOK, replyJSON{OK: true, Text: reply.Text, Public: reply.Public, Run: reply.RunID})
+	writeJSON(w, http.StatusOK, replyJSON{OK: !reply.Refused, Text: reply.Text, Public: reply.Public, Run: reply.RunID})
 }
 
 // postPublic puts a public reply in the notices feed, for everybody.

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -485,6 +486,41 @@ func TestOversizedFormsAreToldTheirSize(t *testing.T) {
 			res, body := post(t, f.URL, c.path, c.form, named("ana"), nil)
 			if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "too much to send") || !strings.Contains(body, "16 KiB") {
 				t.Errorf("POST %s with %d bytes = %d %s, want 413 saying it is too much (16 KiB at most)", c.path, len(c.form.Encode()), res.StatusCode, strings.TrimSpace(body))
+			}
+		})
+	}
+}
+
+// TestCommandRefusalsAreNotOK: the command endpoint's "ok" says whether the
+// bot did it, as a click's does: a refusal is ok:false with its text (the
+// page shows it as refused and keeps the command typed).
+func TestCommandRefusalsAreNotOK(t *testing.T) {
+	f := newFixture(t, options{})
+	cases := []struct {
+		name   string
+		text   string
+		wantOK bool
+		want   string
+	}{
+		{"help", "/deploy help", true, "/deploy start"},
+		{"a start", "/deploy start v1.4", true, "Started run"},
+		{"a bad version", "/deploy start v1;rm -rf /", false, "letters, digits"},
+		{"a run that does not exist", "/deploy status nosuchrun", false, "nosuchrun"},
+		{"a run that is not there", "/deploy status r7k2qd", false, "r7k2qd"},
+		{"an unknown command", "/deploy launch", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, body := post(t, f.URL, "/console/command", url.Values{"text": {c.text}}, named("ana"), nil)
+			var r struct {
+				OK   bool   `json:"ok"`
+				Text string `json:"text"`
+			}
+			if err := json.Unmarshal([]byte(body), &r); err != nil {
+				t.Fatalf("POST /console/command %q: %v (%s)", c.text, err, body)
+			}
+			if res.StatusCode != http.StatusOK || r.OK != c.wantOK || r.Text == "" || !strings.Contains(r.Text, c.want) {
+				t.Errorf("POST /console/command %q = %d ok:%v %q, want 200 ok:%v with a text containing %q", c.text, res.StatusCode, r.OK, r.Text, c.wantOK, c.want)
 			}
 		})
 	}
