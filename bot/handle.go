@@ -423,10 +423,14 @@ func listText(live, recent []*deploy.Run, freezes []deploy.Freeze, now time.Time
 				r.ID, r.Release, r.Env, r.Started.Mention(), statusText(r, now), r.PhaseDef(r.Phase).Title, settled, total, deploy.Ago(now, r.Created))
 		}
 	}
-	var follow []*deploy.Run
+	// A deployed run with open follow-ups is shown once, under its own
+	// heading, not again with the finished runs.
+	var follow, finished []*deploy.Run
 	for _, r := range recent {
 		if r.Status == deploy.StatusDeployed {
 			follow = append(follow, r)
+		} else {
+			finished = append(finished, r)
 		}
 	}
 	if len(follow) > 0 {
@@ -437,9 +441,9 @@ func listText(live, recent []*deploy.Run, freezes []deploy.Freeze, now time.Time
 				r.ID, r.Release, r.Env, deploy.Ago(now, r.Ended), r.PhaseDef(r.Phase).Title, settled, total)
 		}
 	}
-	if len(recent) > 0 {
+	if len(finished) > 0 {
 		sb.WriteString("Recently finished:\n")
-		for _, r := range recent {
+		for _, r := range finished {
 			fmt.Fprintf(&sb, "• %s — %s to %s: %s, %s\n", r.ID, r.Release, r.Env, statusText(r, now), deploy.Ago(now, r.Ended))
 		}
 	}

@@ -525,3 +525,39 @@ func TestCommandRefusalsAreNotOK(t *testing.T) {
 		})
 	}
 }
+
+// TestListShowsADeployedRunOnce: /deploy list shows a deployed run whose
+// follow-ups are open once, under "Deployed, follow-ups open", not again
+// under "Recently finished".
+func TestListShowsADeployedRunOnce(t *testing.T) {
+	f := newFixture(t, options{runbook: followUps})
+	run := f.start(t, "v3.1", "console", "console", deploy.Actor{ID: "console:ana", Name: "ana", Platform: "console"})
+	if _, err := f.Core.Engine.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: run.ID, Phase: "ship", Step: "go",
+		Actor: deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}}); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+	f.waitRun(t, run.ID, "deployed", func(r *deploy.Run) bool { return r.Status == deploy.StatusDeployed })
+	_, body := post(t, f.URL, "/console/command", url.Values{"text": {"/deploy list"}}, named("ana"), nil)
+	var r struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("/deploy list: %v (%s)", err, body)
+	}
+	section, shown := "", 0
+	for _, l := range strings.Split(r.Text, "\n") {
+		if !strings.HasPrefix(l, "• ") {
+			section = l
+			continue
+		}
+		if strings.HasPrefix(l, "• "+run.ID+" ") {
+			shown++
+			if section != "Deployed, follow-ups open:" {
+				t.Errorf("%s is listed under %q", run.ID, section)
+			}
+		}
+	}
+	if shown != 1 {
+		t.Errorf("/deploy list shows %s %d times, want once:\n%s", run.ID, shown, r.Text)
+	}
+}
