@@ -216,6 +216,10 @@ func (b *Bot) Audit(ctx context.Context, id string) ([]deploy.AuditEntry, error)
 	return b.e.Audit(ctx, id)
 }
 
+// Known returns the newest revision of run id this process knows, or nil.
+// It makes no store call: a front may use it before its acknowledgement.
+func (b *Bot) Known(id string) *deploy.Run { return b.known(id) }
+
 // Clock returns the bot's clock.
 func (b *Bot) Clock() clock.Clock { return b.clock }
 

@@ -51,6 +51,9 @@ type Reply struct {
 	Public bool
 	// RunID is set when the command created or concerns a run.
 	RunID string
+	// Refused is set when nothing was done: Text says why (or asks what
+	// is missing, e.g. which service).
+	Refused bool
 }
 
 // NeedsReason reports whether a button's action asks the person for a
@@ -157,7 +160,7 @@ func (b *Bot) execute(ctx context.Context, req Request, cmd commands.Command) Re
 	case commands.KindStats:
 		return b.stats(ctx, req, cmd)
 	}
-	return Reply{Text: "unknown command. " + b.grammar.Help()}
+	return Reply{Text: "unknown command. " + b.grammar.Help(), Refused: true}
 }
 
 // target returns the run a command that acts on a run names (or the one
@@ -229,7 +232,7 @@ func (b *Bot) service(cmd commands.Command) (rb *runbook.Runbook, ask Reply) {
 		if (cmd.Kind == commands.KindStart || cmd.Kind == commands.KindPlan) && cmd.Env == commands.DefaultEnv {
 			example = strings.TrimSuffix(example, " to "+commands.DefaultEnv)
 		}
-		return nil, Reply{Text: fmt.Sprintf("Which service? %s — e.g. %s", strings.Join(cat.Names(), ", "), example)}
+		return nil, Reply{Text: fmt.Sprintf("Which service? %s — e.g. %s", strings.Join(cat.Names(), ", "), example), Refused: true}
 	}
 	rb, err := cat.Lookup(cmd.Service)
 	if err != nil {
@@ -240,7 +243,7 @@ func (b *Bot) service(cmd commands.Command) (rb *runbook.Runbook, ask Reply) {
 
 func (b *Bot) windowCommand(ctx context.Context, req Request, cmd commands.Command) Reply {
 	if b.windows == nil {
-		return Reply{Text: "maintenance windows are not available in this deployment of deploybot"}
+		return Reply{Text: "maintenance windows are not available in this deployment of deploybot", Refused: true}
 	}
 	switch cmd.Kind {
 	case commands.KindSchedule:
@@ -328,7 +331,7 @@ func (b *Bot) admit(who deploy.Actor) (Reply, bool) {
 		return Reply{}, true
 	}
 	b.log.Warn("request from a workspace that is not allowed", "platform", who.Platform, "workspace", who.Workspace, "user", who.ID)
-	return Reply{Text: "this deploybot does not serve this workspace; ask its operators to add it to DEPLOYBOT_WORKSPACES"}, false
+	return Reply{Text: "this deploybot does not serve this workspace; ask its operators to add it to DEPLOYBOT_WORKSPACES", Refused: true}, false
 }
 
 // resolve finds the run a command names (or the one running in the
@@ -469,10 +472,14 @@ func listText(live, recent []*deploy.Run, freezes []deploy.Freeze, now time.Time
 				r.ID, r.Release, r.Env, r.Started.Mention(), statusText(r, now), r.PhaseDef(r.Phase).Title, settled, total, deploy.Ago(now, r.Created))
 		}
 	}
-	var follow []*deploy.Run
+	// A deployed run with open follow-ups is shown once, under its own
+	// heading, not again with the finished runs.
+	var follow, finished []*deploy.Run
 	for _, r := range recent {
 		if r.Status == deploy.StatusDeployed {
 			follow = append(follow, r)
+		} else {
+			finished = append(finished, r)
 		}
 	}
 	if len(follow) > 0 {
@@ -483,9 +490,9 @@ func listText(live, recent []*deploy.Run, freezes []deploy.Freeze, now time.Time
 				r.ID, r.Release, r.Env, deploy.Ago(now, r.Ended), r.PhaseDef(r.Phase).Title, settled, total)
 		}
 	}
-	if len(recent) > 0 {
+	if len(finished) > 0 {
 		sb.WriteString("Recently finished:\n")
-		for _, r := range recent {
+		for _, r := range finished {
 			fmt.Fprintf(&sb, "• %s — %s to %s: %s, %s\n", r.ID, r.Release, r.Env, statusText(r, now), deploy.Ago(now, r.Ended))
 		}
 	}
@@ -552,7 +559,7 @@ func deployed(r *deploy.Run) bool {
 
 func (b *Bot) plan(ctx context.Context, cmd commands.Command) Reply {
 	if b.steps == nil {
-		return Reply{Text: "planning is not available"}
+		return Reply{Text: "planning is not available", Refused: true}
 	}
 	rb, ask := b.service(cmd)
 	if rb == nil {
@@ -662,7 +669,7 @@ func (b *Bot) Click(ctx context.Context, c Click) Reply {
 	}
 	a, err := ParseButtonID(c.ButtonID)
 	if err != nil {
-		return Reply{Text: "that button is not one of mine"}
+		return Reply{Text: "that button is not one of mine", Refused: true}
 	}
 	if a.Kind == ActStartWindow {
 		return b.startWindow(ctx, c, a.RunID)
@@ -699,7 +706,7 @@ func (b *Bot) CheckClick(ctx context.Context, c Click) Reply {
 }
 
 // refuse turns an error into an ephemeral reply, worded by PersonText.
-func (b *Bot) refuse(err error) Reply { return Reply{Text: b.PersonText(err)} }
+func (b *Bot) refuse(err error) Reply { return Reply{Text: b.PersonText(err), Refused: true} }
 
 // scheduleUsage is how to book a window, with the service when there are several.
 func (b *Bot) scheduleUsage() string {

@@ -47,16 +47,16 @@ func (b *Bot) stats(ctx context.Context, req Request, cmd commands.Command) Repl
 		days = commands.DefaultStatsDays
 	}
 	if days < 1 || days > MaxStatsDays {
-		return Reply{Text: fmt.Sprintf("the period is 1 to %d days, e.g. /deploy stats 30", MaxStatsDays)}
+		return Reply{Text: fmt.Sprintf("the period is 1 to %d days, e.g. /deploy stats 30", MaxStatsDays), Refused: true}
 	}
 	if cmd.Service != "" {
 		rb, err := b.e.Services().Lookup(cmd.Service)
 		if err != nil {
-			return Reply{Text: err.Error()}
+			return Reply{Text: err.Error(), Refused: true}
 		}
 		if cmd.Env != "" {
 			if err := rb.CheckEnv(cmd.Env); err != nil {
-				return Reply{Text: err.Error()}
+				return Reply{Text: err.Error(), Refused: true}
 			}
 		}
 	}

@@ -181,7 +181,7 @@ func (b *Bot) startWindow(ctx context.Context, c Click, windowID string) Reply {
 		}
 	}
 	if w == nil || !w.End().After(now) {
-		return Reply{Text: fmt.Sprintf("Window %s was cancelled or has ended. /deploy windows lists the windows; /deploy start VERSION starts a run.", windowID)}
+		return Reply{Text: fmt.Sprintf("Window %s was cancelled or has ended. /deploy windows lists the windows; /deploy start VERSION starts a run.", windowID), Refused: true}
 	}
 	channel := c.Channel
 	if w.Channel != "" && w.Platform == c.Platform {

@@ -58,12 +58,19 @@ func WhoApproves(rb *runbook.Runbook) string {
 	return "approvers: " + strings.Join(rb.Approvers, ", ")
 }
 
-// WhoOperates names who may operate runs, for refusals.
+// WhoOperates names who may operate runs, for refusals: the operators, then
+// the approvers who are not operators too, each once.
 func WhoOperates(rb *runbook.Runbook) string {
 	if len(rb.Operators) == 0 {
 		return "anyone in the workspace"
 	}
-	return "operators: " + strings.Join(append(slices.Clone(rb.Operators), rb.Approvers...), ", ")
+	var names []string
+	for _, n := range append(slices.Clone(rb.Operators), rb.Approvers...) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return "operators: " + strings.Join(names, ", ")
 }
 
 // needApprover refuses an approver-only action with who may take it.

@@ -144,3 +144,13 @@ func TestNoApproversMakesEveryOperatorOne(t *testing.T) {
 	refusedSaying(t, err, deploy.ErrNotAllowed, "operators")
 	h.must(t, deploy.Action{Kind: deploy.ActAbort, RunID: r.ID, Actor: oncall, Channel: "C1", Reason: "x"})
 }
+
+// TestOperatorsAreNamedOnce: a refusal names each operator once, in the
+// runbook's order, though approvers (who operate too) repeat operators.
+func TestOperatorsAreNamedOnce(t *testing.T) {
+	h := newHarness(t, strings.Replace(strings.Replace(gates,
+		`operators: [U0OPS, "@oncall"]`, `operators: [U0OPS, U0ANA, U0BOB]`, 1),
+		`approvers: [U0ANA]`, `approvers: [U0ANA, U0BOB, U0CY]`, 1))
+	_, err := h.e.Start(context.Background(), deploy.StartRequest{Release: "v1.4", Env: "production", Channel: "C1", Platform: "slack", Actor: other})
+	refusedSaying(t, err, deploy.ErrNotAllowed, "(operators: U0OPS, U0ANA, U0BOB, U0CY)")
+}

@@ -150,6 +150,27 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 	}
 }
 
+// TestStartLineIsAnAddressToOpen: listening on every interface (0.0.0.0,
+// or no host), the start-up line gives a URL a person can open on this
+// machine, not http://[::]:PORT/ or http://0.0.0.0:PORT/.
+func TestStartLineIsAnAddressToOpen(t *testing.T) {
+	for _, host := range []string{"0.0.0.0", ""} {
+		t.Run("host "+host, func(t *testing.T) {
+			_, port, err := net.SplitHostPort(freeAddr(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := start(t, t.TempDir(), map[string]string{"DEPLOYBOT_ADDR": host + ":" + port})
+			first := strings.SplitN(p.output(), "\n", 2)[0]
+			want := "deploybot: serving the console on http://localhost:" + port + "/ with the embedded store"
+			if !strings.HasPrefix(first, want) {
+				t.Errorf("first line %q, want prefix %q", first, want)
+			}
+			p.kill(syscall.SIGTERM)
+		})
+	}
+}
+
 func TestConsoleModeServesAndSaysWhere(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, map[string]string{})

@@ -274,7 +274,9 @@ func nextPage(p string) string {
 }
 
 func (c *Console) handleName(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if !readForm(w, r) {
+		return
+	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	name = strings.TrimPrefix(name, "@")
 	if !validName.MatchString(name) {

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -35,7 +37,8 @@ const (
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 
 // replyJSON is the answer to a command, a click or a name change. Text is
-// for the person who acted only (unless Public).
+// for the person who acted only (unless Public). OK is false when the bot
+// refused (the page shows the text as a refusal and keeps the command typed).
 type replyJSON struct {
 	OK     bool   `json:"ok"`
 	Text   string `json:"text,omitempty"`
@@ -217,8 +220,27 @@ func newestFirst(runs []*deploy.Run) []*deploy.Run {
 	return out
 }
 
-func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
+// readForm parses a page's form, at most maxForm bytes of it. A larger one
+// is answered 413 with a text that says so (PostFormValue alone would drop
+// the error and leave the fields empty); false means it was answered.
+func readForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, replyJSON{Text: fmt.Sprintf("That is too much to send: the console takes %d KiB at most in one request.", maxForm>>10)})
+		return false
+	}
+	writeJSON(w, http.StatusBadRequest, replyJSON{Text: "That form could not be read."})
+	return false
+}
+
+func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	who, ok := actor(r)
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, replyJSON{Text: "Pick a name first (top left): it is who the runs and the audit log say acted."})
@@ -238,7 +260,7 @@ func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
 		c.postPublic(r.Context(), who, reply.Text)
 		c.publishWindows(r.Context()) // a window booked or cancelled shows at once
 	}
-	writeJSON(w, http.StatusOK, replyJSON{OK: true, Text: reply.Text, Public: reply.Public, Run: reply.RunID})
+	writeJSON(w, http.StatusOK, replyJSON{OK: !reply.Refused, Text: reply.Text, Public: reply.Public, Run: reply.RunID})
 }
 
 // postPublic puts a public reply in the notices feed, for everybody.
@@ -250,7 +272,9 @@ func (c *Console) postPublic(ctx context.Context, who deploy.Actor, text string)
 }
 
 func (c *Console) handleClick(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if !readForm(w, r) {
+		return
+	}
 	who, ok := actor(r)
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, replyJSON{Text: "Pick a name first (top left): it is who the runs and the audit log say acted."})

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -462,5 +463,101 @@ func TestDeployedRunWithOpenFollowUpsIsListedAsActive(t *testing.T) {
 	}
 	if strings.Contains(finished[:strings.Index(finished, "</section>")], run.ID) {
 		t.Errorf("the deployed run is also listed as finished")
+	}
+}
+
+// TestOversizedFormsAreToldTheirSize: a form larger than the console takes
+// (16 KiB) is answered 413 with a text that says it is too large, not as if
+// its fields were empty ("Type a command…", "not one of mine").
+func TestOversizedFormsAreToldTheirSize(t *testing.T) {
+	f := newFixture(t, options{})
+	big := strings.Repeat("x", 20<<10)
+	cases := []struct {
+		name string
+		path string
+		form url.Values
+	}{
+		{"a command", "/console/command", url.Values{"text": {"/deploy help"}, "pad": {big}}},
+		{"a click", "/console/click", url.Values{"action": {"done:r1:verify:changelog"}, "reason": {big}}},
+		{"a name", "/console/name", url.Values{"name": {"ana"}, "pad": {big}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, body := post(t, f.URL, c.path, c.form, named("ana"), nil)
+			if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "too much to send") || !strings.Contains(body, "16 KiB") {
+				t.Errorf("POST %s with %d bytes = %d %s, want 413 saying it is too much (16 KiB at most)", c.path, len(c.form.Encode()), res.StatusCode, strings.TrimSpace(body))
+			}
+		})
+	}
+}
+
+// TestCommandRefusalsAreNotOK: the command endpoint's "ok" says whether the
+// bot did it, as a click's does: a refusal is ok:false with its text (the
+// page shows it as refused and keeps the command typed).
+func TestCommandRefusalsAreNotOK(t *testing.T) {
+	f := newFixture(t, options{})
+	cases := []struct {
+		name   string
+		text   string
+		wantOK bool
+		want   string
+	}{
+		{"help", "/deploy help", true, "/deploy start"},
+		{"a start", "/deploy start v1.4", true, "Started run"},
+		{"a bad version", "/deploy start v1;rm -rf /", false, "letters, digits"},
+		{"a run that does not exist", "/deploy status nosuchrun", false, "nosuchrun"},
+		{"a run that is not there", "/deploy status r7k2qd", false, "r7k2qd"},
+		{"an unknown command", "/deploy launch", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, body := post(t, f.URL, "/console/command", url.Values{"text": {c.text}}, named("ana"), nil)
+			var r struct {
+				OK   bool   `json:"ok"`
+				Text string `json:"text"`
+			}
+			if err := json.Unmarshal([]byte(body), &r); err != nil {
+				t.Fatalf("POST /console/command %q: %v (%s)", c.text, err, body)
+			}
+			if res.StatusCode != http.StatusOK || r.OK != c.wantOK || r.Text == "" || !strings.Contains(r.Text, c.want) {
+				t.Errorf("POST /console/command %q = %d ok:%v %q, want 200 ok:%v with a text containing %q", c.text, res.StatusCode, r.OK, r.Text, c.wantOK, c.want)
+			}
+		})
+	}
+}
+
+// TestListShowsADeployedRunOnce: /deploy list shows a deployed run whose
+// follow-ups are open once, under "Deployed, follow-ups open", not again
+// under "Recently finished".
+func TestListShowsADeployedRunOnce(t *testing.T) {
+	f := newFixture(t, options{runbook: followUps})
+	run := f.start(t, "v3.1", "console", "console", deploy.Actor{ID: "console:ana", Name: "ana", Platform: "console"})
+	if _, err := f.Core.Engine.Do(context.Background(), deploy.Action{Kind: deploy.ActDone, RunID: run.ID, Phase: "ship", Step: "go",
+		Actor: deploy.Actor{ID: "console:bob", Name: "bob", Platform: "console"}}); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+	f.waitRun(t, run.ID, "deployed", func(r *deploy.Run) bool { return r.Status == deploy.StatusDeployed })
+	_, body := post(t, f.URL, "/console/command", url.Values{"text": {"/deploy list"}}, named("ana"), nil)
+	var r struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("/deploy list: %v (%s)", err, body)
+	}
+	section, shown := "", 0
+	for _, l := range strings.Split(r.Text, "\n") {
+		if !strings.HasPrefix(l, "• ") {
+			section = l
+			continue
+		}
+		if strings.HasPrefix(l, "• "+run.ID+" ") {
+			shown++
+			if section != "Deployed, follow-ups open:" {
+				t.Errorf("%s is listed under %q", run.ID, section)
+			}
+		}
+	}
+	if shown != 1 {
+		t.Errorf("/deploy list shows %s %d times, want once:\n%s", run.ID, shown, r.Text)
 	}
 }

@@ -406,6 +406,10 @@ func TestStaleButton(t *testing.T) {
 func TestSkipAsksForReason(t *testing.T) {
 	h := newHarness(t, options{})
 	card := h.startRun()
+	// The dialog opens without a store call: with Redis stalled it still
+	// opens at once (the step's title comes from the run this process knows).
+	h.count.delay.Store(int64(5 * time.Second))
+	start := time.Now()
 	h.click(uAna, card, "Skip", ":review")
 	var view slackfake.View
 	waitFor(t, "the reason dialog", func() bool {
@@ -415,8 +419,12 @@ func TestSkipAsksForReason(t *testing.T) {
 		}
 		return len(vs) == 1
 	})
-	if view.TitleText() != "Skip a step" || !strings.Contains(string(view.Blocks), "review") {
-		t.Errorf("dialog %q: %s", view.TitleText(), view.Blocks)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the reason dialog opened after %s with Redis stalled: it waited for the store", took)
+	}
+	h.count.delay.Store(0)
+	if view.TitleText() != "Skip a step" || !strings.Contains(string(view.Blocks), "Why skip “Code review completed” of run") {
+		t.Errorf("dialog %q: %s\nwant it to name the step by its title (Code review completed)", view.TitleText(), view.Blocks)
 	}
 	var meta reasonMeta
 	if err := json.Unmarshal([]byte(view.PrivateMetadata), &meta); err != nil || meta.Channel != deployChannel || !strings.HasPrefix(meta.Button, "skip:") {

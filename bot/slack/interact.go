@@ -209,7 +209,7 @@ func (f *Front) blockAction(ctx context.Context, cb *interaction) after {
 		}
 		vctx, cancel := context.WithTimeout(ctx, viewsOpenWait)
 		defer cancel()
-		if _, err := f.api.OpenViewContext(vctx, cb.TriggerID, reasonModal(act, id, channel)); err != nil {
+		if _, err := f.api.OpenViewContext(vctx, cb.TriggerID, reasonModal(act, id, channel, f.bot.Known(act.RunID))); err != nil {
 			f.log.Warn("could not open the reason dialog", "user", user, "action", act.Kind, "run_id", act.RunID, "err", err)
 			return func(ctx context.Context) {
 				f.respond(ctx, responseURL, channel, user, "I could not open the dialog that asks for a reason (Slack did not answer in time). Please click again.")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -70,6 +71,9 @@ func Main(ctx context.Context, env Env) int {
 // directory in one pass (every problem of every file, FILE:LINE each; two
 // files for one service are a problem).
 func runbookCheck(env Env, path string) int {
+	if unreadable(env, path) {
+		return exitUsage
+	}
 	reg, err := Registry(RegistryConfig{Getenv: env.Getenv})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "deploybot:", err)
@@ -83,9 +87,9 @@ func runbookCheck(env Env, path string) int {
 	several := c.Len() > 1
 	for _, rb := range c.All() {
 		if several {
-			fmt.Fprintf(env.Stdout, "%s: ok: service %s (%d phases, %d steps, %d rollback steps%s)\n", rb.File, rb.Service(), len(rb.Phases), rb.StepCount(), len(rb.Rollback.Steps), envList(rb))
+			fmt.Fprintf(env.Stdout, "%s: ok: service %s (%s%s)\n", rb.File, rb.Service(), sizes(rb), envList(rb))
 		} else {
-			fmt.Fprintf(env.Stdout, "%s: ok (%d phases, %d steps, %d rollback steps%s)\n", rb.File, len(rb.Phases), rb.StepCount(), len(rb.Rollback.Steps), envList(rb))
+			fmt.Fprintf(env.Stdout, "%s: ok (%s%s)\n", rb.File, sizes(rb), envList(rb))
 		}
 		for _, w := range rb.Warnings() {
 			fmt.Fprintln(env.Stdout, w)
@@ -95,6 +99,36 @@ func runbookCheck(env Env, path string) int {
 		fmt.Fprintf(env.Stdout, "%d services: %s\n", c.Len(), strings.Join(c.Names(), ", "))
 	}
 	return exitOK
+}
+
+// sizes counts a runbook's phases, steps and rollback steps ("1 phase, 3 steps, 0 rollback steps").
+func sizes(rb *runbook.Runbook) string {
+	count := func(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
+	return count(len(rb.Phases), "phase", "phases") + ", " + count(rb.StepCount(), "step", "steps") + ", " +
+		count(len(rb.Rollback.Steps), "rollback step", "rollback steps")
+}
+
+// unreadable tells, in one line, that the runbook path given cannot be read
+// (it does not exist, or may not be read): a usage error, not a runbook's
+// problem. An empty path (the built-in runbook) is fine.
+func unreadable(env Env, path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(env.Stderr, "deploybot: no runbook file or directory at %s\n", path)
+	default:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		fmt.Fprintf(env.Stderr, "deploybot: cannot read %s: %v\n", path, err)
+	}
+	return true
 }
 
 // envList names the environments a runbook lists (", environments: a, b"), or "".
@@ -125,6 +159,9 @@ func runbookShow(env Env, args []string) int {
 		path = args[0]
 	case len(args) == 1:
 		service = args[0]
+	}
+	if unreadable(env, path) {
+		return exitUsage
 	}
 	c, err := runbook.LoadCatalog(path, reg)
 	if err != nil {

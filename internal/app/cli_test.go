@@ -200,3 +200,30 @@ func TestRunbookCheckAndShowAServicesDirectory(t *testing.T) {
 		t.Errorf("show billing: exit %d, %s", code, errOut)
 	}
 }
+
+// TestRunbookCheckOfAMissingPath: a path that does not exist is a usage
+// error (exit 2) told in one line naming the path, not "load runbook: stat …".
+func TestRunbookCheckOfAMissingPath(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	for _, args := range [][]string{{"runbook", "check", missing}, {"runbook", "show", missing}} {
+		code, out, errOut := runCLI(t, args...)
+		want := "deploybot: no runbook file or directory at " + missing + "\n"
+		if code != exitUsage || out != "" || errOut != want {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and stderr %q", strings.Join(args, " "), code, out, errOut, exitUsage, want)
+		}
+	}
+}
+
+// TestRunbookCheckSummaryCountsInGoodEnglish: one phase, one step and one
+// rollback step are "1 phase, 1 step, 1 rollback step".
+func TestRunbookCheckSummaryCountsInGoodEnglish(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tiny.yaml")
+	src := "name: tiny\nphases:\n  - id: p\n    title: P\n    steps:\n      - id: s\n        title: S\nrollback:\n  steps:\n    - id: r\n      title: R\n"
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "runbook", "check", file)
+	if want := file + ": ok (1 phase, 1 step, 1 rollback step)\n"; code != 0 || out != want {
+		t.Errorf("exit %d, stdout %q, want %q\n%s", code, out, want, errOut)
+	}
+}

@@ -237,11 +237,25 @@ func (s *Server) openStore(ctx context.Context) error {
 // Describe returns the one line said at start: what is served where.
 func (s *Server) Describe(addr string) string {
 	what := strings.Join(s.serves, " and ")
-	url := "http://" + addr + "/"
+	url := openURL(addr)
 	if s.cfg.ConsoleMode() {
 		return fmt.Sprintf("deploybot: serving the console on %s with %s", url, s.storeAt)
 	}
 	return fmt.Sprintf("deploybot: serving %s on %s (dashboard at %s) with %s", what, addr, url, s.storeAt)
+}
+
+// openURL is the address a person opens to reach the server listening on
+// addr: an unspecified host (every interface: 0.0.0.0, [::], none) is
+// localhost, which reaches it from this machine.
+func openURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // Serve runs the HTTP server and the background loops until ctx ends, then
