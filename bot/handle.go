@@ -469,7 +469,7 @@ func listText(live, recent []*deploy.Run, freezes []deploy.Freeze, now time.Time
 		for _, r := range live {
 			settled, total := r.Progress()
 			fmt.Fprintf(&sb, "• %s — %s to %s by %s, %s, phase %q (%d/%d steps), started %s\n",
-				r.ID, r.Release, r.Env, r.Started.Mention(), statusText(r, now), r.PhaseDef(r.Phase).Title, settled, total, deploy.Ago(now, r.Created))
+				r.ID, r.Release, r.Env, r.Started.Mention(), statusText(r, now), r.PhaseTitle(r.Phase), settled, total, deploy.Ago(now, r.Created))
 		}
 	}
 	// A deployed run with open follow-ups is shown once, under its own
@@ -487,7 +487,7 @@ func listText(live, recent []*deploy.Run, freezes []deploy.Freeze, now time.Time
 		for _, r := range follow {
 			settled, total := r.Progress()
 			fmt.Fprintf(&sb, "• %s — %s to %s, deployed %s; phase %q open (%d/%d steps)\n",
-				r.ID, r.Release, r.Env, deploy.Ago(now, r.Ended), r.PhaseDef(r.Phase).Title, settled, total)
+				r.ID, r.Release, r.Env, deploy.Ago(now, r.Ended), r.PhaseTitle(r.Phase), settled, total)
 		}
 	}
 	if len(finished) > 0 {
@@ -693,7 +693,7 @@ func (b *Bot) CheckClick(ctx context.Context, c Click) Reply {
 	}
 	a, err := ParseButtonID(c.ButtonID)
 	if err != nil {
-		return Reply{Text: "that button is not one of mine"}
+		return Reply{Text: "that button is not one of mine", Refused: true}
 	}
 	a.Actor, a.Channel, a.Reason, a.RequestID = c.Actor, c.Channel, c.Reason, c.RequestID
 	err = b.e.Check(ctx, a)

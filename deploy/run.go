@@ -219,7 +219,7 @@ func (r *Run) PhaseDef(i int) *runbook.Phase {
 // PhaseLabel names phase i for people: its id, and its title when that
 // differs ("C (Production rollout)").
 func (r *Run) PhaseLabel(i int) string {
-	id, title := r.Phases[i].ID, r.PhaseDef(i).Title
+	id, title := r.Phases[i].ID, r.PhaseTitle(i)
 	if title == "" || title == id {
 		return id
 	}
