@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -196,7 +197,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 		return Outcome{}, userErr(ErrNotAllowed, "only this runbook's operators may start a deployment (%s)", WhoOperates(rb))
 	}
 	if err := e.lockHolder(ctx, service, req.Env); err != nil {
-		return Outcome{}, e.startRefusal(ctx, service, req.Env, err)
+		return Outcome{}, e.startRefusal(ctx, service, req.Env, err, false)
 	}
 	previous, err := e.store.CurrentVersion(ctx, service, req.Env)
 	if err != nil {
@@ -233,7 +234,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 		case errors.Is(err, ErrAlreadyApplied):
 			return Outcome{}, userErr(ErrAlreadyDone, "this start request was already handled")
 		case err != nil:
-			return Outcome{}, e.startRefusal(ctx, service, req.Env, err)
+			return Outcome{}, e.startRefusal(ctx, service, req.Env, err, true)
 		}
 		e.metrics.transition("start", "ok")
 		e.log.Info("run started", "run_id", run.ID, "service", service, "release", run.Release, "previous", run.Previous, "env", run.Env, "user", req.Actor.ID, "platform", req.Actor.Platform)
@@ -244,7 +245,9 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 	return Outcome{}, userErr(ErrBusy, "could not allocate a run id; try again")
 }
 
-func (e *Engine) startRefusal(ctx context.Context, service, env string, err error) error {
+// startRefusal words why a start failed: the lock or freeze it met, else
+// the store's failure (of the write itself when wrote).
+func (e *Engine) startRefusal(ctx context.Context, service, env string, err error, wrote bool) error {
 	var le *LockedError
 	if errors.As(err, &le) {
 		// With one service the environment says it all; with several the
@@ -271,6 +274,9 @@ func (e *Engine) startRefusal(ctx context.Context, service, env string, err erro
 		}
 		return &Error{Kind: ErrFrozen, Msg: fmt.Sprintf("%s by %s %s: %s. An approver can lift it with /deploy unlock %s",
 			what, f.By.Mention(), Ago(e.clock.Now(), f.At), f.Reason, unlock)}
+	}
+	if wrote {
+		return e.writeErr("start", err)
 	}
 	return e.storeErr("start", err)
 }
@@ -354,6 +360,35 @@ func (e *Engine) storeErr(op string, err error) error {
 		return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("the state store is not answering right now; nothing was changed. Try again in a moment (ref %s)", ref)}
 	}
 	return &Error{Kind: err, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
+}
+
+// writeErr is storeErr for a write that failed: unless the store was
+// never reached, the write may still be applied (Redis runs a script it
+// received after its client stopped waiting), so the person is told that
+// the outcome is not known yet, never that nothing changed. Doing it again
+// is safe: a repeated action is refused as already done.
+func (e *Engine) writeErr(op string, err error) error {
+	var ue *Error
+	if errors.As(err, &ue) || errors.Is(err, ErrNotFound) || neverSent(err) {
+		return e.storeErr(op, err)
+	}
+	ref := randomID(6)
+	e.log.Error("store write failed; it may still be applied", "op", op, "ref", ref, "err", err)
+	e.metrics.transition(op, "error")
+	kind, what := err, "the state store call failed"
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
+		kind, what = ErrUnavailable, "the state store did not answer in time"
+	}
+	return &Error{Kind: kind, Msg: fmt.Sprintf("%s, so I cannot tell yet whether this was applied: the run shows it once the store answers "+
+		"(/deploy status), and doing it again is safe, as it is applied once (ref %s)", what, ref)}
+}
+
+// neverSent reports whether a store error happened before the request left
+// this process (the connection could not be made), so nothing can have
+// been applied.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // ActionKind names a person's action on a run.
@@ -554,7 +589,7 @@ func (e *Engine) mutate(ctx context.Context, runID, wid string, actor Actor, fn 
 			return Outcome{Run: next}, nil
 		case err != nil:
 			e.runs.drop(runID)
-			return Outcome{}, e.storeErr("apply", err)
+			return Outcome{}, e.writeErr("apply", err)
 		}
 		e.runs.put(next)
 		if !next.Status.Live() && cur.Status.Live() {
@@ -739,7 +774,7 @@ func (e *Engine) Freeze(ctx context.Context, env, service string, actor Actor, r
 		}, nil
 	})
 	if err != nil {
-		return e.storeErr("freeze", err)
+		return e.writeErr("freeze", err)
 	}
 	e.log.Info("environment frozen", "env", env, "service", service, "user", actor.ID, "platform", actor.Platform)
 	return nil
@@ -779,7 +814,7 @@ func (e *Engine) Unfreeze(ctx context.Context, env, service string, actor Actor)
 		return userErr(ErrInvalid, "%s is not frozen", what)
 	}
 	if err != nil {
-		return e.storeErr("unfreeze", err)
+		return e.writeErr("unfreeze", err)
 	}
 	e.log.Info("environment unfrozen", "env", env, "service", service, "user", actor.ID, "platform", actor.Platform)
 	return nil

@@ -97,7 +97,7 @@ func TestSentinelFailoverMidRun(t *testing.T) {
 	if clicks < 2 {
 		t.Errorf("the first click took effect during the gap (%d clicks)", clicks)
 	}
-	d.ephemeralTo(bob, "not answering right now; nothing was changed. Try again")
+	d.ephemeralTo(bob, "the state store")
 	if role, err := replica.Client(t).Do(context.Background(), "ROLE").Slice(); err != nil || len(role) == 0 || role[0] != "master" {
 		t.Fatalf("replica's role after the failover: %v %v", role, err)
 	}
@@ -159,8 +159,10 @@ func TestBadRedisURLStopsWithOneLine(t *testing.T) {
 }
 
 // With the bot's Redis paused (SIGSTOP), every command and click is still
-// answered within Slack's 3 s, with "try again, nothing changed", and
-// /readyz answers 503; once Redis goes on, the same click takes effect.
+// answered within Slack's 3 s — a read with "nothing changed", a click whose
+// write was sent with "cannot tell yet whether this was applied" (Redis
+// runs it when it goes on) — and /readyz answers 503; once Redis goes on,
+// the click has taken effect, once.
 // (go-redis without ContextTimeoutEnabled kept reads waiting past the
 // deadline, and answers came up to 5 s late.)
 func TestPausedRedisAnswersInTime(t *testing.T) {
@@ -193,7 +195,7 @@ func TestPausedRedisAnswersInTime(t *testing.T) {
 			t.Errorf("click %d on a paused Redis answered after %s", i, took)
 		}
 	}
-	d.ephemeralTo(bob, "not answering right now; nothing was changed. Try again")
+	d.ephemeralTo(bob, "did not answer in time, so I cannot tell yet whether this was applied")
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get("http://" + p.addr + "/readyz")
 	if err != nil {
