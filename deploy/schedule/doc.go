@@ -22,7 +22,11 @@
 // plus the reminder offset; a recurring window by its service and its
 // definition, the same whether the service is alone or one of several, so
 // adding a service re-sends nothing), so several processes sharing one store
-// send each notice exactly once. Older versions keyed a lone service's
+// send each notice exactly once. A scan may find what is due from windows
+// it read up to WindowsRefresh ago, but it checks a booked window against
+// the store (the org chain's head, and the windows again when another
+// process moved it) just before claiming a notice about it, so a window
+// cancelled or changed by any process gets no notice. Older versions keyed a lone service's
 // recurring windows without the service; a process claims those keys too
 // for the occurrences whose notices fall due within a day of its start (see
 // Scheduler.legacyKey), so an upgrade re-sends nothing either. With OnceNotices (the bot's publisher) the claim

@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"kind"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "deploybot_reminders_dropped_total",
-			Help: "Window notices not sent, by kind and reason (stale: the window had started or ended; superseded: a later reminder of the same window was due at once; failed: posting failed or panicked).",
+			Help: "Window notices not sent, by kind and reason (stale: the window had started or ended; superseded: a later reminder of the same window was due at once; failed: posting failed or panicked; cancelled: another process cancelled or changed the window since this one read it).",
 		}, []string{"kind", "reason"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "deploybot_scheduler_panics_total",

@@ -43,9 +43,12 @@ const (
 	// still be running beside it (a rolling upgrade), taking a lone
 	// service's claims under their unprefixed keys (see legacyKey).
 	legacyGrace = Lookback
-	// WindowsRefresh is how long a scan trusts the windows it read: windows
-	// booked or cancelled through another process are seen within it (this
-	// process's own bookings at once).
+	// WindowsRefresh is how long a scan trusts the windows it read to find
+	// what is due: windows booked through another process are seen within it
+	// (this process's own bookings at once). No notice is sent on that trust
+	// alone: each is checked against the store just before it is claimed
+	// (see Scheduler.current), so a window cancelled or changed by any
+	// process is never announced.
 	WindowsRefresh = 30 * time.Second
 	// LiveRefresh is how often, while a window is open, the scan reads the
 	// live runs again to move on the ones that wait for it. They are also
@@ -248,13 +251,19 @@ type Scheduler struct {
 	// A scan reads the store only for what is due (see Tick): the windows
 	// and the live runs it read last are kept, with when they were read.
 	wins     []deploy.Window
-	winsAt   time.Time // zero: read at the next scan
-	live     []*deploy.Run
-	liveAt   time.Time       // zero: read when next needed
-	liveSig  string          // the windows' states when the live runs were read
-	tried    map[string]bool // runs advanced since the live runs were read
-	next     time.Time       // nothing is due before this; zero: scan at once
-	lastScan time.Time
+	winsHead deploy.OrgHead // the org chain's head, read just before wins
+	winsFrom time.Time      // wins are the windows that end after it
+	winsAt   time.Time      // zero: read at the next scan
+	// winsMoved: the windows were read again during a scan (another process
+	// changed them), so the scan's occurrences are older than wins: the next
+	// tick scans again.
+	winsMoved bool
+	live      []*deploy.Run
+	liveAt    time.Time       // zero: read when next needed
+	liveSig   string          // the windows' states when the live runs were read
+	tried     map[string]bool // runs advanced since the live runs were read
+	next      time.Time       // nothing is due before this; zero: scan at once
+	lastScan  time.Time
 }
 
 // New returns a scheduler for cfg. It makes no store calls.
@@ -418,14 +427,70 @@ func (r *recurrence) occurrence(start time.Time) occurrence {
 // store at most every WindowsRefresh.
 func (s *Scheduler) windows(ctx context.Context, from, now time.Time) ([]deploy.Window, error) {
 	if s.winsStale.Swap(false) || s.winsAt.IsZero() || now.Sub(s.winsAt) >= WindowsRefresh || now.Before(s.winsAt) {
-		ws, err := s.store.Windows(ctx, from)
-		if err != nil {
-			s.winsAt = time.Time{}
-			return nil, fmt.Errorf("windows: %w", err)
+		if err := s.readWindows(ctx, from, now); err != nil {
+			return nil, err
 		}
-		s.wins, s.winsAt = ws, now
 	}
 	return s.wins, nil
+}
+
+// readWindows reads the scheduled windows that end after from, and before
+// them the org chain's head: every booking and cancellation moves the head
+// in the same atomic write as the window (deploy.AppendOrgAudit), so while
+// the head is unchanged the windows read after it are the stored ones.
+func (s *Scheduler) readWindows(ctx context.Context, from, now time.Time) error {
+	head, err := s.store.OrgHead(ctx)
+	if err == nil {
+		var ws []deploy.Window
+		if ws, err = s.store.Windows(ctx, from); err == nil {
+			s.wins, s.winsHead, s.winsFrom, s.winsAt = ws, head, from, now
+			return nil
+		}
+	}
+	s.winsAt = time.Time{}
+	return fmt.Errorf("windows: %w", err)
+}
+
+// current reports whether the scheduled window of o is still stored as the
+// scan saw it, just before a notice about o is claimed: one read of the org
+// chain's head, and, only when another process moved it (booked, cancelled,
+// froze or lifted a freeze) since the windows were read, one read of the
+// windows. A window cancelled, or stored again with other details, makes it
+// false: its notices are not sent (a changed window's are sent, from the
+// stored details, by the next scan). Recurring windows come from the runbook
+// and are always current.
+//
+// This narrows the gap between a cancellation and a notice to the one store
+// round trip between this check and the claim; the store has no claim
+// conditional on a window, which would close it.
+func (s *Scheduler) current(ctx context.Context, o *occurrence, now time.Time) (bool, error) {
+	if o.recurring {
+		return true, nil
+	}
+	head, err := s.store.OrgHead(ctx)
+	if err != nil {
+		return false, fmt.Errorf("windows version: %w", err)
+	}
+	if head != s.winsHead {
+		if err := s.readWindows(ctx, s.winsFrom, now); err != nil {
+			return false, err
+		}
+		s.winsMoved = true
+	}
+	for _, w := range s.wins {
+		if w.ID == o.id {
+			return sameOccurrence(s.scheduledOccurrence(w), *o), nil
+		}
+	}
+	return false, nil
+}
+
+// sameOccurrence reports whether a and b are the same occurrence with the
+// same details (what a notice says and where it goes).
+func sameOccurrence(a, b occurrence) bool {
+	return a.key == b.key && a.legacy == b.legacy && a.id == b.id && a.service == b.service && a.release == b.release &&
+		a.env == b.env && a.start.Equal(b.start) && a.end.Equal(b.end) && a.zone == b.zone && a.recurring == b.recurring &&
+		a.created.Equal(b.created) && a.by == b.by && a.platform == b.platform && a.channel == b.channel
 }
 
 // occurrences returns the windows, scheduled and recurring, that end after
@@ -468,9 +533,10 @@ func (s *Scheduler) occurrences(ctx context.Context, now, from, to time.Time) ([
 // A scan costs what is due, not what is stored: it returns at once before
 // the next moment something is due (a reminder, a window opening, entering
 // its closing period or ending); it reads the windows at most every
-// WindowsRefresh (at once after this process booked or cancelled one), and
-// the live runs only while a window is open or just ended — when a window
-// changes state and every LiveRefresh while one is open.
+// WindowsRefresh (at once after this process booked or cancelled one), the
+// org chain's head once before each notice about a booked window (see
+// current), and the live runs only while a window is open or just ended —
+// when a window changes state and every LiveRefresh while one is open.
 func (s *Scheduler) Tick(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -482,6 +548,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	defer cancel()
 	s.lastScan = now
 	s.next = time.Time{} // until this scan succeeds
+	s.winsMoved = false
 	horizon := s.horizon()
 	occs, err := s.occurrences(ctx, now, now.Add(-Lookback), now.Add(horizon))
 	if err != nil {
@@ -518,7 +585,9 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		s.m.errors.Inc()
 		return fmt.Errorf("schedule scan: %w", err)
 	}
-	s.next = s.nextDue(occs, now, horizon)
+	if !s.winsMoved {
+		s.next = s.nextDue(occs, now, horizon)
+	}
 	return nil
 }
 
@@ -535,7 +604,7 @@ func (s *Scheduler) due(now time.Time) bool {
 
 // nextDue returns the next moment a scan has something to do after a scan
 // at now: a reminder, a window starting, entering its closing period or
-// ending, a recurring window coming into view, re-reading the windows, and,
+// ending, a booked or recurring window coming into view, re-reading the windows, and,
 // while a window is open, re-reading the live runs.
 func (s *Scheduler) nextDue(occs []occurrence, now time.Time, horizon time.Duration) time.Time {
 	next := s.winsAt.Add(WindowsRefresh)
@@ -556,6 +625,11 @@ func (s *Scheduler) nextDue(occs []occurrence, now time.Time, horizon time.Durat
 		if o.openAt(now) && !s.liveAt.IsZero() {
 			at(s.liveAt.Add(LiveRefresh))
 		}
+	}
+	// A booked window beyond the horizon comes into view (its first
+	// reminder falls due) at its start less the horizon.
+	for _, w := range s.wins {
+		at(w.Start.Add(-horizon))
 	}
 	for _, r := range s.recs {
 		if t := r.next(now.Add(horizon)); !t.IsZero() {
@@ -681,7 +755,8 @@ func claimTTL(o *occurrence, now time.Time) time.Duration {
 	return max(o.end.Sub(now)+Lookback+24*time.Hour, 2*Lookback)
 }
 
-// notify sends n about o once across processes. With OnceNotices the
+// notify sends n about o once across processes, unless o's window was
+// cancelled or changed since the scan read it (see current). With OnceNotices the
 // durable record of the notice is the once-only claim (one atomic write);
 // otherwise the claim is taken first and the notice handed over after it.
 // It reports whether this call sent the notice. A failed record is not
@@ -690,6 +765,13 @@ func (s *Scheduler) notify(ctx context.Context, what, detail string, o *occurren
 	key := claimKey(what, o.key, detail)
 	if _, ok := s.known[key]; ok {
 		return false, nil
+	}
+	if ok, err := s.current(ctx, o, now); err != nil || !ok {
+		if err == nil {
+			s.m.dropped.WithLabelValues(string(n.Kind), "cancelled").Inc()
+			s.log.Info("window notice not sent: the window was cancelled or changed", "window", o.label(), "kind", string(n.Kind), "start", o.start)
+		}
+		return false, err
 	}
 	once, ok := s.notices.(OnceNotices)
 	if !ok {
