@@ -344,8 +344,39 @@ func (e *Engine) publish(ctx context.Context, run *Run, events []Event, owed []O
 // own transitions and reads), or nil. It may be behind the store.
 func (e *Engine) Latest(id string) *Run { return e.runs.get(id) }
 
-// storeErr turns a store failure into a person-facing error, logging the detail with a reference.
+// storeErr turns a failed store read into a person-facing error, logging
+// the detail with a reference.
 func (e *Engine) storeErr(op string, err error) error {
+	if !isPersonError(err) {
+		e.metrics.transition(op, "error")
+	}
+	return StoreFailure(e.log, op, err, false)
+}
+
+// writeErr is storeErr for a failed write (StoreFailure's wrote).
+func (e *Engine) writeErr(op string, err error) error {
+	if !isPersonError(err) {
+		e.metrics.transition(op, "error")
+	}
+	return StoreFailure(e.log, op, err, true)
+}
+
+// isPersonError reports whether err already is what a person reads (an
+// *Error or not found), not a failure of the store.
+func isPersonError(err error) bool {
+	var ue *Error
+	return errors.As(err, &ue) || errors.Is(err, ErrNotFound)
+}
+
+// StoreFailure turns a failed store call into the error a person reads,
+// logging the detail under a reference; an *Error passes through, and not
+// found reads "no such run". A read that failed changed nothing. A write
+// that failed (wrote) may still be applied unless the store was never
+// reached — Redis runs a script it received after its client stopped
+// waiting — so the person is told the outcome is not known yet, never that
+// nothing changed; doing it again is safe, as a repeated action is refused
+// as already done.
+func StoreFailure(log *slog.Logger, op string, err error, wrote bool) error {
 	var ue *Error
 	if errors.As(err, &ue) {
 		return err
@@ -354,33 +385,25 @@ func (e *Engine) storeErr(op string, err error) error {
 		return &Error{Kind: ErrNotFound, Msg: "no such run"}
 	}
 	ref := randomID(6)
-	e.log.Error("store call failed", "op", op, "ref", ref, "err", err)
-	e.metrics.transition(op, "error")
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
-		return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("the state store is not answering right now; nothing was changed. Try again in a moment (ref %s)", ref)}
+	unavailable := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable)
+	kind := err
+	if unavailable {
+		kind = ErrUnavailable
 	}
-	return &Error{Kind: err, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
-}
-
-// writeErr is storeErr for a write that failed: unless the store was
-// never reached, the write may still be applied (Redis runs a script it
-// received after its client stopped waiting), so the person is told that
-// the outcome is not known yet, never that nothing changed. Doing it again
-// is safe: a repeated action is refused as already done.
-func (e *Engine) writeErr(op string, err error) error {
-	var ue *Error
-	if errors.As(err, &ue) || errors.Is(err, ErrNotFound) || neverSent(err) {
-		return e.storeErr(op, err)
+	if wrote && !neverSent(err) {
+		log.Error("store write failed; it may still be applied", "op", op, "ref", ref, "err", err)
+		what := "the state store call failed"
+		if unavailable {
+			what = "the state store did not answer in time"
+		}
+		return &Error{Kind: kind, Msg: fmt.Sprintf("%s, so I cannot tell yet whether this was applied: it shows once the store answers "+
+			"(/deploy status, /deploy windows), and doing it again is safe, as it is applied once (ref %s)", what, ref)}
 	}
-	ref := randomID(6)
-	e.log.Error("store write failed; it may still be applied", "op", op, "ref", ref, "err", err)
-	e.metrics.transition(op, "error")
-	kind, what := err, "the state store call failed"
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
-		kind, what = ErrUnavailable, "the state store did not answer in time"
+	log.Error("store call failed", "op", op, "ref", ref, "err", err)
+	if unavailable {
+		return &Error{Kind: kind, Msg: fmt.Sprintf("the state store is not answering right now; nothing was changed. Try again in a moment (ref %s)", ref)}
 	}
-	return &Error{Kind: kind, Msg: fmt.Sprintf("%s, so I cannot tell yet whether this was applied: the run shows it once the store answers "+
-		"(/deploy status), and doing it again is safe, as it is applied once (ref %s)", what, ref)}
+	return &Error{Kind: kind, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
 }
 
 // neverSent reports whether a store error happened before the request left

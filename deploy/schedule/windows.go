@@ -56,17 +56,15 @@ func refuse(kind error, format string, args ...any) error {
 	return &deploy.Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }
 
-// storeErr turns a store failure on the chat path into a person-facing
-// error, logging the detail under a reference.
+// storeErr turns a failed store read into the error a person reads
+// (deploy.StoreFailure).
 func (s *Calendar) storeErr(op string, err error) error {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	ref := fmt.Sprintf("%x", b)
-	s.log.Error("store call failed", "op", op, "ref", ref, "err", err)
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, deploy.ErrUnavailable) {
-		return &deploy.Error{Kind: deploy.ErrUnavailable, Msg: fmt.Sprintf("the state store is not answering right now; nothing was changed. Try again in a moment (ref %s)", ref)}
-	}
-	return &deploy.Error{Kind: err, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
+	return deploy.StoreFailure(s.log, op, err, false)
+}
+
+// writeErr is storeErr for a failed write, whose outcome may not be known.
+func (s *Calendar) writeErr(op string, err error) error {
+	return deploy.StoreFailure(s.log, op, err, true)
 }
 
 // Schedule books a maintenance window for req.Release of req.Service (the
@@ -155,7 +153,7 @@ func (s *Calendar) Schedule(ctx context.Context, req deploy.ScheduleRequest) (de
 		if _, refused := errors.AsType[*deploy.Error](err); refused {
 			return deploy.Window{}, err
 		}
-		return deploy.Window{}, s.storeErr("schedule", err)
+		return deploy.Window{}, s.writeErr("schedule", err)
 	}
 	s.windowsChanged()
 	s.log.Info("window scheduled", "audit", true, "window", w.ID, "service", service, "release", w.Release, "env", envOf(w), "start", w.Start, "length", w.Length.String(),
@@ -282,7 +280,7 @@ func (s *Calendar) Unschedule(ctx context.Context, id string, actor deploy.Actor
 		return refuse(deploy.ErrNotFound, "window %s was already cancelled", id)
 	}
 	if err != nil {
-		return s.storeErr("unschedule", err)
+		return s.writeErr("unschedule", err)
 	}
 	s.log.Info("window unscheduled", "audit", true, "window", id, "release", w.Release, "user", actor.ID, "platform", actor.Platform)
 	return nil
