@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"deploybot/commands"
 	"deploybot/deploy"
@@ -28,12 +29,22 @@ type Message struct {
 
 // Finder is a Poster that can find a message it posted with a Message.Key.
 // The publisher asks before a first post that follows a crash (an effect
-// claimed from a process that died): a post the platform accepted just
-// before the bot died, never recorded, is then edited instead of posted again.
+// claimed from a process that died) or a failed post whose outcome is
+// unknown (a timeout, a lost answer): a post the platform accepted but the
+// bot never recorded is then edited instead of posted again.
 type Finder interface {
 	// Find returns the reference of the message posted with key in channel
 	// (among the replies to replyTo when it is set), or "" when there is none.
 	Find(ctx context.Context, channel, replyTo, key string) (ref string, err error)
+}
+
+// PostBound is a Poster whose Post bounds itself: it gives up after
+// PostTimeout at most (its HTTP call's own timeout and what comes before
+// it). The publisher gives a first post at least that long
+// (PublisherConfig.FirstPost), so a slow post the platform completes is
+// recorded rather than cut short, its outcome unknown, and looked for again.
+type PostBound interface {
+	PostTimeout() time.Duration
 }
 
 // Poster is a chat platform's outgoing side as the Bot needs it. Each front
@@ -94,6 +105,7 @@ type Publisher struct {
 	pub     PublisherConfig
 	refs    *refCache
 	posting claims // first posts this process claimed
+	unsure  claims // first posts whose outcome is unknown: looked for before posting again
 	acks    acks   // acknowledgements of delivered effects, batched
 }
 

@@ -40,8 +40,11 @@ type PublisherConfig struct {
 	// Lease is how long a claimed effect is this process's to deliver
 	// (default 30s); after that another process may claim it.
 	Lease time.Duration
-	// FirstPost bounds one first post of a message (default 10s); the
-	// effect is held for FirstPost+5s meanwhile, so no other process posts it too.
+	// FirstPost bounds one first post of a message (default 10s), and is
+	// raised to a poster's own bound (PostBound: Slack's HTTP call timeout)
+	// when that is longer, so the publisher never gives up on a post the
+	// platform may still complete. The effect is held for the budget+5s
+	// meanwhile, so no other process posts it too.
 	FirstPost time.Duration
 	// HeadStart is how long after recording a notify or window notice other
 	// processes leave it to this one (default deploy.DefaultEffectHeadStart).
@@ -265,12 +268,19 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 	case deploy.EffectCard, deploy.EffectAsk, deploy.EffectReport:
 		replyTo = b.refs.cached(run.ID, p.Platform()+":summary")
 	}
-	if found := b.find(ctx, p, o, ch, replyTo, m.Key); found != "" {
-		// Posted by a process that died before recording it: adopt it.
+	slot := run.ID + ":" + key
+	found, err := b.find(ctx, p, o, b.unsure.holds(slot, b.clock.Now()), ch, replyTo, m.Key)
+	if err != nil {
+		return err // the outbox tries again
+	}
+	if found != "" {
+		// Posted by a process that died before recording it, or by a post
+		// of this one whose answer was lost: adopt it.
 		if err := b.store.SetMessage(ctx, run.ID, key, found); err != nil {
 			return fmt.Errorf("record %s: %w", key, err)
 		}
 		b.refs.set(run.ID, key, found)
+		b.unsure.release(slot)
 		if postedOnce(o.Kind) {
 			return b.ack(ctx, o.Item)
 		}
@@ -285,21 +295,23 @@ func (b *Publisher) deliverRun(ctx context.Context, p Poster, run *deploy.Run, o
 			return err // the outbox tries again
 		}
 	}
-	newRef, err := b.postHeld(ctx, o, func(ctx context.Context) (string, error) {
+	budget := b.firstPost(p)
+	newRef, err := b.postHeld(ctx, o, budget, func(ctx context.Context) (string, error) {
 		if o.Kind != deploy.EffectNotice {
 			// A newer version of the slot, written by another process while
 			// this one posts, is not held by this process's hold: the slot's
 			// first post is also claimed, for as long as the hold lasts.
-			if err := b.claimFirstPost(ctx, run.ID+":"+key); err != nil {
+			if err := b.claimFirstPost(ctx, slot, budget); err != nil {
 				return "", err
 			}
 		}
-		return p.Post(ctx, ch, replyTo, m)
+		return b.post(ctx, p, slot, ch, replyTo, m)
 	})
 	if err != nil || newRef == "" {
 		return err
 	}
-	b.posting.release(run.ID + ":" + key)
+	b.posting.release(slot)
+	b.unsure.release(slot)
 	if err := b.store.SetMessage(ctx, run.ID, key, newRef); err != nil {
 		// Posted but not recorded: a redelivery would post it again, so the
 		// effect is acknowledged as delivered.
@@ -320,30 +332,78 @@ func postedOnce(k deploy.EffectKind) bool {
 	return k == deploy.EffectNotice || k == deploy.EffectAsk || k == deploy.EffectReport
 }
 
-// find looks for a message a dead process posted but never recorded, before
-// a first post that follows a crash: only for effects claimed from another
-// process (the writer's own first delivery cannot have posted yet), and only
-// on platforms that can find a message by its key. A failed search is
-// logged and the message posted: a rare duplicate beats a missing message.
-func (b *Publisher) find(ctx context.Context, p Poster, o deploy.Owed, channel, replyTo, key string) string {
+// find looks for a message posted but never recorded, before a first post
+// that may repeat one: for effects claimed from another process (which may
+// have died after posting), and after a first post of this process whose
+// outcome is unknown (unsure: it timed out, lost its connection or got a
+// 5xx once sent, and the platform may have posted it all the same). The
+// writer's own first delivery makes no search. Only platforms that can find
+// a message by its key are asked. A failed search after a crash is logged
+// and the message posted (a rare duplicate beats a missing message); after
+// an unknown outcome of this process's own post it is returned, and the
+// outbox tries again, unless the search can never succeed (PermanentError).
+func (b *Publisher) find(ctx context.Context, p Poster, o deploy.Owed, unsure bool, channel, replyTo, key string) (string, error) {
 	f, ok := p.(Finder)
-	if !ok || o.Item.Claims == 0 {
-		return ""
+	if !ok || (o.Item.Claims == 0 && !unsure) {
+		return "", nil
 	}
 	ref, err := f.Find(ctx, channel, replyTo, key)
-	if err != nil {
-		b.log.Warn("could not look for a message posted before a crash; posting it", "key", key, "err", err)
-		return ""
+	var pe *PermanentError
+	switch {
+	case err == nil:
+		return ref, nil
+	case unsure && !errors.As(err, &pe):
+		return "", fmt.Errorf("look for %s, whose post may have been made: %w", key, err)
 	}
-	return ref
+	b.log.Warn("could not look for a message that may have been posted; posting it", "key", key, "err", err)
+	return "", nil
+}
+
+// post posts m as the first post of slot. A post whose outcome is unknown
+// marks the slot unsure: the retry looks for the message by its key before
+// posting again. Only a refusal (PermanentError) or a rate limit says the
+// platform did not post it. The call has ended when post returns (the
+// poster's own timeout or the first-post budget cut it), so the retry's
+// search comes after the lost call could have landed.
+func (b *Publisher) post(ctx context.Context, p Poster, slot, channel, replyTo string, m Message) (string, error) {
+	ref, err := p.Post(ctx, channel, replyTo, m)
+	if err != nil && outcomeUnknown(err) {
+		now := b.clock.Now()
+		b.unsure.hold(slot, now, now.Add(unsureFor))
+	}
+	return ref, err
+}
+
+// unsureFor is how long a first post whose outcome is unknown is looked for
+// before the next one: past the outbox's retries (its backoff is capped at a
+// minute, 12 tries), a redelivery is a claimed one, which looks anyway.
+const unsureFor = 15 * time.Minute
+
+// outcomeUnknown reports whether a failed post may have been made: any
+// failure but a refusal or a rate limit (a timeout, a dropped connection, a
+// 5xx or a transient Slack error, all possibly after the platform posted).
+func outcomeUnknown(err error) bool {
+	var pe *PermanentError
+	var rl *RateLimitError
+	return !errors.As(err, &pe) && !errors.As(err, &rl)
+}
+
+// firstPost returns the budget of one first post on p: FirstPost, or the
+// poster's own bound when that is longer, so a call is never cut short by
+// the publisher while the platform may still complete it.
+func (b *Publisher) firstPost(p Poster) time.Duration {
+	if pb, ok := p.(PostBound); ok {
+		return max(b.pub.FirstPost, pb.PostTimeout())
+	}
+	return b.pub.FirstPost
 }
 
 // claimFirstPost claims the first post of a message for the length of a
-// hold; a process that already holds the claim (a retry after a failed
-// post) keeps it. Another process posting it makes this one wait and try
-// again, editing then.
-func (b *Publisher) claimFirstPost(ctx context.Context, key string) error {
-	ttl := b.pub.FirstPost + 5*time.Second
+// hold (the first-post budget+5s); a process that already holds the claim
+// (a retry after a failed post) keeps it. Another process posting it makes
+// this one wait and try again, editing then.
+func (b *Publisher) claimFirstPost(ctx context.Context, key string, budget time.Duration) error {
+	ttl := budget + 5*time.Second
 	if b.posting.holds(key, b.clock.Now()) {
 		return nil
 	}
@@ -354,7 +414,8 @@ func (b *Publisher) claimFirstPost(ctx context.Context, key string) error {
 	if !first {
 		return &RateLimitError{After: 2 * time.Second, Err: errors.New("the message is being posted by another process")}
 	}
-	b.posting.hold(key, b.clock.Now().Add(ttl))
+	now := b.clock.Now()
+	b.posting.hold(key, now, now.Add(ttl))
 	return nil
 }
 
@@ -370,14 +431,26 @@ func (c *claims) holds(key string, now time.Time) bool {
 	return now.Before(c.until[key])
 }
 
-func (c *claims) hold(key string, until time.Time) {
+func (c *claims) hold(key string, now, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.until == nil {
 		c.until = map[string]time.Time{}
 	}
+	if len(c.until) >= maxClaims {
+		// Forget those that ended (a released claim is deleted; these are
+		// left by posts that failed and were not tried again).
+		for k, t := range c.until {
+			if !now.Before(t) {
+				delete(c.until, k)
+			}
+		}
+	}
 	c.until[key] = until
 }
+
+// maxClaims is how many claims are kept before the ended ones are forgotten.
+const maxClaims = 4096
 
 func (c *claims) release(key string) {
 	c.mu.Lock()
@@ -418,15 +491,15 @@ func (b *Publisher) settle(ctx context.Context, p Poster, ref string, run *deplo
 // returns "" and no error when the effect is no longer this process's (a
 // newer version replaced it, or another process claimed it): whoever holds
 // it now delivers it.
-func (b *Publisher) postHeld(ctx context.Context, o deploy.Owed, post func(ctx context.Context) (string, error)) (string, error) {
-	err := b.store.Hold(ctx, o.Item.ID, o.Item.Claims, o.Item.Payload, b.clock.Now().Add(b.pub.FirstPost+5*time.Second))
+func (b *Publisher) postHeld(ctx context.Context, o deploy.Owed, budget time.Duration, post func(ctx context.Context) (string, error)) (string, error) {
+	err := b.store.Hold(ctx, o.Item.ID, o.Item.Claims, o.Item.Payload, b.clock.Now().Add(budget+5*time.Second))
 	if errors.Is(err, deploy.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("hold %s: %w", o.Item.ID, err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, b.pub.FirstPost)
+	pctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	ref, err := post(pctx)
 	if err != nil {
@@ -531,7 +604,8 @@ func (b *Publisher) enqueueNotice(o deploy.Owed) {
 		b.out.Enqueue("effects:drop", o.Item.ID, func(ctx context.Context) error { return b.ack(ctx, o.Item) })
 		return
 	}
-	m := Message{Key: ":" + p.Platform() + ":" + o.Slot()} // no run: never looked for, but a repeated post is one (Discord's nonce)
+	// No run: looked for only after a lost answer; a repeated post is one on Discord (its nonce).
+	m := Message{Key: ":" + p.Platform() + ":" + o.Slot()}
 	ch := o.Channel
 	switch o.Kind {
 	case deploy.EffectText:
@@ -551,10 +625,19 @@ func (b *Publisher) enqueueNotice(o deploy.Owed) {
 		ch = b.notice
 	}
 	b.out.Enqueue(p.Platform()+":"+ch, o.Item.ID, func(ctx context.Context) error {
-		ref, err := b.postHeld(ctx, o, func(ctx context.Context) (string, error) { return p.Post(ctx, ch, "", m) })
-		if err != nil || ref == "" {
+		// A notice is looked for only after a post of this process whose
+		// outcome is unknown (it is recorded nowhere else).
+		found, err := b.find(ctx, p, deploy.Owed{}, b.unsure.holds(m.Key, b.clock.Now()), ch, "", m.Key)
+		if err != nil {
 			return err
 		}
+		if found == "" {
+			ref, err := b.postHeld(ctx, o, b.firstPost(p), func(ctx context.Context) (string, error) { return b.post(ctx, p, m.Key, ch, "", m) })
+			if err != nil || ref == "" {
+				return err
+			}
+		}
+		b.unsure.release(m.Key)
 		return b.ack(ctx, o.Item)
 	})
 }

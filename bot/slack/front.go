@@ -66,6 +66,11 @@ type Config struct {
 	AckBudget time.Duration
 	// GroupsTTL is how long user-group members are cached (default DefaultGroupsTTL).
 	GroupsTTL time.Duration
+	// CallTimeout bounds one Web API call that posts, edits or looks for a
+	// message (default DefaultCallTimeout). The publisher gives a first post
+	// at least this long (PostTimeout), so it never gives up on a post Slack
+	// may still make.
+	CallTimeout time.Duration
 }
 
 // Poster is the Slack front's outgoing side: the bot.Poster that posts and
@@ -81,9 +86,14 @@ type Poster struct {
 	// groups caches user groups: who is in the approvers' groups (the
 	// front's access checks) and their IDs (mentions in requests for approval).
 	groups *groupCache
+	// callTimeout bounds one chat.postMessage, chat.update or message search.
+	callTimeout time.Duration
 }
 
-var _ bot.Poster = (*Poster)(nil)
+var (
+	_ bot.Poster    = (*Poster)(nil)
+	_ bot.PostBound = (*Poster)(nil)
+)
 
 // Front is deploybot's Slack front: the incoming side (HTTP handlers, the
 // Socket Mode loop) that takes the bot, over its Poster.
@@ -121,7 +131,7 @@ func newPoster(cfg Config) *Poster {
 	api := slack.New(cfg.BotToken.Reveal(), opts...)
 	log := cfg.Logger.With("component", "slack", "platform", Platform)
 	return &Poster{api: api, log: log, http: cfg.HTTPClient, apiURL: cfg.APIURL, token: cfg.BotToken, blocks: newBlockCache(),
-		groups: newGroupCache(api, cfg.Clock, cfg.GroupsTTL, log)}
+		groups: newGroupCache(api, cfg.Clock, cfg.GroupsTTL, log), callTimeout: cfg.CallTimeout}
 }
 
 // New returns a Slack front for cfg, over cfg.Poster (or a new one). It
@@ -183,6 +193,9 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	if cfg.GroupsTTL <= 0 {
 		cfg.GroupsTTL = DefaultGroupsTTL
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
 	}
 	return cfg, nil
 }

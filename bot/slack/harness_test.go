@@ -129,6 +129,10 @@ type options struct {
 	// noPoster leaves the front out of the bot's posters (benchmarks).
 	noPoster  bool
 	ackBudget time.Duration
+	// callTimeout bounds the poster's Web API calls (Config.CallTimeout).
+	callTimeout time.Duration
+	// effects tunes the effect publisher.
+	effects bot.PublisherConfig
 }
 
 // harness is deploybot's core and Slack front on a real Redis, served by a
@@ -190,7 +194,7 @@ func (h *harness) start() {
 	log := quietLogger()
 	cfg := Config{
 		BotToken: config.Secret(slackfake.BotToken), APIURL: h.fake.APIURL(), Logger: log,
-		AckBudget: h.opt.ackBudget,
+		AckBudget: h.opt.ackBudget, CallTimeout: h.opt.callTimeout,
 	}
 	if h.opt.socket {
 		cfg.AppToken = config.Secret(slackfake.AppToken)
@@ -219,7 +223,7 @@ func (h *harness) start() {
 	}
 	h.core, err = appcore.Build(appcore.Config{
 		Store: store, Services: services, Runbook: h.rb, Steps: h.reg, Posters: posters, Clock: clock.Real{}, Logger: log,
-		NoticeChannel: noticeChannel, Poll: 50 * time.Millisecond,
+		NoticeChannel: noticeChannel, Poll: 50 * time.Millisecond, Effects: h.opt.effects,
 	})
 	if err != nil {
 		t.Fatal(err)

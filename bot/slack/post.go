@@ -380,7 +380,7 @@ func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Messag
 			f.log.Warn("posting outside the thread", "err", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, f.callTimeout)
 	defer cancel()
 	res, err := f.callJSON(ctx, "chat.postMessage", msg)
 	if err != nil {
@@ -393,13 +393,18 @@ func (f *Poster) Post(ctx context.Context, channel, replyTo string, m bot.Messag
 	return Ref(ch, res.TS), nil
 }
 
+// PostTimeout implements bot.PostBound: Post gives up after the user
+// groups' lookup (for a request for approval's mentions) and one
+// chat.postMessage call at most.
+func (f *Poster) PostTimeout() time.Duration { return groupsWait + f.callTimeout }
+
 // Find implements bot.Finder: the reference of the message posted with key
 // in channel (in the thread of replyTo when it is set) among the newest
 // findLimit messages, or "" when there is none. It reads conversations.history (or .replies)
 // with the messages' metadata: a post Slack accepted just before the bot
 // died, never recorded, is found instead of posted again.
 func (f *Poster) Find(ctx context.Context, channel, replyTo, key string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, f.callTimeout)
 	defer cancel()
 	var msgs []slack.Message
 	if _, ts, err := SplitRef(replyTo); replyTo != "" && err == nil {
@@ -465,7 +470,7 @@ func (f *Poster) Update(ctx context.Context, ref string, m bot.Message) error {
 		return err
 	}
 	msg.TS = ts
-	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, f.callTimeout)
 	defer cancel()
 	if _, err := f.callJSON(ctx, "chat.update", msg); err != nil {
 		return classify("chat.update", err)

@@ -132,6 +132,13 @@ type Fault struct {
 	// Hold holds the call until the client hangs up (its process died, or
 	// it gave up waiting), and then drops it: nothing is posted or edited.
 	Hold bool
+	// Channel, when set, keeps the fault for the next call to that channel
+	// (its channel parameter); calls to other channels pass it by.
+	Channel string
+	// Apply makes the call (the message is posted or edited) before Status
+	// is answered, as when Slack's answer is lost on the way back (a proxy's
+	// 502, a gateway timeout).
+	Apply bool
 }
 
 // UserGroup is a Slack user group the fake knows.
@@ -240,7 +247,8 @@ func (s *Server) SetTokens(bot, app string) {
 }
 
 // Script queues faults for the next calls of method ("chat.update"): the
-// first call gets faults[0], and so on; later calls succeed.
+// first call gets faults[0], and so on (a fault with a Channel waits for a
+// call to its channel); later calls succeed.
 func (s *Server) Script(method string, faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -427,9 +435,12 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	call := Call{Method: method, Params: params, Status: http.StatusOK}
 	s.mu.Lock()
 	var fault *Fault
-	if q := s.faults[method]; len(q) > 0 {
-		fault = &q[0]
-		s.faults[method] = q[1:]
+	for i, f := range s.faults[method] {
+		if f.Channel == "" || f.Channel == params.Get("channel") {
+			fault = &f
+			s.faults[method] = slices.Delete(slices.Clone(s.faults[method]), i, i+1)
+			break
+		}
 	}
 	s.mu.Unlock()
 	if fault != nil && fault.Hold {
@@ -457,6 +468,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault != nil && fault.Status != 0 {
 		call.Status = fault.Status
+		if fault.Apply {
+			_, call.Error = s.method(method, params, token)
+		}
 		record()
 		if fault.Status == http.StatusTooManyRequests && fault.RetryAfter >= 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(fault.RetryAfter))

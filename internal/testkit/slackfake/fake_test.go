@@ -273,3 +273,25 @@ func TestHistoryWithMetadata(t *testing.T) {
 		t.Errorf("replies = %+v, %v", r, err)
 	}
 }
+
+// TestFaultForAChannelAndApplied: a fault with a Channel waits for a call to
+// that channel; one with Apply posts the message before answering its status.
+func TestFaultForAChannelAndApplied(t *testing.T) {
+	s := slackfake.New(t)
+	api := client(s)
+	ctx := context.Background()
+	s.Script("chat.postMessage", slackfake.Fault{Status: 502, Apply: true, Channel: "C2"})
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("one", false)); err != nil {
+		t.Fatalf("a call to another channel took the fault: %v", err)
+	}
+	var sc slack.StatusCodeError
+	if _, _, err := api.PostMessageContext(ctx, "C2", slack.MsgOptionText("two", false)); !errors.As(err, &sc) || sc.Code != 502 {
+		t.Fatalf("err = %v, want a 502", err)
+	}
+	if _, ok := s.Find("C2", "two"); !ok {
+		t.Error("the applied call posted nothing")
+	}
+	if _, _, err := api.PostMessageContext(ctx, "C2", slack.MsgOptionText("three", false)); err != nil {
+		t.Fatalf("the fault was used twice: %v", err)
+	}
+}
