@@ -36,8 +36,16 @@ const (
 	DefaultMaxWork = 256
 	// DefaultGroupsTTL is how long the user groups' members are cached.
 	DefaultGroupsTTL = 5 * time.Minute
-	// DefaultCallTimeout bounds one Web API call made after the acknowledgement.
+	// DefaultCallTimeout bounds one Web API call made after the
+	// acknowledgement that posts no message of a run (a reply, Socket Mode).
 	DefaultCallTimeout = 20 * time.Second
+	// DefaultPostTimeout bounds one call that posts, edits or looks for a
+	// message: with the user-group lookup it stays inside the publisher's
+	// first-post budget (10 s, bot.PublisherConfig.FirstPost), so a first post is never
+	// given up on while Slack may still make it, and the hold that keeps
+	// other processes off it (and so the recovery after a crash) stays as
+	// short. Slack answers these calls in well under a second.
+	DefaultPostTimeout = 8 * time.Second
 )
 
 // Config configures a Front.
@@ -67,7 +75,7 @@ type Config struct {
 	// GroupsTTL is how long user-group members are cached (default DefaultGroupsTTL).
 	GroupsTTL time.Duration
 	// CallTimeout bounds one Web API call that posts, edits or looks for a
-	// message (default DefaultCallTimeout). The publisher gives a first post
+	// message (default DefaultPostTimeout). The publisher gives a first post
 	// at least this long (PostTimeout), so it never gives up on a post Slack
 	// may still make.
 	CallTimeout time.Duration
@@ -195,7 +203,7 @@ func withDefaults(cfg Config) (Config, error) {
 		cfg.GroupsTTL = DefaultGroupsTTL
 	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = DefaultCallTimeout
+		cfg.CallTimeout = DefaultPostTimeout
 	}
 	return cfg, nil
 }
