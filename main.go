@@ -15,6 +15,9 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// A shell step's supervisor is this binary too, started as
+// "deploybot __shell-supervisor …": adapters/shell answers that in its init,
+// before main runs (see adapters/shell/start_linux.go).
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app.Main(ctx, app.Env{

@@ -369,10 +369,17 @@ func TestHelperParent(t *testing.T) {
 	if pidFile == "" {
 		return
 	}
+	command := []any{"sh", "-c", `echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60`}
+	if os.Getenv("DEPLOYBOT_SHELL_HELPER_GRANDCHILD") != "" {
+		// The pid written is a grandchild's, which outlives its parent's
+		// death (like the migration a script runs), and the step's timeout.
+		command = []any{"sh", "-c", `sh -c 'echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60'; echo after`}
+	}
 	a := shell.New(shell.Config{Environ: testEnviron})
-	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60`},
-		"env": map[string]any{"PID_FILE": pidFile}})
-	s.Run(context.Background(), vars, nil)
+	s := parse(t, a, map[string]any{"command": command, "env": map[string]any{"PID_FILE": pidFile}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Run(ctx, vars, nil)
 }
 
 // When the bot process dies (SIGKILL, OOM) the command it started must not
@@ -395,6 +402,75 @@ func TestParentDeathKillsCommand(t *testing.T) {
 	}
 	_ = helper.Wait()
 	waitFor(t, fmt.Sprintf("command %d to die with its parent", pid), func() bool { return !alive(pid) })
+}
+
+// When the bot dies (SIGKILL) while a step's command has started a process
+// of its own, that process must die too, promptly: the next life shows the
+// step interrupted with a Retry button, and a Retry must not run the
+// migration a second time alongside the first. Killing only the direct child
+// (Pdeathsig) leaves the grandchild running.
+func TestBotDeathKillsCommandsWholeTree(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	helper := exec.Command(os.Args[0], "-test.run=^TestHelperParent$", "-test.count=1")
+	helper.Env = append(os.Environ(), "DEPLOYBOT_SHELL_HELPER_PIDFILE="+pidFile, "DEPLOYBOT_SHELL_HELPER_GRANDCHILD=1")
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = helper.Process.Kill(); _ = helper.Wait() })
+	pid := readPid(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if !alive(pid) {
+		t.Fatalf("grandchild %d not running", pid)
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = helper.Wait()
+	killed := time.Now()
+	deadline := killed.Add(2 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("grandchild %d still running 2s after the bot was killed", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("grandchild gone %s after the bot was killed", time.Since(killed))
+}
+
+// A normal run under the supervisor passes the command's exit status,
+// output, argv and environment through unchanged, and leaves no process
+// behind.
+func TestSupervisedRunIsTransparent(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `printf '%s|' "$0" "$@"; echo; env | sort; echo out; echo err >&2; exit 7`, "zero", "a b", "", "--x", "-"}})
+	res := s.Run(context.Background(), vars, nil)
+	if res.OK || res.Summary != "exit 7: err" {
+		t.Fatalf("Run = ok %v %q, want exit 7: err (output %q)", res.OK, res.Summary, res.Output)
+	}
+	lines := strings.Split(strings.TrimSpace(res.Output), "\n")
+	if lines[0] != "zero|a b||--x|-|" {
+		t.Errorf("argv = %q, want zero|a b||--x|-|", lines[0])
+	}
+	var names []string
+	for _, l := range lines[1:] {
+		if name, _, ok := strings.Cut(l, "="); ok {
+			names = append(names, name)
+		}
+	}
+	want := "DEPLOY_ENV DEPLOY_PHASE DEPLOY_PREVIOUS DEPLOY_REASON DEPLOY_RUN_ID DEPLOY_SERVICE DEPLOY_STEP DEPLOY_VERSION PATH"
+	// sh itself may set PWD, SHLVL and _ (the rest must come from the bot).
+	var got []string
+	for _, n := range names {
+		if n != "PWD" && n != "SHLVL" && n != "_" && n != "OLDPWD" {
+			got = append(got, n)
+		}
+	}
+	if strings.Join(got, " ") != want {
+		t.Errorf("environment names = %v, want %s", got, want)
+	}
+	if !strings.Contains(res.Output, "\nout\n") || !strings.Contains(res.Output, "\nerr\n") {
+		t.Errorf("output %q lacks out and err", res.Output)
+	}
 }
 
 // Progress goes to the chat while the command runs. A line still being
