@@ -53,6 +53,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"failure without output", []any{"false"}, false, "exit 1"},
 		{"killed by a signal", []any{"sh", "-c", "kill -KILL $$"}, false, "killed by signal 9 (killed)"},
 		{"program not found", []any{"./no-such-program-here"}, false, "cannot start ./no-such-program-here: no such file or directory"},
+		{"program not in PATH", []any{"no-such-program-here"}, false, "cannot start no-such-program-here: not found in PATH"},
+		{"program not executable", []any{"./shell_test.go"}, false, "cannot start ./shell_test.go: permission denied"},
+		{"a directory", []any{"./"}, false, "cannot start ./: permission denied"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -271,6 +274,15 @@ func TestProgressReportsLastLine(t *testing.T) {
 	}
 	if res := <-done; !res.OK {
 		t.Fatalf("Run = %+v", res)
+	}
+}
+
+func TestMissingDir(t *testing.T) {
+	a := shell.New(shell.Config{Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"pwd"}, "dir": "/no/such/dir"})
+	res := s.Run(context.Background(), vars, nil)
+	if res.OK || res.Summary != "cannot start pwd: no such file or directory" {
+		t.Errorf("Run = ok %v %q", res.OK, res.Summary)
 	}
 }
 
