@@ -9,19 +9,20 @@ import (
 	"os/signal"
 	"syscall"
 
+	"deploybot/adapters/shell"
 	"deploybot/internal/app"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// A shell step's supervisor is this binary too, started as
-// "deploybot __shell-supervisor …": adapters/shell answers that in its init,
-// before main runs (see adapters/shell/start_linux.go).
 func main() {
+	// A shell step's supervisor is this binary too, started as
+	// "deploybot __shell-supervisor …": shell.Supervise runs it and exits.
+	shell.Supervise()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app.Main(ctx, app.Env{
-		Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr, Version: version,
+		Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr, Version: version, ShellSupervised: true,
 	})
 	stop()
 	os.Exit(code)

@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// SupervisorArg, as the first argument of the deploybot binary (or of any
-// binary that links this package, test binaries included), makes it a
-// step's supervisor instead of what it normally is: see init.
+// SupervisorArg, as the first argument of a binary whose main calls
+// Supervise first, makes it a step's supervisor instead of what it
+// normally is.
 const SupervisorArg = "__shell-supervisor"
 
 // The supervisor's inherited descriptors (os/exec ExtraFiles start at 3).
@@ -27,25 +27,18 @@ const (
 	statusFD = 4
 )
 
-// init turns this process into a supervisor when the bot started it as one.
-// It is done in init, not by a call from main, so that every binary that can
-// run a shell step (deploybot, and each package's test binary that runs one
-// through the engine) also answers as a supervisor: a binary that forgot the
-// call would, given these arguments, run as itself (a test binary would run
-// its own tests again) instead of the command.
-func init() {
+// Supervise turns this process into a step's supervisor when the bot
+// started it as one (its first argument is SupervisorArg) and exits when
+// the command has ended; otherwise it returns at once. main calls it before
+// anything else, and only a binary that does may run its steps supervised
+// (Config.Supervised): given these arguments, any other binary would run as
+// itself instead of the command.
+func Supervise() {
 	if len(os.Args) > 1 && os.Args[1] == SupervisorArg {
 		// syscall.Exit, not os.Exit: nothing is buffered, and a race-enabled
 		// build would otherwise linger a second at exit (GORACE atexit_sleep_ms).
 		syscall.Exit(supervise(os.Args[2:]))
 	}
-}
-
-// process is a started command: pgid is its process group, wait waits for
-// it to end.
-type process struct {
-	pgid int
-	wait func() exit
 }
 
 // start runs argv under a supervisor: the bot's own binary re-executed with
@@ -60,7 +53,10 @@ type process struct {
 //
 // argv[0] is looked up in the bot's PATH here, as exec.Command does; argv,
 // env and dir reach the command unchanged, each argument a separate element.
-func start(argv, env []string, dir string, out io.Writer, waitDelay time.Duration) (*process, error) {
+func start(argv, env []string, dir string, out io.Writer, waitDelay time.Duration, supervised bool) (*process, error) {
+	if !supervised {
+		return startDirect(argv, env, dir, out, waitDelay)
+	}
 	resolved := exec.Command(argv[0])
 	if resolved.Err != nil {
 		return nil, resolved.Err

@@ -4,34 +4,14 @@ package shell
 
 import (
 	"io"
-	"os/exec"
-	"syscall"
 	"time"
 )
 
-// process is a started command: pgid is its process group, wait waits for
-// it to end.
-type process struct {
-	pgid int
-	wait func() exit
-}
+// Supervise does nothing outside Linux: steps run directly (startDirect).
+func Supervise() {}
 
 // start runs argv directly in a new process group. Outside Linux nothing
 // ends that group if the bot itself dies (see start_linux.go).
-func start(argv, env []string, dir string, out io.Writer, waitDelay time.Duration) (*process, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Dir = dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A process that left the group but keeps our pipes open (a daemon) must not hold Wait forever.
-	cmd.WaitDelay = waitDelay
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &process{pgid: cmd.Process.Pid, wait: func() exit {
-		err := cmd.Wait()
-		return exitOf(cmd.ProcessState, err)
-	}}, nil
+func start(argv, env []string, dir string, out io.Writer, waitDelay time.Duration, _ bool) (*process, error) {
+	return startDirect(argv, env, dir, out, waitDelay)
 }
