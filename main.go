@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"deploybot/adapters/shell"
 	"deploybot/internal/app"
 )
 
@@ -16,9 +17,12 @@ import (
 var version = "dev"
 
 func main() {
+	// A shell step's supervisor is this binary too, started as
+	// "deploybot __shell-supervisor …": shell.Supervise runs it and exits.
+	shell.Supervise()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app.Main(ctx, app.Env{
-		Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr, Version: version,
+		Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr, Version: version, ShellSupervised: true,
 	})
 	stop()
 	os.Exit(code)

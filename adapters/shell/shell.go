@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -46,6 +45,11 @@ type Config struct {
 	ProgressEvery time.Duration
 	// OutputLimit is how many bytes of output are kept (the tail); 0 means adapters.DefaultOutputLimit.
 	OutputLimit int
+	// Supervised runs each command under a supervisor (on Linux): this
+	// binary started again as SupervisorArg, which ends the command's whole
+	// process group when the bot dies, even by SIGKILL. Only a binary whose
+	// main calls Supervise first may set it; deploybot does.
+	Supervised bool
 }
 
 // Adapter is the `shell` adapter.
@@ -265,24 +269,14 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	}
 
 	buf := adapters.NewBuffer(s.a.cfg.OutputLimit)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Dir = dir
-	cmd.Stdout = buf
-	cmd.Stderr = buf
-	// Pdeathsig: when the bot dies (SIGKILL, OOM) the command dies with it
-	// instead of running on unseen while the step is shown as interrupted
-	// and may be retried. The kernel sends it when the creating thread
-	// ends, so this goroutine keeps its thread until the command is reaped.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	// A process that left the group but keeps our pipes open (a daemon) must not hold Wait forever.
-	cmd.WaitDelay = s.a.cfg.Grace
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cmd.Start(); err != nil {
+	// start runs the command in a process group of its own (see
+	// start_linux.go: on Linux under a supervisor that ends the group when
+	// the bot dies, even by SIGKILL).
+	p, err := start(argv, env, dir, buf, s.a.cfg.Grace, s.a.cfg.Supervised)
+	if err != nil {
 		return adapters.Result{Summary: red.Redact("cannot start " + argv[0] + ": " + startError(err))}
 	}
-	pgid := cmd.Process.Pid
+	pgid := p.pgid
 
 	stop := make(chan struct{})
 	killerDone := make(chan struct{})
@@ -301,7 +295,7 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 		s.a.report(stop, buf, red, progress)
 	}()
 
-	waitErr := cmd.Wait()
+	ex := p.wait()
 	stopped := ctx.Err() != nil
 	close(stop)
 	<-killerDone
@@ -314,13 +308,17 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	}
 
 	out := red.Redact(buf.String())
+	if ex.startErr != "" {
+		// The supervisor could not start the command (see start_linux.go).
+		return adapters.Result{Summary: red.Redact("cannot start " + argv[0] + ": " + ex.startErr), Output: out}
+	}
 	if stopped {
 		return adapters.Stopped(ctx, budget, out)
 	}
 	if leftover {
 		out += "\n[deploybot: stopped the processes the command left running in its process group]\n"
 	}
-	return exitResult(cmd.ProcessState, waitErr, red.Redact(buf.LastLine()), out)
+	return exitResult(ex, red.Redact(buf.LastLine()), out)
 }
 
 // groupAlive reports whether the process group pgid still has a member.
@@ -375,25 +373,52 @@ func finishedLastLine(buf *adapters.Buffer) string {
 	return adapters.LastLine(string(b[:i]))
 }
 
-func exitResult(ps *os.ProcessState, waitErr error, lastLine, out string) adapters.Result {
-	if ps == nil {
-		return adapters.Result{Summary: "wait failed: " + waitErr.Error(), Output: out}
+// exit is how a started command ended.
+type exit struct {
+	// status is the command's wait status; valid when ok.
+	status syscall.WaitStatus
+	ok     bool
+	// startErr says why the command could not be started, when that was
+	// learnt only after starting a supervisor.
+	startErr string
+	// err is why waiting failed when !ok.
+	err error
+}
+
+func exitResult(ex exit, lastLine, out string) adapters.Result {
+	if !ex.ok {
+		return adapters.Result{Summary: "wait failed: " + ex.err.Error(), Output: out}
 	}
 	lastLine = adapters.Truncate(lastLine, 200)
-	code := ps.ExitCode()
-	if code == 0 {
+	ws := ex.status
+	if ws.Exited() && ws.ExitStatus() == 0 {
 		return adapters.Result{OK: true, Summary: "exit 0", Output: out}
 	}
 	var sum string
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		sum = fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), ws.Signal())
 	} else {
-		sum = fmt.Sprintf("exit %d", code)
+		sum = fmt.Sprintf("exit %d", ws.ExitStatus())
 	}
 	if lastLine != "" {
 		sum += ": " + lastLine
 	}
 	return adapters.Result{Summary: sum, Output: out}
+}
+
+// exitOf is the exit of a process waited for with os/exec.
+func exitOf(ps *os.ProcessState, waitErr error) exit {
+	if ps == nil {
+		if waitErr == nil {
+			waitErr = errors.New("no process state")
+		}
+		return exit{err: waitErr}
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return exit{err: fmt.Errorf("unexpected wait status %T", ps.Sys())}
+	}
+	return exit{status: ws, ok: true}
 }
 
 func startError(err error) string {

@@ -20,6 +20,13 @@ import (
 
 var vars = adapters.Vars{Service: "payments", Version: "v1.4", Previous: "v1.3", Env: "production", RunID: "r42", Phase: "deploy", Step: "migrate"}
 
+// TestMain lets this test binary be a step's supervisor too: the tests run
+// their steps supervised (Config.Supervised), as deploybot does.
+func TestMain(m *testing.M) {
+	shell.Supervise()
+	os.Exit(m.Run())
+}
+
 func parse(t *testing.T, a *shell.Adapter, with map[string]any) adapters.Step {
 	t.Helper()
 	s, err := a.Parse(with)
@@ -41,7 +48,7 @@ func testEnviron() []string {
 }
 
 func TestRunExitCodes(t *testing.T) {
-	a := shell.New(shell.Config{Environ: testEnviron})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
 	tests := []struct {
 		name    string
 		command []any
@@ -53,6 +60,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"failure without output", []any{"false"}, false, "exit 1"},
 		{"killed by a signal", []any{"sh", "-c", "kill -KILL $$"}, false, "killed by signal 9 (killed)"},
 		{"program not found", []any{"./no-such-program-here"}, false, "cannot start ./no-such-program-here: no such file or directory"},
+		{"program not in PATH", []any{"no-such-program-here"}, false, "cannot start no-such-program-here: not found in PATH"},
+		{"program not executable", []any{"./shell_test.go"}, false, "cannot start ./shell_test.go: permission denied"},
+		{"a directory", []any{"./"}, false, "cannot start ./: permission denied"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,7 +75,7 @@ func TestRunExitCodes(t *testing.T) {
 }
 
 func TestRunEnvironment(t *testing.T) {
-	a := shell.New(shell.Config{Environ: testEnviron})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
 	s := parse(t, a, map[string]any{
 		"command": []any{"env"},
 		"env":     map[string]any{"TARGET": "{{ .Env }}-cluster", "KEEP_ME": "overridden"},
@@ -103,7 +113,7 @@ func TestRunEnvironment(t *testing.T) {
 }
 
 func TestPassEnvIsRedacted(t *testing.T) {
-	a := shell.New(shell.Config{Environ: testEnviron})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
 	s := parse(t, a, map[string]any{
 		"command":  []any{"sh", "-c", `echo "token=$GITHUB_TOKEN"; echo "slack=${SLACK_BOT_TOKEN:-unset}"; echo "pw=$DB_PASSWORD"; exit 2`},
 		"env":      map[string]any{"DB_PASSWORD": "correct-horse"},
@@ -127,7 +137,7 @@ func TestPassEnvIsRedacted(t *testing.T) {
 func TestVersionIsOneArgument(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), fmt.Sprintf("pwned-%d", time.Now().UnixNano()))
 	evil := "v1.4; touch " + marker + " $(touch " + marker + ") `touch " + marker + "`"
-	a := shell.New(shell.Config{Environ: testEnviron})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"printf", "%s", "{{ .Version }}"}})
 	v := vars
 	v.Version = evil
@@ -172,7 +182,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestCancelKillsWholeProcessGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	a := shell.New(shell.Config{Environ: testEnviron, Grace: 300 * time.Millisecond})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Grace: 300 * time.Millisecond})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `trap "" TERM; sleep 60 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; wait`},
 		"env": map[string]any{"PID_FILE": pidFile}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -205,7 +215,7 @@ func TestCancelKillsWholeProcessGroup(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	a := shell.New(shell.Config{Environ: testEnviron, Grace: 200 * time.Millisecond})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Grace: 200 * time.Millisecond})
 	s := parse(t, a, map[string]any{"command": []any{"sleep", "60"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -220,7 +230,7 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestOutputKeepsTail(t *testing.T) {
-	a := shell.New(shell.Config{Environ: testEnviron})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", "yes 0123456789abcdef | head -c 10485760; echo; echo the-end"}})
 	res := s.Run(context.Background(), vars, nil)
 	if !res.OK {
@@ -240,7 +250,7 @@ func TestOutputKeepsTail(t *testing.T) {
 func TestProgressReportsLastLine(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	flag := filepath.Join(t.TempDir(), "go-on")
-	a := shell.New(shell.Config{Environ: testEnviron, Clock: fake})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Clock: fake})
 	s := parse(t, a, map[string]any{
 		"command": []any{"sh", "-c", `echo "migrating 3 of 7 tables"; while [ ! -e "$FLAG" ]; do sleep 0.01; done; echo done`},
 		"env":     map[string]any{"FLAG": flag},
@@ -274,9 +284,18 @@ func TestProgressReportsLastLine(t *testing.T) {
 	}
 }
 
+func TestMissingDir(t *testing.T) {
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"pwd"}, "dir": "/no/such/dir"})
+	res := s.Run(context.Background(), vars, nil)
+	if res.OK || res.Summary != "cannot start pwd: no such file or directory" {
+		t.Errorf("Run = ok %v %q", res.OK, res.Summary)
+	}
+}
+
 func TestDir(t *testing.T) {
 	dir := t.TempDir()
-	a := shell.New(shell.Config{Environ: testEnviron})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"pwd"}, "dir": dir})
 	res := s.Run(context.Background(), vars, nil)
 	real, _ := filepath.EvalSymlinks(dir)
@@ -289,7 +308,7 @@ func TestDir(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	a := shell.New(shell.Config{Environ: testEnviron})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
 	s := parse(t, a, map[string]any{
 		"command": []any{"./scripts/deploy.sh", "--env", "{{ .Env }}", "it's {{ .Version }}"},
 		"env":     map[string]any{"TARGET": "x"},
@@ -348,7 +367,7 @@ func readPid(t *testing.T, file string) int {
 // running after the step is over: the next step would run alongside it.
 func TestExitStopsLeftoverProcesses(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	a := shell.New(shell.Config{Environ: testEnviron, Grace: 300 * time.Millisecond})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Grace: 300 * time.Millisecond})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `sleep 60 >/dev/null 2>&1 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; echo started`},
 		"env": map[string]any{"PID_FILE": pidFile}})
 	res := s.Run(context.Background(), vars, nil)
@@ -369,10 +388,17 @@ func TestHelperParent(t *testing.T) {
 	if pidFile == "" {
 		return
 	}
-	a := shell.New(shell.Config{Environ: testEnviron})
-	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60`},
-		"env": map[string]any{"PID_FILE": pidFile}})
-	s.Run(context.Background(), vars, nil)
+	command := []any{"sh", "-c", `echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60`}
+	if os.Getenv("DEPLOYBOT_SHELL_HELPER_GRANDCHILD") != "" {
+		// The pid written is a grandchild's, which outlives its parent's
+		// death (like the migration a script runs), and the step's timeout.
+		command = []any{"sh", "-c", `sh -c 'echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60'; echo after`}
+	}
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": command, "env": map[string]any{"PID_FILE": pidFile}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Run(ctx, vars, nil)
 }
 
 // When the bot process dies (SIGKILL, OOM) the command it started must not
@@ -397,6 +423,75 @@ func TestParentDeathKillsCommand(t *testing.T) {
 	waitFor(t, fmt.Sprintf("command %d to die with its parent", pid), func() bool { return !alive(pid) })
 }
 
+// When the bot dies (SIGKILL) while a step's command has started a process
+// of its own, that process must die too, promptly: the next life shows the
+// step interrupted with a Retry button, and a Retry must not run the
+// migration a second time alongside the first. Killing only the direct child
+// (Pdeathsig) leaves the grandchild running.
+func TestBotDeathKillsCommandsWholeTree(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	helper := exec.Command(os.Args[0], "-test.run=^TestHelperParent$", "-test.count=1")
+	helper.Env = append(os.Environ(), "DEPLOYBOT_SHELL_HELPER_PIDFILE="+pidFile, "DEPLOYBOT_SHELL_HELPER_GRANDCHILD=1")
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = helper.Process.Kill(); _ = helper.Wait() })
+	pid := readPid(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if !alive(pid) {
+		t.Fatalf("grandchild %d not running", pid)
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = helper.Wait()
+	killed := time.Now()
+	deadline := killed.Add(2 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("grandchild %d still running 2s after the bot was killed", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("grandchild gone %s after the bot was killed", time.Since(killed))
+}
+
+// A normal run under the supervisor passes the command's exit status,
+// output, argv and environment through unchanged, and leaves no process
+// behind.
+func TestSupervisedRunIsTransparent(t *testing.T) {
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `printf '%s|' "$0" "$@"; echo; env | sort; echo out; echo err >&2; exit 7`, "zero", "a b", "", "--x", "-"}})
+	res := s.Run(context.Background(), vars, nil)
+	if res.OK || res.Summary != "exit 7: err" {
+		t.Fatalf("Run = ok %v %q, want exit 7: err (output %q)", res.OK, res.Summary, res.Output)
+	}
+	lines := strings.Split(strings.TrimSpace(res.Output), "\n")
+	if lines[0] != "zero|a b||--x|-|" {
+		t.Errorf("argv = %q, want zero|a b||--x|-|", lines[0])
+	}
+	var names []string
+	for _, l := range lines[1:] {
+		if name, _, ok := strings.Cut(l, "="); ok {
+			names = append(names, name)
+		}
+	}
+	want := "DEPLOY_ENV DEPLOY_PHASE DEPLOY_PREVIOUS DEPLOY_REASON DEPLOY_RUN_ID DEPLOY_SERVICE DEPLOY_STEP DEPLOY_VERSION PATH"
+	// sh itself may set PWD, SHLVL and _ (the rest must come from the bot).
+	var got []string
+	for _, n := range names {
+		if n != "PWD" && n != "SHLVL" && n != "_" && n != "OLDPWD" {
+			got = append(got, n)
+		}
+	}
+	if strings.Join(got, " ") != want {
+		t.Errorf("environment names = %v, want %s", got, want)
+	}
+	if !strings.Contains(res.Output, "\nout\n") || !strings.Contains(res.Output, "\nerr\n") {
+		t.Errorf("output %q lacks out and err", res.Output)
+	}
+}
+
 // Progress goes to the chat while the command runs. A line still being
 // written may hold the first part of a secret, which the redactor cannot
 // recognise yet: only finished lines are reported.
@@ -404,7 +499,7 @@ func TestProgressNeverShowsPartOfASecret(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	dir := t.TempDir()
 	mark, flag := filepath.Join(dir, "mark"), filepath.Join(dir, "go-on")
-	a := shell.New(shell.Config{Environ: testEnviron, Clock: fake})
+	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Clock: fake})
 	s := parse(t, a, map[string]any{
 		"command":  []any{"sh", "-c", `echo "step one"; printf 'token: ghp_sec'; touch "$MARK"; while [ ! -e "$FLAG" ]; do sleep 0.01; done; printf 'ret_value\n'`},
 		"env":      map[string]any{"FLAG": flag, "MARK": mark},

@@ -20,6 +20,9 @@ type Env struct {
 	Stdout  io.Writer
 	Stderr  io.Writer
 	Version string
+	// ShellSupervised: main called shell.Supervise, so shell steps may run
+	// under a supervisor that ends them when the process dies.
+	ShellSupervised bool
 }
 
 // Exit codes.

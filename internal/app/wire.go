@@ -21,6 +21,8 @@ type RegistryConfig struct {
 	GitHubURL     string
 	GitHubToken   string
 	PrometheusURL string
+	// ShellSupervised runs shell steps under a supervisor (Options.ShellSupervised).
+	ShellSupervised bool
 }
 
 // Registry builds the adapter registry with every built-in adapter.
@@ -29,7 +31,7 @@ func Registry(cfg RegistryConfig) (*adapters.Registry, error) {
 		cfg.Getenv = os.Getenv
 	}
 	bc := builtin.Config{
-		Notifier: cfg.Notifier, Clock: cfg.Clock, Getenv: cfg.Getenv, PrometheusURL: cfg.PrometheusURL,
+		Notifier: cfg.Notifier, Clock: cfg.Clock, Getenv: cfg.Getenv, PrometheusURL: cfg.PrometheusURL, ShellSupervised: cfg.ShellSupervised,
 		GitHub: github.Config{BaseURL: cfg.GitHubURL, Token: cfg.GitHubToken},
 	}
 	if cfg.Windows != nil {
