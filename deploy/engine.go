@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -370,12 +369,12 @@ func isPersonError(err error) bool {
 
 // StoreFailure turns a failed store call into the error a person reads,
 // logging the detail under a reference; an *Error passes through, and not
-// found reads "no such run". A read that failed changed nothing. A write
-// that failed (wrote) may still be applied unless the store was never
-// reached — Redis runs a script it received after its client stopped
-// waiting — so the person is told the outcome is not known yet, never that
-// nothing changed; doing it again is safe, as a repeated action is refused
-// as already done.
+// found reads "no such run". A failed call changed nothing — unless it was
+// a write (wrote) whose outcome the store could not know (ErrOutcomeUnknown:
+// its request left, its answer never came; a stalled Redis runs a script it
+// received after its client stopped waiting). Then the person is told the
+// outcome is not known yet, never that nothing changed; doing it again is
+// safe, as a repeated action is refused as already done.
 func StoreFailure(log *slog.Logger, op string, err error, wrote bool) error {
 	var ue *Error
 	if errors.As(err, &ue) {
@@ -385,33 +384,20 @@ func StoreFailure(log *slog.Logger, op string, err error, wrote bool) error {
 		return &Error{Kind: ErrNotFound, Msg: "no such run"}
 	}
 	ref := randomID(6)
-	unavailable := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable)
 	kind := err
-	if unavailable {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
 		kind = ErrUnavailable
 	}
-	if wrote && !neverSent(err) {
+	if wrote && errors.Is(err, ErrOutcomeUnknown) {
 		log.Error("store write failed; it may still be applied", "op", op, "ref", ref, "err", err)
-		what := "the state store call failed"
-		if unavailable {
-			what = "the state store did not answer in time"
-		}
-		return &Error{Kind: kind, Msg: fmt.Sprintf("%s, so I cannot tell yet whether this was applied: it shows once the store answers "+
-			"(/deploy status, /deploy windows), and doing it again is safe, as it is applied once (ref %s)", what, ref)}
+		return &Error{Kind: kind, Msg: fmt.Sprintf("the state store did not answer, so I cannot tell yet whether this was applied: it shows once "+
+			"the store answers (/deploy status, /deploy windows), and doing it again is safe, as it is applied once (ref %s)", ref)}
 	}
 	log.Error("store call failed", "op", op, "ref", ref, "err", err)
-	if unavailable {
+	if kind == ErrUnavailable {
 		return &Error{Kind: kind, Msg: fmt.Sprintf("the state store is not answering right now; nothing was changed. Try again in a moment (ref %s)", ref)}
 	}
 	return &Error{Kind: kind, Msg: fmt.Sprintf("internal error; nothing was changed (ref %s)", ref)}
-}
-
-// neverSent reports whether a store error happened before the request left
-// this process (the connection could not be made), so nothing can have
-// been applied.
-func neverSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // ActionKind names a person's action on a run.

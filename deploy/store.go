@@ -22,6 +22,12 @@ var (
 	ErrAlreadyApplied = errors.New("change already applied")
 	// ErrUnavailable: the store cannot be reached.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrOutcomeUnknown: a write whose request left for the store but whose
+	// answer never came (a timeout or a lost connection while waiting): the
+	// store may have applied it all the same. A store returns it only then;
+	// a write refused, failed before it was sent, or answered with an error
+	// changed nothing.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 
 // LockedError is returned by Apply when Change.LockEnv is set and another

@@ -172,13 +172,16 @@ func (d *slackDriver) find(channel string, parts ...string) slackfake.Message {
 	return m
 }
 
-// ephemeralTo waits for an ephemeral answer to u containing text.
-func (d *slackDriver) ephemeralTo(u slackfake.User, text string) {
+// ephemeralTo waits for an ephemeral answer to u containing text (or one of or).
+func (d *slackDriver) ephemeralTo(u slackfake.User, text string, or ...string) {
 	d.t.Helper()
-	waitFor(d.t, fmt.Sprintf("an ephemeral %q to %s", text, u.Name), 20*time.Second, func() bool {
+	texts := append([]string{text}, or...)
+	waitFor(d.t, fmt.Sprintf("an ephemeral %q to %s", texts, u.Name), 20*time.Second, func() bool {
 		for _, e := range d.fake.Ephemerals(u.ID) {
-			if strings.Contains(e.Text, text) {
-				return true
+			for _, t := range texts {
+				if strings.Contains(e.Text, t) {
+					return true
+				}
 			}
 		}
 		return false

@@ -165,6 +165,11 @@ func TestStalledRedisAnswersWithinTheDeadline(t *testing.T) {
 			if !errors.Is(err, deploy.ErrUnavailable) || !isTimeout(err) {
 				t.Errorf("%s on a paused Redis: %v, want an unavailable timeout", name, err)
 			}
+			// The write was sent: Redis may still apply it (below, it does);
+			// a read changed nothing either way.
+			if unknown := errors.Is(err, deploy.ErrOutcomeUnknown); unknown != (name == "Apply") {
+				t.Errorf("%s on a paused Redis: outcome unknown %v, want %v", name, unknown, name == "Apply")
+			}
 		case <-time.After(budget + 2*time.Second):
 			t.Errorf("%s on a paused Redis still blocked 2s after its deadline", name)
 		}
@@ -193,6 +198,48 @@ func TestStalledRedisAnswersWithinTheDeadline(t *testing.T) {
 	srv.Resume()
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping after resume: %v", err)
+	}
+}
+
+// A write sent to a Redis that stalls comes back at its deadline as
+// outcome unknown — and Redis applies it when it goes on, so nobody may be
+// told that nothing changed. A write whose deadline had passed before the
+// call sends nothing and is not unknown.
+func TestATimedOutWriteMayStillBeApplied(t *testing.T) {
+	srv := testkit.StartRedis(t)
+	s, err := Open(srv.URL(), "late:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := storetest.SampleRun("r1", "production", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := s.Apply(t.Context(), storetest.Create(r, true)); err != nil {
+		t.Fatal(err)
+	}
+	expired, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Apply(expired, storetest.Update(r, storetest.Next(r, nil), "late")); err == nil || errors.Is(err, deploy.ErrOutcomeUnknown) {
+		t.Errorf("Apply with a deadline already past: %v, want an error that is not outcome unknown", err)
+	}
+
+	srv.Pause(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	err = s.Apply(ctx, storetest.Update(r, storetest.Next(r, nil), "tick"))
+	cancel()
+	if !errors.Is(err, deploy.ErrOutcomeUnknown) {
+		t.Fatalf("Apply on a paused Redis: %v, want outcome unknown", err)
+	}
+	srv.Resume()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := s.Run(t.Context(), "r1")
+		if err == nil && got.Rev == r.Rev+1 {
+			return // applied after all
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after resume: rev %d, %v; want the timed-out write applied (rev %d)", got.Rev, err, r.Rev+1)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

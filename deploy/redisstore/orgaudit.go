@@ -92,11 +92,12 @@ func (s *Store) AppendOrg(ctx context.Context, c deploy.OrgChange) error {
 	case c.DeleteWindow != "":
 		op, windowID = "delwindow", c.DeleteWindow
 	}
+	sent := ctx.Err() == nil // a deadline already past sends nothing
 	res, err := s.sc.orgAppend.Run(ctx, s.c,
 		[]string{s.k.orgAudit(), s.k.orgHead(), freezeKey, s.k.windows(), s.k.windowEnds()},
 		c.Entry.Prev, c.Entry.Hash, entry, op, doc, windowID, end).Text()
 	if err != nil {
-		return wrap("org audit", err)
+		return wrapWrite("org audit", err, sent)
 	}
 	switch res {
 	case "ok", "already":

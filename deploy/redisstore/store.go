@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,22 @@ func wrap(op string, err error) error {
 		return fmt.Errorf("redisstore %s: %w: %w", op, deploy.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redisstore %s: %w", op, err)
+}
+
+// wrapWrite is wrap for a write: an error that came while the request may
+// already have reached Redis — neither Redis's own answer, nor a connection
+// that could not be made, nor a deadline that had passed before the call
+// (sent says it had not) — also wraps deploy.ErrOutcomeUnknown.
+func wrapWrite(op string, err error, sent bool) error {
+	if err == nil {
+		return nil
+	}
+	var rerr redis.Error
+	var oerr *net.OpError
+	if !sent || errors.As(err, &rerr) || errors.Is(err, redis.ErrPoolTimeout) || (errors.As(err, &oerr) && oerr.Op == "dial") {
+		return wrap(op, err)
+	}
+	return fmt.Errorf("redisstore %s: %w: %w: %w", op, deploy.ErrUnavailable, deploy.ErrOutcomeUnknown, err)
 }
 
 func unavailable(err error) bool {
@@ -175,6 +192,7 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 		}
 		args = append(args, b, ms(c.Stats.Ended))
 	}
+	sent := ctx.Err() == nil // a deadline already past sends nothing
 	res, err := s.sc.apply.Run(ctx, s.c, keys, args...).StringSlice()
 	if err == nil && len(res) > 0 && res[0] == "rb" {
 		// A run stored before the runbook had its own field: move it there.
@@ -182,10 +200,11 @@ func (s *Store) Apply(ctx context.Context, c deploy.Change) error {
 			return fmt.Errorf("redisstore apply %s: runbook: %w", r.ID, err)
 		}
 		args[19] = rb
+		sent = ctx.Err() == nil
 		res, err = s.sc.apply.Run(ctx, s.c, keys, args...).StringSlice()
 	}
 	if err != nil {
-		return wrap("apply "+r.ID, err)
+		return wrapWrite("apply "+r.ID, err, sent)
 	}
 	if len(res) == 0 {
 		return fmt.Errorf("redisstore apply %s: empty script reply", r.ID)
