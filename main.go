@@ -19,10 +19,10 @@ var version = "dev"
 func main() {
 	// A shell step's supervisor is this binary too, started as
 	// "deploybot __shell-supervisor …": shell.Supervise runs it and exits.
-	shell.Supervise()
+	supervisor := shell.Supervise()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app.Main(ctx, app.Env{
-		Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr, Version: version, ShellSupervised: true,
+		Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr, Version: version, ShellSupervisor: supervisor,
 	})
 	stop()
 	os.Exit(code)

@@ -44,8 +44,8 @@ type Config struct {
 	Secrets []string
 	// ShellGrace is the time between SIGTERM and SIGKILL for a cancelled shell step; 0 means 5s.
 	ShellGrace time.Duration
-	// ShellSupervised runs shell steps under a supervisor (shell.Config.Supervised).
-	ShellSupervised bool
+	// ShellSupervisor runs shell steps under a supervisor (shell.Config.Supervisor).
+	ShellSupervisor *shell.Supervisor
 }
 
 // Builtins returns a registry of the built-in adapters.
@@ -72,7 +72,7 @@ func Builtins(cfg Config) (*adapters.Registry, error) {
 	}
 
 	reg, err := adapters.NewRegistry(
-		shell.New(shell.Config{Environ: cfg.Environ, Redactor: red, Grace: cfg.ShellGrace, Clock: cfg.Clock, Supervised: cfg.ShellSupervised}),
+		shell.New(shell.Config{Environ: cfg.Environ, Redactor: red, Grace: cfg.ShellGrace, Clock: cfg.Clock, Supervisor: cfg.ShellSupervisor}),
 		httpcheck.New(httpcheck.Config{Client: cfg.HTTPClient, Clock: cfg.Clock, Redactor: red}),
 		github.New(gh),
 		prometheus.New(prometheus.Config{BaseURL: cfg.PrometheusURL, Client: cfg.HTTPClient, Redactor: red}),

@@ -21,7 +21,7 @@ func TestOnlyAllowListedEnvironment(t *testing.T) {
 			"KUBECONFIG=/etc/kube", "DEPLOY_REGION=eu", "DEPLOYBOT_DASHBOARD_TOKEN=dash-secret", "SLACK_SIGNING_SECRET=sss",
 		}
 	}
-	a := shell.New(shell.Config{Supervised: true, Environ: environ})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: environ})
 	s := parse(t, a, map[string]any{"command": []any{"env"}, "pass_env": []any{"KUBECONFIG"}, "env": map[string]any{"TARGET": "x"}})
 	res := s.Run(context.Background(), vars, nil)
 	if !res.OK {
@@ -53,7 +53,7 @@ func TestURLPasswordsAreRedacted(t *testing.T) {
 	environ := func() []string {
 		return append(testEnviron(), "DATABASE_URL=postgres://app:db-pass-123@db:5432/app")
 	}
-	a := shell.New(shell.Config{Supervised: true, Environ: environ})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: environ})
 	s := parse(t, a, map[string]any{
 		"command": []any{"sh", "-c", `echo "connecting to postgres://app:other-pass@db2/app"; echo "mirror https://ci:pa:ss@git.example.com/x.git" >&2; exit 4`},
 	})
@@ -72,7 +72,7 @@ func TestURLPasswordsAreRedacted(t *testing.T) {
 // writes itself takes the reason as its value.
 func TestChatTextNeverBecomesAnOption(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `touch "$1"`, "sh", marker, "{{ .Reason }}"}})
 	v := vars
 	v.Reason = "--force"

@@ -45,12 +45,17 @@ type Config struct {
 	ProgressEvery time.Duration
 	// OutputLimit is how many bytes of output are kept (the tail); 0 means adapters.DefaultOutputLimit.
 	OutputLimit int
-	// Supervised runs each command under a supervisor (on Linux): this
-	// binary started again as SupervisorArg, which ends the command's whole
-	// process group when the bot dies, even by SIGKILL. Only a binary whose
-	// main calls Supervise first may set it; deploybot does.
-	Supervised bool
+	// Supervisor, when set, runs each command under a supervisor (on
+	// Linux): this binary started again as SupervisorArg, which ends the
+	// command's whole process group when the bot dies, even by SIGKILL. Only
+	// Supervise returns one, so only a binary whose main called it first can
+	// run its steps supervised; nil runs them directly.
+	Supervisor *Supervisor
 }
+
+// Supervisor is what Supervise returns in a binary that can be a step's
+// supervisor: the executable to start again as one.
+type Supervisor struct{ exe string }
 
 // Adapter is the `shell` adapter.
 type Adapter struct {
@@ -272,7 +277,7 @@ func (s *step) Run(ctx context.Context, v adapters.Vars, progress adapters.Progr
 	// start runs the command in a process group of its own (see
 	// start_linux.go: on Linux under a supervisor that ends the group when
 	// the bot dies, even by SIGKILL).
-	p, err := start(argv, env, dir, buf, s.a.cfg.Grace, s.a.cfg.Supervised)
+	p, err := start(argv, env, dir, buf, s.a.cfg.Grace, s.a.cfg.Supervisor)
 	if err != nil {
 		return adapters.Result{Summary: red.Redact("cannot start " + argv[0] + ": " + startError(err))}
 	}

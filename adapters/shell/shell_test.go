@@ -20,10 +20,12 @@ import (
 
 var vars = adapters.Vars{Service: "payments", Version: "v1.4", Previous: "v1.3", Env: "production", RunID: "r42", Phase: "deploy", Step: "migrate"}
 
-// TestMain lets this test binary be a step's supervisor too: the tests run
-// their steps supervised (Config.Supervised), as deploybot does.
+// supervisor lets the tests run their steps supervised, as deploybot does:
+// this test binary is a step's supervisor too (TestMain).
+var supervisor *shell.Supervisor
+
 func TestMain(m *testing.M) {
-	shell.Supervise()
+	supervisor = shell.Supervise()
 	os.Exit(m.Run())
 }
 
@@ -47,8 +49,22 @@ func testEnviron() []string {
 	}
 }
 
+// modes are the two ways a step runs: supervised (deploybot) and directly
+// (a binary that did not call Supervise).
+var modes = []struct {
+	name string
+	sup  func() *shell.Supervisor
+}{{"supervised", func() *shell.Supervisor { return supervisor }}, {"direct", func() *shell.Supervisor { return nil }}}
+
 func TestRunExitCodes(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			testRunExitCodes(t, shell.New(shell.Config{Supervisor: m.sup(), Environ: testEnviron}))
+		})
+	}
+}
+
+func testRunExitCodes(t *testing.T, a *shell.Adapter) {
 	tests := []struct {
 		name    string
 		command []any
@@ -75,7 +91,7 @@ func TestRunExitCodes(t *testing.T) {
 }
 
 func TestRunEnvironment(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{
 		"command": []any{"env"},
 		"env":     map[string]any{"TARGET": "{{ .Env }}-cluster", "KEEP_ME": "overridden"},
@@ -113,7 +129,7 @@ func TestRunEnvironment(t *testing.T) {
 }
 
 func TestPassEnvIsRedacted(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{
 		"command":  []any{"sh", "-c", `echo "token=$GITHUB_TOKEN"; echo "slack=${SLACK_BOT_TOKEN:-unset}"; echo "pw=$DB_PASSWORD"; exit 2`},
 		"env":      map[string]any{"DB_PASSWORD": "correct-horse"},
@@ -137,7 +153,7 @@ func TestPassEnvIsRedacted(t *testing.T) {
 func TestVersionIsOneArgument(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), fmt.Sprintf("pwned-%d", time.Now().UnixNano()))
 	evil := "v1.4; touch " + marker + " $(touch " + marker + ") `touch " + marker + "`"
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"printf", "%s", "{{ .Version }}"}})
 	v := vars
 	v.Version = evil
@@ -182,7 +198,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestCancelKillsWholeProcessGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Grace: 300 * time.Millisecond})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron, Grace: 300 * time.Millisecond})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `trap "" TERM; sleep 60 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; wait`},
 		"env": map[string]any{"PID_FILE": pidFile}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -215,7 +231,7 @@ func TestCancelKillsWholeProcessGroup(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Grace: 200 * time.Millisecond})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron, Grace: 200 * time.Millisecond})
 	s := parse(t, a, map[string]any{"command": []any{"sleep", "60"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -230,7 +246,7 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestOutputKeepsTail(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", "yes 0123456789abcdef | head -c 10485760; echo; echo the-end"}})
 	res := s.Run(context.Background(), vars, nil)
 	if !res.OK {
@@ -250,7 +266,7 @@ func TestOutputKeepsTail(t *testing.T) {
 func TestProgressReportsLastLine(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	flag := filepath.Join(t.TempDir(), "go-on")
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Clock: fake})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron, Clock: fake})
 	s := parse(t, a, map[string]any{
 		"command": []any{"sh", "-c", `echo "migrating 3 of 7 tables"; while [ ! -e "$FLAG" ]; do sleep 0.01; done; echo done`},
 		"env":     map[string]any{"FLAG": flag},
@@ -285,17 +301,19 @@ func TestProgressReportsLastLine(t *testing.T) {
 }
 
 func TestMissingDir(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
-	s := parse(t, a, map[string]any{"command": []any{"pwd"}, "dir": "/no/such/dir"})
-	res := s.Run(context.Background(), vars, nil)
-	if res.OK || res.Summary != "cannot start pwd: no such file or directory" {
-		t.Errorf("Run = ok %v %q", res.OK, res.Summary)
+	for _, m := range modes {
+		a := shell.New(shell.Config{Supervisor: m.sup(), Environ: testEnviron})
+		s := parse(t, a, map[string]any{"command": []any{"pwd"}, "dir": "/no/such/dir"})
+		res := s.Run(context.Background(), vars, nil)
+		if res.OK || res.Summary != "cannot start pwd: no such file or directory" {
+			t.Errorf("%s: Run = ok %v %q", m.name, res.OK, res.Summary)
+		}
 	}
 }
 
 func TestDir(t *testing.T) {
 	dir := t.TempDir()
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"pwd"}, "dir": dir})
 	res := s.Run(context.Background(), vars, nil)
 	real, _ := filepath.EvalSymlinks(dir)
@@ -308,7 +326,7 @@ func TestDir(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{
 		"command": []any{"./scripts/deploy.sh", "--env", "{{ .Env }}", "it's {{ .Version }}"},
 		"env":     map[string]any{"TARGET": "x"},
@@ -367,7 +385,7 @@ func readPid(t *testing.T, file string) int {
 // running after the step is over: the next step would run alongside it.
 func TestExitStopsLeftoverProcesses(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Grace: 300 * time.Millisecond})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron, Grace: 300 * time.Millisecond})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `sleep 60 >/dev/null 2>&1 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; echo started`},
 		"env": map[string]any{"PID_FILE": pidFile}})
 	res := s.Run(context.Background(), vars, nil)
@@ -394,7 +412,7 @@ func TestHelperParent(t *testing.T) {
 		// death (like the migration a script runs), and the step's timeout.
 		command = []any{"sh", "-c", `sh -c 'echo $$ > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; exec sleep 60'; echo after`}
 	}
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": command, "env": map[string]any{"PID_FILE": pidFile}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -460,7 +478,7 @@ func TestBotDeathKillsCommandsWholeTree(t *testing.T) {
 // output, argv and environment through unchanged, and leaves no process
 // behind.
 func TestSupervisedRunIsTransparent(t *testing.T) {
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron})
 	s := parse(t, a, map[string]any{"command": []any{"sh", "-c", `printf '%s|' "$0" "$@"; echo; env | sort; echo out; echo err >&2; exit 7`, "zero", "a b", "", "--x", "-"}})
 	res := s.Run(context.Background(), vars, nil)
 	if res.OK || res.Summary != "exit 7: err" {
@@ -499,7 +517,7 @@ func TestProgressNeverShowsPartOfASecret(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	dir := t.TempDir()
 	mark, flag := filepath.Join(dir, "mark"), filepath.Join(dir, "go-on")
-	a := shell.New(shell.Config{Supervised: true, Environ: testEnviron, Clock: fake})
+	a := shell.New(shell.Config{Supervisor: supervisor, Environ: testEnviron, Clock: fake})
 	s := parse(t, a, map[string]any{
 		"command":  []any{"sh", "-c", `echo "step one"; printf 'token: ghp_sec'; touch "$MARK"; while [ ! -e "$FLAG" ]; do sleep 0.01; done; printf 'ret_value\n'`},
 		"env":      map[string]any{"FLAG": flag, "MARK": mark},

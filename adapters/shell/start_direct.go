@@ -5,7 +5,6 @@ package shell
 import (
 	"io"
 	"os/exec"
-	"syscall"
 	"time"
 )
 
@@ -16,22 +15,27 @@ type process struct {
 	wait func() exit
 }
 
-// startDirect runs argv directly in a new process group. Nothing ends that
-// group if the bot itself dies: on Linux a binary that calls Supervise runs
-// its steps supervised instead (start_linux.go).
+// startDirect runs argv directly in a new process group. On Linux the
+// command gets Pdeathsig (it dies when the bot does, but what it started
+// does not: a binary that calls Supervise runs its steps supervised
+// instead, start_linux.go); elsewhere nothing ends the group if the bot
+// dies. wait must be called on the goroutine that called startDirect.
 func startDirect(argv, env []string, dir string, out io.Writer, waitDelay time.Duration) (*process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = directAttr()
 	// A process that left the group but keeps our pipes open (a daemon) must not hold Wait forever.
 	cmd.WaitDelay = waitDelay
+	unlock := holdThread()
 	if err := cmd.Start(); err != nil {
+		unlock()
 		return nil, err
 	}
 	return &process{pgid: cmd.Process.Pid, wait: func() exit {
+		defer unlock()
 		err := cmd.Wait()
 		return exitOf(cmd.ProcessState, err)
 	}}, nil

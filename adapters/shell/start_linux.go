@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,16 +30,31 @@ const (
 
 // Supervise turns this process into a step's supervisor when the bot
 // started it as one (its first argument is SupervisorArg) and exits when
-// the command has ended; otherwise it returns at once. main calls it before
-// anything else, and only a binary that does may run its steps supervised
-// (Config.Supervised): given these arguments, any other binary would run as
-// itself instead of the command.
-func Supervise() {
+// the command has ended; otherwise it returns the Supervisor that lets this
+// binary's steps run supervised (Config.Supervisor). main calls it before
+// anything else: given these arguments, a binary that does not would run as
+// itself instead of the command, so only one that did gets a Supervisor.
+func Supervise() *Supervisor {
 	if len(os.Args) > 1 && os.Args[1] == SupervisorArg {
 		// syscall.Exit, not os.Exit: nothing is buffered, and a race-enabled
 		// build would otherwise linger a second at exit (GORACE atexit_sleep_ms).
 		syscall.Exit(supervise(os.Args[2:]))
 	}
+	return &Supervisor{exe: selfExe()}
+}
+
+// directAttr puts a directly started command in its own process group with
+// Pdeathsig: it dies when the bot does (what it started does not; see start).
+func directAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// holdThread keeps the calling goroutine on its thread until unlock: the
+// kernel sends Pdeathsig when the thread that started the command ends,
+// not the process.
+func holdThread() (unlock func()) {
+	runtime.LockOSThread()
+	return runtime.UnlockOSThread
 }
 
 // start runs argv under a supervisor: the bot's own binary re-executed with
@@ -53,8 +69,8 @@ func Supervise() {
 //
 // argv[0] is looked up in the bot's PATH here, as exec.Command does; argv,
 // env and dir reach the command unchanged, each argument a separate element.
-func start(argv, env []string, dir string, out io.Writer, waitDelay time.Duration, supervised bool) (*process, error) {
-	if !supervised {
+func start(argv, env []string, dir string, out io.Writer, waitDelay time.Duration, sup *Supervisor) (*process, error) {
+	if sup == nil {
 		return startDirect(argv, env, dir, out, waitDelay)
 	}
 	resolved := exec.Command(argv[0])
@@ -72,7 +88,7 @@ func start(argv, env []string, dir string, out io.Writer, waitDelay time.Duratio
 		return nil, err
 	}
 	cmd := &exec.Cmd{
-		Path:   selfExe(),
+		Path:   sup.exe,
 		Args:   append([]string{os.Args[0], SupervisorArg, resolved.Path}, argv...),
 		Env:    env,
 		Dir:    dir,
@@ -126,7 +142,9 @@ func supervisedExit(report string, ps *os.ProcessState, waitErr error) exit {
 			return exit{status: syscall.WaitStatus(n), ok: true}
 		}
 	case "error":
-		return exit{startErr: rest}
+		if rest != "" {
+			return exit{startErr: rest}
+		}
 	}
 	return exitOf(ps, waitErr)
 }
@@ -190,9 +208,17 @@ func supervise(args []string) int {
 		report("error " + strings.ReplaceAll(startError(err), "\n", " "))
 		return 0
 	}
-	if err := cmd.Wait(); cmd.ProcessState == nil {
-		report("error wait: " + err.Error())
-		return 0
+	// A signal caught before the command existed (the bot's SIGTERM to the
+	// group on a cancel) is the command's: pass it on.
+	select {
+	case sig := <-sigs:
+		_ = cmd.Process.Signal(sig)
+	default:
+	}
+	if _ = cmd.Wait(); cmd.ProcessState == nil {
+		// The command ran, but how it ended is lost: no report, so the bot
+		// takes this process's own failure for it.
+		return 1
 	}
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	report("status " + strconv.FormatUint(uint64(ws), 10))

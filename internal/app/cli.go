@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"deploybot/adapters/shell"
 	"deploybot/runbook"
 )
 
@@ -20,9 +21,9 @@ type Env struct {
 	Stdout  io.Writer
 	Stderr  io.Writer
 	Version string
-	// ShellSupervised: main called shell.Supervise, so shell steps may run
-	// under a supervisor that ends them when the process dies.
-	ShellSupervised bool
+	// ShellSupervisor is what main's shell.Supervise returned: shell steps
+	// run under a supervisor that ends them when the process dies (nil: directly).
+	ShellSupervisor *shell.Supervisor
 }
 
 // Exit codes.

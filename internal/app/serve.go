@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"deploybot/adapters/shell"
 	"deploybot/deploy/schedule"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ func serveMain(ctx context.Context, env Env) int {
 		return exitUsage
 	}
 	log := cfg.Logger(env.Stderr)
-	srv, err := Build(ctx, cfg, Options{Logger: log, Getenv: env.Getenv, Version: env.Version, ShellSupervised: env.ShellSupervised})
+	srv, err := Build(ctx, cfg, Options{Logger: log, Getenv: env.Getenv, Version: env.Version, ShellSupervisor: env.ShellSupervisor})
 	if err != nil {
 		var ce *ConfigError
 		if errors.As(err, &ce) {
@@ -83,9 +84,9 @@ type Options struct {
 	Clock   clock.Clock
 	// HTTPClient is used for outgoing calls to chat platforms (tests point it at fakes).
 	HTTPClient *http.Client
-	// ShellSupervised runs shell steps under a supervisor that ends them when
-	// the process dies: only a binary whose main called shell.Supervise.
-	ShellSupervised bool
+	// ShellSupervisor runs shell steps under a supervisor that ends them
+	// when the process dies: what main's shell.Supervise returned.
+	ShellSupervisor *shell.Supervisor
 }
 
 // Server is a wired deploybot: the store, the core, the fronts and the HTTP handler.
@@ -149,7 +150,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	// file, or the built-in one), validated against the adapters' schemas:
 	// parsing a step's `with:` needs neither the window calendar nor the
 	// notifier, which the registry that runs steps gets from the core.
-	regCfg := RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock, ShellSupervised: opt.ShellSupervised,
+	regCfg := RegistryConfig{Getenv: opt.Getenv, Clock: opt.Clock, ShellSupervisor: opt.ShellSupervisor,
 		GitHubURL: cfg.GitHubAPIURL, GitHubToken: cfg.GitHubToken.Reveal(), PrometheusURL: cfg.PrometheusURL.Reveal()}
 	kinds, err := Registry(regCfg)
 	if err != nil {

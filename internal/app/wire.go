@@ -9,6 +9,7 @@ import (
 	"deploybot/adapters/builtin"
 	"deploybot/adapters/github"
 	"deploybot/adapters/notify"
+	"deploybot/adapters/shell"
 	"deploybot/internal/clock"
 )
 
@@ -21,8 +22,8 @@ type RegistryConfig struct {
 	GitHubURL     string
 	GitHubToken   string
 	PrometheusURL string
-	// ShellSupervised runs shell steps under a supervisor (Options.ShellSupervised).
-	ShellSupervised bool
+	// ShellSupervisor runs shell steps under a supervisor (Options.ShellSupervisor).
+	ShellSupervisor *shell.Supervisor
 }
 
 // Registry builds the adapter registry with every built-in adapter.
@@ -31,7 +32,7 @@ func Registry(cfg RegistryConfig) (*adapters.Registry, error) {
 		cfg.Getenv = os.Getenv
 	}
 	bc := builtin.Config{
-		Notifier: cfg.Notifier, Clock: cfg.Clock, Getenv: cfg.Getenv, PrometheusURL: cfg.PrometheusURL, ShellSupervised: cfg.ShellSupervised,
+		Notifier: cfg.Notifier, Clock: cfg.Clock, Getenv: cfg.Getenv, PrometheusURL: cfg.PrometheusURL, ShellSupervisor: cfg.ShellSupervisor,
 		GitHub: github.Config{BaseURL: cfg.GitHubURL, Token: cfg.GitHubToken},
 	}
 	if cfg.Windows != nil {
