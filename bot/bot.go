@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -270,6 +271,42 @@ func (b *Publisher) NotifyRun(ctx context.Context, channel, runChannel, text str
 	}
 	f := deploy.Effect{Kind: deploy.EffectText, Key: newKey(), Platform: b.primary, Channel: channel, Text: text}
 	return b.owe(ctx, f)
+}
+
+// RunLostNotice is the warning posted when a running step's run vanished
+// from the store (the store lost its data): run is the run as the step
+// found it when it began.
+func RunLostNotice(run *deploy.Run, phase, step string) Notice {
+	stepTitle, phaseTitle := step, phase
+	if i := run.FindPhase(phase); i >= 0 {
+		phaseTitle = run.PhaseTitle(i)
+		for j, s := range run.Phases[i].Steps {
+			if s.ID == step {
+				stepTitle = run.StepTitle(i, j)
+			}
+		}
+	}
+	return Notice{Kind: NoticeText, Icon: IconWarning, RunID: run.ID, Service: run.Service,
+		Title: fmt.Sprintf("Run %s's state was lost from the store while step “%s” (%s) was running; the step was stopped. "+
+			"Check %s before deploying again.", run.ID, stepTitle, phaseTitle, run.Env),
+		Fields: []Field{{Label: "Version", Value: run.Release}, {Label: "Environment", Value: run.Env}}}
+}
+
+// PostRunLost queues RunLostNotice to the run's own channel on its
+// platform, in memory: the store that lost the run is not trusted with it.
+func (b *Publisher) PostRunLost(run *deploy.Run, phase, step string) {
+	p, ok := b.posters[run.Platform]
+	if !ok {
+		p, ok = b.posters[b.primary]
+	}
+	if !ok || run.Channel == "" {
+		return
+	}
+	n := RunLostNotice(run, phase, step)
+	b.out.Enqueue(p.Platform()+":"+run.Channel, "", func(ctx context.Context) error {
+		_, err := p.Post(ctx, run.Channel, "", Message{Notice: &n})
+		return err
+	})
 }
 
 // PostNotice queues a notice to a channel of a platform (in memory: it is

@@ -68,6 +68,9 @@ type Config struct {
 	// Runs is the run cache, made before the engine when the effect
 	// publisher shares it; nil makes one of CacheRuns runs.
 	Runs *RunCache
+	// Epoch watches the store's epoch marker; after the store lost its
+	// data, starts are refused until the process restarts. Nil: no check.
+	Epoch *Epoch
 }
 
 // Engine applies transitions to runs. Every transition is one compare-and-set
@@ -86,13 +89,14 @@ type Engine struct {
 	newID        func() string
 	storeTimeout time.Duration
 	runs         *runCache
+	epoch        *Epoch
 }
 
 // NewEngine returns an engine for cfg.
 func NewEngine(cfg Config) *Engine {
 	e := &Engine{
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, sink: cfg.Sink, effects: cfg.Effects,
-		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout,
+		headStart: cfg.EffectHeadStart, windows: cfg.Windows, metrics: cfg.Metrics, newID: cfg.NewID, storeTimeout: cfg.StoreTimeout, epoch: cfg.Epoch,
 	}
 	e.services = cfg.Services
 	if e.services == nil {
@@ -194,6 +198,12 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Outcome, error) {
 	defer cancel()
 	if !IsOperator(rb, req.Actor) {
 		return Outcome{}, userErr(ErrNotAllowed, "only this runbook's operators may start a deployment (%s)", WhoOperates(rb))
+	}
+	// A start reads the marker afresh (one read; starts are rare): a store
+	// that lost its data has lost the environment's lock with it.
+	var lost *StoreLostError
+	if err := e.epoch.Check(ctx); errors.As(err, &lost) {
+		return Outcome{}, lost.Refusal()
 	}
 	if err := e.lockHolder(ctx, service, req.Env); err != nil {
 		return Outcome{}, e.startRefusal(ctx, service, req.Env, err, false)

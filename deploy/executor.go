@@ -75,7 +75,12 @@ type ExecutorConfig struct {
 	// life of this process, so it is shown as interrupted at once instead of
 	// after its lease runs out.
 	Exclusive bool
-	Logger    *slog.Logger
+	// RunLost is told when a running step's lease was lost and its run is
+	// gone from the store (the store lost its data): the step was stopped,
+	// and nobody else will say so. run is the run as read when the step
+	// began. Nil: only logged.
+	RunLost func(ctx context.Context, run *Run, phase, step string)
+	Logger  *slog.Logger
 }
 
 // Executor runs automated steps: it claims due step executions from the
@@ -318,7 +323,7 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
-		x.renew(stepCtx, it, si, stop)
+		x.renew(stepCtx, it, si, run, stop)
 	}()
 
 	live := &liveLine{}
@@ -364,7 +369,10 @@ func (x *Executor) work(ctx context.Context, it DueItem) {
 // or renewals kept failing until the lease was about to run out (the store
 // is unreachable, so another process may soon take the item over and show
 // the step as interrupted; the step must not run on unseen).
-func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func(lost bool)) {
+//
+// When the lease is lost and the run is gone from the store too (the store
+// lost its data), RunLost is told, with run as read when the step began.
+func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, began *Run, stop func(lost bool)) {
 	clk := x.clock
 	lastOK := clk.Now()
 	for {
@@ -379,6 +387,7 @@ func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func
 		case errors.Is(err, ErrNotFound):
 			x.log.Warn("step lease lost; stopping it", "run_id", si.RunID, "step", si.Step)
 			stop(true)
+			x.runGone(context.WithoutCancel(ctx), began, si)
 			return
 		case err != nil:
 			if now.Sub(lastOK) >= x.cfg.Lease-x.cfg.Renew {
@@ -402,6 +411,21 @@ func (x *Executor) renew(ctx context.Context, it DueItem, si StepItem, stop func
 			}
 		}
 	}
+}
+
+// runGone tells RunLost when the run of a step whose lease was lost is gone
+// from the store.
+func (x *Executor) runGone(ctx context.Context, began *Run, si StepItem) {
+	if x.cfg.RunLost == nil || began == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := x.q.Run(ctx, si.RunID); !errors.Is(err, ErrNotFound) {
+		return
+	}
+	x.log.Error("a running step's run is gone from the store; the step was stopped", "run_id", si.RunID, "phase", si.Phase, "step", si.Step)
+	x.cfg.RunLost(ctx, began, si.Phase, si.Step)
 }
 
 // liveLine holds the latest progress line an adapter reported.

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"deploybot/adapters"
 	"deploybot/adapters/shell"
 	"deploybot/deploy"
+	"deploybot/internal/testkit"
 )
 
 const shellRunbook = `
@@ -331,5 +334,75 @@ phases:
 	}
 	if got := strings.Join(actions, " "); got != "start done approval_expired request_approval approve" {
 		t.Fatalf("audit = %q", got)
+	}
+}
+
+// The store loses its data while a step runs: the worker's next renewal
+// finds its lease gone, stops the step and, since the run is gone too,
+// tells RunLost with the run as the step found it. A lease lost to another
+// process (the run still stored) tells nobody.
+func TestAStepWhoseRunVanishedIsStoppedAndReported(t *testing.T) {
+	for _, wipe := range []bool{true, false} {
+		t.Run(map[bool]string{true: "data lost", false: "taken over"}[wipe], func(t *testing.T) {
+			src := strings.ReplaceAll(strings.ReplaceAll(shellRunbook, "%CMD%", `["sleep", "60"]`), "%TIMEOUT%", "10m")
+			h := newHarness(t, src)
+			reg, err := adapters.NewRegistry(shell.New(shell.Config{Grace: 200 * time.Millisecond}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			type lost struct {
+				run         *deploy.Run
+				phase, step string
+			}
+			told := make(chan lost, 1)
+			x := deploy.NewExecutor(deploy.ExecutorConfig{Engine: h.e, Steps: reg, Lease: 30 * time.Second, Renew: 5 * time.Second,
+				Logger:  slog.New(slog.DiscardHandler),
+				RunLost: func(_ context.Context, run *deploy.Run, phase, step string) { told <- lost{run, phase, step} }})
+			ctx := context.Background()
+			run := h.start(t, ana)
+			x.Poll(ctx)
+			waitUntil(t, "the lease renewal timer", func() bool { return h.clk.Waiters() > 0 })
+			if wipe {
+				h.wipe(t)
+			} else if _, err := h.store.Claim(ctx, deploy.DueKindStep, h.clk.Now().Add(31*time.Second), 30*time.Second, 10); err != nil {
+				t.Fatal(err)
+			}
+			h.clk.Advance(5 * time.Second)
+			done := make(chan struct{})
+			go func() { x.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the worker kept running the step")
+			}
+			select {
+			case l := <-told:
+				if !wipe {
+					t.Fatalf("RunLost told of a run still stored: %+v", l)
+				}
+				if l.run.ID != run.ID || l.run.Channel != "C1" || l.run.Env != "production" || l.phase != "one" || l.step != "run" {
+					t.Fatalf("RunLost: %+v %s %s", l.run, l.phase, l.step)
+				}
+			default:
+				if wipe {
+					t.Fatal("RunLost was not told")
+				}
+			}
+		})
+	}
+}
+
+// wipe deletes every key of the harness's store, as a Redis restarted
+// without its data would have none.
+func (h *harness) wipe(t *testing.T) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: testkit.Redis(t).Addr()})
+	defer c.Close()
+	keys, err := c.Keys(t.Context(), h.prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys: %v %v", keys, err)
+	}
+	if err := c.Del(t.Context(), keys...).Err(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -29,6 +29,7 @@ package redisstore
 //	p stats:ended          zset   run id, score = the entry's Ended (unix ms)
 //	p orgaudit             list   the org audit chain (freezes, windows): entry JSON, oldest first (append-only)
 //	p orgaudit:head        string the Hash of the org chain's last entry (AppendOrg's compare-and-set)
+//	p epoch                string the store's epoch marker (a random id and a time), set once if absent (deploy.Epoch)
 //
 // In Redis Cluster every key of a store must hash to one slot, so the prefix
 // carries a hash tag, such as "{deploybot}:": Open adds one to a
@@ -47,6 +48,7 @@ func (k keys) runPrefix() string         { return k.p + "run:" }
 func (k keys) run(id string) string      { return k.runPrefix() + id }
 func (k keys) audit(id string) string    { return k.p + "audit:" + id }
 func (k keys) msgs(id string) string     { return k.p + "msgs:" + id }
+func (k keys) epoch() string             { return k.p + "epoch" }
 func (k keys) liveRuns() string          { return k.p + "runs:live" }
 func (k keys) doneRuns() string          { return k.p + "runs:done" }
 func (k keys) envLock(env string) string { return k.p + "lock:" + env }

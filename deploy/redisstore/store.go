@@ -19,7 +19,10 @@ import (
 	"deploybot/deploy"
 )
 
-var _ deploy.Store = (*Store)(nil)
+var (
+	_ deploy.Store      = (*Store)(nil)
+	_ deploy.EpochStore = (*Store)(nil)
+)
 
 // DefaultWriteIDTTL is how long Apply remembers a Change's WriteID.
 const DefaultWriteIDTTL = 24 * time.Hour
@@ -735,6 +738,28 @@ func (s *Store) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (b
 // Ping implements deploy.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	return wrap("ping", s.c.Ping(ctx).Err())
+}
+
+// Epoch implements deploy.EpochStore: the marker, or "" when there is none.
+func (s *Store) Epoch(ctx context.Context) (string, error) {
+	v, err := s.c.Get(ctx, s.k.epoch()).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return v, wrap("epoch", err)
+}
+
+// InitEpoch implements deploy.EpochStore: SET NX of the marker, then the
+// marker recorded (this one or an earlier one).
+func (s *Store) InitEpoch(ctx context.Context, marker string) (string, error) {
+	prev, err := s.c.SetArgs(ctx, s.k.epoch(), marker, redis.SetArgs{Mode: "NX", Get: true}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return marker, nil // the key was free: set by this call
+	case err != nil:
+		return "", wrap("init epoch", err)
+	}
+	return prev, nil
 }
 
 // Close implements deploy.Store: it closes the client when Open created it.

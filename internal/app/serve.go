@@ -205,10 +205,19 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (*Server, error
 	}
 
 	s.mux.Handle("GET /healthz", httpserver.Health())
-	s.mux.Handle("GET /readyz", httpserver.Ready(s.store.Ping))
+	s.mux.Handle("GET /readyz", httpserver.Ready(s.ready))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ok = true
 	return s, nil
+}
+
+// ready is the readiness check: the store answers and has not lost its
+// data since this process first saw it (its epoch marker, core.Core.Epoch).
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	return s.core.Epoch.Check(ctx)
 }
 
 func (s *Server) openStore(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,7 +54,8 @@ func Health() http.Handler {
 // ping (the store's) succeeds within ReadyTimeout, else 503 with a short
 // reason that shows nothing of ping's error. ping gets a context that ends
 // at the deadline; the answer never waits longer, even for a ping that
-// ignores it.
+// ignores it. An error with a NotReadyReason (the state store lost its data)
+// is answered with that reason.
 func Ready(ping func(context.Context) error) http.Handler {
 	return ready(ping, ReadyTimeout)
 }
@@ -67,6 +69,11 @@ func ready(ping func(context.Context) error, timeout time.Duration) http.Handler
 		go func() { done <- ping(ctx) }()
 		select {
 		case err := <-done:
+			var r interface{ NotReadyReason() string }
+			if errors.As(err, &r) {
+				plain(w, http.StatusServiceUnavailable, "not ready: "+r.NotReadyReason())
+				return
+			}
 			if err != nil {
 				plain(w, http.StatusServiceUnavailable, "not ready: store unavailable")
 				return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -330,6 +331,22 @@ func TestReadyFollowsThePing(t *testing.T) {
 				t.Errorf("readyz shows the ping's error: %q", rec.Body.String())
 			}
 		})
+	}
+}
+
+type lostData struct{}
+
+func (lostData) Error() string          { return "lost" }
+func (lostData) NotReadyReason() string { return "state store lost its data at T" }
+
+// An error that carries its own reason (the store lost its data) is
+// answered with it, also when wrapped.
+func TestReadySaysWhyWhenTheErrorCan(t *testing.T) {
+	h := Ready(func(context.Context) error { return fmt.Errorf("check: %w", lostData{}) })
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Body.String() != "not ready: state store lost its data at T\n" {
+		t.Errorf("GET /readyz = %d %q", rec.Code, rec.Body.String())
 	}
 }
 

@@ -100,6 +100,9 @@ type Core struct {
 	Executor  *deploy.Executor
 	Bot       *bot.Bot
 	Scheduler *schedule.Scheduler
+	// Epoch watches the store's epoch marker (nil when the store cannot
+	// lose its data apart from the process: the embedded store).
+	Epoch *deploy.Epoch
 
 	feed *feed // the live views, fed behind the transitions
 }
@@ -115,6 +118,9 @@ func Build(cfg Config) (*Core, error) {
 	}
 	c := &Core{feed: newFeed(cfg.Logger, cfg.Views)}
 	c.Outbox = bot.NewOutbox(bot.OutboxConfig{Clock: cfg.Clock, Logger: cfg.Logger, Interval: cfg.OutboxInterval})
+	if es, ok := cfg.Store.(deploy.EpochStore); ok {
+		c.Epoch = deploy.NewEpoch(deploy.EpochConfig{Store: es, Clock: cfg.Clock, Logger: cfg.Logger})
+	}
 	runs := deploy.NewRunCache(0)
 	wake := deploy.NewWake()
 	c.Publisher = bot.NewPublisher(bot.PublisherParts{Store: cfg.Store, Runs: runs, Posters: cfg.Posters, NoticeChannel: cfg.NoticeChannel,
@@ -134,10 +140,14 @@ func Build(cfg Config) (*Core, error) {
 	}
 	c.Engine = deploy.NewEngine(deploy.Config{
 		Store: cfg.Store, Services: cfg.Services, Runbook: cfg.Runbook, Clock: cfg.Clock, Logger: cfg.Logger, Runs: runs,
-		Windows: c.Calendar, Metrics: cfg.Metrics, Effects: c.Publisher, Sink: deploy.Sinks{wake, c.feed},
+		Windows: c.Calendar, Metrics: cfg.Metrics, Effects: c.Publisher, Sink: deploy.Sinks{wake, c.feed}, Epoch: c.Epoch,
 	})
 	c.Executor = deploy.NewExecutor(deploy.ExecutorConfig{Queue: cfg.Store, Reporter: c.Engine, Clock: cfg.Clock, Metrics: cfg.Metrics,
-		Steps: c.Steps, Wake: wake, Lease: cfg.Lease, Poll: cfg.Poll, Exclusive: cfg.Exclusive, Logger: cfg.Logger})
+		Steps: c.Steps, Wake: wake, Lease: cfg.Lease, Poll: cfg.Poll, Exclusive: cfg.Exclusive, Logger: cfg.Logger,
+		RunLost: func(ctx context.Context, run *deploy.Run, phase, step string) {
+			_ = c.Epoch.Check(ctx) // the store most likely lost its data: find out now
+			c.Publisher.PostRunLost(run, phase, step)
+		}})
 	c.Bot = bot.New(bot.Config{Engine: c.Engine, Publisher: c.Publisher, Steps: c.Steps, Windows: c.Calendar, Workspaces: cfg.Workspaces})
 	c.Scheduler = schedule.New(schedule.Config{Calendar: c.Calendar, Store: cfg.Store, Engine: c.Engine, Notices: c.Publisher,
 		Clock: cfg.Clock, Logger: cfg.Logger, Metrics: cfg.Registerer, NoticeChannel: cfg.WindowNoticeChannel})
@@ -145,11 +155,13 @@ func Build(cfg Config) (*Core, error) {
 }
 
 // Run runs the executor, the effect poller (which delivers what transitions
-// of dead or stalled processes owe) and the reminder loop until ctx ends.
+// of dead or stalled processes owe), the reminder loop and the epoch check
+// until ctx ends.
 func (c *Core) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = c.Publisher.RunEffects(ctx) }) // returns nil when ctx ends
 	wg.Go(func() { _ = c.Scheduler.Run(ctx) })        // returns nil when ctx ends
+	wg.Go(func() { _ = c.Epoch.Run(ctx) })            // returns nil
 	err := c.Executor.Run(ctx)
 	wg.Wait()
 	return err
