@@ -295,11 +295,13 @@ func RunLostNotice(run *deploy.Run, phase, step string) Notice {
 // PostRunLost queues RunLostNotice to the run's own channel on its
 // platform, in memory: the store that lost the run is not trusted with it.
 func (b *Publisher) PostRunLost(run *deploy.Run, phase, step string) {
-	p, ok := b.posters[run.Platform]
-	if !ok {
-		p, ok = b.posters[b.primary]
+	platform := run.Platform
+	if platform == "" {
+		platform = b.primary // a run stored before runs had a platform
 	}
+	p, ok := b.posters[platform]
 	if !ok || run.Channel == "" {
+		b.log.Warn("cannot post that a run's state was lost: its platform is not configured here", "run_id", run.ID, "platform", run.Platform)
 		return
 	}
 	n := RunLostNotice(run, phase, step)

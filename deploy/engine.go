@@ -400,8 +400,12 @@ func StoreFailure(log *slog.Logger, op string, err error, wrote bool) error {
 	}
 	if wrote && errors.Is(err, ErrOutcomeUnknown) {
 		log.Error("store write failed; it may still be applied", "op", op, "ref", ref, "err", err)
-		return &Error{Kind: kind, Msg: fmt.Sprintf("the state store did not answer, so I cannot tell yet whether this was applied: it shows once "+
-			"the store answers (/deploy status, /deploy windows), and doing it again is safe, as it is applied once (ref %s)", ref)}
+		what := "the state store call failed"
+		if kind == ErrUnavailable {
+			what = "the state store did not answer"
+		}
+		return &Error{Kind: kind, Msg: fmt.Sprintf("%s, so I cannot tell yet whether this was applied: it shows once "+
+			"the store answers (/deploy status, /deploy windows), and doing it again is safe, as it is applied once (ref %s)", what, ref)}
 	}
 	log.Error("store call failed", "op", op, "ref", ref, "err", err)
 	if kind == ErrUnavailable {

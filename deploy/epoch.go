@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +58,10 @@ func (e *StoreLostError) Refusal() *Error {
 // DefaultEpochEvery is how often Epoch.Run checks the marker.
 const DefaultEpochEvery = 5 * time.Second
 
+// epochCheckTimeout bounds one of Run's checks, as the engine's store
+// timeout bounds a person's request.
+const epochCheckTimeout = 1500 * time.Millisecond
+
 // EpochConfig is what an Epoch is built from. Store is required.
 type EpochConfig struct {
 	Store  EpochStore
@@ -81,8 +84,8 @@ type Epoch struct {
 	log   *slog.Logger
 	every time.Duration
 
-	mu   sync.Mutex // mu serialises checks and protects seen
-	seen string     // the marker this process saw ("" until the store first answered)
+	turn chan struct{} // holds a token while a check runs: checks are serialised, and seen is the holder's
+	seen string        // the marker this process saw ("" until the store first answered)
 	lost atomic.Pointer[StoreLostError]
 }
 
@@ -97,7 +100,7 @@ func NewEpoch(cfg EpochConfig) *Epoch {
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultEpochEvery
 	}
-	return &Epoch{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger.With("component", "epoch"), every: cfg.Every}
+	return &Epoch{store: cfg.Store, clock: cfg.Clock, log: cfg.Logger.With("component", "epoch"), every: cfg.Every, turn: make(chan struct{}, 1)}
 }
 
 // Lost returns the loss found so far, without a store call; nil when none.
@@ -119,8 +122,14 @@ func (p *Epoch) Check(ctx context.Context) error {
 	if l := p.lost.Load(); l != nil {
 		return l
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	// Waiting for another check's turn ends with the caller's deadline (a
+	// start's answer must not wait for a check stuck on a stalled store).
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.turn }()
 	if l := p.lost.Load(); l != nil {
 		return l
 	}
@@ -158,7 +167,9 @@ func (p *Epoch) Run(ctx context.Context) error {
 		return nil
 	}
 	for {
-		err := p.Check(ctx)
+		cctx, cancel := context.WithTimeout(ctx, epochCheckTimeout)
+		err := p.Check(cctx)
+		cancel()
 		if errors.Is(err, ErrStoreLost) {
 			return nil
 		}

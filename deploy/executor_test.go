@@ -361,7 +361,7 @@ func TestAStepWhoseRunVanishedIsStoppedAndReported(t *testing.T) {
 			ctx := context.Background()
 			run := h.start(t, ana)
 			x.Poll(ctx)
-			waitUntil(t, "the lease renewal timer", func() bool { return h.clk.Waiters() > 0 })
+			waitUntil(t, "the heartbeat and lease renewal timers", func() bool { return h.clk.Waiters() >= 2 })
 			if wipe {
 				h.wipe(t)
 			} else if _, err := h.store.Claim(ctx, deploy.DueKindStep, h.clk.Now().Add(31*time.Second), 30*time.Second, 10); err != nil {

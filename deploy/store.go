@@ -22,11 +22,11 @@ var (
 	ErrAlreadyApplied = errors.New("change already applied")
 	// ErrUnavailable: the store cannot be reached.
 	ErrUnavailable = errors.New("store unavailable")
-	// ErrOutcomeUnknown: a write whose request left for the store but whose
-	// answer never came (a timeout or a lost connection while waiting): the
-	// store may have applied it all the same. A store returns it only then;
-	// a write refused, failed before it was sent, or answered with an error
-	// changed nothing.
+	// ErrOutcomeUnknown: a write that failed after its request may have left
+	// for the store (a timeout or a lost connection while waiting, or a retry
+	// of it that failed): the store may have applied it all the same. A
+	// store returns it only then; a write refused (a conflict, a lock), or
+	// one that certainly never left, changed nothing.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 

@@ -237,7 +237,10 @@ func TestATimedOutWriteMayStillBeApplied(t *testing.T) {
 			return // applied after all
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after resume: rev %d, %v; want the timed-out write applied (rev %d)", got.Rev, err, r.Rev+1)
+			if err != nil {
+				t.Fatalf("after resume: %v; want the timed-out write applied (rev %d)", err, r.Rev+1)
+			}
+			t.Fatalf("after resume: rev %d; want the timed-out write applied (rev %d)", got.Rev, r.Rev+1)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

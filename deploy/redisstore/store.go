@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,20 +80,19 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("redisstore %s: %w", op, err)
 }
 
-// wrapWrite is wrap for a write: an error that came while the request may
-// already have reached Redis — neither Redis's own answer, nor a connection
-// that could not be made, nor a deadline that had passed before the call
-// (sent says it had not) — also wraps deploy.ErrOutcomeUnknown.
+// wrapWrite is wrap for a write: unless its deadline had passed before the
+// call (sent is false), a failed write also wraps deploy.ErrOutcomeUnknown.
+// The last error cannot tell more: go-redis retries a command on a lost
+// connection, so an earlier attempt may have run even when the last one
+// could not connect or was answered LOADING or READONLY.
 func wrapWrite(op string, err error, sent bool) error {
-	if err == nil {
-		return nil
-	}
-	var rerr redis.Error
-	var oerr *net.OpError
-	if !sent || errors.As(err, &rerr) || errors.Is(err, redis.ErrPoolTimeout) || (errors.As(err, &oerr) && oerr.Op == "dial") {
+	if err == nil || !sent {
 		return wrap(op, err)
 	}
-	return fmt.Errorf("redisstore %s: %w: %w: %w", op, deploy.ErrUnavailable, deploy.ErrOutcomeUnknown, err)
+	if unavailable(err) {
+		return fmt.Errorf("redisstore %s: %w: %w: %w", op, deploy.ErrUnavailable, deploy.ErrOutcomeUnknown, err)
+	}
+	return fmt.Errorf("redisstore %s: %w: %w", op, deploy.ErrOutcomeUnknown, err)
 }
 
 func unavailable(err error) bool {
