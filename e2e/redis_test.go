@@ -189,6 +189,15 @@ func TestPausedRedisAnswersInTime(t *testing.T) {
 		if !strings.Contains(got, "not answering right now") {
 			t.Errorf("command %d on a paused Redis: %q", i, got)
 		}
+		// A start also checks the store's epoch marker: that check too ends
+		// at the start's deadline, whatever the background check waits for.
+		began = time.Now()
+		if got := d.command(p, ana, "start v9.0 to staging"); !strings.Contains(got, "not answering right now") {
+			t.Errorf("start %d on a paused Redis: %q", i, got)
+		}
+		if took := time.Since(began); took > slackDeadline {
+			t.Errorf("start %d on a paused Redis answered after %s", i, took)
+		}
 		began = time.Now()
 		if code := d.click(p, bob, card, "Done", ":notes"); code != http.StatusOK {
 			t.Fatalf("click %d on a paused Redis: HTTP %d", i, code)
