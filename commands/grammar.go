@@ -44,8 +44,13 @@ const ServicePattern = `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
 const maxServiceLength = 64
 
 // validServiceShape reports whether s matches ServicePattern.
-func validServiceShape(s string) bool {
-	if s == "" || len(s) > maxServiceLength || !(isLower(s[0]) || isUpper(s[0]) || isDigit(s[0])) {
+func validServiceShape(s string) bool { return validName(s, maxServiceLength) }
+
+// validName reports whether s is a name of at most max characters: a letter
+// or digit, then letters, digits, '.', '_' and '-' (ServicePattern,
+// PhasePattern).
+func validName(s string, max int) bool {
+	if s == "" || len(s) > max || !(isLower(s[0]) || isUpper(s[0]) || isDigit(s[0])) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {

@@ -123,18 +123,7 @@ func validateRun(s string) error {
 }
 
 // validPhase reports whether s matches PhasePattern.
-func validPhase(s string) bool {
-	if s == "" || len(s) > maxPhaseLength || !(isLower(s[0]) || isUpper(s[0]) || isDigit(s[0])) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !isLower(c) && !isUpper(c) && !isDigit(c) && c != '.' && c != '_' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
+func validPhase(s string) bool { return validName(s, maxPhaseLength) }
 
 // validatePhase checks a PHASE against PhasePattern.
 func validatePhase(s string) error {
